@@ -1,0 +1,64 @@
+#include "common/escape.h"
+
+#include <cstdint>
+
+namespace whoisd {
+namespace {
+
+void append_hex(std::string& out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\x";
+  out += kHex[c >> 4];
+  out += kHex[c & 0xf];
+}
+
+// Length of a well-formed UTF-8 sequence of a printable (non-C1, non-control) code
+// point at the start of `s`, or 0 when it is not one.
+std::size_t utf8_sequence(std::string_view s) {
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  if (s.empty()) return 0;
+  unsigned char c = b(0);
+  std::size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  if (len == 0 || s.size() < len) return 0;
+  std::uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+  for (std::size_t i = 1; i < len; ++i) {
+    if ((b(i) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i) & 0x3f);
+  }
+  bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+  bool bad = overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0) ||
+             cp == 0x2028 || cp == 0x2029;
+  return bad ? 0 : len;
+}
+
+std::string escape(std::string_view raw, std::size_t max_bytes, bool keep_utf8) {
+  std::string out;
+  bool cut = raw.size() > max_bytes;
+  if (cut) raw = raw.substr(0, max_bytes);
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size();) {
+    auto c = static_cast<unsigned char>(raw[i]);
+    if (c == '\\') {
+      out += "\\\\";
+      ++i;
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (std::size_t n = keep_utf8 ? utf8_sequence(raw.substr(i)) : 0) {
+      out.append(raw.substr(i, n));
+      i += n;
+    } else {
+      append_hex(out, c);
+      ++i;
+    }
+  }
+  if (cut) out += "...";
+  return out;
+}
+
+}  // namespace
+
+std::string escape_bytes(std::string_view raw, std::size_t max_bytes) { return escape(raw, max_bytes, false); }
+std::string escape_keep_utf8(std::string_view raw, std::size_t max_bytes) { return escape(raw, max_bytes, true); }
+
+}  // namespace whoisd

@@ -1,0 +1,20 @@
+// Turning hostile bytes (a client's query, a value from a file) into text that is
+// safe to put in a log line, a database row or an answer: printable ASCII stays,
+// valid UTF-8 beyond ASCII stays when allowed, everything else becomes \xHH.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace whoisd {
+
+// Printable ASCII (0x20-0x7e) except backslash is kept; '\\' becomes "\\\\";
+// every other byte, control characters and all non-ASCII included, becomes \xHH.
+// At most `max_bytes` of input are escaped; longer input ends in "...".
+std::string escape_bytes(std::string_view raw, std::size_t max_bytes = 4096);
+
+// As escape_bytes, but well-formed UTF-8 sequences of printable characters are kept
+// as they are (for logs a person reads, where "açores.pt" should stay readable).
+std::string escape_keep_utf8(std::string_view raw, std::size_t max_bytes = 4096);
+
+}  // namespace whoisd
