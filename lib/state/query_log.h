@@ -1,0 +1,118 @@
+// The query log the registry must keep (SPEC §4, Anexo 2.5): every query with its
+// time, source, proxy peer, the text as received (escaped), the outcome and the
+// answer time. Event-loop threads call record(); a background thread writes the
+// entries to the state database in batches, one transaction each.
+//
+// record() never blocks on the disk: it holds a mutex only to move the entry into a
+// bounded in-memory backlog. When the backlog is full (the disk is slow or stuck) the
+// entry is dropped and counted; the first drop of a run logs a warning and the end of
+// the run logs how many were dropped — never silent. The daemon keeps answering.
+//
+// Daemon use:
+//   QueryLog log(state_db_path(dir), {.ipv6_prefix = config.limits.ipv6_prefix});  // throws StateDbError
+//   log.start();
+//   ... on any event-loop thread, once per query when its answer is written:
+//   log.record({.time_us = received_us, .client = client, .proxy_peer = peer,
+//               .query = std::string(line), .outcome = QueryOutcome::found, .answer_us = elapsed});
+//   ... metrics: log.counters()
+//   ... at SIGTERM, after the event loops have stopped: log.stop();   // writes the backlog, joins
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/address.h"
+
+namespace whoisd {
+
+enum class QueryOutcome : std::uint8_t {
+  found,                 // a published domain's answer
+  no_match,              // "<domain> - no match"
+  invalid,               // "Invalid query: ..."
+  help,                  // the help text
+  limit_crossed,         // the query that crossed the limit: refused, suspension starts
+  suspended,             // refused while suspended, no lookup
+  too_many_connections,  // refused at accept: the source has too many open connections
+  timeout,               // the client sent no complete line in time
+  error,                 // anything else that ended the connection without an answer
+};
+// "found", "no_match", "invalid", "help", "limit_crossed", "suspended",
+// "too_many_connections", "timeout", "error" (the words stored in the database).
+std::string_view to_string(QueryOutcome outcome);
+std::optional<QueryOutcome> parse_query_outcome(std::string_view word);
+
+struct QueryLogEntry {
+  std::int64_t time_us = 0;              // when the query arrived, µs since the Unix epoch (unix_now_us())
+  IpAddress client;                      // the end client (from the PROXY header when proxied)
+  std::optional<IpAddress> proxy_peer;   // the trusted proxy that connected, when proxied
+  std::string query;                     // the bytes as received, unescaped; the writer escapes them
+  QueryOutcome outcome = QueryOutcome::error;
+  std::uint32_t answer_us = 0;           // from arrival of the line to the answer handed to the socket
+};
+
+struct QueryLogOptions {
+  std::size_t capacity = 100'000;                 // entries waiting at most; beyond this they are dropped
+  std::size_t batch = 4'096;                      // entries per transaction at most
+  std::chrono::milliseconds max_delay{250};       // an entry waits at most about this long to be written
+  int ipv6_prefix = 64;                           // for the stored source key (as the limiter groups)
+};
+
+class QueryLog {
+ public:
+  // Opens its own connection to an existing state database (the daemon creates it
+  // first with StateDb::open(path, Mode::create)). Throws StateDbError.
+  explicit QueryLog(std::string db_path, QueryLogOptions options = {});
+  ~QueryLog();  // stop()
+  QueryLog(const QueryLog&) = delete;
+  QueryLog& operator=(const QueryLog&) = delete;
+
+  void start();  // starts the writer thread
+  // Thread-safe; never waits for the disk. false when the entry was dropped (backlog full
+  // or stopped); the drop is counted.
+  bool record(QueryLogEntry entry) noexcept;
+  // Writes everything queued, then ends the writer thread. Idempotent. Later record()s are dropped.
+  void stop();
+
+  struct Counters {
+    std::uint64_t recorded = 0;  // accepted into the backlog
+    std::uint64_t written = 0;   // committed to the database
+    std::uint64_t dropped = 0;   // refused (backlog full, stopped) or lost to a failed write
+    std::uint64_t backlog = 0;   // waiting now
+    std::uint64_t write_errors = 0;  // failed batch transactions (each logged)
+  };
+  Counters counters() const;
+
+ private:
+  void run();
+  void write_batch(std::vector<QueryLogEntry>& batch);
+  void note_drop(std::uint64_t n);
+
+  struct Writer;  // the connection and prepared statement, used only by the writer thread
+  std::string db_path_;
+  QueryLogOptions options_;
+  Writer* writer_ = nullptr;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<QueryLogEntry> queue_;
+  bool stopping_ = false;
+  bool started_ = false;
+  bool dropping_ = false;           // in a run of drops (logged once at start and once at end)
+  std::uint64_t dropped_in_run_ = 0;
+  std::thread thread_;
+
+  std::atomic<std::uint64_t> recorded_{0};
+  std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
+};
+
+}  // namespace whoisd

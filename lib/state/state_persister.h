@@ -1,0 +1,102 @@
+// Keeps the limiter's state durable and lets operators act on the running daemon,
+// from one background thread (never an event loop). Each round (at least once a
+// second), in one transaction:
+//   1. applies the lift/suspend commands whoisd-admin queued in admin_actions
+//      (so they take effect within a second) and records them in abuse_events;
+//   2. writes the sources whose counts, episodes or suspensions changed;
+//   3. moves the limiter's events (suspension started, expired) into abuse_events.
+// Every few minutes it also purges query_log and abuse_events rows older than the
+// retention, in bounded batches so that no transaction holds the file for long.
+//
+// A kill -9 loses at most the round in progress (one interval); a restart loses
+// nothing: stop() writes a last round.
+//
+// Daemon use (start, then shutdown in this order):
+//   StateDb::open(state_db_path(dir), StateDb::Mode::create);      // creates or checks; throws StateDbError
+//   Limiter limiter(config, clock);
+//   StatePersister persister(state_db_path(dir), limiter, clock, {.retention = retention});
+//   persister.load();     // before serving: counts, episodes, suspensions, queued admin commands
+//   persister.start();
+//   QueryLog log(...); log.start();
+//   ... serve ...
+//   (SIGTERM: stop accepting, finish answers in flight, stop the event loops)
+//   log.stop();           // writes the queued query-log entries
+//   persister.stop();     // writes a last round of state and events
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+
+namespace whoisd {
+
+class Limiter;
+
+struct StatePersisterOptions {
+  std::chrono::milliseconds interval{500};       // between rounds; at most 1 s (the crash-loss bound)
+  std::chrono::seconds retention{90 * 86'400};   // query_log and abuse_events rows older than this go
+  std::chrono::seconds purge_every{300};         // between purge runs
+  std::size_t purge_batch = 10'000;              // rows per purge transaction
+};
+
+struct StatePersisterStats {
+  std::uint64_t rounds = 0;
+  std::uint64_t round_errors = 0;        // failed rounds (each logged; the next round retries)
+  std::uint64_t sources_written = 0;
+  std::uint64_t events_written = 0;
+  std::uint64_t admin_actions_applied = 0;
+  std::uint64_t rows_purged = 0;
+};
+
+struct StateLoadSummary {
+  std::uint64_t sources = 0;            // sources restored into the limiter
+  std::uint64_t active_suspensions = 0;
+  std::uint64_t admin_actions = 0;      // commands queued while no daemon ran, applied now
+};
+
+class StatePersister {
+ public:
+  // Opens its own connection to the state database (which must exist: StateDb::open
+  // with Mode::create first). Throws StateDbError. `limiter` and `clock` must outlive it.
+  StatePersister(std::string db_path, Limiter& limiter, const Clock& clock, StatePersisterOptions options = {});
+  ~StatePersister();  // stop()
+  StatePersister(const StatePersister&) = delete;
+  StatePersister& operator=(const StatePersister&) = delete;
+
+  // Restores the stored state into the limiter, then applies admin commands queued
+  // while no daemon ran. Call once, before start() and before serving. Throws StateDbError.
+  StateLoadSummary load();
+  void start();  // the background thread
+  // A last round (state, events), then ends the thread. Idempotent.
+  void stop();
+  // One round now, on the calling thread (tests; and what the thread runs). Not while started.
+  // Throws StateDbError.
+  void round();
+  // Purges rows older than the retention now, in batches; returns rows removed.
+  std::uint64_t purge_now();
+
+  StatePersisterStats stats() const;
+
+ private:
+  struct Impl;
+  void run();
+  std::unique_ptr<Impl> impl_;
+  Limiter& limiter_;
+  const Clock& clock_;
+  StatePersisterOptions options_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::thread thread_;
+};
+
+}  // namespace whoisd
