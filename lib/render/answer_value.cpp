@@ -1,0 +1,96 @@
+#include "render/answer_value.h"
+
+#include <cstdint>
+
+namespace whoisd {
+namespace {
+
+// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629, Table 3-7
+// of the Unicode standard), and the code point it encodes; 0 when it is not one.
+std::size_t decode_utf8(std::string_view s, char32_t& cp) {
+  const auto b0 = static_cast<unsigned char>(s[0]);
+  auto cont = [&](std::size_t i) { return i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; };
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    if (!cont(1)) return 0;
+    cp = (static_cast<char32_t>(b0 & 0x1F) << 6) | (byte(1) & 0x3F);
+    return 2;
+  }
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
+    if (b0 == 0xED && byte(1) > 0x9F) return 0;  // UTF-16 surrogate
+    cp = (static_cast<char32_t>(b0 & 0x0F) << 12) | (static_cast<char32_t>(byte(1) & 0x3F) << 6) | (byte(2) & 0x3F);
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (b0 == 0xF0 && byte(1) < 0x90) return 0;  // overlong
+    if (b0 == 0xF4 && byte(1) > 0x8F) return 0;  // beyond U+10FFFF
+    cp = (static_cast<char32_t>(b0 & 0x07) << 18) | (static_cast<char32_t>(byte(1) & 0x3F) << 12) |
+         (static_cast<char32_t>(byte(2) & 0x3F) << 6) | (byte(3) & 0x3F);
+    return 4;
+  }
+  return 0;
+}
+
+// Characters that are well-formed but may still end a line or disguise text.
+bool is_banned_code_point(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F)           // C1 controls (U+0085 NEL ends a line for some readers)
+         || cp == 0x2028 || cp == 0x2029      // line / paragraph separator
+         || (cp >= 0x202A && cp <= 0x202E)    // bidirectional embeddings and overrides
+         || (cp >= 0x2066 && cp <= 0x2069)    // bidirectional isolates
+         || cp == 0xFEFF;                     // byte order mark / zero-width no-break space
+}
+
+}  // namespace
+
+void append_answer_value(std::string& out, std::string_view raw, std::size_t max_code_points) {
+  std::size_t kept = 0;
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    if (kept == max_code_points) {
+      out.append(kTruncationMarker);
+      return;
+    }
+    const auto b = static_cast<unsigned char>(raw[i]);
+    if (b >= 0x20 && b < 0x7F) {  // the common case: printable ASCII, copied in runs
+      std::size_t j = i + 1;
+      const std::size_t limit = i + (max_code_points - kept);
+      while (j < raw.size() && j < limit) {
+        const auto c = static_cast<unsigned char>(raw[j]);
+        if (c < 0x20 || c >= 0x7F) break;
+        ++j;
+      }
+      out.append(raw.data() + i, j - i);
+      kept += j - i;
+      i = j;
+      continue;
+    }
+    ++kept;
+    if (b < 0x80) {  // C0 control or DEL
+      if (b == '\t' || b == '\r' || b == '\n') {
+        out.push_back(' ');
+      } else {
+        out.append(kReplacementCharacter);
+      }
+      ++i;
+      continue;
+    }
+    char32_t cp = 0;
+    const std::size_t len = decode_utf8(raw.substr(i), cp);
+    if (len == 0) {  // one replacement per offending byte, then resynchronise
+      out.append(kReplacementCharacter);
+      ++i;
+      continue;
+    }
+    if (is_banned_code_point(cp)) {
+      out.append(kReplacementCharacter);
+    } else {
+      out.append(raw.data() + i, len);
+    }
+    i += len;
+  }
+}
+
+}  // namespace whoisd

@@ -1,0 +1,40 @@
+// Values from the snapshot are data, never layout: before a value goes into an
+// answer, everything that could end a line, hide text or break a client's
+// decoder is replaced, and the value is bounded in length. This is what keeps a
+// record from adding a line, forging a label ("\r\nDomain: other.pt") or making
+// an answer arbitrarily long.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace whoisd {
+
+// Longest value an answer shows, in Unicode characters (code points). Longer
+// values are cut there and end in kTruncationMarker.
+inline constexpr std::size_t kMaxValueCodePoints = 255;
+inline constexpr std::string_view kTruncationMarker = " [...]";
+// What stands in for a byte or character that may not appear (U+FFFD).
+inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
+
+// Appends `raw` to `out` with:
+//  - TAB, CR and LF each replaced by one space (an address typed on several lines
+//    stays readable on one);
+//  - every other C0 control (NUL included), DEL, every C1 control (U+0080-U+009F),
+//    U+2028/U+2029 (line and paragraph separators), the bidirectional overrides and
+//    isolates (U+202A-U+202E, U+2066-U+2069), U+FEFF, and each byte that is not part
+//    of well-formed UTF-8 (overlong forms, surrogates, > U+10FFFF, truncated
+//    sequences) replaced by U+FFFD;
+//  - at most max_code_points characters kept, followed by kTruncationMarker when
+//    the value was longer.
+void append_answer_value(std::string& out, std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints);
+
+inline std::string answer_value(std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints) {
+  std::string out;
+  out.reserve(raw.size() + 8);
+  append_answer_value(out, raw, max_code_points);
+  return out;
+}
+
+}  // namespace whoisd
