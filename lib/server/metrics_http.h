@@ -1,0 +1,50 @@
+// The metrics endpoint: a tiny HTTP/1.0 and 1.1 server on its own libuv loop and thread,
+// so that a slow scraper never delays an answer. GET (or HEAD) /metrics gets the registry's
+// exposition text; any other path 404, any other method 405, a malformed or oversized
+// request 400/431. One request per connection; the connection closes after the response,
+// and one that does not send a whole request within the read timeout is closed.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "server/metrics.h"
+
+namespace whoisd {
+
+struct MetricsHttpOptions {
+  std::chrono::milliseconds read_timeout{5000};
+  std::size_t max_request_bytes = 8192;  // request line and headers
+  int max_connections = 64;              // more are closed at once
+};
+
+class MetricsHttpServer {
+ public:
+  explicit MetricsHttpServer(const MetricsRegistry& registry, MetricsHttpOptions options = {});
+  ~MetricsHttpServer();  // stop()
+  MetricsHttpServer(const MetricsHttpServer&) = delete;
+  MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
+
+  // Binds `listen` ("127.0.0.1:9143", "[::1]:9143"; port 0 picks a free one) in the
+  // calling thread, then serves on a new thread. Throws std::runtime_error naming the
+  // address when it cannot be parsed or bound. Call once.
+  void start(std::string_view listen);
+  // Closes the listener and every connection and joins the thread. Idempotent.
+  void stop();
+  // The bound port (after start()).
+  std::uint16_t port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The complete response (status line, headers, body) to one request head (everything up
+// to and including the blank line). Pure; exposed for tests.
+std::string metrics_http_response(std::string_view request_head, const MetricsRegistry& registry);
+
+}  // namespace whoisd

@@ -1,0 +1,21 @@
+// Giving up root after binding port 43, when whoisd is started as root without systemd
+// (under systemd the socket unit binds and the service never runs as root).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace whoisd {
+
+struct PrivilegeError : std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
+// When the effective user is root: switch to `user` (its uid and primary gid, no
+// supplementary groups) and verify that root cannot be regained. Returns true then.
+// Returns false and changes nothing when not running as root.
+// Throws PrivilegeError naming the user when it is unknown, is root itself, or any step
+// fails; the caller must then exit rather than serve as root.
+bool drop_privileges(const std::string& user);
+
+}  // namespace whoisd
