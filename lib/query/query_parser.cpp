@@ -1,25 +1,459 @@
+// The order of the checks matters for the reason a client reads: the cheap,
+// byte-level checks (length, control bytes, more than one token) come first,
+// then the recognisable non-domain queries (flags, e-mail, addresses, handles,
+// phone numbers), then scope, then UTS #46 and the .pt composition rules.
+//
+// Length of the registered label (Art. 8 n.º 1, "entre 2 e 63 caracteres") is
+// counted in characters of the U-label, as the regulation counts letters a
+// person types; its A-label must in addition fit the DNS limit of 63 octets
+// (ICU reports UIDNA_ERROR_LABEL_TOO_LONG for that).
 #include "query/query_parser.h"
 
+#include <array>
+#include <cstdint>
 #include <stdexcept>
 
 #include <unicode/uidna.h>
 
+#include "common/address.h"
+
 namespace whoisd {
+namespace {
+
+// Fixed reason texts. They are echoed to clients after "Invalid query: ", so
+// they never contain client bytes, and never the words some client libraries
+// take to mean "not registered" ("error", "not found", "restricted").
+namespace reason {
+constexpr const char* kEmpty = "empty query";
+constexpr const char* kTooLong = "line too long";
+constexpr const char* kControl = "control characters";
+constexpr const char* kMoreThanOne = "more than one criterion";
+constexpr const char* kFlag = "flags are not supported";
+constexpr const char* kEmail = "e-mail address, not a domain";
+constexpr const char* kAddress = "IP address, not a domain";
+constexpr const char* kHandle = "contact handle, not a domain";
+constexpr const char* kPhone = "phone number, not a domain";
+constexpr const char* kNotPt = "not a .pt domain";
+constexpr const char* kTopLevel = "top-level domain, not a domain";
+constexpr const char* kHierarchy = "hierarchy name, not a domain";
+constexpr const char* kEmptyLabel = "empty label";
+constexpr const char* kLabelTooLong = "label too long";
+constexpr const char* kLabelTooShort = "label too short";
+constexpr const char* kNameTooLong = "name too long";
+constexpr const char* kBadChar = "invalid character in label";
+constexpr const char* kNotPtChar = "character not allowed in .pt names";
+constexpr const char* kHyphenEnds = "hyphen at start or end of label";
+constexpr const char* kHyphen34 = "hyphens in third and fourth places";
+constexpr const char* kPunycode = "malformed IDN (punycode)";
+constexpr const char* kBidi = "invalid right-to-left label";
+constexpr const char* kJoiner = "invalid joiner character";
+constexpr const char* kNotDomain = "not a domain name";
+}  // namespace reason
+
+constexpr std::size_t kMaxLabelOctets = 63;
+constexpr std::size_t kMaxNameOctets = 253;
+
+ParsedQuery invalid(const char* why) {
+  ParsedQuery q;
+  q.kind = ParsedQuery::Kind::invalid;
+  q.reason = why;
+  return q;
+}
+
+bool is_ascii_space(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_ldh_lower(unsigned char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-'; }
+char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  return true;
+}
+
+// Decodes the code point at s[i] of text already known to be valid UTF-8.
+char32_t next_code_point(std::string_view s, std::size_t& i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) { i += 1; return c; }
+  if (c < 0xE0) { char32_t cp = ((c & 0x1Fu) << 6) | (b(i + 1) & 0x3Fu); i += 2; return cp; }
+  if (c < 0xF0) {
+    char32_t cp = ((c & 0x0Fu) << 12) | ((b(i + 1) & 0x3Fu) << 6) | (b(i + 2) & 0x3Fu);
+    i += 3;
+    return cp;
+  }
+  char32_t cp = ((c & 0x07u) << 18) | ((b(i + 1) & 0x3Fu) << 12) | ((b(i + 2) & 0x3Fu) << 6) |
+                (b(i + 3) & 0x3Fu);
+  i += 4;
+  return cp;
+}
+
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
+bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) { ++i; continue; }
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) { len = 3; lo = 0xA0; }
+    else if (c >= 0xE1 && c <= 0xEC) len = 3;
+    else if (c == 0xED) { len = 3; hi = 0x9F; }
+    else if (c >= 0xEE && c <= 0xEF) len = 3;
+    else if (c == 0xF0) { len = 4; lo = 0x90; }
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) { len = 4; hi = 0x8F; }
+    else return false;
+    if (n - i < len) return false;
+    const auto c1 = static_cast<unsigned char>(s[i + 1]);
+    if (c1 < lo || c1 > hi) return false;
+    for (std::size_t k = 2; k < len; ++k) {
+      const auto ck = static_cast<unsigned char>(s[i + k]);
+      if (ck < 0x80 || ck > 0xBF) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string latin1_to_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() * 2);
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out.push_back(ch);
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+bool is_c1_control(char32_t cp) { return cp >= 0x80 && cp <= 0x9F; }
+
+// Unicode space separators beyond ASCII (category Zs): a client that puts one
+// between two words typed two criteria.
+bool is_unicode_space(char32_t cp) {
+  return cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
+}
+
+// Letters of Art. 8 n.º 2 beyond a-z.
+bool is_portuguese_letter(char32_t cp) {
+  switch (cp) {
+    case U'á': case U'à': case U'â': case U'ã': case U'ç': case U'é': case U'ê':
+    case U'í': case U'ó': case U'ô': case U'õ': case U'ú':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_ipv4_like_or_address(std::string_view t) {
+  if (t.size() >= 2 && t.front() == '[' && t.back() == ']') t = t.substr(1, t.size() - 2);
+  if (IpAddress::parse(t)) return true;
+  if (t.find('/') != std::string_view::npos && Network::parse(t)) return true;
+  return false;
+}
+
+// "ABC123-FCCN", "XYZ-12345": letters and digits in hyphen-separated parts,
+// with both a letter and a digit; never contains a dot (a domain would).
+bool looks_like_handle(std::string_view t) {
+  bool hyphen = false, digit = false, letter = false;
+  for (const char ch : t) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '-') hyphen = true;
+    else if (is_digit(c)) digit = true;
+    else if (is_alpha(c)) letter = true;
+    else return false;
+  }
+  return hyphen && digit && letter && t.front() != '-' && t.back() != '-';
+}
+
+// "+351.213456789", "+351 21..." was already split; digits with + . - only.
+bool looks_like_phone(std::string_view t) {
+  if (t.size() < 2 || t.front() != '+') return false;
+  std::size_t digits = 0;
+  for (const char ch : t.substr(1)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_digit(c)) ++digits;
+    else if (c != '.' && c != '-' && c != '(' && c != ')') return false;
+  }
+  return digits >= 6;
+}
+
+constexpr std::array<std::string_view, 8> kHierarchies = {"com", "org", "edu", "gov",
+                                                          "net", "int", "publ", "nome"};
+bool is_hierarchy(std::string_view label) {
+  for (const auto h : kHierarchies)
+    if (label == h) return true;
+  return false;
+}
+
+// The label after the last dot, and the rest before it.
+std::string_view last_label(std::string_view name) {
+  const auto dot = name.rfind('.');
+  return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
+// The label that starts at `start`.
+std::string_view label_at(std::string_view name, std::size_t start) {
+  const auto dot = name.find('.', start);
+  return name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+}
+
+// Where the n-th label from the end starts (n = 1: the last label); 0 when the
+// name has fewer labels than that.
+std::size_t label_start_from_end(std::string_view name, std::size_t n) {
+  std::size_t start = name.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    if (start == 0) return 0;
+    const auto dot = start >= 2 ? name.rfind('.', start - 2) : std::string_view::npos;
+    start = dot == std::string_view::npos ? 0 : dot + 1;
+  }
+  return start;
+}
+
+// Maps UTS #46 error bits to one reason. HYPHEN_3_4 is left out on purpose:
+// host labels below a registration may have "--" in places 3-4 (RFC 1123 allows
+// it), and for the registered label the rule is checked on its U-label.
+const char* reason_for_idna_errors(std::uint32_t errors) {
+  if (errors & (UIDNA_ERROR_PUNYCODE | UIDNA_ERROR_INVALID_ACE_LABEL)) return reason::kPunycode;
+  if (errors & (UIDNA_ERROR_DISALLOWED | UIDNA_ERROR_LEADING_COMBINING_MARK |
+                UIDNA_ERROR_LABEL_HAS_DOT))
+    return reason::kBadChar;
+  if (errors & UIDNA_ERROR_EMPTY_LABEL) return reason::kEmptyLabel;
+  if (errors & UIDNA_ERROR_LABEL_TOO_LONG) return reason::kLabelTooLong;
+  if (errors & UIDNA_ERROR_DOMAIN_NAME_TOO_LONG) return reason::kNameTooLong;
+  if (errors & (UIDNA_ERROR_LEADING_HYPHEN | UIDNA_ERROR_TRAILING_HYPHEN))
+    return reason::kHyphenEnds;
+  if (errors & UIDNA_ERROR_BIDI) return reason::kBidi;
+  if (errors & UIDNA_ERROR_CONTEXTJ) return reason::kJoiner;
+  if (errors != 0) return reason::kNotDomain;
+  return nullptr;
+}
+
+constexpr std::uint32_t kIgnoredIdnaErrors = UIDNA_ERROR_HYPHEN_3_4;
+
+// The same checks ICU makes on an all-ASCII name without A-labels, as error
+// bits, so both paths give the same reason for the same name.
+std::uint32_t ascii_name_errors(std::string_view name) {
+  std::uint32_t errors = 0;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = name.find('.', start);
+    const auto label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos
+                                                                         : dot - start);
+    if (label.empty()) {
+      errors |= UIDNA_ERROR_EMPTY_LABEL;
+    } else {
+      if (label.size() > kMaxLabelOctets) errors |= UIDNA_ERROR_LABEL_TOO_LONG;
+      if (label.front() == '-') errors |= UIDNA_ERROR_LEADING_HYPHEN;
+      if (label.back() == '-') errors |= UIDNA_ERROR_TRAILING_HYPHEN;
+      for (const char ch : label)
+        if (!is_ldh_lower(static_cast<unsigned char>(ch))) errors |= UIDNA_ERROR_DISALLOWED;
+    }
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  if (name.size() > kMaxNameOctets) errors |= UIDNA_ERROR_DOMAIN_NAME_TOO_LONG;
+  return errors;
+}
+
+bool has_ace_prefix(std::string_view name) {
+  std::size_t start = 0;
+  while (start < name.size()) {
+    const auto label = name.substr(start, 4);
+    if (label.size() == 4 && iequals(label, "xn--")) return true;
+    const auto dot = name.find('.', start);
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return false;
+}
+
+// Scope (.pt and its hierarchies) and the composition rules of Art. 8 and 9 for
+// the registered label, on a name that passed UTS #46.
+ParsedQuery scope_and_compose(std::string_view a_name, std::string_view u_name) {
+  const auto tld = last_label(a_name);
+  if (tld != "pt") return invalid(reason::kNotPt);
+  if (tld.size() == a_name.size()) return invalid(reason::kTopLevel);
+
+  // Labels counted from the end: pt, then maybe a hierarchy, then the registration.
+  std::size_t labels_up = 2;  // the registered label is this many labels from the end
+  std::size_t a_start = label_start_from_end(a_name, 2);
+  if (is_hierarchy(label_at(a_name, a_start))) {
+    if (a_start == 0) return invalid(reason::kHierarchy);
+    labels_up = 3;
+    a_start = label_start_from_end(a_name, 3);
+  }
+  const auto a_registered = label_at(a_name, a_start);
+  // The same label in the U form, which has as many labels.
+  const std::size_t u_start = label_start_from_end(u_name, labels_up);
+  const auto u_registered = label_at(u_name, u_start);
+
+  // Art. 8 n.º 1-2: a-z, 0-9, hyphen and the Portuguese letters, 2-63 characters.
+  std::size_t chars = 0;
+  char32_t third = 0, fourth = 0;
+  for (std::size_t i = 0; i < u_registered.size();) {
+    const char32_t cp = next_code_point(u_registered, i);
+    if (!(cp < 0x80 ? is_ldh_lower(static_cast<unsigned char>(cp)) : is_portuguese_letter(cp)))
+      return invalid(cp < 0x80 ? reason::kBadChar : reason::kNotPtChar);
+    ++chars;
+    if (chars == 3) third = cp;
+    if (chars == 4) fourth = cp;
+  }
+  // An A-label that ToUnicode left as it was did not decode to anything.
+  if (a_registered.size() >= 4 && a_registered.substr(0, 4) == "xn--" &&
+      u_registered == a_registered)
+    return invalid(reason::kPunycode);
+  if (chars < 2) return invalid(reason::kLabelTooShort);
+  if (chars > kMaxLabelOctets) return invalid(reason::kLabelTooLong);
+  // Art. 9 n.º 1 e): "--" in the third and fourth places (of the name as
+  // registered, the U-label; its A-label's "xn--" is the only exception).
+  if (third == U'-' && fourth == U'-') return invalid(reason::kHyphen34);
+
+  ParsedQuery q;
+  q.kind = ParsedQuery::Kind::lookup;
+  q.a_label = a_name.substr(a_start);
+  q.u_label = u_name.substr(u_start);
+  q.below_registration = a_start > 0;
+  return q;
+}
+
+}  // namespace
 
 QueryParser::QueryParser() {
   UErrorCode status = U_ZERO_ERROR;
   idna_ = uidna_openUTS46(UIDNA_USE_STD3_RULES | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ |
                               UIDNA_NONTRANSITIONAL_TO_ASCII | UIDNA_NONTRANSITIONAL_TO_UNICODE,
                           &status);
-  if (U_FAILURE(status)) throw std::runtime_error("ICU uidna_openUTS46 failed");
+  if (U_FAILURE(status))
+    throw std::runtime_error(std::string("query parser: ICU uidna_openUTS46 failed: ") +
+                             u_errorName(status));
 }
 
 QueryParser::~QueryParser() { uidna_close(idna_); }
 
-ParsedQuery QueryParser::parse(std::string_view) const {
-  ParsedQuery q;
-  q.reason = "not implemented";
-  return q;
+ParsedQuery QueryParser::parse(std::string_view line) const { return parse_impl(line, true); }
+
+ParsedQuery QueryParser::parse_without_ascii_fast_path(std::string_view line) const {
+  return parse_impl(line, false);
+}
+
+ParsedQuery QueryParser::parse_impl(std::string_view line, bool ascii_fast_path) const {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() > kMaxQueryLineBytes) return invalid(reason::kTooLong);
+
+  while (!line.empty() && is_ascii_space(static_cast<unsigned char>(line.front())))
+    line.remove_prefix(1);
+  while (!line.empty() && is_ascii_space(static_cast<unsigned char>(line.back())))
+    line.remove_suffix(1);
+  if (line.empty()) return invalid(reason::kEmpty);
+
+  bool ascii = true;
+  bool inner_space = false;
+  for (const char ch : line) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == ' ' || c == '\t') inner_space = true;
+    else if (c < 0x20 || c == 0x7F) return invalid(reason::kControl);
+    else if (c >= 0x80) ascii = false;
+  }
+  if (inner_space) return invalid(reason::kMoreThanOne);
+
+  // Non-ASCII: UTF-8 if it is valid UTF-8, else ISO-8859-1 from older clients.
+  std::string converted;
+  std::string_view token = line;
+  if (!ascii) {
+    if (!is_valid_utf8(token)) {
+      converted = latin1_to_utf8(token);
+      token = converted;
+    }
+    std::size_t i = 0;
+    while (i < token.size()) {
+      const std::size_t at = i;
+      const char32_t cp = next_code_point(token, i);
+      if (is_c1_control(cp)) return invalid(reason::kControl);
+      if (is_unicode_space(cp) && at > 0 && i < token.size()) return invalid(reason::kMoreThanOne);
+    }
+  }
+
+  if (iequals(token, "help")) {
+    ParsedQuery q;
+    q.kind = ParsedQuery::Kind::help;
+    return q;
+  }
+  // "-h", "--help", "-T" (its arguments were another token): a flag. A name
+  // with dots and a leading hyphen ("-example.pt") is told what is wrong with it.
+  if (token.front() == '-' && token.find('.') == std::string_view::npos)
+    return invalid(reason::kFlag);
+  if (token.find('@') != std::string_view::npos) return invalid(reason::kEmail);
+  if (looks_like_phone(token)) return invalid(reason::kPhone);
+  if (ascii && is_ipv4_like_or_address(token)) return invalid(reason::kAddress);
+  if (looks_like_handle(token)) return invalid(reason::kHandle);
+
+  std::string_view name = token;
+  if (name.back() == '.') name.remove_suffix(1);
+  if (name.empty()) return invalid(reason::kNotPt);
+  if (name.back() == '.') return invalid(reason::kEmptyLabel);
+
+  // Scope first where it can be seen without UTS #46: "example.com" is out of
+  // scope whatever else may be wrong with it.
+  const auto tld = last_label(name);
+  bool tld_ascii = true;
+  for (const char ch : tld) tld_ascii = tld_ascii && static_cast<unsigned char>(ch) < 0x80;
+  if (tld_ascii && !iequals(tld, "pt")) return invalid(reason::kNotPt);
+
+  if (ascii && ascii_fast_path && !has_ace_prefix(name)) {
+    // Plain LDH names need no UTS #46 mapping beyond lower case, and their
+    // U-label is the A-label: skip ICU, which costs most of the time here.
+    std::string lower(name);
+    for (char& ch : lower) ch = to_lower(ch);
+    if (const char* why = reason_for_idna_errors(ascii_name_errors(lower) & ~kIgnoredIdnaErrors))
+      return invalid(why);
+    return scope_and_compose(lower, lower);
+  }
+
+  // Any valid result is at most 254 octets; a bigger one overflows and is too long.
+  std::array<char, 1024> a_buf;
+  UErrorCode status = U_ZERO_ERROR;
+  UIDNAInfo info = UIDNA_INFO_INITIALIZER;
+  const int32_t a_len = uidna_nameToASCII_UTF8(idna_, name.data(), static_cast<int32_t>(name.size()),
+                                               a_buf.data(), static_cast<int32_t>(a_buf.size()),
+                                               &info, &status);
+  if (status == U_BUFFER_OVERFLOW_ERROR || status == U_STRING_NOT_TERMINATED_WARNING)
+    return invalid(reason::kNameTooLong);
+  if (U_FAILURE(status)) return invalid(reason::kNotDomain);
+  if (const char* why = reason_for_idna_errors(info.errors & ~kIgnoredIdnaErrors))
+    return invalid(why);
+  std::string_view a_name(a_buf.data(), static_cast<std::size_t>(a_len));
+  // A mapped dot (U+3002 and the like) may have ended the name in a root label.
+  if (!a_name.empty() && a_name.back() == '.') {
+    if (token.size() != name.size()) return invalid(reason::kEmptyLabel);
+    a_name.remove_suffix(1);
+  }
+  if (a_name.empty()) return invalid(reason::kNotPt);
+
+  std::array<char, 1024> u_buf;
+  status = U_ZERO_ERROR;
+  info = UIDNA_INFO_INITIALIZER;
+  const int32_t u_len = uidna_nameToUnicodeUTF8(idna_, a_name.data(),
+                                                static_cast<int32_t>(a_name.size()), u_buf.data(),
+                                                static_cast<int32_t>(u_buf.size()), &info, &status);
+  if (status == U_BUFFER_OVERFLOW_ERROR || status == U_STRING_NOT_TERMINATED_WARNING)
+    return invalid(reason::kNameTooLong);
+  if (U_FAILURE(status)) return invalid(reason::kNotDomain);
+  if (const char* why = reason_for_idna_errors(info.errors & ~kIgnoredIdnaErrors))
+    return invalid(why);
+  return scope_and_compose(a_name, std::string_view(u_buf.data(), static_cast<std::size_t>(u_len)));
 }
 
 }  // namespace whoisd

@@ -36,7 +36,13 @@ class QueryParser {
   // `line`: the bytes the client sent before LF (a CR may end it).
   ParsedQuery parse(std::string_view line) const;
 
+  // As parse(), but every name goes through ICU, also plain ASCII ones that
+  // parse() checks itself. For tests and the fuzzer: both must always agree.
+  ParsedQuery parse_without_ascii_fast_path(std::string_view line) const;
+
  private:
+  ParsedQuery parse_impl(std::string_view line, bool ascii_fast_path) const;
+
   UIDNA* idna_ = nullptr;
 };
 
