@@ -182,7 +182,7 @@ std::string AnswerRenderer::found(const PublishedDomain& d, bool below_registrat
     const std::size_t digest_at = out.size();
     append_answer_value(out, ds.digest_hex);
     std::transform(out.begin() + static_cast<std::ptrdiff_t>(digest_at), out.end(), out.begin() + static_cast<std::ptrdiff_t>(digest_at),
-                   [](char c) { return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c; });
+                   [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; });
     out.append(kCrlf);
   }
 

@@ -1,0 +1,92 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "render/answer_value.h"
+
+using whoisd::answer_value;
+using whoisd::kReplacementCharacter;
+using whoisd::kTruncationMarker;
+
+namespace {
+const std::string kFffd(kReplacementCharacter);
+}
+
+TEST_CASE("printable ASCII and well-formed UTF-8 pass unchanged", "[render][value]") {
+  CHECK(answer_value("Rua Exemplo 12") == "Rua Exemplo 12");
+  CHECK(answer_value("Região Autónoma dos Açores") == "Região Autónoma dos Açores");
+  CHECK(answer_value("日本語 ελληνικά 😀") == "日本語 ελληνικά 😀");
+  CHECK(answer_value("") == "");
+  CHECK(answer_value("a\\b:c%d") == "a\\b:c%d");
+}
+
+TEST_CASE("line breaks and tabs become a space, so no value adds a line", "[render][value]") {
+  CHECK(answer_value("Rua A\r\nDomain: evil.pt") == "Rua A  Domain: evil.pt");
+  CHECK(answer_value("a\nb") == "a b");
+  CHECK(answer_value("a\rb") == "a b");
+  CHECK(answer_value("a\tb") == "a b");
+}
+
+TEST_CASE("other control characters become U+FFFD", "[render][value]") {
+  CHECK(answer_value(std::string("a\0b", 3)) == "a" + kFffd + "b");
+  CHECK(answer_value("a\x1b[2Jb") == "a" + kFffd + "[2Jb");
+  CHECK(answer_value("a\x7f") == "a" + kFffd);
+  CHECK(answer_value("a\x0b\x0c") == "a" + kFffd + kFffd);
+  CHECK(answer_value("\xC2\x85") == kFffd);      // U+0085 NEXT LINE (C1)
+  CHECK(answer_value("\xC2\x9B") == kFffd);      // U+009B CSI (C1)
+  CHECK(answer_value("\xE2\x80\xA8") == kFffd);  // U+2028 LINE SEPARATOR
+  CHECK(answer_value("\xE2\x80\xA9") == kFffd);  // U+2029 PARAGRAPH SEPARATOR
+  CHECK(answer_value("\xE2\x80\xAE") == kFffd);  // U+202E RIGHT-TO-LEFT OVERRIDE
+  CHECK(answer_value("\xE2\x81\xA6") == kFffd);  // U+2066 LEFT-TO-RIGHT ISOLATE
+  CHECK(answer_value("\xEF\xBB\xBF") == kFffd);  // U+FEFF
+  CHECK(answer_value("\xC2\xA0") == "\xC2\xA0");  // U+00A0 is an ordinary (no-break) space
+}
+
+TEST_CASE("bytes that are not well-formed UTF-8 become U+FFFD, one each", "[render][value]") {
+  CHECK(answer_value("\xff") == kFffd);
+  CHECK(answer_value("a\x80z") == "a" + kFffd + "z");            // lone continuation byte
+  CHECK(answer_value("\xC3") == kFffd);                           // truncated at the end
+  CHECK(answer_value("\xC3z") == kFffd + "z");                    // truncated before ASCII
+  CHECK(answer_value("\xC0\xAF") == kFffd + kFffd);               // overlong '/'
+  CHECK(answer_value("\xE0\x80\x8A") == kFffd + kFffd + kFffd);   // overlong LF
+  CHECK(answer_value("\xED\xA0\x80") == kFffd + kFffd + kFffd);   // UTF-16 surrogate D800
+  CHECK(answer_value("\xF4\x90\x80\x80") == kFffd + kFffd + kFffd + kFffd);  // beyond U+10FFFF
+  CHECK(answer_value("\xF0\x9F\x98") == kFffd + kFffd + kFffd);   // truncated 4-byte sequence
+  CHECK(answer_value("Lisboa \xE7") == "Lisboa " + kFffd);        // Latin-1 'ç' left in the data
+}
+
+TEST_CASE("long values are cut at the bound and marked", "[render][value]") {
+  const std::string exact(whoisd::kMaxValueCodePoints, 'x');
+  CHECK(answer_value(exact) == exact);
+  const std::string longer(whoisd::kMaxValueCodePoints + 1, 'x');
+  CHECK(answer_value(longer) == exact + std::string(kTruncationMarker));
+  const std::string huge(1'000'000, 'y');
+  CHECK(answer_value(huge).size() == whoisd::kMaxValueCodePoints + kTruncationMarker.size());
+
+  // The bound counts characters, and never cuts one in half.
+  std::string accented;
+  for (int i = 0; i < 300; ++i) accented += "ç";
+  const std::string cut = answer_value(accented);
+  std::string expected;
+  for (std::size_t i = 0; i < whoisd::kMaxValueCodePoints; ++i) expected += "ç";
+  CHECK(cut == expected + std::string(kTruncationMarker));
+
+  CHECK(answer_value("abcdef", 3) == "abc" + std::string(kTruncationMarker));
+  CHECK(answer_value("a\nçdef", 3) == "a ç" + std::string(kTruncationMarker));
+}
+
+TEST_CASE("the output never holds a control character or an invalid sequence", "[render][value]") {
+  // Every single byte and every two-byte pair: whatever goes in, no C0 byte or DEL comes out.
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; b += 7) {
+      const std::string in{static_cast<char>(a), static_cast<char>(b), 'x'};
+      const std::string out = answer_value(in);
+      for (const char c : out) {
+        const auto u = static_cast<unsigned char>(c);
+        INFO("input bytes " << a << " " << b);
+        REQUIRE((u >= 0x20 && u != 0x7f));
+      }
+      REQUIRE(answer_value(out) == out);  // only allowed, well-formed characters are left
+    }
+  }
+}
