@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -93,25 +94,29 @@ class QueryLog {
  private:
   void run();
   void write_batch(std::vector<QueryLogEntry>& batch);
-  void note_drop(std::uint64_t n);
+  void report_drops(bool final);
 
   struct Writer;  // the connection and prepared statement, used only by the writer thread
   std::string db_path_;
   QueryLogOptions options_;
-  Writer* writer_ = nullptr;
+  std::unique_ptr<Writer> writer_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<QueryLogEntry> queue_;
   bool stopping_ = false;
   bool started_ = false;
-  bool dropping_ = false;           // in a run of drops (logged once at start and once at end)
-  std::uint64_t dropped_in_run_ = 0;
+  // Drops are logged by the writer thread (record() does no I/O): once when a run of
+  // drops starts, once with its total when it ends.
+  bool dropping_ = false;
+  std::uint64_t dropped_at_run_start_ = 0;
+  std::uint64_t dropped_seen_ = 0;
   std::thread thread_;
 
   std::atomic<std::uint64_t> recorded_{0};
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> lost_{0};  // accepted, then lost to a failed write (part of dropped)
   std::atomic<std::uint64_t> write_errors_{0};
 };
 

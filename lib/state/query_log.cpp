@@ -1,0 +1,184 @@
+#include "state/query_log.h"
+
+#include <array>
+#include <utility>
+
+#include "common/escape.h"
+#include "common/log.h"
+#include "policy/source_key.h"
+#include "state/sqlite_statement.h"
+#include "state/state_db.h"
+
+namespace whoisd {
+namespace {
+
+constexpr std::array<std::string_view, 9> kOutcomeWords = {
+    "found", "no_match", "invalid", "help", "limit_crossed", "suspended", "too_many_connections", "timeout", "error"};
+
+}  // namespace
+
+std::string_view to_string(QueryOutcome outcome) {
+  auto i = static_cast<std::size_t>(outcome);
+  return i < kOutcomeWords.size() ? kOutcomeWords[i] : std::string_view("error");
+}
+
+std::optional<QueryOutcome> parse_query_outcome(std::string_view word) {
+  for (std::size_t i = 0; i < kOutcomeWords.size(); ++i)
+    if (kOutcomeWords[i] == word) return static_cast<QueryOutcome>(i);
+  return std::nullopt;
+}
+
+struct QueryLog::Writer {
+  explicit Writer(const std::string& path)
+      : db(StateDb::open(path, StateDb::Mode::read_write)),
+        insert(db,
+               "INSERT INTO query_log (time_us, source, client, proxy_peer, query, outcome, answer_us) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)") {}
+  StateDb db;
+  SqliteStatement insert;
+};
+
+QueryLog::QueryLog(std::string db_path, QueryLogOptions options)
+    : db_path_(std::move(db_path)), options_(options), writer_(std::make_unique<Writer>(db_path_)) {
+  if (options_.capacity == 0) options_.capacity = 1;
+  if (options_.batch == 0) options_.batch = 1;
+  queue_.reserve(std::min<std::size_t>(options_.capacity, 8192));
+}
+
+QueryLog::~QueryLog() { stop(); }
+
+void QueryLog::start() {
+  std::lock_guard lock(mutex_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+bool QueryLog::record(QueryLogEntry entry) noexcept {
+  std::size_t size;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || queue_.size() >= options_.capacity) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    try {
+      queue_.push_back(std::move(entry));
+    } catch (...) {  // out of memory: a drop like any other
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    size = queue_.size();
+  }
+  recorded_.fetch_add(1, std::memory_order_relaxed);
+  // Wake the writer once a batch is ready; otherwise it wakes on its own within max_delay.
+  if (size == options_.batch) wake_.notify_one();
+  return true;
+}
+
+void QueryLog::stop() {
+  bool was_started;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !started_) return;
+    stopping_ = true;
+    was_started = started_;
+  }
+  wake_.notify_one();
+  if (was_started) {
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mutex_);
+    started_ = false;
+  } else {
+    run();  // never started: write what was recorded, here
+  }
+}
+
+QueryLog::Counters QueryLog::counters() const {
+  Counters c;
+  c.recorded = recorded_.load(std::memory_order_relaxed);
+  c.written = written_.load(std::memory_order_relaxed);
+  std::uint64_t lost = lost_.load(std::memory_order_relaxed);
+  c.dropped = dropped_.load(std::memory_order_relaxed) + lost;
+  c.backlog = c.recorded - c.written - lost;
+  c.write_errors = write_errors_.load(std::memory_order_relaxed);
+  return c;
+}
+
+void QueryLog::run() {
+  std::vector<QueryLogEntry> pending;
+  pending.reserve(queue_.capacity());
+  for (;;) {
+    bool stop;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, options_.max_delay, [&] { return stopping_ || queue_.size() >= options_.batch; });
+      pending.swap(queue_);
+      stop = stopping_;
+    }
+    std::vector<QueryLogEntry> batch;
+    for (std::size_t at = 0; at < pending.size(); at += options_.batch) {
+      std::size_t end = std::min(pending.size(), at + options_.batch);
+      batch.assign(std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(at)),
+                   std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(end)));
+      write_batch(batch);
+    }
+    pending.clear();
+    report_drops(false);
+    if (stop) {
+      std::lock_guard lock(mutex_);
+      if (queue_.empty()) break;  // entries accepted just before stopping_ was set still get written
+    }
+  }
+  report_drops(true);
+}
+
+void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
+  if (batch.empty()) return;
+  Writer& w = *writer_;
+  try {
+    StateDb::Transaction tx(w.db);
+    for (const QueryLogEntry& e : batch) {
+      w.insert.bind(1, e.time_us)
+          .bind(2, to_string(source_key(e.client, options_.ipv6_prefix)))
+          .bind(3, e.client.to_string());
+      if (e.proxy_peer)
+        w.insert.bind(4, e.proxy_peer->to_string());
+      else
+        w.insert.bind_null(4);
+      w.insert.bind(5, escape_keep_utf8(e.query, 2048))
+          .bind(6, to_string(e.outcome))
+          .bind(7, static_cast<std::int64_t>(e.answer_us));
+      w.insert.run();
+    }
+    tx.commit();
+    written_.fetch_add(batch.size(), std::memory_order_relaxed);
+  } catch (const StateDbError& e) {
+    w.insert.reset();
+    lost_.fetch_add(batch.size(), std::memory_order_relaxed);
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    log::error("query_log_write_failed").kv("entries_lost", batch.size()).kv("error", e.what());
+  }
+}
+
+// Called by the writer thread after each pass: a drop counter that moved since the
+// last pass means a run of drops is going on; one that stood still ends the run
+// (and `final`, at stop, ends it too).
+void QueryLog::report_drops(bool final) {
+  std::uint64_t dropped = dropped_.load(std::memory_order_relaxed);
+  if (dropped != dropped_seen_ && !dropping_) {
+    dropping_ = true;
+    dropped_at_run_start_ = dropped_seen_;
+    log::warn("query_log_dropping")
+        .kv("reason", "backlog full (the state database is not keeping up)")
+        .kv("capacity", options_.capacity);
+  }
+  bool run_goes_on = dropped != dropped_seen_;
+  dropped_seen_ = dropped;
+  if (dropping_ && (final || !run_goes_on)) {
+    dropping_ = false;
+    log::warn("query_log_dropped").kv("entries", dropped - dropped_at_run_start_).kv("total_dropped", dropped);
+  }
+}
+
+}  // namespace whoisd

@@ -1,0 +1,30 @@
+// Removing what the registry no longer may or must keep (SPEC §4: retention,
+// default 90 days): query_log and abuse_events rows, and applied admin commands,
+// older than a cutoff. In bounded batches, each its own short transaction, so that
+// the daemon's writers never wait long for the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/clock.h"
+#include "state/state_db.h"
+
+namespace whoisd {
+
+struct PurgeCounts {
+  std::uint64_t query_log = 0;
+  std::uint64_t abuse_events = 0;
+  std::uint64_t admin_actions = 0;
+  std::uint64_t total() const { return query_log + abuse_events + admin_actions; }
+  bool more = false;  // purge_some() stopped at its batch limit: rows older than the cutoff remain
+};
+
+// Deletes rows older than `cutoff` (Unix s), at most `batch` rows per table per
+// transaction and at most `max_batches` transactions. Throws StateDbError.
+PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::size_t max_batches);
+
+// All rows older than `cutoff`, batch after batch.
+PurgeCounts purge_all(StateDb& db, UnixSeconds cutoff, std::size_t batch = 10'000);
+
+}  // namespace whoisd

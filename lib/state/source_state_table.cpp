@@ -1,0 +1,99 @@
+#include "state/source_state_table.h"
+
+#include <cstring>
+
+namespace whoisd {
+namespace {
+
+void put_le(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+std::uint64_t get_le(std::string_view in, std::size_t at, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)])} << (8 * i);
+  return v;
+}
+constexpr std::size_t kPairBytes = 12;
+
+}  // namespace
+
+std::string encode_minutes(const std::vector<MinuteCount>& minutes) {
+  std::string out;
+  out.reserve(minutes.size() * kPairBytes);
+  for (const MinuteCount& m : minutes) {
+    put_le(out, static_cast<std::uint64_t>(m.minute), 8);
+    put_le(out, m.count, 4);
+  }
+  return out;
+}
+
+bool decode_minutes(std::string_view blob, std::vector<MinuteCount>& out) {
+  out.clear();
+  if (blob.size() % kPairBytes != 0) return false;
+  out.reserve(blob.size() / kPairBytes);
+  for (std::size_t at = 0; at < blob.size(); at += kPairBytes)
+    out.push_back({static_cast<std::int64_t>(get_le(blob, at, 8)), static_cast<std::uint32_t>(get_le(blob, at + 8, 4))});
+  return true;
+}
+
+SourceStateTable::SourceStateTable(StateDb& db)
+    : db_(db),
+      upsert_(db,
+              "INSERT INTO source_state (source, key, prefix, minutes, episodes, last_episode, suspended_until, flags, "
+              "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET key = excluded.key, "
+              "prefix = excluded.prefix, minutes = excluded.minutes, episodes = excluded.episodes, "
+              "last_episode = excluded.last_episode, suspended_until = excluded.suspended_until, "
+              "flags = excluded.flags, updated_at = excluded.updated_at"),
+      erase_(db, "DELETE FROM source_state WHERE source = ?") {}
+
+void SourceStateTable::write(const SourceState& state, UnixSeconds now) {
+  std::string source = to_string(state.key);
+  if (state.empty()) {
+    erase_.bind(1, source).run();
+    return;
+  }
+  std::string minutes = encode_minutes(state.minutes);
+  upsert_.bind(1, source)
+      .bind_blob(2, state.key.bytes.data(), state.key.bytes.size())
+      .bind(3, std::int64_t{state.key.prefix})
+      .bind_blob(4, minutes.data(), minutes.size())
+      .bind(5, std::int64_t{state.episodes})
+      .bind(6, state.last_episode)
+      .bind(7, state.suspended_until)
+      .bind(8, std::int64_t{state.flags})
+      .bind(9, now);
+  upsert_.run();
+}
+
+std::size_t SourceStateTable::load_all(const std::function<void(const SourceState&)>& sink) {
+  SqliteStatement select(db_,
+                         "SELECT source, key, prefix, minutes, episodes, last_episode, suspended_until, flags "
+                         "FROM source_state");
+  std::size_t n = 0;
+  SourceState state;
+  while (select.step()) {
+    std::string source = select.text(0);
+    std::string_view key = select.blob(1);
+    std::int64_t prefix = select.int64(2);
+    auto bad = [&](std::string_view what) {
+      throw StateDbError("state database " + db_.path() + ": source_state row '" + source.substr(0, 64) +
+                         "' is damaged: " + std::string(what));
+    };
+    if (key.size() != state.key.bytes.size()) bad("key is not 16 bytes");
+    if (prefix < 0 || prefix > 128) bad("prefix out of range");
+    std::memcpy(state.key.bytes.data(), key.data(), key.size());
+    state.key.prefix = static_cast<std::uint8_t>(prefix);
+    if (!decode_minutes(select.blob(3), state.minutes)) bad("minutes is not a list of (minute, count) pairs");
+    std::int64_t episodes = select.int64(4);
+    if (episodes < 0 || episodes > 0xffffffffLL) bad("episodes out of range");
+    state.episodes = static_cast<std::uint32_t>(episodes);
+    state.last_episode = select.int64(5);
+    state.suspended_until = select.int64(6);
+    state.flags = static_cast<std::uint8_t>(select.int64(7) & 0xff);
+    sink(state);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace whoisd

@@ -1,0 +1,193 @@
+#include "state/state_db.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include "state/state_schema.h"
+
+namespace whoisd {
+namespace {
+
+[[noreturn]] void throw_for(const std::string& path, std::string_view problem) {
+  throw StateDbError("state database " + path + ": " + std::string(problem));
+}
+
+// One query returning a single integer; throws naming the file when it fails.
+std::int64_t query_int(sqlite3* db, const std::string& path, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+  std::int64_t value = 0;
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  std::string message = rc == SQLITE_OK ? "" : sqlite3_errmsg(db);
+  int code = sqlite3_extended_errcode(db);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_OK) {
+    if ((code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_CORRUPT)
+      throw_for(path, "is corrupt or not a SQLite database (" + message + "); move it aside to start with empty state");
+    throw_for(path, "cannot be read: " + message);
+  }
+  return value;
+}
+
+std::string query_text(sqlite3* db, const std::string& path, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  std::string value;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+  if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    if (text) value = reinterpret_cast<const char*>(text);
+  }
+  std::string message = sqlite3_errmsg(db);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_OK) throw_for(path, message);
+  return value;
+}
+
+std::set<std::string> table_names(sqlite3* db, const std::string& path) {
+  sqlite3_stmt* stmt = nullptr;
+  std::set<std::string> names;
+  if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table'", -1, &stmt, nullptr) != SQLITE_OK)
+    throw_for(path, std::string("cannot be read: ") + sqlite3_errmsg(db));
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+    names.insert(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) throw_for(path, std::string("is corrupt: ") + sqlite3_errmsg(db));
+  return names;
+}
+
+}  // namespace
+
+std::string state_db_path(std::string_view state_dir) {
+  std::string path(state_dir);
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (!path.empty() && path.back() != '/') path += '/';
+  path += kStateFileName;
+  return path;
+}
+
+std::int64_t unix_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+StateDb StateDb::open(const std::string& path, Mode mode) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  bool exists = fs::exists(path, ec);
+  if (ec) throw_for(path, "cannot be examined: " + ec.message());
+  if (exists && !fs::is_regular_file(path, ec)) throw_for(path, "is not a regular file");
+  if (!exists) {
+    if (mode != Mode::create)
+      throw_for(path, "does not exist (the daemon creates it at its first start; check --state-dir or [state] dir)");
+    fs::path dir = fs::path(path).parent_path();
+    if (!dir.empty()) {
+      fs::create_directories(dir, ec);
+      if (ec) throw_for(path, "cannot create its directory " + dir.string() + ": " + ec.message());
+    }
+  }
+
+  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  flags |= mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  if (mode == Mode::create) flags |= SQLITE_OPEN_CREATE;
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  StateDb db(path, raw);  // closes on every exit below
+  if (rc != SQLITE_OK)
+    throw_for(path, std::string("cannot be opened: ") + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_extended_result_codes(raw, 1);
+
+  // The first read of the file: a file that is not a database fails here.
+  std::int64_t version = query_int(raw, path, "PRAGMA user_version");
+  std::set<std::string> tables = table_names(raw, path);
+
+  if (mode != Mode::read_only && sqlite3_db_readonly(raw, "main") == 1)
+    throw_for(path, "is not writable by this user (check the permissions of the file and its directory)");
+
+  if (version == 0 && tables.empty()) {
+    if (mode != Mode::create)
+      throw_for(path, "is empty, without the whoisd state schema (the daemon creates it at its first start)");
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(std::string("BEGIN IMMEDIATE;") + std::string(state_schema_sql()) + "PRAGMA user_version = " +
+            std::to_string(kStateSchemaVersion) + "; COMMIT;");
+    version = kStateSchemaVersion;
+    tables = table_names(raw, path);
+  } else if (version == 0) {
+    throw_for(path, "is not a whoisd state database (it has tables but no schema version)");
+  } else if (version != kStateSchemaVersion) {
+    throw_for(path, "has state schema version " + std::to_string(version) + ", this whoisd uses version " +
+                        std::to_string(kStateSchemaVersion) + " (it is never reset silently: move it aside or use the "
+                        "matching whoisd)");
+  }
+  for (std::string_view table : state_schema_tables())
+    if (!tables.count(std::string(table)))
+      throw_for(path, "is corrupt: table " + std::string(table) + " is missing");
+
+  if (mode != Mode::read_only) {
+    std::string journal = query_text(raw, path, "PRAGMA journal_mode = WAL");
+    if (journal != "wal") throw_for(path, "cannot use write-ahead logging (journal mode is '" + journal + "')");
+    db.exec("PRAGMA synchronous = NORMAL");
+    // Proves now, at start, that the file and its directory (for the -wal and -shm
+    // files) are writable, rather than at the first query hours later.
+    try {
+      db.exec("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_opened_at', CAST(strftime('%s','now') AS TEXT))");
+    } catch (const StateDbError& e) {
+      throw_for(path, std::string("is not writable: ") + e.what());
+    }
+  }
+  return db;
+}
+
+StateDb::StateDb(StateDb&& other) noexcept : path_(std::move(other.path_)), db_(other.db_) { other.db_ = nullptr; }
+
+StateDb& StateDb::operator=(StateDb&& other) noexcept {
+  if (this != &other) {
+    if (db_) sqlite3_close_v2(db_);
+    path_ = std::move(other.path_);
+    db_ = other.db_;
+    other.db_ = nullptr;
+  }
+  return *this;
+}
+
+StateDb::~StateDb() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+void StateDb::exec(std::string_view sql) {
+  char* message = nullptr;
+  std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string why = message ? message : sqlite3_errmsg(db_);
+    sqlite3_free(message);
+    throw_for(path_, why);
+  }
+}
+
+void StateDb::fail(std::string_view what) const {
+  throw_for(path_, std::string(what) + ": " + sqlite3_errmsg(db_));
+}
+
+StateDb::Transaction::Transaction(StateDb& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+StateDb::Transaction::~Transaction() {
+  if (open_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void StateDb::Transaction::commit() {
+  db_.exec("COMMIT");
+  open_ = false;
+}
+
+}  // namespace whoisd

@@ -1,0 +1,341 @@
+#include "state/state_persister.h"
+
+#include <set>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "common/log.h"
+#include "policy/limiter.h"
+#include "state/retention.h"
+#include "state/source_state_table.h"
+#include "state/sqlite_statement.h"
+#include "state/state_db.h"
+
+namespace whoisd {
+namespace {
+
+struct EventRow {
+  UnixSeconds time = 0;
+  std::string source;
+  std::string_view kind;
+  std::int64_t episode = 0;
+  UnixSeconds until = 0;
+  std::string reason;
+  std::string operator_name;
+};
+
+struct ActionMark {
+  std::int64_t id = 0;
+  UnixSeconds applied_at = 0;
+  std::string result;
+};
+
+EventRow event_row(const LimiterEvent& e) {
+  EventRow row;
+  row.source = to_string(e.source);
+  row.episode = e.episode;
+  row.until = e.until;
+  row.time = e.at;
+  if (e.kind == LimiterEvent::Kind::suspension_started) {
+    row.kind = "suspension_started";
+    row.reason = "limit of " + std::to_string(e.limit) + " queries crossed";
+  } else {
+    row.kind = "suspension_expired";
+    row.reason = e.manual ? "operator's suspension ended" : "suspension ended";
+  }
+  return row;
+}
+
+}  // namespace
+
+struct StatePersister::Impl {
+  explicit Impl(const std::string& path)
+      : db(StateDb::open(path, StateDb::Mode::read_write)),
+        sources(db),
+        insert_event(db,
+                     "INSERT INTO abuse_events (time, source, kind, episode, until, reason, operator) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+        pending_actions(db,
+                        "SELECT id, action, source, hours, reason, operator, forget_episodes FROM admin_actions "
+                        "WHERE applied_at IS NULL ORDER BY id LIMIT 1000"),
+        mark_applied(db, "UPDATE admin_actions SET applied_at = ?, result = ? WHERE id = ?") {}
+
+  std::mutex mutex;  // one round or purge at a time on this connection
+  StateDb db;
+  SourceStateTable sources;
+  SqliteStatement insert_event;
+  SqliteStatement pending_actions;
+  SqliteStatement mark_applied;
+
+  // What a failed round applied to the limiter but could not write: written by the next.
+  std::vector<EventRow> unwritten_events;
+  std::vector<ActionMark> unwritten_marks;
+  std::set<std::int64_t> applied_ids;  // applied to the limiter, mark not yet committed
+  bool full_rewrite = false;           // dirty marks were consumed by a failed round
+
+  UnixSeconds next_purge = 0;
+  bool purge_more = false;
+  std::uint64_t limiter_events_dropped_seen = 0;
+
+  std::atomic<std::uint64_t> rounds{0}, round_errors{0}, sources_written{0}, events_written{0}, actions_applied{0},
+      rows_purged{0};
+};
+
+StatePersister::StatePersister(std::string db_path, Limiter& limiter, const Clock& clock,
+                               StatePersisterOptions options)
+    : impl_(std::make_unique<Impl>(db_path)), limiter_(limiter), clock_(clock), options_(options) {
+  if (options_.interval <= std::chrono::milliseconds::zero() || options_.interval > std::chrono::seconds(1))
+    options_.interval = std::chrono::seconds(1);
+  if (options_.purge_batch == 0) options_.purge_batch = 1;
+}
+
+StatePersister::~StatePersister() {
+  try {
+    stop();
+  } catch (...) {  // stop() logs; a destructor must not throw
+  }
+}
+
+StateLoadSummary StatePersister::load() {
+  StateLoadSummary summary;
+  UnixSeconds now = clock_.now();
+  std::vector<std::string> refused;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->sources.load_all([&](const SourceState& state) {
+      if (!limiter_.import(state)) {
+        refused.push_back(to_string(state.key));
+        return;
+      }
+      ++summary.sources;
+      if (state.suspended_until > now) ++summary.active_suspensions;
+    });
+    if (!refused.empty()) {
+      // Keys of another IPv6 prefix length (the configuration changed): this limiter
+      // cannot hold them, so they would never be updated again. Said, then removed.
+      log::warn("state_sources_dropped")
+          .kv("sources", refused.size())
+          .kv("example", refused.front())
+          .kv("reason", "stored with another ipv6_prefix than the configured " +
+                            std::to_string(limiter_.ipv6_prefix()));
+      StateDb::Transaction tx(impl_->db);
+      SqliteStatement erase(impl_->db, "DELETE FROM source_state WHERE source = ?");
+      for (const std::string& s : refused) erase.bind(1, s).run();
+      tx.commit();
+    }
+  }
+  std::uint64_t before = impl_->actions_applied.load();
+  round();
+  summary.admin_actions = impl_->actions_applied.load() - before;
+  log::info("state_loaded")
+      .kv("file", impl_->db.path())
+      .kv("sources", summary.sources)
+      .kv("active_suspensions", summary.active_suspensions)
+      .kv("admin_actions_applied", summary.admin_actions);
+  return summary;
+}
+
+void StatePersister::start() {
+  std::lock_guard lock(mutex_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void StatePersister::stop() {
+  bool was_started;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    was_started = started_;
+  }
+  wake_.notify_one();
+  if (was_started) {
+    thread_.join();  // the thread writes the last round
+  } else {
+    try {
+      round();
+    } catch (const StateDbError& e) {
+      log::error("state_write_failed").kv("error", e.what());
+    }
+  }
+}
+
+void StatePersister::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, options_.interval, [&] { return stopping_; });
+      if (stopping_) break;
+    }
+    try {
+      round();
+    } catch (const StateDbError& e) {
+      log::error("state_write_failed").kv("error", e.what()).kv("retry", "next round");
+    }
+    try {
+      UnixSeconds now = clock_.now();
+      if (impl_->purge_more || now >= impl_->next_purge) {
+        std::lock_guard lock(impl_->mutex);
+        // A few batches a round: a large backlog of old rows goes over several rounds
+        // instead of holding up the state writes.
+        PurgeCounts counts =
+            purge_some(impl_->db, now - options_.retention.count(), options_.purge_batch, 4);
+        impl_->purge_more = counts.more;
+        if (!counts.more) impl_->next_purge = now + options_.purge_every.count();
+        impl_->rows_purged += counts.total();
+        if (counts.total() > 0)
+          log::info("state_purged")
+              .kv("query_log", counts.query_log)
+              .kv("abuse_events", counts.abuse_events)
+              .kv("admin_actions", counts.admin_actions)
+              .kv("more", counts.more);
+      }
+    } catch (const StateDbError& e) {
+      log::error("state_purge_failed").kv("error", e.what());
+      impl_->next_purge = clock_.now() + options_.purge_every.count();
+      impl_->purge_more = false;
+    }
+  }
+  try {
+    round();
+  } catch (const StateDbError& e) {
+    log::error("state_write_failed").kv("error", e.what()).kv("at", "stop");
+  }
+}
+
+void StatePersister::round() {
+  Impl& im = *impl_;
+  std::lock_guard lock(im.mutex);
+  UnixSeconds now = clock_.now();
+  ++im.rounds;
+  try {
+    StateDb::Transaction tx(im.db);
+
+    // 1. Operators' commands, oldest first. Applied to the limiter before its state
+    // is exported below, so that this very transaction stores their effect.
+    while (im.pending_actions.step()) {
+      std::int64_t id = im.pending_actions.int64(0);
+      if (im.applied_ids.count(id)) continue;
+      std::string action = im.pending_actions.text(1);
+      std::string source_text = im.pending_actions.text(2);
+      std::int64_t hours = im.pending_actions.int64(3);
+      std::string reason = im.pending_actions.text(4);
+      std::string who = im.pending_actions.text(5);
+      bool forget = im.pending_actions.int64(6) != 0;
+
+      ActionMark mark{id, now, ""};
+      std::string error;
+      std::optional<SourceKey> key = parse_source_key(source_text, limiter_.ipv6_prefix(), &error);
+      if (!key) {
+        mark.result = "refused: " + error;
+      } else if (action == "lift") {
+        LiftResult r = limiter_.lift(*key, forget);
+        mark.result = r.was_suspended ? "lifted (was suspended until " + log::iso8601_utc(r.previous_until) + ")"
+                                      : "not suspended: nothing to lift";
+        if (forget) mark.result += "; episodes forgotten";
+        im.unwritten_events.push_back({now, to_string(*key), "suspension_lifted", r.episodes, r.previous_until,
+                                       reason, who});
+      } else if (action == "suspend" && hours > 0 && hours <= 24 * 366 * 10) {
+        SuspendResult r = limiter_.suspend(*key, std::chrono::hours(hours));
+        mark.result = "suspended until " + log::iso8601_utc(r.until);
+        im.unwritten_events.push_back({now, to_string(*key), "suspension_imposed", r.episodes, r.until, reason, who});
+      } else {
+        mark.result = "refused: not a valid action ('" + action + "', hours " + std::to_string(hours) + ")";
+      }
+      log::info("admin_action")
+          .kv("id", id)
+          .kv("action", action)
+          .kv("source", source_text)
+          .kv("operator", who)
+          .kv("reason", reason)
+          .kv("result", mark.result);
+      im.applied_ids.insert(id);
+      im.unwritten_marks.push_back(std::move(mark));
+      ++im.actions_applied;
+    }
+    im.pending_actions.reset();
+
+    // 2. Suspensions started and expired.
+    std::vector<LimiterEvent> events;
+    limiter_.drain_events(events);
+    for (const LimiterEvent& e : events) im.unwritten_events.push_back(event_row(e));
+    if (im.rounds % 16 == 1) {
+      std::uint64_t dropped = limiter_.stats().events_dropped;
+      if (dropped != im.limiter_events_dropped_seen)
+        log::warn("abuse_events_dropped")
+            .kv("events", dropped - im.limiter_events_dropped_seen)
+            .kv("reason", "the limiter's event queue overflowed between state rounds");
+      im.limiter_events_dropped_seen = dropped;
+    }
+
+    for (const EventRow& e : im.unwritten_events) {
+      im.insert_event.bind(1, e.time)
+          .bind(2, e.source)
+          .bind(3, e.kind)
+          .bind(4, e.episode)
+          .bind(5, e.until)
+          .bind(6, e.reason)
+          .bind(7, e.operator_name);
+      im.insert_event.run();
+    }
+    for (const ActionMark& m : im.unwritten_marks) im.mark_applied.bind(1, m.applied_at).bind(2, m.result).bind(3, m.id).run();
+
+    // 3. The sources that changed (all of them after a failed round, whose dirty
+    // marks were consumed without being stored).
+    std::string sink_error;
+    std::uint64_t written = 0;
+    auto sink = [&](const SourceState& state) {
+      if (!sink_error.empty()) return;
+      try {
+        im.sources.write(state, now);
+        ++written;
+      } catch (const StateDbError& e) {
+        sink_error = e.what();
+      }
+    };
+    bool rewrite = im.full_rewrite;
+    im.full_rewrite = true;  // until this round commits
+    if (rewrite) {
+      limiter_.export_dirty([](const SourceState&) {});  // export_all covers them
+      limiter_.export_all(sink);
+    } else {
+      limiter_.export_dirty(sink);
+    }
+    if (!sink_error.empty()) throw StateDbError(sink_error);
+
+    tx.commit();
+    im.full_rewrite = false;
+    im.events_written += im.unwritten_events.size();
+    im.sources_written += written;
+    for (const ActionMark& m : im.unwritten_marks) im.applied_ids.erase(m.id);
+    im.unwritten_events.clear();
+    im.unwritten_marks.clear();
+  } catch (const StateDbError&) {
+    im.pending_actions.reset();
+    ++im.round_errors;
+    throw;
+  }
+}
+
+std::uint64_t StatePersister::purge_now() {
+  std::lock_guard lock(impl_->mutex);
+  PurgeCounts counts = purge_all(impl_->db, clock_.now() - options_.retention.count(), options_.purge_batch);
+  impl_->rows_purged += counts.total();
+  return counts.total();
+}
+
+StatePersisterStats StatePersister::stats() const {
+  StatePersisterStats s;
+  s.rounds = impl_->rounds.load();
+  s.round_errors = impl_->round_errors.load();
+  s.sources_written = impl_->sources_written.load();
+  s.events_written = impl_->events_written.load();
+  s.admin_actions_applied = impl_->actions_applied.load();
+  s.rows_purged = impl_->rows_purged.load();
+  return s;
+}
+
+}  // namespace whoisd

@@ -1,0 +1,82 @@
+#include "state/state_schema.h"
+
+namespace whoisd {
+
+namespace {
+
+// Times: query_log in µs since the Unix epoch (answers take microseconds, and two
+// queries of one client in the same second stay ordered); everything else in Unix
+// seconds, as the limiter counts. Sources are the limiter's source keys as text:
+// "192.0.2.1" or "2001:db8:1:2::/64" — what operators type and what reports show.
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The limiter's per-source state (policy/limiter.h SourceState): counts in the
+-- window, episodes, suspension. A source the limiter forgets loses its row.
+CREATE TABLE source_state (
+  source          TEXT PRIMARY KEY,            -- "192.0.2.1", "2001:db8:1:2::/64"
+  key             BLOB NOT NULL,               -- the 16-byte masked address
+  prefix          INTEGER NOT NULL,            -- 32 for IPv4, the IPv6 prefix length
+  minutes         BLOB NOT NULL,               -- answered queries per minute: (int64 minute, uint32 count) LE, oldest first
+  episodes        INTEGER NOT NULL DEFAULT 0,  -- automatic suspensions not yet forgotten
+  last_episode    INTEGER NOT NULL DEFAULT 0,  -- Unix s when the last suspension started; 0 = never
+  suspended_until INTEGER NOT NULL DEFAULT 0,  -- Unix s; 0 or past: not suspended
+  flags           INTEGER NOT NULL DEFAULT 0,  -- SourceState::Flags (1 manual suspension, 2 expiry reported)
+  updated_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX source_state_suspended ON source_state (suspended_until) WHERE suspended_until > 0;
+
+CREATE TABLE query_log (
+  id         INTEGER PRIMARY KEY,
+  time_us    INTEGER NOT NULL,
+  source     TEXT NOT NULL,
+  client     TEXT NOT NULL,
+  proxy_peer TEXT,                             -- NULL when the client connected directly
+  query      TEXT NOT NULL,                    -- escaped (common/escape.h)
+  outcome    TEXT NOT NULL,
+  answer_us  INTEGER NOT NULL
+);
+CREATE INDEX query_log_time ON query_log (time_us);
+CREATE INDEX query_log_source ON query_log (source, time_us);
+
+CREATE TABLE abuse_events (
+  id       INTEGER PRIMARY KEY,
+  time     INTEGER NOT NULL,
+  source   TEXT NOT NULL,
+  kind     TEXT NOT NULL CHECK (kind IN ('suspension_started', 'suspension_expired',
+                                         'suspension_lifted', 'suspension_imposed')),
+  episode  INTEGER NOT NULL DEFAULT 0,
+  until    INTEGER NOT NULL DEFAULT 0,        -- end of the suspension (started, imposed)
+  reason   TEXT NOT NULL DEFAULT '',
+  operator TEXT NOT NULL DEFAULT ''           -- who, for lifted and imposed
+);
+CREATE INDEX abuse_events_time ON abuse_events (time);
+CREATE INDEX abuse_events_source ON abuse_events (source, time);
+
+-- Operators' commands from whoisd-admin; the daemon applies them and fills applied_at.
+CREATE TABLE admin_actions (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  requested_at INTEGER NOT NULL,
+  action       TEXT NOT NULL CHECK (action IN ('lift', 'suspend')),
+  source       TEXT NOT NULL,
+  hours        INTEGER NOT NULL DEFAULT 0,     -- suspend: counted from when it is applied
+  forget_episodes INTEGER NOT NULL DEFAULT 0,  -- lift: also forget the episodes (no escalation)
+  reason       TEXT NOT NULL,
+  operator     TEXT NOT NULL,
+  applied_at   INTEGER,                        -- NULL while pending
+  result       TEXT                            -- what applying it did
+);
+CREATE INDEX admin_actions_pending ON admin_actions (id) WHERE applied_at IS NULL;
+)sql";
+
+constexpr std::string_view kTables[] = {"meta", "source_state", "query_log", "abuse_events", "admin_actions"};
+
+}  // namespace
+
+std::string_view state_schema_sql() { return kSchema; }
+std::span<const std::string_view> state_schema_tables() { return kTables; }
+
+}  // namespace whoisd
