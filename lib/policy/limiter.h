@@ -24,8 +24,8 @@
 //   why the window is not simply emptied).
 // - Exempt sources (verdict exempt) are neither counted nor tracked: they cost no
 //   memory and never appear in exports. Exempt and per-network limits are matched
-//   on the client ADDRESS (not the /64 key), longest prefix wins; at equal length
-//   an exemption wins over a limit.
+//   on the client ADDRESS (not the /64 key). An exemption wins over any per-network
+//   limit; among per-network limits the longest prefix wins.
 // - Operator actions: suspend() sets a manual suspension ending now + duration (it
 //   replaces any current one and does not count as an episode); lift() ends the
 //   current suspension now (the episode count is kept unless asked to forget it, so

@@ -1,0 +1,855 @@
+// How the limiter keeps a million sources in about 50 bytes each:
+//
+// Each shard is an open-addressing hash table (linear probing, backward-shift
+// deletion, so no tombstones) of 32-byte slots: the 16-byte key, then either an
+// INLINE record — a base minute and up to five 16-bit minute offsets, one per
+// answered query — or a pointer to a HEAVY heap record with per-minute counts and
+// the suspension state. A source that made a few queries (the overwhelming
+// majority) never allocates; only sources with more than five queries in the window
+// or with a suspension or episode history pay for a heap record. Tables grow by 1.5x
+// at 80 % load, so the load stays between 53 % and 80 %: 40-60 bytes per source.
+//
+// Times are kept as unix minutes in 32 bits (good until the year 10136).
+#include "policy/limiter.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace whoisd {
+namespace {
+
+using Minute = std::uint32_t;
+
+constexpr std::uint8_t kOccupied = 1;
+constexpr std::uint8_t kHeavy = 2;
+constexpr std::uint8_t kDirty = 4;
+constexpr int kInlineQueries = 5;
+constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
+constexpr std::size_t kMinCapacity = 16;
+constexpr std::size_t kMallocOverhead = 16;     // what glibc adds to each small block, for accounting
+
+struct Key {
+  std::uint64_t k0 = 0, k1 = 0;
+};
+
+Key to_key(const SourceKey& s) {
+  Key k;
+  std::memcpy(&k.k0, s.bytes.data(), 8);
+  std::memcpy(&k.k1, s.bytes.data() + 8, 8);
+  return k;
+}
+
+std::uint64_t hash_of(const Key& k) {
+  // murmur3's finaliser over both halves: IPv4 keys differ only in k1, /64 keys only in k0.
+  std::uint64_t x = k.k0 ^ (k.k1 * 0x9E3779B97F4A7C15ull) ^ (k.k1 >> 29);
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+struct Bucket {
+  Minute minute;
+  std::uint32_t count;
+};
+
+struct Heavy {
+  std::vector<Bucket> buckets;  // oldest first; buckets[head..] are live
+  std::uint32_t head = 0;
+  std::uint32_t total = 0;      // sum of live counts
+  UnixSeconds suspended_until = 0;
+  UnixSeconds last_episode = 0;
+  std::uint32_t episodes = 0;
+  std::uint8_t flags = 0;       // SourceState::Flags
+  bool listed = false;          // in its shard's `suspended` list
+};
+
+std::size_t footprint(const Heavy& h) {
+  return sizeof(Heavy) + kMallocOverhead +
+         (h.buckets.capacity() ? h.buckets.capacity() * sizeof(Bucket) + kMallocOverhead : 0);
+}
+
+struct Slot {
+  std::uint64_t k0, k1;
+  Minute base;                      // inline: the minute the offsets count from
+  std::uint8_t flags;               // kOccupied | kHeavy | kDirty
+  std::uint8_t n;                   // inline: queries held
+  std::uint16_t off[kInlineQueries];// inline: minute - base, non-decreasing; heavy: the Heavy*
+};
+static_assert(sizeof(Slot) == 32, "a slot is half a cache line");
+
+Heavy* heavy_of(const Slot& s) {
+  Heavy* h;
+  std::memcpy(&h, s.off, sizeof h);
+  return h;
+}
+void set_heavy(Slot& s, Heavy* h) {
+  std::memcpy(s.off, &h, sizeof h);
+  s.flags |= kHeavy;
+}
+
+SourceKey to_source_key(const Slot& s, int ipv6_prefix) {
+  SourceKey k;
+  std::memcpy(k.bytes.data(), &s.k0, 8);
+  std::memcpy(k.bytes.data() + 8, &s.k1, 8);
+  k.prefix = static_cast<std::uint8_t>(k.is_v4() ? 32 : ipv6_prefix);
+  return k;
+}
+
+Minute minute_of(UnixSeconds t) {
+  if (t <= 0) return 0;
+  auto m = t / 60;
+  return m > 0xFFFFFFFFll ? 0xFFFFFFFFu : static_cast<Minute>(m);
+}
+
+}  // namespace
+
+const char* to_string(Decision::Verdict verdict) {
+  switch (verdict) {
+    case Decision::Verdict::allow: return "allow";
+    case Decision::Verdict::exempt: return "exempt";
+    case Decision::Verdict::limit_crossed: return "limit_crossed";
+    case Decision::Verdict::suspended: return "suspended";
+  }
+  return "unknown";
+}
+
+std::uint32_t SourceState::queries_in_window() const {
+  std::uint64_t total = 0;
+  for (const auto& m : minutes) total += m.count;
+  return total > 0xFFFFFFFFull ? 0xFFFFFFFFu : static_cast<std::uint32_t>(total);
+}
+
+std::optional<std::string> validate(const LimiterConfig& c) {
+  constexpr std::int64_t kYear = 366ll * 24 * 3600;
+  if (c.queries < 1) return "limits.queries must be at least 1 (got 0)";
+  if (c.window.count() < 60 || c.window.count() > kYear)
+    return "limits.window must be between 1 minute and 366 days (got " + std::to_string(c.window.count()) + " s)";
+  if (c.suspension.count() < 1 || c.suspension.count() > kYear)
+    return "limits.suspension must be between 1 second and 366 days (got " + std::to_string(c.suspension.count()) +
+           " s)";
+  if (c.quiet_period.count() < 0 || c.quiet_period.count() > 10 * kYear)
+    return "limits.quiet_period must be between 0 and 10 years (got " + std::to_string(c.quiet_period.count()) + " s)";
+  if (c.ipv6_prefix < 1 || c.ipv6_prefix > 128)
+    return "limits.ipv6_prefix must be from 1 to 128 (got " + std::to_string(c.ipv6_prefix) + ")";
+  return std::nullopt;
+}
+
+namespace {
+
+struct Config {
+  std::uint32_t queries;
+  Minute window_minutes;  // W: a decision at minute m counts minutes m - W .. m
+  std::int64_t window_s;
+  std::int64_t suspension_s;
+  std::int64_t quiet_s;
+  int ipv6_prefix;
+  std::vector<Network> exempt;
+  NetworkMap<std::uint32_t> limits;
+};
+
+std::unique_ptr<Config> build_config(const LimiterConfig& c) {
+  if (auto error = validate(c)) throw std::invalid_argument(*error);
+  auto cfg = std::make_unique<Config>();
+  cfg->queries = c.queries;
+  cfg->window_s = c.window.count();
+  cfg->window_minutes = static_cast<Minute>((c.window.count() + 59) / 60);
+  cfg->suspension_s = c.suspension.count();
+  cfg->quiet_s = c.quiet_period.count();
+  cfg->ipv6_prefix = c.ipv6_prefix;
+  cfg->exempt = c.exempt;
+  cfg->limits = c.network_limits;
+  return cfg;
+}
+
+}  // namespace
+
+struct Limiter::Impl {
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
+    std::vector<Slot> slots;
+    std::size_t size = 0;
+    std::size_t heavy = 0;
+    std::size_t heavy_bytes = 0;
+    std::vector<Key> dirty;      // keys whose slot has kDirty set, or that were forgotten
+    std::vector<Key> suspended;  // keys whose Heavy has `listed` set
+    std::size_t sweep_cursor = 0;
+    std::atomic<std::size_t> size_hint{0};
+  };
+
+  const Clock& clock;
+  std::atomic<const Config*> config{nullptr};
+  std::mutex config_mu;                        // reconfigure() against itself
+  std::vector<std::unique_ptr<Config>> configs;  // every config ever current: check() may still read an old one
+  Shard shards[kShards];
+
+  std::mutex events_mu;
+  std::vector<LimiterEvent> events;
+  std::atomic<std::uint64_t> events_dropped{0};
+
+  std::mutex sweep_mu;
+  std::size_t sweep_shard = 0;
+
+  explicit Impl(const Clock& c) : clock(c) {
+    for (auto& s : shards) s.slots.assign(kMinCapacity, Slot{});
+  }
+
+  ~Impl() {
+    for (auto& s : shards)
+      for (auto& slot : s.slots)
+        if ((slot.flags & kOccupied) && (slot.flags & kHeavy)) delete heavy_of(slot);
+  }
+
+  static std::size_t home(const Key& k, std::size_t capacity) {
+    auto h32 = static_cast<std::uint32_t>(hash_of(k));
+    return static_cast<std::size_t>((std::uint64_t{h32} * capacity) >> 32);
+  }
+  Shard& shard_of(std::uint64_t hash) { return shards[hash >> 58]; }
+  const Shard& shard_of(std::uint64_t hash) const { return shards[hash >> 58]; }
+
+  static Slot* find(Shard& s, const Key& k) {
+    std::size_t cap = s.slots.size();
+    std::size_t i = home(k, cap);
+    for (;;) {
+      Slot& slot = s.slots[i];
+      if (!(slot.flags & kOccupied)) return nullptr;
+      if (slot.k0 == k.k0 && slot.k1 == k.k1) return &slot;
+      if (++i == cap) i = 0;
+    }
+  }
+
+  static void place(std::vector<Slot>& slots, const Slot& slot) {
+    std::size_t cap = slots.size();
+    std::size_t i = home(Key{slot.k0, slot.k1}, cap);
+    while (slots[i].flags & kOccupied)
+      if (++i == cap) i = 0;
+    slots[i] = slot;
+  }
+
+  static void resize(Shard& s, std::size_t capacity) {
+    std::vector<Slot> fresh(capacity, Slot{});
+    for (const auto& slot : s.slots)
+      if (slot.flags & kOccupied) place(fresh, slot);
+    s.slots.swap(fresh);
+    s.sweep_cursor = 0;
+  }
+
+  // The slot for k, inserted empty (inline, no queries) if absent; `inserted` says which.
+  static Slot& find_or_insert(Shard& s, const Key& k, bool& inserted) {
+    inserted = false;
+    if (Slot* found = find(s, k)) return *found;
+    if ((s.size + 1) * 5 > s.slots.size() * 4) resize(s, std::max(kMinCapacity, s.slots.size() * 3 / 2));
+    std::size_t cap = s.slots.size();
+    std::size_t i = home(k, cap);
+    while (s.slots[i].flags & kOccupied)
+      if (++i == cap) i = 0;
+    Slot& slot = s.slots[i];
+    slot = Slot{};
+    slot.k0 = k.k0;
+    slot.k1 = k.k1;
+    slot.flags = kOccupied;
+    ++s.size;
+    s.size_hint.store(s.size, std::memory_order_relaxed);
+    inserted = true;
+    return slot;
+  }
+
+  static void mark_dirty(Shard& s, Slot& slot) {
+    if (slot.flags & kDirty) return;
+    slot.flags |= kDirty;
+    s.dirty.push_back(Key{slot.k0, slot.k1});
+  }
+
+  // Removes the slot at index j, shifting later members of its probe run back.
+  static void erase_at(Shard& s, std::size_t j) {
+    Slot& victim = s.slots[j];
+    if (!(victim.flags & kDirty)) s.dirty.push_back(Key{victim.k0, victim.k1});  // export the forgetting
+    if (victim.flags & kHeavy) {
+      Heavy* h = heavy_of(victim);
+      s.heavy_bytes -= footprint(*h);
+      --s.heavy;
+      delete h;
+    }
+    std::size_t cap = s.slots.size();
+    std::size_t i = j;
+    for (;;) {
+      if (++i == cap) i = 0;
+      if (!(s.slots[i].flags & kOccupied)) break;
+      std::size_t h = home(Key{s.slots[i].k0, s.slots[i].k1}, cap);
+      // The member at i may fill the hole at j if j lies cyclically within [h, i).
+      bool movable = (i > j) ? (h <= j || h > i) : (h <= j && h > i);
+      if (movable) {
+        s.slots[j] = s.slots[i];
+        j = i;
+      }
+    }
+    s.slots[j] = Slot{};
+    --s.size;
+    s.size_hint.store(s.size, std::memory_order_relaxed);
+  }
+
+  // ---- the two record forms ----
+
+  // Drops inline queries older than `lo`, rebasing so that offsets stay small.
+  static void prune_inline(Slot& slot, Minute lo) {
+    int k = 0;
+    while (k < slot.n && slot.base + slot.off[k] < lo) ++k;
+    if (k == 0) return;
+    int n = slot.n - k;
+    if (n == 0) {
+      slot.n = 0;
+      return;
+    }
+    std::uint16_t shift = slot.off[k];
+    for (int i = 0; i < n; ++i) slot.off[i] = static_cast<std::uint16_t>(slot.off[k + i] - shift);
+    slot.base += shift;
+    slot.n = static_cast<std::uint8_t>(n);
+  }
+
+  static void prune_heavy(Shard& s, Heavy& h, Minute lo) {
+    auto before = footprint(h);
+    while (h.head < h.buckets.size() && h.buckets[h.head].minute < lo) {
+      h.total -= h.buckets[h.head].count;
+      ++h.head;
+    }
+    if (h.head == h.buckets.size()) {
+      h.buckets.clear();
+      h.head = 0;
+      if (h.buckets.capacity() > 64) h.buckets.shrink_to_fit();
+    } else if (h.head >= 32 && h.head * 2 >= h.buckets.size()) {
+      h.buckets.erase(h.buckets.begin(), h.buckets.begin() + h.head);
+      h.head = 0;
+    }
+    s.heavy_bytes += footprint(h) - before;
+  }
+
+  static void make_heavy(Shard& s, Slot& slot) {
+    if (slot.flags & kHeavy) return;
+    auto* h = new Heavy;
+    for (int i = 0; i < slot.n; ++i) {
+      Minute m = slot.base + slot.off[i];
+      if (!h->buckets.empty() && h->buckets.back().minute == m)
+        ++h->buckets.back().count;
+      else
+        h->buckets.push_back(Bucket{m, 1});
+    }
+    h->total = slot.n;
+    slot.n = 0;
+    set_heavy(slot, h);
+    ++s.heavy;
+    s.heavy_bytes += footprint(*h);
+  }
+
+  // A heavy record that holds no more than an inline one could goes back inline.
+  static void maybe_make_inline(Shard& s, Slot& slot, UnixSeconds now) {
+    Heavy* h = heavy_of(slot);
+    if (h->episodes != 0 || h->listed || h->suspended_until > now || h->total > kInlineQueries) return;
+    if (h->total > 0 && h->buckets.back().minute - h->buckets[h->head].minute > 0xFFFF) return;
+    Minute base = h->total ? h->buckets[h->head].minute : 0;
+    std::uint8_t n = 0;
+    std::uint16_t off[kInlineQueries] = {};
+    for (std::size_t b = h->head; b < h->buckets.size(); ++b)
+      for (std::uint32_t c = 0; c < h->buckets[b].count; ++c) off[n++] = static_cast<std::uint16_t>(h->buckets[b].minute - base);
+    s.heavy_bytes -= footprint(*h);
+    --s.heavy;
+    delete h;
+    slot.flags = static_cast<std::uint8_t>(slot.flags & ~kHeavy);
+    slot.base = base;
+    slot.n = n;
+    std::memcpy(slot.off, off, sizeof off);
+  }
+
+  static Minute window_start(Minute m, const Config& cfg) { return m >= cfg.window_minutes ? m - cfg.window_minutes : 0; }
+
+  // Nothing the source did can still affect a decision or needs reporting.
+  static bool forgettable(const Heavy& h, UnixSeconds now, const Config& cfg) {
+    if (h.total != 0 || h.listed || h.suspended_until > now) return false;
+    return h.episodes == 0 || h.suspended_until + cfg.quiet_s <= now;
+  }
+
+  void fill_state(const Slot& slot, SourceState& out, Minute lo, int prefix) const {
+    out.key = to_source_key(slot, prefix);
+    out.minutes.clear();
+    out.episodes = 0;
+    out.last_episode = 0;
+    out.suspended_until = 0;
+    out.flags = 0;
+    auto add = [&](Minute m, std::uint32_t c) {
+      if (m < lo) return;
+      if (!out.minutes.empty() && out.minutes.back().minute == m)
+        out.minutes.back().count += c;
+      else
+        out.minutes.push_back(MinuteCount{m, c});
+    };
+    if (slot.flags & kHeavy) {
+      const Heavy* h = heavy_of(slot);
+      for (std::size_t b = h->head; b < h->buckets.size(); ++b) add(h->buckets[b].minute, h->buckets[b].count);
+      out.episodes = h->episodes;
+      out.last_episode = h->last_episode;
+      out.suspended_until = h->suspended_until;
+      out.flags = h->flags;
+    } else {
+      for (int i = 0; i < slot.n; ++i) add(slot.base + slot.off[i], 1);
+    }
+  }
+
+  // Emits suspension_expired for the shard's suspensions that have ended; drops
+  // list entries that no longer name a listed suspension. Caller holds s.mu.
+  static void collect_expired(Shard& s, UnixSeconds now, int prefix, std::vector<LimiterEvent>& out) {
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < s.suspended.size(); ++i) {
+      Key k = s.suspended[i];
+      Slot* slot = find(s, k);
+      if (!slot || !(slot->flags & kHeavy)) continue;
+      Heavy* h = heavy_of(*slot);
+      if (!h->listed) continue;
+      if (h->suspended_until > now) {
+        s.suspended[keep++] = k;
+        continue;
+      }
+      h->listed = false;
+      if (!(h->flags & SourceState::kExpiryReported)) {
+        h->flags |= SourceState::kExpiryReported;
+        LimiterEvent e;
+        e.kind = LimiterEvent::Kind::suspension_expired;
+        e.source = to_source_key(*slot, prefix);
+        e.at = h->suspended_until;
+        e.until = h->suspended_until;
+        e.episode = h->episodes;
+        e.manual = (h->flags & SourceState::kManualSuspension) != 0;
+        out.push_back(e);
+        mark_dirty(s, *slot);
+      }
+    }
+    s.suspended.resize(keep);
+  }
+
+  static void list_suspension(Shard& s, Slot& slot) {
+    Heavy* h = heavy_of(slot);
+    if (h->listed) return;
+    h->listed = true;
+    s.suspended.push_back(Key{slot.k0, slot.k1});
+  }
+
+  void queue_events(std::vector<LimiterEvent>& batch) {
+    if (batch.empty()) return;
+    std::lock_guard lock(events_mu);
+    for (auto& e : batch) {
+      if (events.size() >= kMaxQueuedEvents) {
+        events_dropped.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      events.push_back(e);
+    }
+    batch.clear();
+  }
+};
+
+Limiter::Limiter(LimiterConfig config, const Clock& clock) : impl_(std::make_unique<Impl>(clock)) {
+  reconfigure(std::move(config));
+}
+
+Limiter::~Limiter() = default;
+
+int Limiter::ipv6_prefix() const { return impl_->config.load(std::memory_order_acquire)->ipv6_prefix; }
+
+SourceKey Limiter::key_of(const IpAddress& client) const { return source_key(client, ipv6_prefix()); }
+
+std::vector<std::string> Limiter::reconfigure(LimiterConfig config) {
+  std::vector<std::string> warnings;
+  auto cfg = build_config(config);  // throws on an unusable config, before anything changes
+  std::lock_guard lock(impl_->config_mu);
+  if (const Config* old = impl_->config.load(std::memory_order_acquire); old && old->ipv6_prefix != cfg->ipv6_prefix) {
+    warnings.push_back("limits.ipv6_prefix changed from " + std::to_string(old->ipv6_prefix) + " to " +
+                       std::to_string(cfg->ipv6_prefix) + ": ignored until restart (sources are keyed by it)");
+    cfg->ipv6_prefix = old->ipv6_prefix;
+  }
+  impl_->configs.push_back(std::move(cfg));
+  impl_->config.store(impl_->configs.back().get(), std::memory_order_release);
+  return warnings;
+}
+
+Decision Limiter::check(const IpAddress& client) {
+  Impl& im = *impl_;
+  const Config& cfg = *im.config.load(std::memory_order_acquire);
+  Decision d;
+  d.limit = cfg.queries;
+  for (const auto& n : cfg.exempt) {
+    if (n.contains(client)) {
+      d.verdict = Decision::Verdict::exempt;
+      d.source = source_key(client, cfg.ipv6_prefix);
+      d.limit = 0;
+      return d;
+    }
+  }
+  if (!cfg.limits.empty())
+    if (const std::uint32_t* own = cfg.limits.find(client)) d.limit = *own;
+  d.source = source_key(client, cfg.ipv6_prefix);
+  const UnixSeconds now = im.clock.now();
+  Key k = to_key(d.source);
+  std::uint64_t hash = hash_of(k);
+  Impl::Shard& s = im.shard_of(hash);
+  std::lock_guard lock(s.mu);
+  bool inserted;
+  Slot& slot = Impl::find_or_insert(s, k, inserted);
+  Minute m = minute_of(now);
+
+  if (!(slot.flags & kHeavy)) {
+    // The common case: a source with a handful of queries and no history.
+    if (slot.n) m = std::max<Minute>(m, slot.base + slot.off[slot.n - 1]);  // a clock stepping back
+    Impl::prune_inline(slot, Impl::window_start(m, cfg));
+    if (slot.n + 1u <= d.limit && (slot.n == 0 || (slot.n < kInlineQueries && m - slot.base <= 0xFFFF))) {
+      if (slot.n == 0) slot.base = m;
+      slot.off[slot.n] = static_cast<std::uint16_t>(m - slot.base);
+      d.count = ++slot.n;
+      Impl::mark_dirty(s, slot);
+      return d;
+    }
+    Impl::make_heavy(s, slot);  // no room inline, or about to be suspended
+  }
+  {
+    Heavy& h = *heavy_of(slot);
+    if (h.suspended_until > now) {
+      d.verdict = Decision::Verdict::suspended;
+      d.suspended_until = h.suspended_until;
+      d.episode = h.episodes;
+      d.manual = (h.flags & SourceState::kManualSuspension) != 0;
+      d.count = h.total;
+      return d;
+    }
+    if (h.episodes && h.suspended_until + cfg.quiet_s <= now) {
+      h.episodes = 0;  // quiet long enough: the next episode is the first again
+      Impl::mark_dirty(s, slot);
+    }
+    if (!h.buckets.empty()) m = std::max(m, h.buckets.back().minute);
+    Impl::prune_heavy(s, h, Impl::window_start(m, cfg));
+    if (std::uint64_t{h.total} + 1 <= d.limit) {
+      auto before = footprint(h);
+      if (h.head < h.buckets.size() && h.buckets.back().minute == m)
+        ++h.buckets.back().count;
+      else
+        h.buckets.push_back(Bucket{m, 1});
+      s.heavy_bytes += footprint(h) - before;
+      ++h.total;
+      d.count = h.total;
+      Impl::mark_dirty(s, slot);
+      return d;
+    }
+    // This query would exceed the limit: refuse it and start the next episode.
+    if (h.episodes < kMaxEpisodes) ++h.episodes;
+    h.last_episode = now;
+    h.suspended_until = now + static_cast<std::int64_t>(h.episodes) * cfg.suspension_s;
+    h.flags = 0;
+    // Queries that will have left the window when the suspension ends cannot matter.
+    Impl::prune_heavy(s, h, Impl::window_start(minute_of(h.suspended_until), cfg));
+    Impl::list_suspension(s, slot);
+    Impl::mark_dirty(s, slot);
+    d.verdict = Decision::Verdict::limit_crossed;
+    d.suspended_until = h.suspended_until;
+    d.episode = h.episodes;
+    d.count = h.total;
+    LimiterEvent started;
+    started.kind = LimiterEvent::Kind::suspension_started;
+    started.source = d.source;
+    started.at = now;
+    started.until = h.suspended_until;
+    started.episode = h.episodes;
+    started.limit = d.limit;
+    std::vector<LimiterEvent> batch{started};
+    im.queue_events(batch);  // rare; lock order is always shard, then events
+  }
+  return d;
+}
+
+LiftResult Limiter::lift(const SourceKey& source, bool forget_episodes) {
+  Impl& im = *impl_;
+  LiftResult r;
+  const UnixSeconds now = im.clock.now();
+  Key k = to_key(source);
+  Impl::Shard& s = im.shard_of(hash_of(k));
+  std::lock_guard lock(s.mu);
+  Slot* slot = Impl::find(s, k);
+  if (!slot || !(slot->flags & kHeavy)) return r;
+  Heavy& h = *heavy_of(*slot);
+  if (h.suspended_until > now) {
+    r.was_suspended = true;
+    r.previous_until = h.suspended_until;
+    h.suspended_until = now;
+    h.flags |= SourceState::kExpiryReported;  // ended by an operator, which lib/state records itself
+    h.listed = false;                         // collect_expired() drops the stale list entry
+    Impl::mark_dirty(s, *slot);
+  }
+  if (forget_episodes && h.episodes) {
+    h.episodes = 0;
+    Impl::mark_dirty(s, *slot);
+  }
+  r.episodes = h.episodes;
+  return r;
+}
+
+SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds duration) {
+  if (duration.count() <= 0) throw std::invalid_argument("suspension of " + std::to_string(duration.count()) +
+                                                         " s for " + to_string(source) + ": must be positive");
+  Impl& im = *impl_;
+  SuspendResult r;
+  const UnixSeconds now = im.clock.now();
+  Key k = to_key(source);
+  Impl::Shard& s = im.shard_of(hash_of(k));
+  std::lock_guard lock(s.mu);
+  bool inserted;
+  Slot& slot = Impl::find_or_insert(s, k, inserted);
+  Impl::make_heavy(s, slot);
+  Heavy& h = *heavy_of(slot);
+  if (h.suspended_until > now) r.previous_until = h.suspended_until;
+  h.suspended_until = now + duration.count();
+  h.last_episode = now;
+  h.flags = SourceState::kManualSuspension;
+  Impl::list_suspension(s, slot);
+  Impl::mark_dirty(s, slot);
+  r.until = h.suspended_until;
+  r.episodes = h.episodes;
+  return r;
+}
+
+std::size_t Limiter::export_dirty(const std::function<void(const SourceState&)>& sink) {
+  Impl& im = *impl_;
+  const Config& cfg = *im.config.load(std::memory_order_acquire);
+  const Minute lo = Impl::window_start(minute_of(im.clock.now()), cfg);
+  std::vector<SourceState> batch;
+  std::vector<Key> keys;
+  std::size_t total = 0;
+  for (auto& s : im.shards) {
+    std::size_t n = 0;
+    {
+      std::lock_guard lock(s.mu);
+      keys.clear();
+      keys.swap(s.dirty);
+      if (batch.size() < keys.size()) batch.resize(keys.size());
+      for (const Key& k : keys) {
+        SourceState& out = batch[n++];
+        if (Slot* slot = Impl::find(s, k)) {
+          slot->flags = static_cast<std::uint8_t>(slot->flags & ~kDirty);
+          im.fill_state(*slot, out, lo, cfg.ipv6_prefix);
+        } else {
+          Slot gone{};
+          gone.k0 = k.k0;
+          gone.k1 = k.k1;
+          im.fill_state(gone, out, lo, cfg.ipv6_prefix);
+        }
+      }
+    }
+    // A key queued twice (forgotten, then back) is sent twice, the same state: harmless.
+    for (std::size_t i = 0; i < n; ++i) sink(batch[i]);
+    total += n;
+  }
+  return total;
+}
+
+std::size_t Limiter::export_all(const std::function<void(const SourceState&)>& sink) {
+  Impl& im = *impl_;
+  const Config& cfg = *im.config.load(std::memory_order_acquire);
+  const Minute lo = Impl::window_start(minute_of(im.clock.now()), cfg);
+  std::vector<SourceState> batch;
+  std::size_t total = 0;
+  for (auto& s : im.shards) {
+    std::size_t n = 0;
+    {
+      std::lock_guard lock(s.mu);
+      if (batch.size() < s.size) batch.resize(s.size);
+      for (const Slot& slot : s.slots)
+        if (slot.flags & kOccupied) im.fill_state(slot, batch[n++], lo, cfg.ipv6_prefix);
+    }
+    for (std::size_t i = 0; i < n; ++i) sink(batch[i]);
+    total += n;
+  }
+  return total;
+}
+
+bool Limiter::import(const SourceState& state) {
+  Impl& im = *impl_;
+  const Config& cfg = *im.config.load(std::memory_order_acquire);
+  const SourceKey& key = state.key;
+  if (key.is_v4() ? key.prefix != 32 : key.prefix != cfg.ipv6_prefix) return false;
+  if (!key.is_v4() && key.address().masked(key.prefix) != key.address()) return false;
+  for (std::size_t i = 0; i < state.minutes.size(); ++i) {
+    const auto& mc = state.minutes[i];
+    if (mc.minute < 0 || mc.minute > 0xFFFFFFFFll) return false;
+    if (i && mc.minute <= state.minutes[i - 1].minute) return false;  // oldest first, no repeats
+  }
+  const UnixSeconds now = im.clock.now();
+  Key k = to_key(key);
+  Impl::Shard& s = im.shard_of(hash_of(k));
+  std::lock_guard lock(s.mu);
+  bool inserted;
+  Slot& slot = Impl::find_or_insert(s, k, inserted);
+  // Start from an empty heavy record, so one code path fills both forms.
+  if (slot.flags & kHeavy) {
+    Heavy* old = heavy_of(slot);
+    bool was_listed = old->listed;
+    s.heavy_bytes -= footprint(*old);
+    *old = Heavy{};
+    old->listed = was_listed;
+    s.heavy_bytes += footprint(*old);
+  } else {
+    slot.n = 0;
+    Impl::make_heavy(s, slot);
+  }
+  Heavy& h = *heavy_of(slot);
+  auto before = footprint(h);
+  for (const auto& mc : state.minutes) {
+    if (mc.count == 0) continue;
+    h.buckets.push_back(Bucket{static_cast<Minute>(mc.minute), mc.count});
+    h.total = static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{h.total} + mc.count, 0xFFFFFFFFu));
+  }
+  s.heavy_bytes += footprint(h) - before;
+  h.episodes = std::min(state.episodes, kMaxEpisodes);
+  h.last_episode = state.last_episode;
+  h.suspended_until = state.suspended_until;
+  h.flags = state.flags & (SourceState::kManualSuspension | SourceState::kExpiryReported);
+  if (h.suspended_until != 0 && !(h.flags & SourceState::kExpiryReported)) Impl::list_suspension(s, slot);
+  if (!h.listed) Impl::maybe_make_inline(s, slot, now);
+  // An empty state is a forgotten source: do not keep a slot for it.
+  if (!(slot.flags & kHeavy) && slot.n == 0) {
+    std::size_t index = static_cast<std::size_t>(&slot - s.slots.data());
+    slot.flags |= kDirty;  // nothing to export: lib/state sent it
+    Impl::erase_at(s, index);
+    return true;
+  }
+  return true;
+}
+
+std::optional<SourceState> Limiter::inspect(const SourceKey& source) const {
+  const Impl& im = *impl_;
+  const Config& cfg = *im.config.load(std::memory_order_acquire);
+  const Minute lo = Impl::window_start(minute_of(im.clock.now()), cfg);
+  Key k = to_key(source);
+  const Impl::Shard& s = im.shard_of(hash_of(k));
+  std::lock_guard lock(s.mu);
+  Slot* slot = Impl::find(const_cast<Impl::Shard&>(s), k);
+  if (!slot) return std::nullopt;
+  SourceState out;
+  im.fill_state(*slot, out, lo, cfg.ipv6_prefix);
+  return out;
+}
+
+std::size_t Limiter::drain_events(std::vector<LimiterEvent>& out) {
+  Impl& im = *impl_;
+  const UnixSeconds now = im.clock.now();
+  const int prefix = ipv6_prefix();
+  std::vector<LimiterEvent> batch;
+  for (auto& s : im.shards) {
+    std::lock_guard lock(s.mu);
+    if (!s.suspended.empty()) Impl::collect_expired(s, now, prefix, batch);
+  }
+  im.queue_events(batch);
+  std::lock_guard lock(im.events_mu);
+  std::size_t n = im.events.size();
+  out.insert(out.end(), im.events.begin(), im.events.end());
+  im.events.clear();
+  return n;
+}
+
+std::vector<ActiveSuspension> Limiter::active_suspensions() const {
+  const Impl& im = *impl_;
+  const UnixSeconds now = im.clock.now();
+  const int prefix = ipv6_prefix();
+  std::vector<ActiveSuspension> out;
+  for (const auto& s : im.shards) {
+    std::lock_guard lock(s.mu);
+    for (const Key& k : s.suspended) {
+      const Slot* slot = Impl::find(const_cast<Impl::Shard&>(s), k);
+      if (!slot || !(slot->flags & kHeavy)) continue;
+      const Heavy& h = *heavy_of(*slot);
+      if (!h.listed || h.suspended_until <= now) continue;
+      out.push_back(ActiveSuspension{to_source_key(*slot, prefix), h.last_episode, h.suspended_until, h.episodes,
+                                     (h.flags & SourceState::kManualSuspension) != 0});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.source < b.source; });
+  return out;
+}
+
+std::size_t Limiter::sweep(std::size_t max_items) {
+  Impl& im = *impl_;
+  const Config& cfg = *im.config.load(std::memory_order_acquire);
+  const UnixSeconds now = im.clock.now();
+  std::lock_guard sweep_lock(im.sweep_mu);
+  std::size_t forgotten = 0;
+  std::size_t budget = max_items;
+  std::vector<LimiterEvent> batch;
+  for (std::size_t visited = 0; budget > 0 && visited <= kShards; ++visited) {
+    Impl::Shard& s = im.shards[im.sweep_shard];
+    {
+      std::lock_guard lock(s.mu);
+      if (s.sweep_cursor == 0 && !s.suspended.empty()) Impl::collect_expired(s, now, cfg.ipv6_prefix, batch);
+      const Minute lo = Impl::window_start(minute_of(now), cfg);
+      while (budget > 0 && s.sweep_cursor < s.slots.size()) {
+        --budget;
+        std::size_t i = s.sweep_cursor;
+        Slot& slot = s.slots[i];
+        if (!(slot.flags & kOccupied)) {
+          ++s.sweep_cursor;
+          continue;
+        }
+        bool forget;
+        if (slot.flags & kHeavy) {
+          Heavy& h = *heavy_of(slot);
+          Impl::prune_heavy(s, h, lo);
+          if (h.episodes && h.suspended_until + cfg.quiet_s <= now) {
+            h.episodes = 0;
+            Impl::mark_dirty(s, slot);
+          }
+          forget = Impl::forgettable(h, now, cfg);
+          if (!forget) Impl::maybe_make_inline(s, slot, now);
+        } else {
+          Impl::prune_inline(slot, lo);
+          forget = slot.n == 0;
+        }
+        if (forget) {
+          Impl::erase_at(s, i);  // a later member may now sit at i: look at i again
+          ++forgotten;
+        } else {
+          ++s.sweep_cursor;
+        }
+      }
+      if (s.sweep_cursor >= s.slots.size()) {
+        // End of this shard's pass: give memory back after a wave of sources left.
+        if (s.slots.size() > kMinCapacity && s.size * 4 < s.slots.size())
+          Impl::resize(s, std::max(kMinCapacity, s.size * 2));
+        s.sweep_cursor = 0;
+        im.sweep_shard = (im.sweep_shard + 1) % kShards;
+      }
+    }
+  }
+  im.queue_events(batch);
+  return forgotten;
+}
+
+std::size_t Limiter::tracked_sources() const {
+  std::size_t n = 0;
+  for (const auto& s : impl_->shards) n += s.size_hint.load(std::memory_order_relaxed);
+  return n;
+}
+
+LimiterStats Limiter::stats() const {
+  const Impl& im = *impl_;
+  LimiterStats st;
+  st.total_bytes = sizeof(Impl);
+  for (const auto& s : im.shards) {
+    std::lock_guard lock(s.mu);
+    st.tracked_sources += s.size;
+    st.heavy_sources += s.heavy;
+    st.active_suspensions += s.suspended.size();
+    st.table_bytes += s.slots.capacity() * sizeof(Slot);
+    st.heavy_bytes += s.heavy_bytes;
+    st.total_bytes += (s.dirty.capacity() + s.suspended.capacity()) * sizeof(Key);
+  }
+  st.total_bytes += st.table_bytes + st.heavy_bytes;
+  st.events_dropped = im.events_dropped.load(std::memory_order_relaxed);
+  return st;
+}
+
+}  // namespace whoisd
