@@ -1,0 +1,74 @@
+// What operators ask of the state database (whoisd-admin): the busiest sources,
+// one source's history, the suspensions in force, and the commands they queue for
+// the running daemon. Read from the stored state, so it works whether or not the
+// daemon is running (and shows what the daemon last wrote: at most a second old).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "state/state_db.h"
+
+namespace whoisd {
+
+struct TopSource {
+  std::string source;
+  std::int64_t queries = 0;
+  // By outcome (query_log.h QueryOutcome words); only outcomes that occurred.
+  std::vector<std::pair<std::string, std::int64_t>> outcomes;
+  std::int64_t first_us = 0, last_us = 0;
+};
+// Sources with most logged queries since `since_us` (µs since the epoch), most first.
+std::vector<TopSource> top_sources(StateDb& db, std::int64_t since_us, std::size_t limit);
+
+struct LoggedQuery {
+  std::int64_t time_us = 0;
+  std::string client, proxy_peer, query, outcome;  // proxy_peer empty when direct
+  std::int64_t answer_us = 0;
+};
+struct AbuseEvent {
+  UnixSeconds time = 0;
+  std::string source, kind, reason, operator_name;
+  std::int64_t episode = 0;
+  UnixSeconds until = 0;
+};
+struct SourceHistory {
+  std::vector<LoggedQuery> queries;  // newest first, at most the limit
+  std::int64_t queries_total = 0;    // in the period, beyond the limit too
+  std::vector<AbuseEvent> events;    // newest first, at most the limit
+  std::optional<UnixSeconds> suspended_until;  // from the stored state, when suspended now
+  std::int64_t episodes = 0;
+};
+SourceHistory source_history(StateDb& db, const std::string& source, std::int64_t since_us, std::size_t limit,
+                             UnixSeconds now);
+
+struct StoredSuspension {
+  std::string source;
+  std::int64_t episodes = 0;
+  UnixSeconds since = 0;  // when the last suspension started
+  UnixSeconds until = 0;
+  bool manual = false;
+};
+// Suspensions in force at `now`, ending soonest first.
+std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now);
+
+struct AdminAction {
+  std::int64_t id = 0;
+  UnixSeconds requested_at = 0;
+  std::string action;  // "lift" or "suspend"
+  std::string source;
+  std::int64_t hours = 0;
+  bool forget_episodes = false;
+  std::string reason, operator_name;
+  std::optional<UnixSeconds> applied_at;
+  std::string result;
+};
+// Queues a command for the daemon; returns its id. `action.id`, applied_at, result are ignored.
+std::int64_t queue_admin_action(StateDb& db, const AdminAction& action);
+std::optional<AdminAction> find_admin_action(StateDb& db, std::int64_t id);
+std::vector<AdminAction> pending_admin_actions(StateDb& db);
+
+}  // namespace whoisd

@@ -1,0 +1,538 @@
+// whoisd-admin: the operators' tool (SPEC §6, issue 3). It works on the daemon's own
+// state database (state.sqlite in the [state] directory):
+//   top          sources with most queries over a period, by outcome
+//   history      one source's queries and abuse events
+//   suspensions  suspensions in force (and commands not yet applied)
+//   lift         end a source's suspension
+//   suspend      impose a suspension of N hours
+//   purge        remove query and abuse log rows older than the retention
+//
+// lift and suspend are queued in the admin_actions table; the running daemon applies
+// them within a second and records them, with the reason and the operator, in the
+// abuse log. When no daemon runs, they stay queued and the daemon applies them at its
+// next start, before it answers any query (the stored state is never edited behind
+// the limiter's back). The tool waits briefly and says which of the two happened.
+#include <CLI/CLI.hpp>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <toml++/toml.h>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/duration.h"
+#include "common/log.h"
+#include "policy/source_key.h"
+#include "state/retention.h"
+#include "state/state_db.h"
+#include "state/state_reports.h"
+
+namespace {
+
+using whoisd::UnixSeconds;
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ---- output helpers -------------------------------------------------------
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// A JSON object built member by member, in order.
+class JsonObject {
+ public:
+  JsonObject& str(std::string_view key, std::string_view value) { return raw(key, json_string(value)); }
+  JsonObject& num(std::string_view key, std::int64_t value) { return raw(key, std::to_string(value)); }
+  JsonObject& boolean(std::string_view key, bool value) { return raw(key, value ? "true" : "false"); }
+  JsonObject& null(std::string_view key) { return raw(key, "null"); }
+  JsonObject& raw(std::string_view key, std::string_view json) {
+    text_ += text_.size() > 1 ? "," : "";
+    text_ += json_string(key) + ":" + std::string(json);
+    return *this;
+  }
+  std::string done() const { return text_ + "}"; }
+
+ private:
+  std::string text_ = "{";
+};
+
+std::string json_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
+  return out + "]";
+}
+
+// Display width: code points, since values may hold UTF-8 (escaped query text keeps it).
+std::size_t width(std::string_view s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xc0) != 0x80; }));
+}
+
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) widths[i] = width(header[i]);
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      out += cells[i];
+      if (i + 1 < cells.size()) out += std::string(widths[i] - width(cells[i]) + 2, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+}
+
+std::string iso_us(std::int64_t us) {
+  std::int64_t s = us >= 0 ? us / 1'000'000 : (us - 999'999) / 1'000'000;
+  std::string text = whoisd::log::iso8601_utc(s);  // ...Z
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us - s * 1'000'000));
+  return text.substr(0, text.size() - 1) + frac + "Z";
+}
+
+std::string remaining(std::int64_t seconds) {
+  if (seconds <= 0) return "0s";
+  return whoisd::format_duration(std::chrono::seconds(seconds));
+}
+
+// ---- arguments ------------------------------------------------------------
+
+std::chrono::seconds duration_arg(const std::string& option, const std::string& text) {
+  std::string error;
+  auto d = whoisd::parse_duration(text, &error);
+  if (!d) throw UsageError(option + ": " + error);
+  if (d->count() <= 0) throw UsageError(option + ": '" + text + "' must be longer than zero");
+  return std::chrono::duration_cast<std::chrono::seconds>(*d);
+}
+
+std::string source_arg(const std::string& text, int ipv6_prefix) {
+  std::string error;
+  auto key = whoisd::parse_source_key(text, ipv6_prefix, &error);
+  if (!key) throw UsageError("source: " + error);
+  return whoisd::to_string(*key);
+}
+
+std::string default_operator() {
+  for (const char* var : {"SUDO_USER", "LOGNAME", "USER"})
+    if (const char* v = std::getenv(var); v && *v) return v;
+  if (const passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  return "uid " + std::to_string(getuid());
+}
+
+struct Settings {
+  std::string state_dir;
+  int ipv6_prefix = 64;
+  std::optional<std::string> retention;  // from [state] retention
+};
+
+// Only what this tool needs from the daemon's configuration; the daemon checks the rest.
+Settings settings_from_config(const std::string& file) {
+  Settings s;
+  toml::table config;
+  try {
+    config = toml::parse_file(file);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw UsageError("config " + file + ": line " + std::to_string(where.line) + ": " + std::string(e.description()));
+  }
+  auto dir = config["state"]["dir"];
+  if (!dir) throw UsageError("config " + file + ": [state] dir is missing");
+  if (!dir.is_string()) throw UsageError("config " + file + ": [state] dir must be a string");
+  s.state_dir = dir.value<std::string>().value_or("");
+  if (s.state_dir.empty()) throw UsageError("config " + file + ": [state] dir is empty");
+  if (auto prefix = config["limits"]["ipv6_prefix"]) {
+    auto v = prefix.value<std::int64_t>();
+    if (!prefix.is_integer() || !v || *v < 1 || *v > 128)
+      throw UsageError("config " + file + ": [limits] ipv6_prefix must be an integer from 1 to 128");
+    s.ipv6_prefix = static_cast<int>(*v);
+  }
+  if (auto retention = config["state"]["retention"]) {
+    if (!retention.is_string()) throw UsageError("config " + file + ": [state] retention must be a string like \"90d\"");
+    s.retention = retention.value<std::string>();
+  }
+  return s;
+}
+
+// ---- commands ---------------------------------------------------------------
+
+struct Common {
+  std::string state_dir, config_file;
+  int ipv6_prefix = 0;  // 0: from the config, else 64
+  bool json = false;
+  Settings settings;
+  whoisd::SystemClock clock;
+
+  whoisd::StateDb open(whoisd::StateDb::Mode mode) const {
+    return whoisd::StateDb::open(whoisd::state_db_path(settings.state_dir), mode);
+  }
+};
+
+void cmd_top(Common& c, const std::string& since_text, std::size_t limit) {
+  auto since = duration_arg("--since", since_text);
+  auto db = c.open(whoisd::StateDb::Mode::read_only);
+  std::int64_t since_us = (c.clock.now() - since.count()) * 1'000'000;
+  auto top = whoisd::top_sources(db, since_us, limit);
+  if (c.json) {
+    std::vector<std::string> items;
+    for (const auto& t : top) {
+      JsonObject outcomes;
+      for (const auto& [word, n] : t.outcomes) outcomes.num(word, n);
+      items.push_back(JsonObject()
+                          .str("source", t.source)
+                          .num("queries", t.queries)
+                          .raw("outcomes", outcomes.done())
+                          .str("first", iso_us(t.first_us))
+                          .str("last", iso_us(t.last_us))
+                          .done());
+    }
+    std::cout << JsonObject()
+                     .str("since", whoisd::log::iso8601_utc(c.clock.now() - since.count()))
+                     .raw("sources", json_array(items))
+                     .done()
+              << "\n";
+    return;
+  }
+  std::cout << "Sources with most queries since " << whoisd::log::iso8601_utc(c.clock.now() - since.count()) << " ("
+            << since_text << "):\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& t : top) {
+    std::string outcomes;
+    for (const auto& [word, n] : t.outcomes) outcomes += (outcomes.empty() ? "" : ", ") + word + " " + std::to_string(n);
+    rows.push_back({t.source, std::to_string(t.queries), outcomes, iso_us(t.last_us).substr(0, 19) + "Z"});
+  }
+  if (rows.empty())
+    std::cout << "(no queries logged in this period)\n";
+  else
+    print_table({"SOURCE", "QUERIES", "OUTCOMES", "LAST"}, rows);
+}
+
+void cmd_history(Common& c, const std::string& source_text, const std::string& since_text, std::size_t limit) {
+  std::string source = source_arg(source_text, c.settings.ipv6_prefix);
+  auto since = duration_arg("--since", since_text);
+  auto db = c.open(whoisd::StateDb::Mode::read_only);
+  UnixSeconds now = c.clock.now();
+  auto h = whoisd::source_history(db, source, (now - since.count()) * 1'000'000, limit, now);
+  if (c.json) {
+    std::vector<std::string> queries, events;
+    for (const auto& q : h.queries) {
+      JsonObject o;
+      o.str("time", iso_us(q.time_us)).num("time_us", q.time_us).str("client", q.client);
+      if (q.proxy_peer.empty())
+        o.null("proxy_peer");
+      else
+        o.str("proxy_peer", q.proxy_peer);
+      queries.push_back(o.str("query", q.query).str("outcome", q.outcome).num("answer_us", q.answer_us).done());
+    }
+    for (const auto& e : h.events)
+      events.push_back(JsonObject()
+                           .str("time", whoisd::log::iso8601_utc(e.time))
+                           .str("kind", e.kind)
+                           .num("episode", e.episode)
+                           .str("until", e.until ? whoisd::log::iso8601_utc(e.until) : "")
+                           .str("reason", e.reason)
+                           .str("operator", e.operator_name)
+                           .done());
+    JsonObject o;
+    o.str("source", source).str("since", whoisd::log::iso8601_utc(now - since.count()));
+    if (h.suspended_until)
+      o.str("suspended_until", whoisd::log::iso8601_utc(*h.suspended_until));
+    else
+      o.null("suspended_until");
+    std::cout << o.num("episodes", h.episodes)
+                     .num("queries_total", h.queries_total)
+                     .raw("queries", json_array(queries))
+                     .raw("events", json_array(events))
+                     .done()
+              << "\n";
+    return;
+  }
+  std::cout << "Source " << source << " since " << whoisd::log::iso8601_utc(now - since.count()) << ": "
+            << h.queries_total << " queries";
+  if (h.suspended_until)
+    std::cout << "; suspended until " << whoisd::log::iso8601_utc(*h.suspended_until) << " (episode " << h.episodes
+              << ")";
+  else if (h.episodes)
+    std::cout << "; not suspended, " << h.episodes << " episode(s) remembered";
+  std::cout << "\n\nAbuse events:\n";
+  if (h.events.empty()) {
+    std::cout << "(none)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : h.events)
+      rows.push_back({whoisd::log::iso8601_utc(e.time), e.kind, e.episode ? std::to_string(e.episode) : "-",
+                      e.until ? whoisd::log::iso8601_utc(e.until) : "-", e.operator_name.empty() ? "-" : e.operator_name,
+                      e.reason});
+    print_table({"TIME", "EVENT", "EPISODE", "UNTIL", "OPERATOR", "REASON"}, rows);
+  }
+  std::cout << "\nQueries (newest first";
+  if (h.queries_total > static_cast<std::int64_t>(h.queries.size()))
+    std::cout << ", " << h.queries.size() << " of " << h.queries_total << "; --limit for more";
+  std::cout << "):\n";
+  if (h.queries.empty()) {
+    std::cout << "(none)\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& q : h.queries)
+      rows.push_back({iso_us(q.time_us), q.client, q.proxy_peer.empty() ? "-" : q.proxy_peer, q.outcome,
+                      std::to_string(q.answer_us), q.query});
+    print_table({"TIME", "CLIENT", "VIA PROXY", "OUTCOME", "ANSWER_US", "QUERY"}, rows);
+  }
+}
+
+void cmd_suspensions(Common& c) {
+  auto db = c.open(whoisd::StateDb::Mode::read_only);
+  UnixSeconds now = c.clock.now();
+  auto active = whoisd::active_suspensions(db, now);
+  auto pending = whoisd::pending_admin_actions(db);
+  if (c.json) {
+    std::vector<std::string> items, queued;
+    for (const auto& s : active)
+      items.push_back(JsonObject()
+                          .str("source", s.source)
+                          .num("episode", s.episodes)
+                          .boolean("manual", s.manual)
+                          .str("since", s.since ? whoisd::log::iso8601_utc(s.since) : "")
+                          .str("until", whoisd::log::iso8601_utc(s.until))
+                          .num("remaining_seconds", s.until - now)
+                          .done());
+    for (const auto& a : pending)
+      queued.push_back(JsonObject()
+                           .num("id", a.id)
+                           .str("action", a.action)
+                           .str("source", a.source)
+                           .num("hours", a.hours)
+                           .str("requested_at", whoisd::log::iso8601_utc(a.requested_at))
+                           .str("reason", a.reason)
+                           .str("operator", a.operator_name)
+                           .done());
+    std::cout << JsonObject()
+                     .str("now", whoisd::log::iso8601_utc(now))
+                     .raw("suspensions", json_array(items))
+                     .raw("pending_actions", json_array(queued))
+                     .done()
+              << "\n";
+    return;
+  }
+  if (active.empty()) {
+    std::cout << "No suspensions in force.\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& s : active)
+      rows.push_back({s.source, std::to_string(s.episodes), s.manual ? "operator" : "limit",
+                      s.since ? whoisd::log::iso8601_utc(s.since) : "-", whoisd::log::iso8601_utc(s.until),
+                      remaining(s.until - now)});
+    print_table({"SOURCE", "EPISODE", "BY", "SINCE", "UNTIL", "REMAINING"}, rows);
+  }
+  if (!pending.empty()) {
+    std::cout << "\nQueued for the daemon (not applied yet):\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& a : pending)
+      rows.push_back({std::to_string(a.id), a.action + (a.action == "suspend" ? " " + std::to_string(a.hours) + "h" : ""),
+                      a.source, whoisd::log::iso8601_utc(a.requested_at), a.operator_name, a.reason});
+    print_table({"ID", "ACTION", "SOURCE", "REQUESTED", "OPERATOR", "REASON"}, rows);
+  }
+}
+
+// Queues lift/suspend, then waits up to `wait` for the daemon to apply it.
+int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds wait) {
+  auto db = c.open(whoisd::StateDb::Mode::read_write);
+  action.requested_at = c.clock.now();
+  std::int64_t id = whoisd::queue_admin_action(db, action);
+  std::string what = action.action == "lift" ? "lift the suspension of " + action.source
+                                             : "suspend " + action.source + " for " + std::to_string(action.hours) + " h";
+  if (!c.json)
+    std::cout << "Queued action " << id << ": " << what << " (reason: " << action.reason << ", operator "
+              << action.operator_name << ").\nA running daemon applies it within a second";
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  std::optional<whoisd::AdminAction> applied;
+  while (wait.count() > 0) {
+    auto row = whoisd::find_admin_action(db, id);
+    if (row && row->applied_at) {
+      applied = row;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (c.json) {
+    JsonObject o;
+    o.num("id", id).str("action", action.action).str("source", action.source).num("hours", action.hours);
+    o.str("reason", action.reason).str("operator", action.operator_name).boolean("applied", applied.has_value());
+    if (applied)
+      o.str("applied_at", whoisd::log::iso8601_utc(*applied->applied_at)).str("result", applied->result);
+    else
+      o.null("applied_at").null("result");
+    std::cout << o.done() << "\n";
+    return 0;
+  }
+  if (applied)
+    std::cout << ": applied at " << whoisd::log::iso8601_utc(*applied->applied_at) << ": " << applied->result << ".\n";
+  else if (wait.count() > 0)
+    std::cout << ", but none applied it within " << whoisd::format_duration(wait)
+              << ": if no daemon is running, it is applied at the daemon's next start, before any query.\n";
+  else
+    std::cout << "; if none is running, at the daemon's next start.\n";
+  return 0;
+}
+
+void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
+  std::string text = retention_text ? *retention_text : c.settings.retention.value_or("90d");
+  auto retention = duration_arg(retention_text ? "--retention" : "[state] retention", text);
+  auto db = c.open(whoisd::StateDb::Mode::read_write);
+  UnixSeconds cutoff = c.clock.now() - retention.count();
+  auto counts = whoisd::purge_all(db, cutoff);
+  if (c.json) {
+    std::cout << JsonObject()
+                     .str("cutoff", whoisd::log::iso8601_utc(cutoff))
+                     .num("query_log", static_cast<std::int64_t>(counts.query_log))
+                     .num("abuse_events", static_cast<std::int64_t>(counts.abuse_events))
+                     .num("admin_actions", static_cast<std::int64_t>(counts.admin_actions))
+                     .done()
+              << "\n";
+    return;
+  }
+  std::cout << "Purged rows older than " << whoisd::log::iso8601_utc(cutoff) << " (" << text
+            << "): " << counts.query_log << " queries, " << counts.abuse_events << " abuse events, "
+            << counts.admin_actions << " applied admin actions.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"whoisd-admin: review and act on the whoisd daemon's abuse state and query log"};
+  app.footer(
+      "lift and suspend are queued in the state database; a running daemon applies them within a second\n"
+      "and records them in the abuse log. With no daemon running they are applied at its next start.");
+  app.require_subcommand(1);
+  app.fallthrough();
+  Common c;
+  app.add_option("--state-dir", c.state_dir, "The daemon's state directory (holds state.sqlite)");
+  app.add_option("--config", c.config_file, "The daemon's configuration file: its [state] dir is used")
+      ->check(CLI::ExistingFile);
+  app.add_option("--ipv6-prefix", c.ipv6_prefix, "IPv6 source prefix length (default: [limits] ipv6_prefix, or 64)")
+      ->check(CLI::Range(1, 128));
+  app.add_flag("--json", c.json, "Output JSON for scripts");
+
+  std::string since = "24h";
+  std::size_t limit = 20;
+  auto* top = app.add_subcommand("top", "Sources with most queries in a period, by outcome");
+  top->add_option("--since", since, "Period back from now (24h, 7d, ...)")->capture_default_str();
+  top->add_option("--limit", limit, "How many sources")->capture_default_str()->check(CLI::Range(1, 1'000'000));
+
+  std::string source, history_since = "7d";
+  std::size_t history_limit = 50;
+  auto* history = app.add_subcommand("history", "One source's queries and abuse events");
+  history->add_option("SOURCE", source, "IPv4 address, IPv6 address (its /64) or IPv6 /64 prefix")->required();
+  history->add_option("--since", history_since, "Period back from now")->capture_default_str();
+  history->add_option("--limit", history_limit, "Most recent queries and events shown")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000'000));
+
+  auto* suspensions = app.add_subcommand("suspensions", "Suspensions in force, and actions not applied yet");
+
+  std::string reason, operator_name = default_operator(), wait_text = "3s";
+  bool forget = false;
+  auto* lift = app.add_subcommand("lift", "End a source's suspension (in the running daemon within a second)");
+  lift->add_option("SOURCE", source, "IPv4 address, IPv6 address or /64")->required();
+  lift->add_option("--reason", reason, "Why (recorded in the abuse log)")->required();
+  lift->add_flag("--forget-episodes", forget, "Also forget its episodes: the next suspension is the first again");
+
+  int hours = 0;
+  auto* suspend = app.add_subcommand("suspend", "Impose a suspension (in the running daemon within a second)");
+  suspend->add_option("SOURCE", source, "IPv4 address, IPv6 address or /64")->required();
+  suspend->add_option("--hours", hours, "How long, counted from when the daemon applies it")
+      ->required()
+      ->check(CLI::Range(1, 24 * 366));
+  suspend->add_option("--reason", reason, "Why (recorded in the abuse log)")->required();
+  for (auto* sub : {lift, suspend}) {
+    sub->add_option("--operator", operator_name, "Who (default: the login name)")->capture_default_str();
+    sub->add_option("--wait", wait_text, "How long to wait for the daemon to confirm (0s: do not wait)")
+        ->capture_default_str();
+  }
+
+  std::optional<std::string> retention;
+  auto* purge = app.add_subcommand("purge", "Remove log rows older than the retention");
+  purge->add_option("--retention", retention, "Keep this much (default: [state] retention, or 90d)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (!c.state_dir.empty()) {
+      c.settings.state_dir = c.state_dir;
+      if (!c.config_file.empty()) {  // the directory from the command line, the rest from the file
+        Settings from_file = settings_from_config(c.config_file);
+        c.settings.ipv6_prefix = from_file.ipv6_prefix;
+        c.settings.retention = from_file.retention;
+      }
+    } else if (!c.config_file.empty()) {
+      c.settings = settings_from_config(c.config_file);
+    } else {
+      throw UsageError("say where the state is: --state-dir DIR or --config FILE");
+    }
+    if (c.ipv6_prefix) c.settings.ipv6_prefix = c.ipv6_prefix;
+
+    if (top->parsed()) {
+      cmd_top(c, since, limit);
+    } else if (history->parsed()) {
+      cmd_history(c, source, history_since, history_limit);
+    } else if (suspensions->parsed()) {
+      cmd_suspensions(c);
+    } else if (lift->parsed() || suspend->parsed()) {
+      whoisd::AdminAction action;
+      action.action = lift->parsed() ? "lift" : "suspend";
+      action.source = source_arg(source, c.settings.ipv6_prefix);
+      action.hours = lift->parsed() ? 0 : hours;
+      action.forget_episodes = forget;
+      action.reason = reason;
+      action.operator_name = operator_name;
+      if (reason.find_first_not_of(" \t") == std::string::npos) throw UsageError("--reason: must not be empty");
+      std::string error;
+      auto wait = whoisd::parse_duration(wait_text, &error);
+      if (!wait) throw UsageError("--wait: " + error);
+      return cmd_action(c, action, *wait);
+    } else if (purge->parsed()) {
+      cmd_purge(c, retention);
+    }
+  } catch (const UsageError& e) {
+    std::cerr << "whoisd-admin: " << e.what() << "\n";
+    return 2;
+  } catch (const whoisd::StateDbError& e) {
+    std::cerr << "whoisd-admin: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "whoisd-admin: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
