@@ -63,7 +63,7 @@ void append_personal(std::string& out, std::string_view label, bool disclosed, s
 void append_address_list(std::string& out, const std::vector<std::string>& addresses) {
   for (std::size_t i = 0; i < addresses.size(); ++i) {
     if (i != 0) out.append(", ");
-    append_answer_value(out, addresses[i]);
+    append_answer_word(out, addresses[i]);
   }
 }
 
@@ -164,7 +164,7 @@ std::string AnswerRenderer::found(const PublishedDomain& d, bool below_registrat
 
   for (const PublishedNameServer& ns : d.name_servers) {
     out.append("Name Server: ");
-    append_answer_value(out, ns.host);
+    append_answer_word(out, ns.host);
     out.append(" | IPv4: ");
     append_address_list(out, ns.ipv4);
     out.append(" and IPv6: ");
@@ -180,7 +180,7 @@ std::string AnswerRenderer::found(const PublishedDomain& d, bool below_registrat
     append_number(out, ds.digest_type);
     out.push_back(' ');
     const std::size_t digest_at = out.size();
-    append_answer_value(out, ds.digest_hex);
+    append_answer_word(out, ds.digest_hex);
     std::transform(out.begin() + static_cast<std::ptrdiff_t>(digest_at), out.end(), out.begin() + static_cast<std::ptrdiff_t>(digest_at),
                    [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; });
     out.append(kCrlf);

@@ -8,7 +8,9 @@
 // decides how they look and that a value from the snapshot is only ever data:
 // every value goes through append_answer_value() (render/answer_value.h), which
 // removes line breaks and other control characters and bounds the length, so no
-// record can add a line, forge a label or flood an answer.
+// record can add a line, forge a label or flood an answer. Name server hosts,
+// glue addresses and DS digests are also kept one word (append_answer_word), since
+// parsers split the Name Server line on spaces and collect host-like words.
 //
 // Header and footer (the [answers] lines of the configuration):
 //  - A found answer is: header lines, then (below_registration only)

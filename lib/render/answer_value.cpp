@@ -93,4 +93,30 @@ void append_answer_value(std::string& out, std::string_view raw, std::size_t max
   }
 }
 
+void append_answer_word(std::string& out, std::string_view raw, std::size_t max_code_points) {
+  const std::size_t start = out.size();
+  append_answer_value(out, raw, max_code_points);
+  const std::size_t first_space = out.find(' ', start);
+  if (first_space == std::string::npos) return;  // the usual case: nothing to do
+  // The truncation marker starts with a space: keep it as it is, it is ours.
+  std::size_t end = out.size();
+  if (end - start >= kTruncationMarker.size() &&
+      std::string_view(out).substr(end - kTruncationMarker.size()) == kTruncationMarker) {
+    end -= kTruncationMarker.size();
+  }
+  if (first_space >= end) return;
+  std::string tail;
+  tail.reserve((out.size() - first_space) * 3);
+  for (std::size_t i = first_space; i < end; ++i) {
+    if (out[i] == ' ') {
+      tail.append(kReplacementCharacter);
+    } else {
+      tail.push_back(out[i]);
+    }
+  }
+  tail.append(out, end, std::string::npos);
+  out.resize(first_space);
+  out.append(tail);
+}
+
 }  // namespace whoisd

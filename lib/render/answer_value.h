@@ -30,10 +30,24 @@ inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 //    the value was longer.
 void append_answer_value(std::string& out, std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints);
 
+// As append_answer_value, for a value parsers read as one word (a name server's
+// host, a glue address: clients take the first word after "Name Server:", and
+// some collect every word that looks like a host name): spaces, the ones made
+// from TAB/CR/LF included, become U+FFFD too, so the value stays one word and
+// nothing in it is read as a separate host.
+void append_answer_word(std::string& out, std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints);
+
 inline std::string answer_value(std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints) {
   std::string out;
   out.reserve(raw.size() + 8);
   append_answer_value(out, raw, max_code_points);
+  return out;
+}
+
+inline std::string answer_word(std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints) {
+  std::string out;
+  out.reserve(raw.size() + 8);
+  append_answer_word(out, raw, max_code_points);
   return out;
 }
 

@@ -90,3 +90,18 @@ TEST_CASE("the output never holds a control character or an invalid sequence", "
     }
   }
 }
+
+TEST_CASE("a word value keeps no space, so parsers cannot split another host out of it", "[render][value]") {
+  using whoisd::answer_word;
+  CHECK(answer_word("ns1.example.pt") == "ns1.example.pt");
+  CHECK(answer_word("ns1.example.pt forged.pt") == "ns1.example.pt" + kFffd + "forged.pt");
+  CHECK(answer_word("a\r\nb") == "a" + kFffd + kFffd + "b");
+  CHECK(answer_word("ç é") == "ç" + kFffd + "é");
+  CHECK(answer_word("") == "");
+  // The truncation marker is the renderer's own text and keeps its space.
+  CHECK(answer_word("a b c d", 3) == "a" + kFffd + "b" + std::string(kTruncationMarker));
+  CHECK(answer_word(std::string(300, 'x')) == std::string(whoisd::kMaxValueCodePoints, 'x') + std::string(kTruncationMarker));
+  std::string out = "Name Server: ";
+  whoisd::append_answer_word(out, "h o");
+  CHECK(out == "Name Server: h" + kFffd + "o");
+}
