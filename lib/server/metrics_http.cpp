@@ -1,0 +1,240 @@
+#include "server/metrics_http.h"
+
+#include <uv.h>
+
+#include <csignal>
+#include <cstring>
+#include <charconv>
+#include <stdexcept>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace whoisd {
+namespace {
+
+std::string response(std::string_view status, std::string_view content_type, std::string_view body, bool head,
+                     std::string_view extra_headers = {}) {
+  std::string out = fmt::format("HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
+                                status, content_type, body.size(), extra_headers);
+  if (!head) out += body;
+  return out;
+}
+
+std::string plain(std::string_view status, std::string_view body, bool head = false, std::string_view extra = {}) {
+  return response(status, "text/plain; charset=utf-8", body, head, extra);
+}
+
+// "127.0.0.1:9143" or "[::1]:9143" into a socket address; false when it is neither.
+bool parse_listen(std::string_view text, sockaddr_storage& out) {
+  std::string host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find("]:");
+    if (close == std::string_view::npos) return false;
+    host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return false;
+    host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return false;
+  std::memset(&out, 0, sizeof out);
+  if (text.front() == '[')
+    return uv_ip6_addr(host.c_str(), static_cast<int>(port), reinterpret_cast<sockaddr_in6*>(&out)) == 0;
+  return uv_ip4_addr(host.c_str(), static_cast<int>(port), reinterpret_cast<sockaddr_in*>(&out)) == 0;
+}
+
+// The end of the request head ("\r\n\r\n", or "\n\n" from lax clients); npos if not yet.
+std::size_t head_end(std::string_view request) {
+  const std::size_t crlf = request.find("\r\n\r\n");
+  const std::size_t lf = request.find("\n\n");
+  if (crlf == std::string_view::npos && lf == std::string_view::npos) return std::string_view::npos;
+  if (crlf == std::string_view::npos) return lf + 2;
+  if (lf == std::string_view::npos) return crlf + 4;
+  return crlf + 4 < lf + 2 ? crlf + 4 : lf + 2;
+}
+
+}  // namespace
+
+std::string metrics_http_response(std::string_view request_head, const MetricsRegistry& registry) {
+  std::size_t line_end = request_head.find('\n');
+  if (line_end == std::string_view::npos) line_end = request_head.size();
+  std::string_view line = request_head.substr(0, line_end);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // request-line = method SP request-target SP HTTP-version
+  const std::size_t first = line.find(' ');
+  const std::size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
+  if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos)
+    return plain("400 Bad Request", "bad request line\n");
+  const std::string_view method = line.substr(0, first);
+  std::string_view target = line.substr(first + 1, second - first - 1);
+  const std::string_view version = line.substr(second + 1);
+  if (version != "HTTP/1.0" && version != "HTTP/1.1") return plain("400 Bad Request", "unsupported HTTP version\n");
+  if (method.empty() || target.empty()) return plain("400 Bad Request", "bad request line\n");
+  const bool head = method == "HEAD";
+  if (method != "GET" && !head) return plain("405 Method Not Allowed", "only GET and HEAD\n", false, "Allow: GET, HEAD\r\n");
+  if (const std::size_t query = target.find('?'); query != std::string_view::npos) target = target.substr(0, query);
+  if (target != "/metrics") return plain("404 Not Found", "not found; metrics are at /metrics\n", head);
+  return response("200 OK", kPrometheusContentType, registry.render(), head);
+}
+
+struct MetricsHttpServer::Impl {
+  const MetricsRegistry& registry;
+  MetricsHttpOptions options;
+  uv_loop_t loop{};
+  uv_tcp_t listener{};
+  uv_async_t stop_signal{};
+  uv_thread_t thread{};
+  bool running = false;
+  std::uint16_t port = 0;
+
+  struct Client {
+    Impl* server = nullptr;
+    uv_tcp_t tcp{};
+    uv_timer_t timer{};
+    uv_write_t write{};
+    std::string request;
+    std::string response;
+    int open_handles = 2;
+    bool closing = false;
+    char buffer[1024];
+  };
+  std::unordered_set<Client*> clients;
+
+  Impl(const MetricsRegistry& r, MetricsHttpOptions o) : registry(r), options(o) {}
+
+  static void close_client(Client* c) {
+    if (c->closing) return;
+    c->closing = true;
+    const auto closed = [](uv_handle_t* h) {
+      auto* client = static_cast<Client*>(h->data);
+      if (--client->open_handles == 0) {
+        client->server->clients.erase(client);
+        delete client;
+      }
+    };
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), closed);
+  }
+
+  static void respond(Client* c, std::string text) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    c->response = std::move(text);
+    uv_buf_t buf = uv_buf_init(c->response.data(), static_cast<unsigned>(c->response.size()));
+    // The read timer keeps running: a scraper that does not take the response is closed too.
+    const int rc = uv_write(&c->write, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1,
+                            [](uv_write_t* w, int) { close_client(static_cast<Client*>(w->data)); });
+    if (rc != 0) close_client(c);
+  }
+
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+    auto* c = static_cast<Client*>(stream->data);
+    if (nread < 0) {  // EOF or error before a whole request
+      close_client(c);
+      return;
+    }
+    c->request.append(c->buffer, static_cast<std::size_t>(nread));
+    const std::size_t end = head_end(c->request);
+    if (end != std::string::npos && end <= c->server->options.max_request_bytes) {
+      respond(c, metrics_http_response(std::string_view(c->request).substr(0, end), c->server->registry));
+    } else if (c->request.size() > c->server->options.max_request_bytes) {
+      respond(c, plain("431 Request Header Fields Too Large", "request too large\n"));
+    }
+  }
+
+  static void on_connection(uv_stream_t* listener_stream, int status) {
+    auto* self = static_cast<Impl*>(listener_stream->data);
+    if (status < 0) return;
+    auto* c = new Client;
+    c->server = self;
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->write.data = c;
+    uv_tcp_init(&self->loop, &c->tcp);
+    uv_timer_init(&self->loop, &c->timer);
+    self->clients.insert(c);
+    if (uv_accept(listener_stream, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 ||
+        self->clients.size() > static_cast<std::size_t>(self->options.max_connections)) {
+      close_client(c);
+      return;
+    }
+    uv_timer_start(&c->timer, [](uv_timer_t* t) { close_client(static_cast<Client*>(t->data)); },
+                   static_cast<std::uint64_t>(self->options.read_timeout.count()), 0);
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&c->tcp),
+        [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+          auto* client = static_cast<Client*>(h->data);
+          *buf = uv_buf_init(client->buffer, sizeof client->buffer);
+        },
+        on_read);
+  }
+
+  static void on_stop(uv_async_t* async) {
+    auto* self = static_cast<Impl*>(async->data);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->listener), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->stop_signal), nullptr);
+    const std::vector<Client*> open(self->clients.begin(), self->clients.end());
+    for (Client* c : open) close_client(c);
+  }
+};
+
+MetricsHttpServer::MetricsHttpServer(const MetricsRegistry& registry, MetricsHttpOptions options)
+    : impl_(std::make_unique<Impl>(registry, options)) {}
+
+MetricsHttpServer::~MetricsHttpServer() { stop(); }
+
+void MetricsHttpServer::start(std::string_view listen) {
+  Impl& s = *impl_;
+  if (s.running) throw std::logic_error("metrics endpoint started twice");
+  sockaddr_storage address{};
+  if (!parse_listen(listen, address))
+    throw std::runtime_error(fmt::format("[metrics] listen '{}' is not an address:port (IPv6 in brackets)", listen));
+  // A scraper that disconnects mid-response must not kill the daemon with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  if (int rc = uv_loop_init(&s.loop); rc != 0)
+    throw std::runtime_error(fmt::format("metrics endpoint: event loop: {}", uv_strerror(rc)));
+  uv_tcp_init(&s.loop, &s.listener);
+  s.listener.data = &s;
+  int rc = uv_tcp_bind(&s.listener, reinterpret_cast<const sockaddr*>(&address), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s.listener), 64, Impl::on_connection);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&s.listener), nullptr);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s.loop);
+    throw std::runtime_error(fmt::format("[metrics] listen '{}': cannot listen: {}", listen, uv_strerror(rc)));
+  }
+  sockaddr_storage bound{};
+  int length = sizeof bound;
+  uv_tcp_getsockname(&s.listener, reinterpret_cast<sockaddr*>(&bound), &length);
+  s.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  uv_async_init(&s.loop, &s.stop_signal, Impl::on_stop);
+  s.stop_signal.data = &s;
+  rc = uv_thread_create(&s.thread, [](void* arg) { uv_run(&static_cast<Impl*>(arg)->loop, UV_RUN_DEFAULT); }, &s);
+  if (rc != 0) {
+    Impl::on_stop(&s.stop_signal);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s.loop);
+    throw std::runtime_error(fmt::format("metrics endpoint: thread: {}", uv_strerror(rc)));
+  }
+  s.running = true;
+}
+
+void MetricsHttpServer::stop() {
+  Impl& s = *impl_;
+  if (!s.running) return;
+  s.running = false;
+  uv_async_send(&s.stop_signal);
+  uv_thread_join(&s.thread);
+  uv_loop_close(&s.loop);
+}
+
+std::uint16_t MetricsHttpServer::port() const { return impl_->port; }
+
+}  // namespace whoisd

@@ -1,0 +1,261 @@
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "server/metrics.h"
+#include "server/metrics_http.h"
+
+using namespace whoisd;
+
+TEST_CASE("exposition text of counters, gauges, callbacks and a histogram", "[metrics]") {
+  MetricsRegistry registry;
+  Counter& found = registry.counter("demo_queries_total", "Queries, by outcome.", {{"outcome", "found"}});
+  Counter& invalid = registry.counter("demo_queries_total", "Queries, by outcome.", {{"outcome", "invalid"}});
+  Gauge& open = registry.gauge("demo_open", "Open now.");
+  Histogram& seconds = registry.histogram("demo_seconds", "Answer time.", {0.001, 0.5, 1});
+  registry.gauge_callback("demo_age_seconds", "Computed at scrape time.", {{"a", "x\"y\\z\nw"}}, [] { return 2.5; });
+  registry.counter_callback("demo_dropped_total", "From a callback.", {}, [] { return 7.0; });
+  found.inc();
+  found.inc(41);
+  invalid.inc();
+  open.set(5);
+  open.dec();
+  seconds.observe(0.0005);
+  seconds.observe(0.001);  // le is inclusive
+  seconds.observe(0.25);
+  seconds.observe(3);
+
+  CHECK(registry.render() ==
+        "# HELP demo_queries_total Queries, by outcome.\n"
+        "# TYPE demo_queries_total counter\n"
+        "demo_queries_total{outcome=\"found\"} 42\n"
+        "demo_queries_total{outcome=\"invalid\"} 1\n"
+        "# HELP demo_open Open now.\n"
+        "# TYPE demo_open gauge\n"
+        "demo_open 4\n"
+        "# HELP demo_seconds Answer time.\n"
+        "# TYPE demo_seconds histogram\n"
+        "demo_seconds_bucket{le=\"0.001\"} 2\n"
+        "demo_seconds_bucket{le=\"0.5\"} 3\n"
+        "demo_seconds_bucket{le=\"1\"} 3\n"
+        "demo_seconds_bucket{le=\"+Inf\"} 4\n"
+        "demo_seconds_sum 3.2515\n"
+        "demo_seconds_count 4\n"
+        "# HELP demo_age_seconds Computed at scrape time.\n"
+        "# TYPE demo_age_seconds gauge\n"
+        "demo_age_seconds{a=\"x\\\"y\\\\z\\nw\"} 2.5\n"
+        "# HELP demo_dropped_total From a callback.\n"
+        "# TYPE demo_dropped_total counter\n"
+        "demo_dropped_total 7\n");
+}
+
+TEST_CASE("registering again returns the same series; conflicts are refused", "[metrics]") {
+  MetricsRegistry registry;
+  Counter& a = registry.counter("x_total", "Help.", {{"k", "v"}});
+  CHECK(&registry.counter("x_total", "Help.", {{"k", "v"}}) == &a);
+  CHECK(&registry.counter("x_total", "Help.", {{"k", "w"}}) != &a);
+  CHECK_THROWS_AS(registry.gauge("x_total", "Help."), std::invalid_argument);
+  CHECK_THROWS_AS(registry.counter("x_total", "Other help."), std::invalid_argument);
+  CHECK_THROWS_AS(registry.counter("9lives", "Help."), std::invalid_argument);
+  CHECK_THROWS_AS(registry.counter("bad-name", "Help."), std::invalid_argument);
+  CHECK_THROWS_AS(registry.counter("y_total", "Help.", {{"bad label", "v"}}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.histogram("h", "Help.", {1}, {{"le", "1"}}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.histogram("h2", "Help.", {1, 1}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.histogram("h3", "Help.", {2, 1}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.histogram("h4", "Help.", {1, INFINITY}), std::invalid_argument);
+  CHECK_THROWS_AS(registry.gauge_callback("x_total", "Help.", {{"k", "v"}}, [] { return 1.0; }), std::invalid_argument);
+}
+
+TEST_CASE("histogram labels come before le; NaN counts in +Inf", "[metrics]") {
+  MetricsRegistry registry;
+  Histogram& h = registry.histogram("t_seconds", "T.", {1}, {{"kind", "read"}});
+  h.observe(std::nan(""));
+  h.observe(0.5);
+  const std::string text = registry.render();
+  CHECK(text.find("t_seconds_bucket{kind=\"read\",le=\"1\"} 1\n") != std::string::npos);
+  CHECK(text.find("t_seconds_bucket{kind=\"read\",le=\"+Inf\"} 2\n") != std::string::npos);
+  CHECK(text.find("t_seconds_count{kind=\"read\"} 2\n") != std::string::npos);
+}
+
+TEST_CASE("increments from several threads are all counted", "[metrics]") {
+  MetricsRegistry registry;
+  Counter& counter = registry.counter("c_total", "C.");
+  Gauge& gauge = registry.gauge("g", "G.");
+  Histogram& histogram = registry.histogram("h_seconds", "H.", {0.5});
+  constexpr int kThreads = 4, kEach = 100000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        counter.inc();
+        gauge.inc();
+        if (i % 2) gauge.dec();
+        histogram.observe(t % 2 ? 0.25 : 1.0);
+        if (i % 10000 == 0) (void)registry.render();  // scrapes while counting
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(counter.value() == std::uint64_t{kThreads} * kEach);
+  CHECK(gauge.value() == std::int64_t{kThreads} * kEach / 2);
+  const Histogram::Reading r = histogram.read();
+  CHECK(r.count == std::uint64_t{kThreads} * kEach);
+  CHECK(r.cumulative[0] == std::uint64_t{kThreads} * kEach / 2);
+  CHECK(r.sum == Approx(kThreads / 2 * kEach * 0.25 + kThreads / 2 * kEach * 1.0));
+}
+
+TEST_CASE("the daemon's families", "[metrics]") {
+  MetricsRegistry registry;
+  ManualClock clock(1'000'000);
+  DaemonMetrics m(registry, clock);
+  std::string text = registry.render();
+  CHECK(text.rfind("# HELP whoisd_queries_total ", 0) == 0);  // first in the text
+  CHECK(text.find("whoisd_snapshot_age_seconds NaN\n") != std::string::npos);
+  CHECK(text.find("whoisd_querylog_backlog 0\n") != std::string::npos);
+  for (const char* series :
+       {"whoisd_queries_total{outcome=\"found\"} 0\n", "whoisd_queries_total{outcome=\"no_match\"} 0\n",
+        "whoisd_queries_total{outcome=\"invalid\"} 0\n", "whoisd_queries_total{outcome=\"help\"} 0\n",
+        "whoisd_queries_total{outcome=\"limit_crossed\"} 0\n", "whoisd_queries_total{outcome=\"suspended\"} 0\n",
+        "whoisd_suspensions_total 0\n", "whoisd_connections_open 0\n", "whoisd_connections_total 0\n",
+        "whoisd_connections_refused_total{reason=\"total\"} 0\n",
+        "whoisd_connections_refused_total{reason=\"per_source\"} 0\n", "whoisd_timeouts_total{kind=\"read\"} 0\n",
+        "whoisd_timeouts_total{kind=\"write\"} 0\n", "whoisd_proxy_headers_refused_total{reason=\"untrusted\"} 0\n",
+        "whoisd_proxy_headers_refused_total{reason=\"invalid\"} 0\n", "whoisd_answer_seconds_bucket{le=\"5e-05\"} 0\n",
+        "whoisd_answer_seconds_bucket{le=\"1\"} 0\n", "whoisd_answer_seconds_count 0\n",
+        "whoisd_snapshot_reloads_total{result=\"ok\"} 0\n", "whoisd_snapshot_reloads_total{result=\"failed\"} 0\n",
+        "whoisd_snapshot_domains 0\n", "whoisd_snapshot_bytes 0\n", "whoisd_querylog_dropped_total 0\n",
+        "whoisd_limiter_sources 0\n"}) {
+    INFO(series);
+    CHECK(text.find(series) != std::string::npos);
+  }
+
+  m.query(QueryOutcome::no_match).inc();
+  m.proxy_refused(ProxyRefusal::untrusted).inc(2);
+  m.answer_seconds.observe(0.0003);
+  m.set_snapshot(1'000'000 - 3600, 1234, 56789);
+  clock.advance(60);
+  m.watch_query_log([] { return std::uint64_t{17}; }, [] { return std::uint64_t{3}; });
+  m.watch_limiter([] { return std::uint64_t{99}; });
+  text = registry.render();
+  CHECK(text.find("whoisd_queries_total{outcome=\"no_match\"} 1\n") != std::string::npos);
+  CHECK(text.find("whoisd_proxy_headers_refused_total{reason=\"untrusted\"} 2\n") != std::string::npos);
+  CHECK(text.find("whoisd_answer_seconds_bucket{le=\"0.00025\"} 0\n") != std::string::npos);
+  CHECK(text.find("whoisd_answer_seconds_bucket{le=\"0.0005\"} 1\n") != std::string::npos);
+  CHECK(text.find("whoisd_snapshot_age_seconds 3660\n") != std::string::npos);
+  CHECK(text.find("whoisd_snapshot_domains 1234\n") != std::string::npos);
+  CHECK(text.find("whoisd_snapshot_bytes 56789\n") != std::string::npos);
+  CHECK(text.find("whoisd_querylog_backlog 17\n") != std::string::npos);
+  CHECK(text.find("whoisd_querylog_dropped_total 3\n") != std::string::npos);
+  CHECK(text.find("whoisd_limiter_sources 99\n") != std::string::npos);
+}
+
+TEST_CASE("HTTP responses", "[metrics]") {
+  MetricsRegistry registry;
+  registry.counter("one_total", "One.").inc();
+  const std::string body = registry.render();
+  const std::string ok = metrics_http_response("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", registry);
+  CHECK(ok == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  CHECK(metrics_http_response("GET /metrics?x=1 HTTP/1.0\n\n", registry) == ok);
+  const std::string head = metrics_http_response("HEAD /metrics HTTP/1.1\r\n\r\n", registry);
+  CHECK(head == ok.substr(0, ok.size() - body.size()));
+  CHECK(metrics_http_response("GET / HTTP/1.1\r\n\r\n", registry).rfind("HTTP/1.1 404 Not Found\r\n", 0) == 0);
+  CHECK(metrics_http_response("GET /metricsx HTTP/1.1\r\n\r\n", registry).rfind("HTTP/1.1 404 ", 0) == 0);
+  const std::string post = metrics_http_response("POST /metrics HTTP/1.1\r\n\r\n", registry);
+  CHECK(post.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0) == 0);
+  CHECK(post.find("\r\nAllow: GET, HEAD\r\n") != std::string::npos);
+  CHECK(metrics_http_response("GET /metrics\r\n\r\n", registry).rfind("HTTP/1.1 400 ", 0) == 0);
+  CHECK(metrics_http_response("GET /metrics HTTP/2.0\r\n\r\n", registry).rfind("HTTP/1.1 400 ", 0) == 0);
+  CHECK(metrics_http_response("GET  /metrics HTTP/1.1\r\n\r\n", registry).rfind("HTTP/1.1 400 ", 0) == 0);
+  CHECK(metrics_http_response("\r\n\r\n", registry).rfind("HTTP/1.1 400 ", 0) == 0);
+}
+
+namespace {
+
+// Connects to 127.0.0.1:port, sends `request`, and reads until the server closes.
+std::string exchange(std::uint16_t port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  std::size_t sent = 0;
+  while (sent < request.size()) {
+    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may close early on an oversized request
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string reply;
+  char buf[4096];
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 10000) == 1);  // a hang fails the test instead of blocking it
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return reply;
+}
+
+}  // namespace
+
+TEST_CASE("GET /metrics over loopback", "[metrics][http]") {
+  MetricsRegistry registry;
+  ManualClock clock;
+  DaemonMetrics metrics(registry, clock);
+  metrics.query(QueryOutcome::found).inc(3);
+  MetricsHttpOptions options;
+  options.read_timeout = std::chrono::milliseconds(300);
+  options.max_request_bytes = 512;
+  MetricsHttpServer server(registry, options);
+  server.start("127.0.0.1:0");
+  REQUIRE(server.port() != 0);
+
+  const std::string reply = exchange(server.port(), "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  CHECK(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(reply.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n") != std::string::npos);
+  CHECK(reply.find("\r\n\r\n# HELP whoisd_queries_total ") != std::string::npos);
+  CHECK(reply.find("whoisd_queries_total{outcome=\"found\"} 3\n") != std::string::npos);
+  // Sent in pieces, as some clients do.
+  CHECK(exchange(server.port(), "GET /met").empty());  // closed at the read timeout, nothing answered
+  CHECK(exchange(server.port(), "GET /nothing HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 404 ", 0) == 0);
+  CHECK(exchange(server.port(), "DELETE /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405 ", 0) == 0);
+  CHECK(exchange(server.port(), "GET /metrics HTTP/1.1\r\nX: " + std::string(2000, 'a') + "\r\n\r\n")
+            .rfind("HTTP/1.1 431 ", 0) == 0);
+  // Several scrapes at once, from several threads.
+  std::vector<std::thread> scrapers;
+  std::atomic<int> good{0};
+  for (int i = 0; i < 8; ++i)
+    scrapers.emplace_back([&] {
+      if (exchange(server.port(), "GET /metrics HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0) == 0) ++good;
+    });
+  for (auto& t : scrapers) t.join();
+  CHECK(good == 8);
+  server.stop();
+  server.stop();  // idempotent
+}
+
+TEST_CASE("metrics endpoint refuses bad listen addresses", "[metrics][http]") {
+  MetricsRegistry registry;
+  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "::1:9143", "[::1]9143", "host:9143"}) {
+    INFO(bad);
+    MetricsHttpServer server(registry);
+    CHECK_THROWS_AS(server.start(bad), std::runtime_error);
+  }
+  MetricsHttpServer v6(registry);
+  v6.start("[::1]:0");
+  CHECK(v6.port() != 0);
+}
