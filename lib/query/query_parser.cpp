@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 
 #include <unicode/uidna.h>
@@ -329,6 +330,30 @@ ParsedQuery scope_and_compose(std::string_view a_name, std::string_view u_name) 
   return q;
 }
 
+using IdnaFunction = int32_t (*)(const UIDNA*, const char*, int32_t, char*, int32_t, UIDNAInfo*,
+                                 UErrorCode*);
+
+// Runs one ICU UTF-8 conversion into `stack`, or into `heap` when it does not
+// fit; nullopt if ICU fails outright.
+std::optional<std::string_view> run_idna(IdnaFunction fn, const UIDNA* idna, std::string_view in,
+                                         std::array<char, 1024>& stack, std::string& heap,
+                                         UIDNAInfo& info) {
+  UErrorCode status = U_ZERO_ERROR;
+  int32_t len = fn(idna, in.data(), static_cast<int32_t>(in.size()), stack.data(),
+                   static_cast<int32_t>(stack.size()), &info, &status);
+  if (status == U_BUFFER_OVERFLOW_ERROR || status == U_STRING_NOT_TERMINATED_WARNING) {
+    heap.resize(static_cast<std::size_t>(len) + 1);
+    status = U_ZERO_ERROR;
+    info = UIDNA_INFO_INITIALIZER;
+    len = fn(idna, in.data(), static_cast<int32_t>(in.size()), heap.data(),
+             static_cast<int32_t>(heap.size()), &info, &status);
+    if (U_FAILURE(status)) return std::nullopt;
+    return std::string_view(heap.data(), static_cast<std::size_t>(len));
+  }
+  if (U_FAILURE(status)) return std::nullopt;
+  return std::string_view(stack.data(), static_cast<std::size_t>(len));
+}
+
 }  // namespace
 
 QueryParser::QueryParser() {
@@ -422,38 +447,32 @@ ParsedQuery QueryParser::parse_impl(std::string_view line, bool ascii_fast_path)
     return scope_and_compose(lower, lower);
   }
 
-  // Any valid result is at most 254 octets; a bigger one overflows and is too long.
+  // Valid results fit the stack buffer; an invalid name may map to far more
+  // (U+FFFD for every disallowed character), and is then run again on the heap
+  // so that its reason is the same as for a shorter name.
   std::array<char, 1024> a_buf;
-  UErrorCode status = U_ZERO_ERROR;
+  std::string a_heap;
   UIDNAInfo info = UIDNA_INFO_INITIALIZER;
-  const int32_t a_len = uidna_nameToASCII_UTF8(idna_, name.data(), static_cast<int32_t>(name.size()),
-                                               a_buf.data(), static_cast<int32_t>(a_buf.size()),
-                                               &info, &status);
-  if (status == U_BUFFER_OVERFLOW_ERROR || status == U_STRING_NOT_TERMINATED_WARNING)
-    return invalid(reason::kNameTooLong);
-  if (U_FAILURE(status)) return invalid(reason::kNotDomain);
+  const auto a_name = run_idna(uidna_nameToASCII_UTF8, idna_, name, a_buf, a_heap, info);
+  if (!a_name) return invalid(reason::kNotDomain);
   if (const char* why = reason_for_idna_errors(info.errors & ~kIgnoredIdnaErrors))
     return invalid(why);
-  std::string_view a_name(a_buf.data(), static_cast<std::size_t>(a_len));
+  std::string_view a_text = *a_name;
   // A mapped dot (U+3002 and the like) may have ended the name in a root label.
-  if (!a_name.empty() && a_name.back() == '.') {
+  if (!a_text.empty() && a_text.back() == '.') {
     if (token.size() != name.size()) return invalid(reason::kEmptyLabel);
-    a_name.remove_suffix(1);
+    a_text.remove_suffix(1);
   }
-  if (a_name.empty()) return invalid(reason::kNotPt);
+  if (a_text.empty()) return invalid(reason::kNotPt);
 
   std::array<char, 1024> u_buf;
-  status = U_ZERO_ERROR;
+  std::string u_heap;
   info = UIDNA_INFO_INITIALIZER;
-  const int32_t u_len = uidna_nameToUnicodeUTF8(idna_, a_name.data(),
-                                                static_cast<int32_t>(a_name.size()), u_buf.data(),
-                                                static_cast<int32_t>(u_buf.size()), &info, &status);
-  if (status == U_BUFFER_OVERFLOW_ERROR || status == U_STRING_NOT_TERMINATED_WARNING)
-    return invalid(reason::kNameTooLong);
-  if (U_FAILURE(status)) return invalid(reason::kNotDomain);
+  const auto u_name = run_idna(uidna_nameToUnicodeUTF8, idna_, a_text, u_buf, u_heap, info);
+  if (!u_name) return invalid(reason::kNotDomain);
   if (const char* why = reason_for_idna_errors(info.errors & ~kIgnoredIdnaErrors))
     return invalid(why);
-  return scope_and_compose(a_name, std::string_view(u_buf.data(), static_cast<std::size_t>(u_len)));
+  return scope_and_compose(a_text, *u_name);
 }
 
 }  // namespace whoisd
