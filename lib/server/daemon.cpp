@@ -1,0 +1,310 @@
+#include "server/daemon.h"
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "policy/limiter.h"
+#include "query/query_parser.h"
+#include "render/answer_renderer.h"
+#include "server/connection_limits.h"
+#include "server/metrics.h"
+#include "server/metrics_http.h"
+#include "server/privileges.h"
+#include "server/query_handler.h"
+#include "server/query_log_sink.h"
+#include "server/server.h"
+#include "server/socket_activation.h"
+#include "snapshot/snapshot_store.h"
+#include "state/state_db.h"
+#include "state/state_persister.h"
+
+namespace whoisd {
+namespace {
+
+LimiterConfig limiter_config(const Config& c) {
+  LimiterConfig l;
+  l.queries = c.limits.queries;
+  l.window = c.limits.window;
+  l.suspension = c.limits.suspension;
+  l.quiet_period = c.limits.quiet_period;
+  l.ipv6_prefix = c.limits.ipv6_prefix;
+  for (const auto& n : c.limits.networks) l.network_limits.add(n.network, n.queries);
+  l.exempt = c.limits.exempt;
+  return l;
+}
+
+std::shared_ptr<const LiveSettings> live_settings(const Config& c, int ipv6_prefix) {
+  auto s = std::make_shared<LiveSettings>();
+  s->read_timeout = c.server.read_timeout;
+  s->write_timeout = c.server.write_timeout;
+  s->max_connections = c.server.max_connections;
+  s->max_connections_per_source = c.server.max_connections_per_source;
+  s->ipv6_prefix = ipv6_prefix;
+  s->trusted_proxies = c.trusted_proxies;
+  AnswerTexts texts;
+  texts.header = c.header;
+  texts.footer = c.footer;
+  texts.limit_window_seconds = c.limits.window.count();
+  s->renderer = std::make_shared<AnswerRenderer>(std::move(texts));
+  return s;
+}
+
+std::chrono::milliseconds drain_deadline(const Config& c) {
+  return c.server.read_timeout + c.server.write_timeout + std::chrono::milliseconds(1000);
+}
+
+void log_snapshot(const char* event, const SnapshotInfo& info) {
+  log::info(event)
+      .kv("snapshot", info.path)
+      .kv("domains", info.domains)
+      .kv("bytes", info.file_bytes)
+      .kv("schema", info.schema_version)
+      .kv("exported_at", log::iso8601_utc(info.exported_at))
+      .kv("generation", info.generation);
+}
+
+// Everything the running daemon is made of, and the control loop on the main
+// thread that turns signals into reloads and the stop.
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options)
+      : options_(std::move(options)),
+        config_(options_.config),
+        metrics_(registry_, clock_),
+        limiter_(limiter_config(config_), clock_),
+        store_(config_.snapshot_path),
+        handler_(limiter_, parser_, store_),
+        context_{handler_, query_log_, metrics_, connections_},
+        server_(context_, live_settings(config_, limiter_.ipv6_prefix()), config_.server.loops) {}
+
+  int run() {
+    bind_listeners();
+    if (drop_privileges(config_.server.user))
+      log::info("privileges_dropped").kv("user", config_.server.user);
+
+    store_.open();
+    SnapshotInfo info = store_.info();
+    metrics_.set_snapshot(info.exported_at, info.domains, info.file_bytes);
+    log_snapshot("snapshot_opened", info);
+
+    std::string db_path = state_db_path(config_.state_dir);
+    StateDb::open(db_path, StateDb::Mode::create);
+    StatePersisterOptions persist;
+    persist.retention = config_.retention;
+    persister_ = std::make_unique<StatePersister>(db_path, limiter_, clock_, persist);
+    StateLoadSummary loaded = persister_->load();
+    log::info("state_loaded")
+        .kv("state", db_path)
+        .kv("sources", loaded.sources)
+        .kv("active_suspensions", loaded.active_suspensions)
+        .kv("admin_actions", loaded.admin_actions);
+    persister_->start();
+    query_log_.open(db_path, limiter_.ipv6_prefix());
+    metrics_.watch_query_log([this] { return query_log_.counters().backlog; },
+                             [this] { return query_log_.counters().dropped; });
+    metrics_.watch_limiter([this] { return static_cast<std::uint64_t>(limiter_.tracked_sources()); });
+
+    if (config_.metrics_listen) {
+      metrics_http_ = std::make_unique<MetricsHttpServer>(registry_);
+      metrics_http_->start(config_.metrics_listen->to_string());
+    }
+
+    server_.start();
+    std::string listen;
+    for (const auto& n : server_.listener_names()) listen += (listen.empty() ? "" : ",") + n;
+    log::info("start")
+        .kv("listen", listen)
+        .kv("loops", server_.loops())
+        .kv("snapshot", info.path)
+        .kv("domains", info.domains)
+        .kv("state_dir", config_.state_dir)
+        .kv("metrics", metrics_http_ ? config_.metrics_listen->address.to_string() + ":" +
+                                           std::to_string(metrics_http_->port())
+                                     : std::string("off"))
+        .kv("config", config_.source);
+
+    control_loop();
+
+    log::info("stopping").kv("open_connections", connections_.open_total());
+    server_.stop(drain_deadline(config_));
+    query_log_.stop();
+    persister_->stop();
+    if (metrics_http_) metrics_http_->stop();
+    auto counters = query_log_.counters();
+    log::info("stopped").kv("queries_logged", counters.written).kv("queries_dropped", counters.dropped);
+    return 0;
+  }
+
+ private:
+  void bind_listeners() {
+    std::vector<ActivatedSocket> activated = take_activated_sockets();
+    if (!activated.empty()) {
+      for (const auto& s : activated) server_.adopt(s.fd);
+      log::info("socket_activation").kv("sockets", activated.size());
+      return;
+    }
+    for (const auto& a : config_.server.listen) server_.bind(a);
+  }
+
+  // The main thread's own libuv loop: signals only (it serves no client).
+  void control_loop() {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    loop.data = this;
+    uv_signal_t hup, term, intr;
+    uv_timer_t sweep;
+    for (uv_signal_t* s : {&hup, &term, &intr}) {
+      uv_signal_init(&loop, s);
+      s->data = this;
+    }
+    uv_signal_start(&hup, [](uv_signal_t* s, int) { static_cast<Daemon*>(s->data)->request_reload(s->loop); }, SIGHUP);
+    auto stop = [](uv_signal_t* s, int signum) {
+      log::info("signal").kv("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+      static_cast<Daemon*>(s->data)->stop_requested_ = true;
+      static_cast<Daemon*>(s->data)->maybe_leave(s->loop);
+    };
+    uv_signal_start(&term, stop, SIGTERM);
+    uv_signal_start(&intr, stop, SIGINT);
+    // The limiter forgets sources whose state can no longer matter in bounded steps.
+    uv_timer_init(&loop, &sweep);
+    sweep.data = this;
+    uv_timer_start(&sweep, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->limiter_.sweep(20'000); }, 1000, 1000);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&hup), reinterpret_cast<uv_handle_t*>(&term),
+                           reinterpret_cast<uv_handle_t*>(&intr), reinterpret_cast<uv_handle_t*>(&sweep)})
+      uv_close(h, nullptr);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+
+  void maybe_leave(uv_loop_t* loop) {
+    // A reload in progress finishes first (it runs on the thread pool and uses the store).
+    if (stop_requested_ && !reloading_) uv_stop(loop);
+  }
+
+  void request_reload(uv_loop_t* loop) {
+    log::info("signal").kv("signal", "SIGHUP");
+    if (reloading_) {
+      reload_again_ = true;  // the file may have changed again since this reload began
+      return;
+    }
+    reloading_ = true;
+    reload_req_.data = this;
+    uv_queue_work(
+        loop, &reload_req_, [](uv_work_t* w) { static_cast<Daemon*>(w->data)->reload(); },
+        [](uv_work_t* w, int) {
+          auto* self = static_cast<Daemon*>(w->data);
+          self->reloading_ = false;
+          if (self->reload_again_ && !self->stop_requested_) {
+            self->reload_again_ = false;
+            self->request_reload(w->loop);
+            return;
+          }
+          self->maybe_leave(w->loop);
+        });
+  }
+
+  // On a thread-pool thread, never an event loop: reading files and opening the new
+  // snapshot take as long as they take while the loops keep answering.
+  void reload() {
+    std::string error;
+    if (store_.reload(&error)) {
+      SnapshotInfo info = store_.info();
+      metrics_.snapshot_reloads_ok.inc();
+      metrics_.set_snapshot(info.exported_at, info.domains, info.file_bytes);
+      log_snapshot("snapshot_reloaded", info);
+    } else {
+      metrics_.snapshot_reloads_failed.inc();
+      log::error("snapshot_reload_refused").kv("snapshot", config_.snapshot_path).kv("error", error)
+          .kv("serving_generation", store_.info().generation);
+    }
+    if (!options_.config_path) return;
+    Config fresh;
+    try {
+      fresh = load_config_file(*options_.config_path);
+      apply_overrides(fresh, options_.overrides);
+    } catch (const ConfigError& e) {
+      log::error("config_reload_refused").kv("error", e.what());
+      return;
+    }
+    for (const auto& key : settings_needing_restart(config_, fresh))
+      log::warn("config_needs_restart").kv("key", key);
+    try {
+      for (const auto& warning : limiter_.reconfigure(limiter_config(fresh)))
+        log::warn("config_reload").kv("warning", warning);
+    } catch (const std::exception& e) {
+      log::error("config_reload_refused").kv("error", e.what());
+      return;
+    }
+    server_.update_settings(live_settings(fresh, limiter_.ipv6_prefix()));
+    log::set_level(fresh.log_level);
+    // Keep what cannot change live as it runs, so that a later reload compares with it.
+    auto running = config_;
+    config_ = fresh;
+    config_.server.listen = running.server.listen;
+    config_.server.loops = running.server.loops;
+    config_.server.user = running.server.user;
+    config_.snapshot_path = running.snapshot_path;
+    config_.state_dir = running.state_dir;
+    config_.metrics_listen = running.metrics_listen;
+    log::info("config_reloaded").kv("config", *options_.config_path);
+  }
+
+  DaemonOptions options_;
+  Config config_;
+  SystemClock clock_;
+  MetricsRegistry registry_;
+  DaemonMetrics metrics_;
+  Limiter limiter_;
+  QueryParser parser_;
+  SnapshotStore store_;
+  QueryHandler handler_;
+  QueryLogSink query_log_;
+  ConnectionLimits connections_;
+  ServerContext context_;
+  Server server_;
+  std::unique_ptr<StatePersister> persister_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
+  uv_work_t reload_req_{};
+  bool reloading_ = false;
+  bool reload_again_ = false;
+  bool stop_requested_ = false;
+};
+
+}  // namespace
+
+int run_daemon(DaemonOptions options) {
+  log::set_level(options.config.log_level);
+  try {
+    Daemon daemon(std::move(options));
+    return daemon.run();
+  } catch (const std::exception& e) {
+    log::error("start_failed").kv("error", e.what());
+    return 1;
+  }
+}
+
+int check_config(const Config& config) {
+  try {
+    SnapshotStore store(config.snapshot_path);
+    store.open();
+    SnapshotInfo info = store.info();
+    std::printf("configuration ok: %s\n", describe(config).c_str());
+    std::printf("snapshot ok: %s schema=%d domains=%lld bytes=%lld exported_at=%s\n", info.path.c_str(),
+                info.schema_version, static_cast<long long>(info.domains), static_cast<long long>(info.file_bytes),
+                log::iso8601_utc(info.exported_at).c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "whoisd: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace whoisd

@@ -1,0 +1,55 @@
+#include "server/query_handler.h"
+
+#include "common/log.h"
+#include "policy/limiter.h"
+#include "query/query_parser.h"
+#include "render/answer_renderer.h"
+#include "snapshot/snapshot_store.h"
+
+namespace whoisd {
+
+QueryHandler::QueryHandler(Limiter& limiter, const QueryParser& parser, const SnapshotStore& store)
+    : limiter_(limiter), parser_(parser), store_(store) {}
+
+QueryAnswer QueryHandler::answer(const IpAddress& client, std::string_view line, bool too_long,
+                                 const AnswerRenderer& renderer) const {
+  Decision d = limiter_.check(client);
+  switch (d.verdict) {
+    case Decision::Verdict::limit_crossed:
+      log::info("suspension")
+          .kv("source", to_string(d.source))
+          .kv("limit", d.limit)
+          .kv("until", log::iso8601_utc(d.suspended_until))
+          .kv("episode", d.episode);
+      return {renderer.limit_crossed(to_string(d.source), d.limit, d.suspended_until, d.episode), Outcome::limit_crossed};
+    case Decision::Verdict::suspended:
+      return {renderer.suspended(to_string(d.source), d.suspended_until, d.episode), Outcome::suspended};
+    case Decision::Verdict::allow:
+    case Decision::Verdict::exempt:
+      break;
+  }
+  if (too_long) return {renderer.invalid(kReasonLineTooLong), Outcome::invalid};
+
+  ParsedQuery q = parser_.parse(line);
+  switch (q.kind) {
+    case ParsedQuery::Kind::invalid:
+      return {renderer.invalid(q.reason), Outcome::invalid};
+    case ParsedQuery::Kind::help:
+      return {renderer.help(), Outcome::help};
+    case ParsedQuery::Kind::lookup:
+      break;
+  }
+  std::optional<PublishedDomain> domain;
+  try {
+    domain = store_.lookup(q.a_label);
+  } catch (const std::exception& e) {
+    // The snapshot file went bad under us (I/O error, corruption): no answer beats a
+    // wrong "no match"; the connection is closed and the failure logged and counted.
+    log::error("lookup_failed").kv("domain", q.a_label).kv("error", e.what());
+    return {std::string(), Outcome::error};
+  }
+  if (domain) return {renderer.found(*domain, q.below_registration), Outcome::found};
+  return {renderer.no_match(q.u_label.empty() ? q.a_label : q.u_label), Outcome::no_match};
+}
+
+}  // namespace whoisd

@@ -1,0 +1,49 @@
+// What the server answers to one query line: the decision order of SPEC §4 and §2.
+// The limiter comes first (every query counts, and a suspended source gets the
+// suspension answer without a lookup); then the parser (anything that is not a .pt
+// domain is answered without a lookup); then one snapshot lookup; then the renderer.
+// No I/O of its own: the event loop calls it with a complete line, and it returns
+// the whole answer as one string.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/address.h"
+#include "server/outcome.h"
+
+namespace whoisd {
+
+class Limiter;
+class QueryParser;
+class SnapshotStore;
+class AnswerRenderer;
+
+struct QueryAnswer {
+  std::string text;
+  Outcome outcome = Outcome::error;
+};
+
+// The invalid-query reasons the server itself gives (the parser has its own).
+inline constexpr std::string_view kReasonLineTooLong = "line too long";
+inline constexpr std::string_view kReasonUntrustedProxy = "PROXY header from an address that may not send one";
+inline constexpr std::string_view kReasonMalformedProxy = "malformed PROXY header";
+
+class QueryHandler {
+ public:
+  // All three must outlive the handler; each is thread-safe.
+  QueryHandler(Limiter& limiter, const QueryParser& parser, const SnapshotStore& store);
+
+  // `line`: the bytes before LF (a CR may end it). `too_long`: the client sent more
+  // than the longest line allowed; `line` then holds only its start, and the answer
+  // is the invalid-query one (the query still counts).
+  QueryAnswer answer(const IpAddress& client, std::string_view line, bool too_long,
+                     const AnswerRenderer& renderer) const;
+
+ private:
+  Limiter& limiter_;
+  const QueryParser& parser_;
+  const SnapshotStore& store_;
+};
+
+}  // namespace whoisd

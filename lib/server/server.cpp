@@ -1,0 +1,134 @@
+#include "server/server.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include "common/log.h"
+
+namespace whoisd {
+namespace {
+
+[[noreturn]] void fail_socket(const std::string& what, const std::string& name, int err, int fd) {
+  if (fd >= 0) ::close(fd);
+  throw std::runtime_error("cannot listen on " + name + ": " + what + ": " + std::strerror(err));
+}
+
+int bind_one(const ListenAddress& address, const std::string& name) {
+  int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) fail_socket("socket", name, errno, -1);
+  int one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) fail_socket("SO_REUSEADDR", name, errno, fd);
+  // Each loop binds its own socket to the same address; the kernel spreads new
+  // connections over them, so no loop hands connections to another.
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) fail_socket("SO_REUSEPORT", name, errno, fd);
+  if (address.family() == AF_INET6 &&
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)  // [::]:43 beside 0.0.0.0:43
+    fail_socket("IPV6_V6ONLY", name, errno, fd);
+  sockaddr_storage sa{};
+  socklen_t len = address.to_sockaddr(sa);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) fail_socket("bind", name, errno, fd);
+  return fd;
+}
+
+std::uint16_t bound_port(int fd) {
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return 0;
+  if (sa.ss_family == AF_INET) {
+    sockaddr_in s{};
+    std::memcpy(&s, &sa, sizeof s);
+    return ntohs(s.sin_port);
+  }
+  sockaddr_in6 s{};
+  std::memcpy(&s, &sa, sizeof s);
+  return ntohs(s.sin6_port);
+}
+
+}  // namespace
+
+unsigned event_loop_count(unsigned configured) {
+  if (configured) return configured;
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores ? cores : 1;
+}
+
+Server::Server(ServerContext& context, std::shared_ptr<const LiveSettings> settings, unsigned loops) {
+  unsigned n = event_loop_count(loops);
+  for (unsigned i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i, context, settings));
+}
+
+Server::~Server() {
+  if (started_ && !stopped_) stop(std::chrono::milliseconds(0));
+}
+
+ListenAddress Server::bind(const ListenAddress& address) {
+  ListenAddress bound = address;
+  std::string name = address.to_string();
+  std::vector<int> fds;
+  try {
+    for (std::size_t i = 0; i < loops_.size(); ++i) {
+      fds.push_back(bind_one(bound, name));
+      if (bound.port == 0) {
+        bound.port = bound_port(fds.back());  // the others join the port the kernel chose
+        name = bound.to_string();
+      }
+    }
+  } catch (...) {
+    for (int fd : fds) ::close(fd);
+    throw;
+  }
+  for (std::size_t i = 0; i < loops_.size(); ++i) loops_[i]->add_listener(fds[i], name);
+  names_.push_back(name);
+  return bound;
+}
+
+std::string Server::adopt(int fd) {
+  sockaddr_storage sa{};
+  socklen_t len = sizeof sa;
+  std::string name = "fd" + std::to_string(fd);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+    if (auto ip = IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&sa))) {
+      ListenAddress a{*ip, bound_port(fd)};
+      name = a.to_string();
+    }
+  }
+  std::vector<int> fds{fd};
+  for (std::size_t i = 1; i < loops_.size(); ++i) {
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0) {
+      int err = errno;
+      for (int f : fds) ::close(f);
+      throw std::runtime_error("cannot share the socket-activated " + name + ": dup: " + std::strerror(err));
+    }
+    fds.push_back(copy);
+  }
+  for (std::size_t i = 0; i < loops_.size(); ++i) loops_[i]->add_listener(fds[i], name + " (systemd)");
+  names_.push_back(name + " (systemd)");
+  return name;
+}
+
+void Server::start() {
+  if (names_.empty()) throw std::runtime_error("no address to listen on");
+  for (auto& l : loops_) l->start();
+  started_ = true;
+}
+
+void Server::update_settings(std::shared_ptr<const LiveSettings> settings) {
+  for (auto& l : loops_) l->update_settings(settings);
+}
+
+void Server::stop(std::chrono::milliseconds deadline) {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& l : loops_) l->begin_stop(deadline);
+  for (auto& l : loops_) l->join();
+}
+
+}  // namespace whoisd

@@ -1,0 +1,60 @@
+// whoisd: the WHOIS (RFC 3912) service of the .pt registry.
+//   whoisd --config /etc/whoisd/whoisd.conf
+//   whoisd --snapshot pt.sqlite --listen 127.0.0.1:4343 --state-dir ./state   (no file needed)
+//   whoisd --config whoisd.conf --check-config
+#include <csignal>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "server/config.h"
+#include "server/daemon.h"
+
+namespace {
+constexpr const char* kVersion = "0.1.0";
+}
+
+int main(int argc, char** argv) {
+  // A client that resets its connection must not kill the daemon: libuv sees EPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"whoisd: the WHOIS (RFC 3912) service of the .pt registry"};
+  std::string config_path;
+  std::string snapshot, state_dir, metrics, log_level;
+  std::vector<std::string> listen;
+  unsigned loops = 0;
+  bool check = false;
+  auto* config_opt = app.add_option("-c,--config", config_path, "configuration file (TOML); without it, built-in defaults");
+  auto* snapshot_opt = app.add_option("--snapshot", snapshot, "snapshot file (overrides [snapshot] path)");
+  app.add_option("--listen", listen, "address to listen on, IPv4:port or [IPv6]:port; repeatable (replaces [server] listen)");
+  auto* state_opt = app.add_option("--state-dir", state_dir, "writable state directory (overrides [state] dir)");
+  auto* loops_opt = app.add_option("--loops", loops, "event loops; 0 = one per core (overrides [server] loops)");
+  auto* metrics_opt = app.add_option("--metrics", metrics, "metrics address, or off (overrides [metrics] listen)");
+  auto* level_opt = app.add_option("--log-level", log_level, "debug, info, warn or error (overrides [log] level)");
+  app.add_flag("--check-config", check, "check the configuration and that the snapshot opens, print a summary, exit");
+  app.set_version_flag("--version", std::string("whoisd ") + kVersion);
+  CLI11_PARSE(app, argc, argv);
+
+  whoisd::DaemonOptions options;
+  if (*snapshot_opt) options.overrides.snapshot_path = snapshot;
+  options.overrides.listen = listen;
+  if (*state_opt) options.overrides.state_dir = state_dir;
+  if (*loops_opt) options.overrides.loops = loops;
+  if (*metrics_opt) options.overrides.metrics = metrics;
+  if (*level_opt) options.overrides.log_level = log_level;
+  try {
+    if (*config_opt) {
+      options.config_path = config_path;
+      options.config = whoisd::load_config_file(config_path);
+    }
+    whoisd::apply_overrides(options.config, options.overrides);
+  } catch (const whoisd::ConfigError& e) {
+    std::fprintf(stderr, "whoisd: %s\n", e.what());
+    return 2;
+  }
+  if (check) return whoisd::check_config(options.config);
+  return whoisd::run_daemon(std::move(options));
+}
