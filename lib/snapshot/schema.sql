@@ -1,0 +1,176 @@
+-- whoisd snapshot schema, version 1
+-- =================================
+--
+-- The registry of .pt exports one SQLite file in this schema; whoisd opens it read-only
+-- and answers WHOIS queries from it (SPEC §5). This file is the whole contract: every
+-- table and column is described here, and whoisd refuses a file whose PRAGMA
+-- user_version is not 1 or that lacks any table or column declared below (extra tables
+-- and columns are allowed and ignored). `whoisd-snapshot check FILE` validates an export;
+-- `whoisd-snapshot import EXPORT.sql --out FILE` builds a snapshot from SQL statements run
+-- after this schema.
+--
+-- How to export
+--   * Create a new file, run this script, insert the rows, and close it with the journal
+--     mode left at DELETE (not WAL: whoisd opens the file immutable and would not see a
+--     -wal file). Then rename it over the path whoisd serves and send SIGHUP. Never write
+--     into a file that is being served: replace it.
+--   * Text is UTF-8, NUL-free. Values are published as they are; whoisd escapes control
+--     characters when it renders an answer, but the export should not contain any.
+--   * Dates are INTEGER Unix seconds, UTC (not ISO text): they compare and index cheaply,
+--     and there is no time-zone ambiguity. whoisd prints them as DD/MM/YYYY HH:MM:SS UTC.
+--   * The registry's data is exported complete, including fields the WHOIS policy never
+--     publishes (telephone, fax, tax number, arbitration option, the addresses of the
+--     managing entity and of the technical contact). whoisd never reads those columns:
+--     its statements select published columns only, and an opted-out contact's personal
+--     values are blanked inside SQLite (Anexo 1.2; Art. 24 n.º 4-5).
+--
+-- Publication summary (SPEC §3, FORMAT.md)
+--   domain          a_label, u_label, created, expires, status            published
+--   registrant      name, address, locality, zip_code, zip_locality,
+--                   country_code, email                                   published unless opt_out
+--   managing entity name, email                                           published unless opt_out
+--   technical       name, email                                           published unless opt_out
+--   name servers    host, glue IPv4/IPv6                                  published
+--   DS records      key_tag, algorithm, digest_type, digest               published
+--   everything else (phone, fax, tax_number, arbitration_option, handle,
+--   the other contacts' address fields, meta)                             never published
+
+PRAGMA user_version = 1;  -- the schema version; whoisd accepts exactly 1
+
+-- meta: facts about the export, one row per key.
+--   key    TEXT  the fact's name; these keys are required:
+--                'schema_version'  '1' (must match PRAGMA user_version)
+--                'exported_at'     Unix seconds (decimal text) when the registry took the export;
+--                                  whoisd reports it as the snapshot's age in metrics
+--                'source'          free text naming who produced the file, e.g.
+--                                  'DNS.PT registry export' or 'whoisd-snapshot generate --seed 1'
+--   value  TEXT  the fact's value
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+);
+
+-- contacts: every person or organisation the registry holds for a domain, in any role
+-- (registrant / Titular, managing entity / Entidade Gestora, technical contact /
+-- Responsável Técnico). One row may serve several domains and several roles.
+CREATE TABLE contacts (
+  -- The registry's internal number for the contact; referenced by domains.*_id.
+  id                 INTEGER PRIMARY KEY,
+  -- The registry's contact handle (e.g. 'TIT-000123'). Never published.
+  handle             TEXT NOT NULL DEFAULT '',
+  -- Full name of the person or organisation. Published (unless opt_out).
+  name               TEXT NOT NULL,
+  -- Street address, several lines joined by ', '. Published for the registrant only
+  -- (unless opt_out); never for the managing entity or the technical contact.
+  address            TEXT NOT NULL DEFAULT '',
+  -- City or town. Registrant only, as address.
+  locality           TEXT NOT NULL DEFAULT '',
+  -- Postal code, e.g. '1700-068'. Registrant only, as address.
+  zip_code           TEXT NOT NULL DEFAULT '',
+  -- The postal locality that goes with zip_code (CTT 'localidade postal'). Registrant
+  -- only, as address.
+  zip_locality       TEXT NOT NULL DEFAULT '',
+  -- ISO 3166-1 alpha-2 country code, upper case, e.g. 'PT'. Registrant only, as address.
+  country_code       TEXT NOT NULL DEFAULT '',
+  -- E-mail address. Published for every role (unless opt_out).
+  email              TEXT NOT NULL DEFAULT '',
+  -- Telephone number, e.g. '+351 213 456 789'. Never published.
+  phone              TEXT NOT NULL DEFAULT '',
+  -- Fax number. Never published.
+  fax                TEXT NOT NULL DEFAULT '',
+  -- Tax identification number (NIF / NIPC, or a foreign one). Never published.
+  tax_number         TEXT NOT NULL DEFAULT '',
+  -- The contact's choice about voluntary arbitration by ARBITRARE, as the registry
+  -- records it (e.g. 'ACCEPTED', 'DECLINED', or ''). Never published.
+  arbitration_option TEXT NOT NULL DEFAULT '',
+  -- 1 when the contact objected to the publication of its personal data (Art. 24
+  -- n.º 4-5, Anexo 1.1): name, address fields and e-mail are then shown as
+  -- 'Not disclosed'. 0 otherwise. Decided per contact, not per domain.
+  opt_out            INTEGER NOT NULL DEFAULT 0 CHECK (opt_out IN (0, 1))
+);
+
+-- domains: one row per registration. A registration sits directly under .pt or under
+-- one of the hierarchies below (Art. 44 n.º 4-5 for the closed ones).
+CREATE TABLE domains (
+  -- The registry's internal number for the registration; referenced by name_servers,
+  -- glue_addresses and ds_records.
+  id            INTEGER PRIMARY KEY,
+  -- The full domain name in ASCII (A-label) form: lower case, no trailing dot,
+  -- 'xn--' labels for IDNs, e.g. 'xn--aores-yra.pt', 'example.com.pt'. The lookup key.
+  a_label       TEXT NOT NULL UNIQUE CHECK (a_label = lower(a_label) AND a_label <> ''),
+  -- The same name in Unicode (U-label) form, UTF-8, NFC, lower case, e.g. 'açores.pt'.
+  -- Equal to a_label for a name that is not an IDN. Published.
+  u_label       TEXT NOT NULL CHECK (u_label <> ''),
+  -- The hierarchy the registration sits under: 'pt' (directly under .pt), 'com.pt',
+  -- 'org.pt', 'edu.pt', 'gov.pt', or the closed 'net.pt', 'int.pt', 'publ.pt', 'nome.pt'.
+  -- a_label must be exactly one label followed by '.' and the hierarchy.
+  hierarchy     TEXT NOT NULL
+                CHECK (hierarchy IN ('pt', 'com.pt', 'org.pt', 'edu.pt', 'gov.pt',
+                                     'net.pt', 'int.pt', 'publ.pt', 'nome.pt')),
+  -- Creation (submission) date: Unix seconds, UTC. Published.
+  created       INTEGER NOT NULL,
+  -- Expiration date: Unix seconds, UTC. Published.
+  expires       INTEGER NOT NULL,
+  -- The registration's status as the registry names it, upper case, e.g. 'ACTIVE',
+  -- 'REGISTERED', 'RESERVED', 'PENDING DELETE', 'PENDING TRANSFER', 'SUSPENDED'.
+  -- Published as it is.
+  status        TEXT NOT NULL CHECK (status <> ''),
+  -- The registrant (Titular): contacts.id.
+  registrant_id INTEGER NOT NULL REFERENCES contacts (id),
+  -- The managing entity (Entidade Gestora): contacts.id.
+  admin_id      INTEGER NOT NULL REFERENCES contacts (id),
+  -- The technical contact (Responsável Técnico): contacts.id.
+  tech_id       INTEGER NOT NULL REFERENCES contacts (id),
+  CHECK (length(a_label) > length(hierarchy) + 1
+         AND substr(a_label, -length(hierarchy) - 1) = '.' || hierarchy
+         AND instr(substr(a_label, 1, length(a_label) - length(hierarchy) - 1), '.') = 0)
+);
+
+-- name_servers: the name servers a domain is delegated to, in the registry's order.
+-- A domain may have none (e.g. RESERVED). Clustered by domain so that one lookup reads
+-- one place in the file.
+CREATE TABLE name_servers (
+  -- domains.id of the domain delegated.
+  domain_id INTEGER NOT NULL REFERENCES domains (id),
+  -- 1-based order in which the registry lists the name server. Published in this order.
+  position  INTEGER NOT NULL CHECK (position >= 1),
+  -- Host name in A-label form, lower case, no trailing dot, e.g. 'ns1.example.pt'.
+  -- Published.
+  host      TEXT NOT NULL CHECK (host <> ''),
+  PRIMARY KEY (domain_id, position)
+) WITHOUT ROWID;
+
+-- glue_addresses: the IPv4 and IPv6 addresses (glue) of a domain's name server, when the
+-- registry holds them (usually for a name server inside the domain). A name server may
+-- have none, one, or several of each family.
+CREATE TABLE glue_addresses (
+  -- domains.id and name_servers.position of the name server the address belongs to.
+  domain_id   INTEGER NOT NULL,
+  ns_position INTEGER NOT NULL,
+  -- 4 for an IPv4 address, 6 for an IPv6 address.
+  ip_version  INTEGER NOT NULL CHECK (ip_version IN (4, 6)),
+  -- 1-based order of the address among the name server's addresses of that family.
+  position    INTEGER NOT NULL CHECK (position >= 1),
+  -- The address in canonical text: dotted quad for IPv4 ('192.0.2.1'), RFC 5952 for
+  -- IPv6 ('2001:db8::1'). Published.
+  address     TEXT NOT NULL CHECK (address <> ''),
+  PRIMARY KEY (domain_id, ns_position, ip_version, position),
+  FOREIGN KEY (domain_id, ns_position) REFERENCES name_servers (domain_id, position)
+) WITHOUT ROWID;
+
+-- ds_records: the DNSSEC delegation signer records of a domain (RFC 4034 §5).
+CREATE TABLE ds_records (
+  -- domains.id of the signed domain.
+  domain_id   INTEGER NOT NULL REFERENCES domains (id),
+  -- 1-based order in which the registry lists the record.
+  position    INTEGER NOT NULL CHECK (position >= 1),
+  -- Key tag, 0-65535. Published.
+  key_tag     INTEGER NOT NULL CHECK (key_tag BETWEEN 0 AND 65535),
+  -- DNSSEC algorithm number (IANA), 0-255, e.g. 8 (RSASHA256), 13 (ECDSAP256SHA256). Published.
+  algorithm   INTEGER NOT NULL CHECK (algorithm BETWEEN 0 AND 255),
+  -- Digest type (IANA), 0-255, e.g. 2 (SHA-256), 4 (SHA-384). Published.
+  digest_type INTEGER NOT NULL CHECK (digest_type BETWEEN 0 AND 255),
+  -- The digest in hexadecimal (either case; whoisd prints it upper case). Published.
+  digest      TEXT NOT NULL CHECK (digest <> '' AND digest NOT GLOB '*[^0-9A-Fa-f]*'),
+  PRIMARY KEY (domain_id, position)
+) WITHOUT ROWID;

@@ -1,0 +1,101 @@
+// The read-only snapshot of the registry (SPEC §5; schema in lib/snapshot/schema.sql):
+// opened and validated once, then looked up by A-label from any number of threads,
+// and swapped for a newer file without stopping or mixing lookups.
+//
+// - Read-only: the file is opened with SQLITE_OPEN_READONLY and the `immutable=1` URI
+//   parameter, so SQLite takes no locks and creates no -journal, -wal or -shm file; it
+//   works on a read-only file in a read-only directory. The registry must therefore
+//   replace a served file by rename, never write into it.
+// - Validation on open and reload: SQLite header, WAL mode refused, file size equal to
+//   page count x page size (a truncated copy is refused), PRAGMA user_version, every table
+//   and column of schema.sql, the meta rows, and a probe that reads every table. A full
+//   PRAGMA quick_check reads the whole file (seconds at 1,000,000 domains): it is
+//   optional, see SnapshotStoreOptions::full_integrity_check.
+// - Only published columns are selected; an opted-out contact's personal values are
+//   blanked inside SQLite (see published_domain.h).
+// - Lookups borrow a connection from the current snapshot's pool (a short mutex guards
+//   only the borrow and the return, never the lookup) and hold a shared_ptr to that
+//   snapshot, so a reload never waits for lookups and lookups never wait for a reload:
+//   each lookup is answered wholly from the old or wholly from the new file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "snapshot/published_domain.h"
+
+namespace whoisd {
+
+// Thrown when a snapshot cannot be opened or used; the message names the file and what
+// is wrong with it.
+struct SnapshotError : std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
+struct SnapshotInfo {
+  std::string path;
+  int schema_version = 0;
+  std::int64_t domains = 0;
+  std::int64_t file_bytes = 0;
+  std::int64_t exported_at = 0;  // Unix seconds, from the file's meta table
+  std::uint64_t generation = 0;  // 1 for the first open, +1 for every successful reload
+};
+
+struct SnapshotStoreOptions {
+  // Connections opened per snapshot, all at open time (so that every one reads the same
+  // file even after a newer one was renamed over the path). 0 = twice the hardware
+  // threads, at least 4. A lookup that finds all of them busy opens one more, checked to
+  // be the same file, or waits for one if the path now names another file.
+  std::size_t connections = 0;
+  // Run PRAGMA quick_check (reads every page: about a second per few hundred MB) on open
+  // and reload. Off by default: the cheap checks above catch wrong, empty and truncated
+  // files; whoisd-snapshot check runs it.
+  bool full_integrity_check = false;
+};
+
+class SnapshotStore {  // thread-safe; lookups never wait on a reload
+ public:
+  explicit SnapshotStore(std::string path, SnapshotStoreOptions options = {});
+  ~SnapshotStore();
+  SnapshotStore(const SnapshotStore&) = delete;
+  SnapshotStore& operator=(const SnapshotStore&) = delete;
+
+  // Opens and validates the file at path. Throws SnapshotError; on failure the store
+  // keeps whatever it served before (nothing, the first time).
+  void open();
+  // Reopens path (after a new file was renamed over it). On failure returns false, sets
+  // *error (when not null) to the reason, and keeps serving the old snapshot.
+  bool reload(std::string* error);
+  // The registered domain whose A-label (lower case, no trailing dot) is a_label, or
+  // nullopt when it is not in the snapshot. Throws SnapshotError when no snapshot is open
+  // or SQLite fails reading the file (e.g. a corrupt page the open-time checks missed).
+  std::optional<PublishedDomain> lookup(std::string_view a_label) const;
+  // The snapshot being served. Throws SnapshotError when none is open.
+  SnapshotInfo info() const;
+  bool is_open() const;
+  const std::string& path() const { return path_; }
+
+  class Snapshot;  // one opened, validated file and its connection pool (internal)
+
+ private:
+  std::shared_ptr<Snapshot> current() const;
+
+  const std::string path_;
+  const SnapshotStoreOptions options_;
+  mutable std::mutex current_mutex_;  // guards current_ (copy/replace only)
+  std::shared_ptr<Snapshot> current_;
+  std::mutex reload_mutex_;           // one open/reload at a time
+  std::uint64_t generation_ = 0;      // guarded by reload_mutex_
+};
+
+// Validates the file at path as SnapshotStore::open() does, without keeping it open;
+// with full_integrity_check also runs PRAGMA quick_check. Throws SnapshotError.
+SnapshotInfo validate_snapshot(const std::string& path, bool full_integrity_check);
+
+}  // namespace whoisd
