@@ -133,9 +133,10 @@ int main(int argc, char** argv) {
           std::printf("no answer after %llu attempts: %s\n", static_cast<unsigned long long>(r.attempts),
                       r.error.c_str());
       }
-      std::printf("summary label=%s mode=probe answered=%d kind=%s attempts=%llu startup_ms=%.1f\n",
+      std::printf("summary label=%s mode=probe answered=%d kind=%s attempts=%llu startup_ms=%.1f answered_us=%llu\n",
                   label.empty() ? "-" : label.c_str(), r.answered ? 1 : 0, to_string(r.kind),
-                  static_cast<unsigned long long>(r.attempts), startup_ms);
+                  static_cast<unsigned long long>(r.attempts), startup_ms,
+                  static_cast<unsigned long long>(r.answered_realtime_ns / 1000));
       return r.answered ? 0 : 1;
     }
 

@@ -1,0 +1,178 @@
+# Shell helpers shared by bench/run.sh and bench/smoke.sh (sourced, not run).
+# Everything a helper starts is recorded in BENCH_PIDS and stopped by bench_cleanup,
+# which the callers install as an EXIT trap, so that a failed run leaves nothing behind.
+
+BENCH_PIDS=()
+BENCH_WORK=""
+
+bench_die() { echo "bench: $*" >&2; exit 2; }
+
+bench_cleanup() {
+  local pid
+  for pid in "${BENCH_PIDS[@]}"; do bench_stop "$pid"; done
+  BENCH_PIDS=()
+  if [ -n "$BENCH_WORK" ] && [ -d "$BENCH_WORK" ] && [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$BENCH_WORK"; fi
+}
+
+# bench_stop PID: SIGTERM, up to 5 s to exit, then SIGKILL. Only ever a PID we started.
+bench_stop() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+bench_forget() {  # bench_forget PID: stopped already; drop it from the list
+  local keep=() p
+  for p in "${BENCH_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  BENCH_PIDS=("${keep[@]}")
+}
+
+# bench_tools BUILD_DIR [NEED_WHOISD]: sets LOADGEN, WHOISD, SNAPSHOT_TOOL, NGINX,
+# NGINX_STREAM_MODULE; dies naming what is missing.
+bench_tools() {
+  local build=$1 need_whoisd=${2:-1}
+  [ -d "$build" ] || bench_die "no build directory '$build' (build first: cmake -S . -B build && cmake --build build)"
+  build=$(cd "$build" && pwd)
+  LOADGEN=$build/bench/loadgen/whoisd-loadgen
+  WHOISD=$build/whoisd/whoisd
+  SNAPSHOT_TOOL=$build/whoisd/whoisd-snapshot
+  local tool
+  [ -x "$LOADGEN" ] || bench_die "missing $LOADGEN (is it built?)"
+  if [ "$need_whoisd" = 1 ]; then
+    for tool in "$WHOISD" "$SNAPSHOT_TOOL"; do
+      [ -x "$tool" ] || bench_die "missing $tool (is it built?)"
+    done
+  fi
+  NGINX=$(command -v nginx || true)
+  [ -n "$NGINX" ] || NGINX=/usr/sbin/nginx
+  [ -x "$NGINX" ] || bench_die "nginx is not installed (apt-get install nginx libnginx-mod-stream)"
+  NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
+  [ -f "$NGINX_STREAM_MODULE" ] || bench_die "missing $NGINX_STREAM_MODULE (apt-get install libnginx-mod-stream)"
+}
+
+bench_workdir() {
+  BENCH_WORK=$(mktemp -d "${TMPDIR:-/tmp}/whoisd-bench.XXXXXX")
+  chmod 755 "$BENCH_WORK"  # the daemon may run as 'nobody'
+}
+
+# bench_port: a loopback TCP port nobody listens on, below the ephemeral range.
+bench_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 10000))
+    # /proc/net/tcp lists listeners (state 0A) with the port in hex: no extra tool needed.
+    if ! awk -v p="$(printf ':%04X' "$port")" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+           END { exit !f }' /proc/net/tcp; then echo "$port"; return 0; fi
+  done
+  bench_die "no free port found in 20000-29999"
+}
+
+# bench_kv 'summary a=1 b=2' b -> 2
+bench_kv() { local line=$1 key=$2; sed -n "s/.* $key=\([^ ]*\).*/\1/p" <<<" $line"; }
+
+# bench_snapshot DOMAINS SEED CACHE_DIR -> prints the path of a cached snapshot, made
+# when missing or older than the tool that makes it.
+bench_snapshot() {
+  local domains=$1 seed=$2 cache=$3 file
+  mkdir -p "$cache" && chmod 755 "$cache"
+  file=$cache/pt-$domains-seed$seed.sqlite
+  if [ ! -s "$file" ] || [ "$SNAPSHOT_TOOL" -nt "$file" ]; then
+    echo "bench: generating a $domains-domain snapshot in $file (cached for later runs)" >&2
+    rm -f "$file" "$file.tmp"
+    "$SNAPSHOT_TOOL" generate --domains "$domains" --out "$file.tmp" --seed "$seed" >&2 \
+      || bench_die "whoisd-snapshot generate failed"
+    mv "$file.tmp" "$file"
+  fi
+  chmod 644 "$file"
+  echo "$file"
+}
+
+# bench_start_nginx WORKERS PORT TEXT_FILE: nginx's stream module answering the file's
+# text to every connection; sets NGINX_PID. Its own prefix, config and pid file under
+# BENCH_WORK: the system's nginx service is not touched.
+bench_start_nginx() {
+  local workers=$1 port=$2 text_file=$3 dir=$BENCH_WORK/nginx text
+  mkdir -p "$dir/logs"
+  # nginx string: escape backslashes and quotes, turn CR LF into \r\n escapes.
+  text=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\r$//' "$text_file" | awk '{printf "%s\\r\\n", $0}')
+  cat >"$dir/nginx.conf" <<CONF
+load_module $NGINX_STREAM_MODULE;
+worker_processes $workers;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 16384; }
+stream {
+  server {
+    listen 127.0.0.1:$port reuseport backlog=4096;
+    return "$text";
+  }
+}
+CONF
+  "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  BENCH_PIDS+=("$NGINX_PID")
+}
+
+# bench_start_whoisd NAME SNAPSHOT PORT LOOPS QUERIES_LIMIT: a daemon with its own config,
+# fresh state directory and log under BENCH_WORK/NAME; sets WHOISD_PID and WHOISD_LOG.
+bench_start_whoisd() {
+  local name=$1 snapshot=$2 port=$3 loops=$4 limit=$5 dir=$BENCH_WORK/$1 user_line=""
+  mkdir -p "$dir/state"
+  if [ "$(id -u)" = 0 ]; then
+    # As root the daemon drops to an unprivileged user after binding (SPEC §6).
+    chown nobody "$dir/state"
+    user_line='user = "nobody"'
+  fi
+  cat >"$dir/whoisd.conf" <<CONF
+[server]
+listen = ["127.0.0.1:$port"]
+loops = $loops
+max_connections = 100000
+max_connections_per_source = 256
+$user_line
+[snapshot]
+path = "$snapshot"
+[state]
+dir = "$dir/state"
+[limits]
+queries = $limit
+exempt = []
+[metrics]
+listen = ""
+[log]
+level = "info"
+CONF
+  WHOISD_LOG=$dir/whoisd.log
+  "$WHOISD" --config "$dir/whoisd.conf" >"$WHOISD_LOG" 2>&1 &
+  WHOISD_PID=$!
+  BENCH_PIDS+=("$WHOISD_PID")
+}
+
+# bench_wait_ready PORT PID NAME_FILE_ARGS...: one answer within 30 s, or die with the log.
+bench_wait_ready() {
+  local port=$1 pid=$2 log=$3; shift 3
+  if ! "$LOADGEN" --target "127.0.0.1:$port" --probe --probe-timeout-ms 30000 --sources 1 \
+       --source-base 127.0.0.2 -q "$@" >/dev/null; then
+    echo "bench: server (pid $pid) did not answer on port $port; its log:" >&2
+    tail -n 20 "$log" >&2 2>/dev/null || true
+    exit 1
+  fi
+  kill -0 "$pid" 2>/dev/null || bench_die "server (pid $pid) exited"
+}
+
+# bench_memory PID PREFIX -> "HWM_KB RSS_KB MAPPED_KB": peak and current resident set, and
+# the resident pages of mappings whose path starts with PREFIX (the snapshot files).
+bench_memory() {
+  local pid=$1 prefix=$2 hwm rss mapped
+  hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+  rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+  mapped=$(awk -v prefix="$prefix" '
+      /^[0-9a-f]+-[0-9a-f]+ / { inside = (index($6, prefix) == 1) ; next }
+      inside && /^Rss:/ { sum += $2 }
+      END { print sum + 0 }' "/proc/$pid/smaps" 2>/dev/null)
+  echo "${hwm:-0} ${rss:-0} ${mapped:-0}"
+}

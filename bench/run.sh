@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark of whoisd: every scenario of issue 5, against whoisd and, in
+# the same run, against nginx's stream module answering a fixed text (the ceiling for
+# one TCP connection per query on this machine). Prints one table and the targets.
+#
+#   bench/run.sh [BUILD_DIR]            (default: build)
+#
+# Settings (environment):
+#   WHOISD_BENCH_CACHE      where generated snapshots are kept between runs (/var/tmp/whoisd-bench)
+#   WHOISD_BENCH_DOMAINS    snapshot size (1000000)
+#   WHOISD_BENCH_SECONDS    seconds per measured run (10), after a 1 s warm-up
+#   WHOISD_BENCH_CONNECTIONS  closed-loop clients of the generator (16)
+#   WHOISD_BENCH_THREADS    generator threads (1)
+#   WHOISD_BENCH_LOOPS      whoisd event loops = nginx workers (the number of cores)
+#   WHOISD_BENCH_SOURCES    distinct sources in scenario 3 (1000000)
+#   WHOISD_BENCH_STARTS     start-ups timed in scenario 5 (3)
+#   WHOISD_BENCH_SCENARIOS  which to run, of "0 1 2 3 4 5" (all; 0 is nginx)
+#   WHOISD_BENCH_SMOKE=1    a short run for CI: targets are printed, not judged
+#   BENCH_KEEP=1            keep the work directory (configs, logs, generator outputs)
+# Exit status: 0 when every run finished without a generator error, 1 otherwise, 2 when
+# a tool is missing. Targets not met do not fail the run (they are measurements).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench-lib.sh
+. "$here/bench-lib.sh"
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+build=${1:-build}
+cache=${WHOISD_BENCH_CACHE:-/var/tmp/whoisd-bench}
+domains=${WHOISD_BENCH_DOMAINS:-1000000}
+seconds=${WHOISD_BENCH_SECONDS:-10}
+conns=${WHOISD_BENCH_CONNECTIONS:-16}
+threads=${WHOISD_BENCH_THREADS:-1}
+loops=${WHOISD_BENCH_LOOPS:-$(nproc)}
+sources3=${WHOISD_BENCH_SOURCES:-1000000}
+starts=${WHOISD_BENCH_STARTS:-3}
+smoke=${WHOISD_BENCH_SMOKE:-0}
+scenarios=" ${WHOISD_BENCH_SCENARIOS:-0 1 2 3 4 5} "
+want() { [[ "$scenarios" == *" $1 "* ]]; }
+seed=1
+warmup=1
+
+need_whoisd=1
+[ "$(echo $scenarios)" = 0 ] && need_whoisd=0
+bench_tools "$build" "$need_whoisd"
+bench_workdir
+status=0
+rows=()
+note() { printf '%s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------------------- machine
+cpu_model=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+mem_gb=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+note "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $cpu_model, $(nproc) cores, $mem_gb GB; load average $load_start"
+note "bench: whoisd loops = nginx workers = $loops; generator: $threads thread(s), $conns connections; $seconds s runs"
+
+snapshot=""
+if [ "$need_whoisd" = 1 ]; then snapshot=$(bench_snapshot "$domains" "$seed" "$cache") || exit 2; fi
+prefix=$cache/  # every snapshot file the daemon maps lives here (scenario 4 swaps two)
+
+# run_loadgen LABEL ARGS...: one generator run; keeps its output, returns its summary line.
+run_loadgen() {
+  local label=$1; shift
+  local out=$BENCH_WORK/$label.out line
+  "$LOADGEN" --label "$label" "$@" >"$out" 2>"$out.err"
+  local rc=$?
+  line=$(grep '^summary ' "$out" | tail -n 1)
+  if [ "$rc" != 0 ] || [ -z "$line" ]; then
+    status=1
+    note "bench: $label: the generator reported errors (exit $rc):"
+    sed 's/^/    /' "$out" "$out.err" | grep -v '^    summary' | tail -n 12 >&2
+  fi
+  echo "$line"
+}
+
+# row SCENARIO SERVER SUMMARY RATIO NOTE: one table row from a summary line.
+row() {
+  local name=$1 server=$2 s=$3 ratio=$4 extra=$5 beyond hwm
+  hwm=$(bench_kv "$s" server_hwm_kb); beyond=$(bench_kv "$s" server_beyond_mapped_kb)
+  rows+=("$(printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %8s %9s  %s' "$name" "$server" \
+    "$(bench_kv "$s" qps | cut -d. -f1)" "$ratio" "$(bench_kv "$s" p50_ms)" "$(bench_kv "$s" p99_ms)" \
+    "$(bench_kv "$s" p999_ms)" "$(bench_kv "$s" errors)" "$(bench_kv "$s" gen_cpu)" \
+    "${hwm:+$((hwm / 1024))}" "${beyond:+$((beyond / 1024))}" "$extra")")
+}
+
+common=(--warmup "$warmup" --duration "$((seconds + warmup))" --threads "$threads" -q)
+
+# ------------------------------------------------------------- reference: nginx stream
+nginx_qps=0; s1=""; s1h=""; s1_ratio=-; s2=""; s3=""; s4=""
+if want 0; then
+answer_file=$BENCH_WORK/nginx-answer.txt
+# A found answer of typical size (FORMAT.md's example), so both servers write as much.
+cat >"$answer_file" <<'TEXT'
+Domain: example.pt
+Domain Status: Registered
+Creation Date: 14/01/1997 00:00:00
+Expiration Date: 20/07/2027 23:59:42
+Owner Name: Exemplo Unipessoal Lda
+Owner Address: Rua Exemplo 12
+Owner Locality: Ponta Delgada
+Owner ZipCode: 9500-001
+Owner Locality ZipCode: Ponta Delgada
+Owner Country Code: PT
+Owner Email: dns@example.pt
+Admin Name: Exemplo Registos Lda
+Admin Email: registos@example.pt
+Tech Name: Joao Exemplo
+Tech Email: joao@example.pt
+Name Server: ns1.example.pt | IPv4: 192.0.2.1 and IPv6: 2001:db8::1
+Name Server: ns2.example.net | IPv4:  and IPv6: 
+DS Record: 12345 13 2 8F3C6B1E4F0D9A7C2B5E8D1F3A6C9E0B2D4F7A1C3E5B8D0F2A4C6E8B1D3F5A7C
+TEXT
+port=$(bench_port)
+bench_start_nginx "$loops" "$port" "$answer_file"
+bench_wait_ready "$port" "$NGINX_PID" "$BENCH_WORK/nginx/error.log" --names "$answer_file" --expect any
+nginx_s=$(run_loadgen nginx-peak --target "127.0.0.1:$port" --names "$answer_file" --expect any \
+  --connections "$conns" "${common[@]}")
+nginx_qps=$(bench_kv "$nginx_s" qps); nginx_qps=${nginx_qps:-0}
+row "0  fixed text, closed loop" nginx "$nginx_s" 1.00 "ceiling"
+half=$(awk -v q="$nginx_qps" 'BEGIN { printf "%d", q / 2 }')
+if [ "$half" -gt 0 ]; then
+  s=$(run_loadgen nginx-half --target "127.0.0.1:$port" --names "$answer_file" --expect any \
+    --rate "$half" --connections 2000 "${common[@]}")
+  row "0h fixed text at half peak ($half/s)" nginx "$s" - "open loop"
+fi
+bench_stop "$NGINX_PID"; bench_forget "$NGINX_PID"
+fi
+
+ratio() { awk -v a="$1" -v b="$nginx_qps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# ------------------------------------------------ 1: the big snapshot, under the limit
+# 65,536 sources in turn: each makes far fewer than 1,000 queries in a run.
+s1_ratio=-; s1h=""
+if want 1; then
+port=$(bench_port)
+bench_start_whoisd s1 "$snapshot" "$port" "$loops" 1000
+bench_wait_ready "$port" "$WHOISD_PID" "$WHOISD_LOG" --snapshot "$snapshot" --max-names 10
+s1=$(run_loadgen whoisd-peak --target "127.0.0.1:$port" --snapshot "$snapshot" --sources 65536 \
+  --source-base 127.1.0.0 --connections "$conns" --watch-pid "$WHOISD_PID" --watch-mapped "$prefix" "${common[@]}")
+s1_qps=$(bench_kv "$s1" qps); s1_qps=${s1_qps:-0}
+s1_ratio=$(ratio "$s1_qps")
+row "1  $domains domains, under limit" whoisd "$s1" "$s1_ratio" "mix 90/8/2 found/no-match/invalid"
+half1=$(awk -v q="$s1_qps" 'BEGIN { printf "%d", q / 2 }')
+if [ "$half1" -gt 0 ]; then
+  s1h=$(run_loadgen whoisd-half --target "127.0.0.1:$port" --snapshot "$snapshot" --sources 65536 \
+    --source-base 127.1.0.0 --rate "$half1" --connections 2000 --watch-pid "$WHOISD_PID" --watch-mapped "$prefix" \
+    "${common[@]}")
+  row "1h same at half peak ($half1/s)" whoisd "$s1h" - "open loop"
+fi
+bench_stop "$WHOISD_PID"; bench_forget "$WHOISD_PID"
+fi
+
+# ------------------------------------------------------- 2: every source over the limit
+# A limit of 5: 256 sources make 6 queries each (the 6th crosses it), then every query
+# is a suspension answer.
+s2=""
+if want 2; then
+port=$(bench_port)
+bench_start_whoisd s2 "$snapshot" "$port" "$loops" 5
+bench_wait_ready "$port" "$WHOISD_PID" "$WHOISD_LOG" --snapshot "$snapshot" --max-names 10
+run_loadgen whoisd-cross --target "127.0.0.1:$port" --snapshot "$snapshot" --sources 256 --source-base 127.2.0.0 \
+  --count $((256 * 6)) --connections 4 --allow-limit -q >/dev/null
+s2=$(run_loadgen whoisd-suspended --target "127.0.0.1:$port" --snapshot "$snapshot" --sources 256 \
+  --source-base 127.2.0.0 --expect limit --connections "$conns" --watch-pid "$WHOISD_PID" --watch-mapped "$prefix" \
+  "${common[@]}")
+row "2  every source suspended" whoisd "$s2" "$(ratio "$(bench_kv "$s2" qps)")" "256 sources over a limit of 5"
+bench_stop "$WHOISD_PID"; bench_forget "$WHOISD_PID"
+fi
+
+# ------------------------------------------------------- 3: a million distinct sources
+s3=""
+if want 3; then
+port=$(bench_port)
+bench_start_whoisd s3 "$snapshot" "$port" "$loops" 1000
+bench_wait_ready "$port" "$WHOISD_PID" "$WHOISD_LOG" --snapshot "$snapshot" --max-names 10
+s3=$(run_loadgen whoisd-sources --target "127.0.0.1:$port" --snapshot "$snapshot" --sources "$sources3" \
+  --source-base 127.16.0.0 --count "$sources3" --connections "$conns" --threads "$threads" \
+  --watch-pid "$WHOISD_PID" --watch-mapped "$prefix" -q)
+row "3  $sources3 distinct sources" whoisd "$s3" "$(ratio "$(bench_kv "$s3" qps)")" "one query each: limiter memory"
+bench_stop "$WHOISD_PID"; bench_forget "$WHOISD_PID"
+fi
+
+# --------------------------------------------------- 4: a snapshot reload every second
+# The documented way: a new file renamed over the path, then SIGHUP. Two files (the
+# snapshot and a copy) take turns, so each reload opens a different file.
+s4=""
+if want 4; then
+copy=${snapshot%.sqlite}-copy.sqlite
+if [ ! -s "$copy" ] || [ "$snapshot" -nt "$copy" ]; then cp "$snapshot" "$copy.tmp" && mv "$copy.tmp" "$copy"; fi
+chmod 644 "$copy"
+live=$cache/live-$$.sqlite
+ln -f "$snapshot" "$live"
+port=$(bench_port)
+bench_start_whoisd s4 "$live" "$port" "$loops" 1000
+bench_wait_ready "$port" "$WHOISD_PID" "$WHOISD_LOG" --snapshot "$snapshot" --max-names 10
+(
+  i=0
+  while kill -0 "$WHOISD_PID" 2>/dev/null; do
+    sleep 1
+    if [ $((i % 2)) = 0 ]; then src=$copy; else src=$snapshot; fi
+    ln -f "$src" "$live.new" && mv -f "$live.new" "$live" && kill -HUP "$WHOISD_PID" 2>/dev/null || exit 0
+    i=$((i + 1)); echo "$i" >"$BENCH_WORK/reloads"
+  done
+) &
+reloader=$!
+BENCH_PIDS+=("$reloader")
+s4=$(run_loadgen whoisd-reload --target "127.0.0.1:$port" --snapshot "$snapshot" --sources 65536 \
+  --source-base 127.1.0.0 --connections "$conns" --watch-pid "$WHOISD_PID" --watch-mapped "$prefix" "${common[@]}")
+bench_stop "$reloader"; bench_forget "$reloader"
+hups=$(cat "$BENCH_WORK/reloads" 2>/dev/null || echo 0)
+reloaded=$(grep -ci 'reload' "$WHOISD_LOG" || true)
+row "4  reload every second" whoisd "$s4" "$(ratio "$(bench_kv "$s4" qps)")" "$hups SIGHUPs, $reloaded log lines on reload"
+bench_stop "$WHOISD_PID"; bench_forget "$WHOISD_PID"
+rm -f "$live" "$live.new"
+fi
+
+# ------------------------------------------------------- 5: start-up to the first answer
+# The probe runs first and retries every 0.5 ms; the clock starts just before the
+# daemon is started, so the figure includes exec, config, snapshot open, bind.
+startups=()
+start_hwm=0; start_beyond=0
+want 5 || starts=0
+for i in $(seq "$starts"); do
+  port=$(bench_port)
+  "$LOADGEN" --target "127.0.0.1:$port" --probe --probe-timeout-ms 30000 --sources 1 --source-base 127.0.0.3 \
+    --snapshot "$snapshot" --max-names 10 -q >"$BENCH_WORK/probe-$i.out" 2>&1 &
+  probe=$!
+  BENCH_PIDS+=("$probe")
+  sleep 0.3
+  t0=${EPOCHREALTIME/./}
+  bench_start_whoisd "s5-$i" "$snapshot" "$port" "$loops" 1000
+  if wait "$probe"; then
+    answered=$(bench_kv "$(grep '^summary ' "$BENCH_WORK/probe-$i.out")" answered_us)
+    startups+=("$(awk -v a="$answered" -v b="$t0" 'BEGIN { printf "%.1f", (a - b) / 1000 }')")
+    sleep 0.2
+    read -r hwm rss mapped < <(bench_memory "$WHOISD_PID" "$prefix")
+    [ "$hwm" -gt "$start_hwm" ] && start_hwm=$hwm
+    [ $((rss - mapped)) -gt "$start_beyond" ] && start_beyond=$((rss - mapped))
+  else
+    status=1; note "bench: start-up $i: no answer; daemon log:"; tail -n 10 "$WHOISD_LOG" >&2
+  fi
+  bench_forget "$probe"
+  bench_stop "$WHOISD_PID"; bench_forget "$WHOISD_PID"
+done
+startup_list=$(IFS=' '; echo "${startups[*]:-none}")
+startup_best=$(printf '%s\n' "${startups[@]:-}" | sort -n | head -n 1)
+startup_median=$(printf '%s\n' "${startups[@]:-}" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
+want 5 && rows+=("$(printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %8s %9s  %s' "5  start-up to first answer" whoisd - - - - - - - \
+  "$((start_hwm / 1024))" "$((start_beyond / 1024))" "ms: ${startup_list} (median ${startup_median:-?})")")
+
+# ------------------------------------------------------------------------------ table
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+echo
+echo "whoisd end-to-end benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $cpu_model, $(nproc) cores, $mem_gb GB RAM; load average $load_start at start, $load_end at end"
+echo "whoisd loops = nginx workers = $loops; generator (same machine): $threads thread(s), $conns connections; ${seconds} s runs after ${warmup} s warm-up"
+echo
+printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %8s %9s  %s\n' scenario server "queries/s" "/nginx" "p50 ms" "p99 ms" \
+  "p99.9 ms" errors "gen CPU" "peak MB" "beyond MB" note
+printf '%s\n' "${rows[@]}"
+echo "(peak MB: the server's VmHWM; beyond MB: its largest RSS minus the snapshot file's mapped pages; gen CPU: cores the generator used)"
+echo
+
+# ---------------------------------------------------------------------------- targets
+verdict() { if [ "$1" = 1 ]; then echo met; else echo "NOT MET"; fi; }
+t1=$(awk -v r="$s1_ratio" 'BEGIN { print (r != "-" && r >= 0.9) ? 1 : 0 }')
+p99h=$(bench_kv "$s1h" p99_ms)
+t2=$(awk -v p="${p99h:-99}" 'BEGIN { print (p < 1.0) ? 1 : 0 }')
+t3=$(awk -v p="${startup_median:-99999}" 'BEGIN { print (p < 200) ? 1 : 0 }')
+max_beyond=$start_beyond
+for s in "$s1" "$s1h" "$s2" "$s3" "$s4"; do
+  b=$(bench_kv "$s" server_beyond_mapped_kb); [ -n "$b" ] && [ "$b" -gt "$max_beyond" ] && max_beyond=$b
+done
+t4=$(awk -v b="$max_beyond" 'BEGIN { print (b < 100 * 1024) ? 1 : 0 }')
+printf 'target: scenario 1 at >= 0.90 of nginx          %-10s %s\n' "$s1_ratio" "$(verdict "$t1")"
+printf 'target: p99 < 1 ms at half the peak rate        %-10s %s\n' "${p99h:-?} ms" "$(verdict "$t2")"
+printf 'target: start-up to first answer < 200 ms       %-10s %s\n' "${startup_median:-?} ms" "$(verdict "$t3")"
+printf 'target: RSS beyond the snapshot < 100 MB        %-10s %s\n' "$((max_beyond / 1024)) MB" "$(verdict "$t4")"
+if [ "$smoke" = 1 ]; then echo "(smoke run: short and small; the targets above are not judged)"; fi
+if [ "$status" != 0 ]; then echo "bench: some runs reported errors (see above)"; fi
+exit "$status"
