@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace whoisd {
@@ -543,8 +544,16 @@ Decision Limiter::check(const IpAddress& client) {
     h.last_episode = now;
     h.suspended_until = now + static_cast<std::int64_t>(h.episodes) * cfg.suspension_s;
     h.flags = 0;
-    // Queries that will have left the window when the suspension ends cannot matter.
-    Impl::prune_heavy(s, h, Impl::window_start(minute_of(h.suspended_until), cfg));
+    // Answers that will have left the window when the suspension ends can no longer
+    // matter: drop them now, so that the source starts afresh then (with the default
+    // suspension >= window, that is all of them). Judged in seconds, not minutes: all
+    // of them were made at or before `now`, so a minute's bucket is dropped once
+    // min(its last second, now) is a full window before the end.
+    const UnixSeconds cutoff = h.suspended_until - cfg.window_s;  // answers at or before it are out
+    if (now <= cutoff)
+      Impl::prune_heavy(s, h, std::numeric_limits<Minute>::max());
+    else if (cutoff >= 0)
+      Impl::prune_heavy(s, h, minute_of(cutoff + 1));
     Impl::list_suspension(s, slot);
     Impl::mark_dirty(s, slot);
     d.verdict = Decision::Verdict::limit_crossed;

@@ -1,0 +1,224 @@
+// The limiter's state as lib/state sees it: export, import, and the sweep that
+// forgets what can no longer matter.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+
+#include "policy/limiter.h"
+
+using namespace whoisd;
+using namespace std::chrono_literals;
+using Verdict = Decision::Verdict;
+
+namespace {
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+IpAddress v4(std::uint32_t n) { return IpAddress::v4(0x0A000000u + n); }  // 10.x.y.z
+
+constexpr UnixSeconds kStart = 1'767'225'600;
+constexpr std::int64_t kDay = 86400;
+
+std::map<SourceKey, SourceState> export_all(Limiter& lim) {
+  std::map<SourceKey, SourceState> out;
+  lim.export_all([&](const SourceState& s) { out[s.key] = s; });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("export and import round trip every kind of state") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.queries = 8;
+  Limiter lim(config, clock);
+
+  lim.check(ip("192.0.2.1"));  // inline, one query
+  for (int i = 0; i < 3; ++i) {
+    lim.check(ip("192.0.2.2"));  // inline, three queries in two minutes
+    clock.advance(40);
+  }
+  for (int i = 0; i < 7; ++i) lim.check(ip("2001:db8:1:2::5"));  // heavy: more than fit inline
+  for (int i = 0; i < 9; ++i) lim.check(ip("192.0.2.3"));        // suspended, episode 1
+  lim.suspend(lim.key_of(ip("192.0.2.4")), 5h);                  // manual
+  clock.advance(600);
+
+  auto before = export_all(lim);
+  REQUIRE(before.size() == 5);
+  const auto& two = before.at(lim.key_of(ip("192.0.2.2")));
+  CHECK(two.queries_in_window() == 3);
+  CHECK(two.minutes.size() == 2);
+  CHECK(two.minutes.front().minute == kStart / 60);
+  const auto& three = before.at(lim.key_of(ip("192.0.2.3")));
+  CHECK(three.episodes == 1);
+  CHECK(three.suspended_until == kStart + 120 + kDay);
+  CHECK(three.last_episode == kStart + 120);
+  CHECK(three.minutes.empty());  // they will have left the window when the suspension ends
+  CHECK(before.at(lim.key_of(ip("192.0.2.4"))).flags == SourceState::kManualSuspension);
+
+  Limiter restored(config, clock);
+  for (const auto& [key, state] : before) CHECK(restored.import(state));
+  CHECK(export_all(restored) == before);
+  CHECK(restored.active_suspensions().size() == 2);
+
+  // And it decides the same from there on.
+  for (const char* a : {"192.0.2.1", "192.0.2.2", "2001:db8:1:2::9", "192.0.2.3", "192.0.2.4", "192.0.2.99"}) {
+    for (int i = 0; i < 10; ++i) {
+      auto x = lim.check(ip(a)), y = restored.check(ip(a));
+      CHECK(x.verdict == y.verdict);
+      CHECK(x.count == y.count);
+      CHECK(x.episode == y.episode);
+      CHECK(x.suspended_until == y.suspended_until);
+    }
+  }
+}
+
+TEST_CASE("import refuses what this limiter cannot hold") {
+  ManualClock clock(kStart);
+  Limiter lim(LimiterConfig{}, clock);
+  SourceState s;
+  s.key = source_key(ip("2001:db8:1:2::"), 56);
+  s.minutes = {{kStart / 60, 2}};
+  CHECK_FALSE(lim.import(s));  // another prefix length
+  s.key = source_key(ip("2001:db8:1:2::"), 64);
+  s.minutes = {{kStart / 60, 2}, {kStart / 60 - 5, 1}};
+  CHECK_FALSE(lim.import(s));  // not oldest first
+  s.minutes = {{-4, 1}};
+  CHECK_FALSE(lim.import(s));
+  CHECK(lim.tracked_sources() == 0);
+  s.minutes = {{kStart / 60 - 5, 1}, {kStart / 60, 2}};
+  CHECK(lim.import(s));
+  CHECK(lim.check(ip("2001:db8:1:2::1")).count == 4);
+}
+
+TEST_CASE("import of an expired, unreported suspension reports its expiry") {
+  ManualClock clock(kStart);
+  Limiter lim(LimiterConfig{}, clock);
+  SourceState s;
+  s.key = lim.key_of(ip("192.0.2.1"));
+  s.episodes = 2;
+  s.last_episode = kStart - 3 * kDay;
+  s.suspended_until = kStart - kDay;  // ended while the daemon was down
+  CHECK(lim.import(s));
+  std::vector<LimiterEvent> events;
+  REQUIRE(lim.drain_events(events) == 1);
+  CHECK(events[0].kind == LimiterEvent::Kind::suspension_expired);
+  CHECK(events[0].at == kStart - kDay);
+  CHECK(events[0].episode == 2);
+}
+
+TEST_CASE("export_dirty sends only what changed, including forgotten sources") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.queries = 3;
+  Limiter lim(config, clock);
+  for (std::uint32_t i = 0; i < 1000; ++i) lim.check(v4(i));
+  std::size_t n = lim.export_dirty([](const SourceState& s) { CHECK(s.queries_in_window() == 1); });
+  CHECK(n == 1000);
+  CHECK(lim.export_dirty([](const SourceState&) {}) == 0);
+
+  lim.check(v4(7));
+  lim.check(v4(7));
+  lim.check(v4(7));  // crosses
+  std::vector<SourceState> got;
+  CHECK(lim.export_dirty([&](const SourceState& s) { got.push_back(s); }) == 1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].key == lim.key_of(v4(7)));
+  CHECK(got[0].episodes == 1);
+  CHECK(got[0].queries_in_window() == 0);
+
+  // A suspended query changes nothing.
+  lim.check(v4(7));
+  CHECK(lim.export_dirty([](const SourceState&) {}) == 0);
+
+  // A day later everyone but the suspended source is forgotten; lib/state hears of it.
+  clock.advance(kDay + 120);
+  std::size_t forgotten = 0;
+  while (lim.tracked_sources() > 1) forgotten += lim.sweep(100);
+  CHECK(forgotten == 999);
+  got.clear();
+  CHECK(lim.export_dirty([&](const SourceState& s) { got.push_back(s); }) >= 999);
+  std::size_t empty = std::count_if(got.begin(), got.end(), [](const SourceState& s) { return s.empty(); });
+  CHECK(empty == 999);
+}
+
+TEST_CASE("the sweep forgets what no longer matters and keeps what does") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.queries = 10;
+  Limiter lim(config, clock);
+
+  auto quiet = ip("192.0.2.1");       // one query, will age out
+  auto busy = ip("192.0.2.2");        // many queries (a heap record), will age out
+  auto recent = ip("192.0.2.3");      // a query later: stays
+  auto suspended = ip("192.0.2.4");   // suspended: stays until its episode is forgotten
+  lim.check(quiet);
+  for (int i = 0; i < 9; ++i) lim.check(busy);
+  for (int i = 0; i < 11; ++i) lim.check(suspended);
+  CHECK(lim.stats().heavy_sources == 2);
+  clock.advance(kDay / 2);
+  lim.check(recent);
+
+  auto sweep_all = [&] {
+    std::size_t n = 0;
+    for (int i = 0; i < 200; ++i) n += lim.sweep(64);  // more than a full pass
+    return n;
+  };
+  CHECK(sweep_all() == 0);
+  CHECK(lim.tracked_sources() == 4);
+
+  clock.set(kStart + kDay + 60);
+  CHECK(sweep_all() == 2);  // quiet and busy
+  CHECK(lim.tracked_sources() == 2);
+  CHECK_FALSE(lim.inspect(lim.key_of(quiet)));
+  CHECK_FALSE(lim.inspect(lim.key_of(busy)));
+  CHECK(lim.inspect(lim.key_of(recent)));
+  CHECK(lim.inspect(lim.key_of(suspended)));
+
+  clock.set(kStart + kDay / 2 + kDay + 60);
+  CHECK(sweep_all() == 1);  // recent
+  // The suspension is over, but its episode still counts within the quiet period.
+  auto state = lim.inspect(lim.key_of(suspended));
+  REQUIRE(state);
+  CHECK(state->episodes == 1);
+  clock.set(kStart + kDay + 30 * kDay - 1);
+  CHECK(sweep_all() == 0);
+  clock.set(kStart + kDay + 30 * kDay);
+  CHECK(sweep_all() == 1);
+  CHECK(lim.tracked_sources() == 0);
+  CHECK(lim.stats().heavy_sources == 0);
+  CHECK(lim.stats().heavy_bytes == 0);
+}
+
+TEST_CASE("the sweep does bounded work and gives memory back") {
+  ManualClock clock(kStart);
+  Limiter lim(LimiterConfig{}, clock);
+  for (std::uint32_t i = 0; i < 100000; ++i) lim.check(v4(i));
+  auto full = lim.stats();
+  CHECK(full.tracked_sources == 100000);
+  CHECK(full.total_bytes / full.tracked_sources <= 64);
+  clock.advance(2 * kDay);
+  CHECK(lim.sweep(10) <= 10);
+  std::size_t forgotten = 0;
+  for (int i = 0; i < 100000 && lim.tracked_sources() > 0; ++i) forgotten += lim.sweep(1000);
+  CHECK(lim.tracked_sources() == 0);
+  // a further full pass lets every shard shrink
+  for (int i = 0; i < 1000; ++i) lim.sweep(1000);
+  CHECK(lim.stats().table_bytes < full.table_bytes / 8);
+  CHECK(lim.check(v4(5)).verdict == Verdict::allow);
+}
+
+TEST_CASE("heavy records return inline once they hold little") {
+  ManualClock clock(kStart);
+  Limiter lim(LimiterConfig{}, clock);
+  auto a = ip("192.0.2.1");
+  for (int i = 0; i < 20; ++i) lim.check(a);
+  CHECK(lim.stats().heavy_sources == 1);
+  clock.advance(kDay - 3600);
+  for (int i = 0; i < 3; ++i) lim.check(a);
+  clock.advance(3600 + 120);  // the 20 leave the window, the 3 stay
+  for (int i = 0; i < 200; ++i) lim.sweep(64);
+  CHECK(lim.stats().heavy_sources == 0);
+  CHECK(lim.inspect(lim.key_of(a))->queries_in_window() == 3);
+  CHECK(lim.check(a).count == 4);
+}
