@@ -17,6 +17,8 @@ use Net::Whois::Raw;
 use Net::Whois::Raw::Common;
 use Net::Whois::Parser;
 
+binmode(STDOUT, ":encoding(UTF-8)");
+binmode(STDERR, ":encoding(UTF-8)");
 my $dir = shift @ARGV or die "usage: $0 DIR\n";
 opendir(my $dh, $dir) or die "$dir: cannot list: $!\n";
 my @names = sort map { /^(.*)\.expect$/ ? ($1) : () } readdir($dh);

@@ -15,6 +15,7 @@ using whoisd::PublishedDomain;
 using whoisd::test::count_lines;
 using whoisd::test::crlf;
 using whoisd::test::fixed_answer_rule_violation;
+using whoisd::test::found_layout_violation;
 
 namespace {
 
@@ -86,6 +87,27 @@ std::vector<std::string> split_lines(const std::string& answer) {
 TEST_CASE("found: the FORMAT.md example, exactly", "[render][found]") {
   const AnswerRenderer renderer;
   CHECK(renderer.found(acores(), false) == crlf(kAcoresAnswer));
+  CHECK(found_layout_violation(renderer.found(acores(), false)).empty());
+  CHECK(found_layout_violation(renderer.found(acores(), true)).empty());
+}
+
+TEST_CASE("the layout check used on fixture and generated answers catches departures", "[render][found]") {
+  const std::string good = crlf(kAcoresAnswer);
+  CHECK(found_layout_violation(good).empty());
+  std::string swapped = good;
+  swapped.replace(swapped.find("Admin Name"), 10, "Tech Namex");
+  CHECK_FALSE(found_layout_violation(swapped).empty());
+  CHECK_FALSE(found_layout_violation(good + "Domain: extra.pt\r\n").empty());
+  CHECK_FALSE(found_layout_violation(good.substr(0, good.size() - 2)).empty());
+  std::string bare_lf = good;
+  bare_lf.insert(bare_lf.find("Owner Name: ") + 14, "\n");
+  CHECK_FALSE(found_layout_violation(bare_lf).empty());
+  std::string bad_date = good;
+  bad_date.replace(bad_date.find("14/01/1997"), 10, "1997-01-14");
+  CHECK_FALSE(found_layout_violation(bad_date).empty());
+  std::string bad_ns = good;
+  bad_ns.replace(bad_ns.find("ns1.example.pt"), 14, "ns1 example.pt");
+  CHECK_FALSE(found_layout_violation(bad_ns).empty());
 }
 
 TEST_CASE("found: no Domain ACE line for a name that is not an IDN; no name server or DS lines when none",
@@ -325,6 +347,7 @@ TEST_CASE("injection: values cannot add lines or forge labels", "[render][inject
   d.name_servers = {{"ns1.example.pt\r\nDomain: ns.pt", {"192.0.2.1\r\nDS Record: 1 1 1 AA"}, {"::1\n"}}};
   d.ds_records = {{1, 8, 2, "AB\r\nDomain: ds.pt"}};
   const std::string answer = AnswerRenderer().found(d, true);
+  CHECK(found_layout_violation(answer).empty());
   const std::vector<std::string> lines = split_lines(answer);
   REQUIRE(lines.size() == 1 + 15 + 1 + 1);
   CHECK(std::count(answer.begin(), answer.end(), '\n') == 18);
