@@ -58,7 +58,7 @@ bool QueryLog::record(QueryLogEntry entry) noexcept {
   std::size_t size;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= options_.capacity) {
+    if (stopping_ || backlog_.load(std::memory_order_relaxed) >= options_.capacity) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
@@ -69,8 +69,9 @@ bool QueryLog::record(QueryLogEntry entry) noexcept {
       return false;
     }
     size = queue_.size();
+    backlog_.fetch_add(1, std::memory_order_relaxed);
+    recorded_.fetch_add(1, std::memory_order_relaxed);
   }
-  recorded_.fetch_add(1, std::memory_order_relaxed);
   // Wake the writer once a batch is ready; otherwise it wakes on its own within max_delay.
   if (size == options_.batch) wake_.notify_one();
   return true;
@@ -98,9 +99,8 @@ QueryLog::Counters QueryLog::counters() const {
   Counters c;
   c.recorded = recorded_.load(std::memory_order_relaxed);
   c.written = written_.load(std::memory_order_relaxed);
-  std::uint64_t lost = lost_.load(std::memory_order_relaxed);
-  c.dropped = dropped_.load(std::memory_order_relaxed) + lost;
-  c.backlog = c.recorded - c.written - lost;
+  c.dropped = dropped_.load(std::memory_order_relaxed) + lost_.load(std::memory_order_relaxed);
+  c.backlog = backlog_.load(std::memory_order_relaxed);
   c.write_errors = write_errors_.load(std::memory_order_relaxed);
   return c;
 }
@@ -153,9 +153,11 @@ void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
     }
     tx.commit();
     written_.fetch_add(batch.size(), std::memory_order_relaxed);
+    backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
   } catch (const StateDbError& e) {
     w.insert.reset();
     lost_.fetch_add(batch.size(), std::memory_order_relaxed);
+    backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     log::error("query_log_write_failed").kv("entries_lost", batch.size()).kv("error", e.what());
   }

@@ -113,6 +113,9 @@ class QueryLog {
   std::uint64_t dropped_seen_ = 0;
   std::thread thread_;
 
+  // Accepted and not yet written or lost: the queue plus the batch being written.
+  // Bounded by capacity (the writer's batch counts too, or memory would reach 2x).
+  std::atomic<std::uint64_t> backlog_{0};
   std::atomic<std::uint64_t> recorded_{0};
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_{0};

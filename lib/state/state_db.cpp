@@ -34,6 +34,10 @@ std::int64_t query_int(sqlite3* db, const std::string& path, const char* sql) {
   if (rc != SQLITE_OK) {
     if ((code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_CORRUPT)
       throw_for(path, "is corrupt or not a SQLite database (" + message + "); move it aside to start with empty state");
+    if ((code & 0xff) == SQLITE_READONLY || (code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_PERM)
+      throw_for(path, "is not writable by this user (" + message +
+                          "; in WAL mode even readers need to write the -shm file: check the permissions of the "
+                          "file and its directory)");
     throw_for(path, "cannot be read: " + message);
   }
   return value;

@@ -1,0 +1,316 @@
+// whoisd-admin, the built binary, run as a subprocess against a state directory that
+// a live limiter and persister (as in the daemon) are using.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "json_lite.h"
+#include "policy/limiter.h"
+#include "state/query_log.h"
+#include "state/state_db.h"
+#include "state/state_persister.h"
+#include "state/state_reports.h"
+#include "state_test_util.h"
+#include "support/temp_dir.h"
+
+using namespace std::chrono_literals;
+using whoisd::Decision;
+using whoisd::IpAddress;
+using whoisd::Limiter;
+using whoisd::LimiterConfig;
+using whoisd::ManualClock;
+using whoisd::QueryLog;
+using whoisd::QueryLogEntry;
+using whoisd::QueryOutcome;
+using whoisd::StateDb;
+using whoisd::StatePersister;
+using whoisd::test::Json;
+using whoisd::test::parse_json;
+using whoisd::test::sql_int;
+using whoisd::test::TempDir;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+Run admin(const TempDir& dir, const std::vector<std::string>& args) {
+  std::string cmd = quote(std::string(WHOISD_BINARY_DIR) + "/whoisd/whoisd-admin");
+  for (const auto& a : args) cmd += " " + quote(a);
+  std::string err_file = dir.file("admin.stderr");
+  cmd += " 2>" + quote(err_file);
+  Run r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_file);
+  std::stringstream ss;
+  ss << err.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+Json admin_json(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--state-dir", dir.path(), "--json"});
+  Run r = admin(dir, args);
+  INFO("whoisd-admin stderr: " << r.err << "\nstdout: " << r.out);
+  REQUIRE(r.exit_code == 0);
+  return parse_json(r.out);
+}
+
+Run admin_text(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--state-dir", dir.path()});
+  return admin(dir, args);
+}
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+QueryLogEntry logged(const char* client, const char* query, QueryOutcome outcome, std::int64_t time_us) {
+  QueryLogEntry e;
+  e.time_us = time_us;
+  e.client = ip(client);
+  e.query = query;
+  e.outcome = outcome;
+  e.answer_us = 17;
+  return e;
+}
+
+// Waits (bounded) until the persister has stored a suspension of `source`.
+bool stored_suspension(const std::string& path, const std::string& source, whoisd::UnixSeconds now) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    StateDb db = StateDb::open(path, StateDb::Mode::read_only);
+    for (const auto& s : whoisd::active_suspensions(db, now))
+      if (s.source == source) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, suspend, purge",
+          "[state][admin][cli]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  // The admin tool reads the system clock; the "daemon" here starts at the same time.
+  ManualClock clock(whoisd::SystemClock().now());
+  const std::int64_t now_us = clock.now() * 1'000'000;
+  LimiterConfig config;
+  config.queries = 5;
+  Limiter limiter(config, clock);
+  StatePersister persister(path, limiter, clock, {.interval = 200ms});
+  persister.load();
+  persister.start();
+
+  {
+    QueryLog log(path);
+    log.start();
+    for (int i = 0; i < 6; ++i)
+      log.record(logged("192.0.2.1", "exemplo.pt", i < 4 ? QueryOutcome::found : QueryOutcome::no_match,
+                        now_us - 60'000'000 + i));
+    log.record(logged("192.0.2.1", "bad query", QueryOutcome::limit_crossed, now_us - 50'000'000));
+    for (int i = 0; i < 3; ++i)
+      log.record(logged("2001:db8:1:2::99", "açores.pt", QueryOutcome::found, now_us - 40'000'000 + i));
+    log.record(logged("198.51.100.3", "x.pt", QueryOutcome::invalid, now_us - 30'000'000));
+    log.record(logged("198.51.100.3", "old.pt", QueryOutcome::found, now_us - 3 * 86'400'000'000LL));
+    log.stop();
+    REQUIRE(log.counters().written == 12);
+  }
+  for (int i = 0; i < 6; ++i) limiter.check(ip("192.0.2.1"));  // crosses: episode 1
+  REQUIRE(limiter.check(ip("192.0.2.1")).verdict == Decision::Verdict::suspended);
+  REQUIRE(stored_suspension(path, "192.0.2.1", clock.now()));
+
+  SECTION("top") {
+    Json top = admin_json(dir, {"top", "--since", "1h", "--limit", "2"});
+    REQUIRE(top["sources"].a.size() == 2);
+    CHECK(top["sources"][0]["source"].s == "192.0.2.1");
+    CHECK(top["sources"][0]["queries"].integer() == 7);
+    CHECK(top["sources"][0]["outcomes"]["found"].integer() == 4);
+    CHECK(top["sources"][0]["outcomes"]["no_match"].integer() == 2);
+    CHECK(top["sources"][0]["outcomes"]["limit_crossed"].integer() == 1);
+    CHECK(top["sources"][1]["source"].s == "2001:db8:1:2::/64");
+    CHECK(top["sources"][1]["queries"].integer() == 3);
+    // The period matters: 198.51.100.3's old query is outside 1h, inside 7d.
+    Json week = admin_json(dir, {"top", "--since", "7d"});
+    REQUIRE(week["sources"].a.size() == 3);
+    CHECK(week["sources"][2]["queries"].integer() == 2);
+
+    Run table = admin_text(dir, {"top", "--since", "1h"});
+    CHECK(table.exit_code == 0);
+    CHECK_THAT(table.out, Catch::Contains("SOURCE") && Catch::Contains("QUERIES") &&
+                              Catch::Contains("found 4, no_match 2, limit_crossed 1"));
+  }
+
+  SECTION("history") {
+    Json h = admin_json(dir, {"history", "192.0.2.1"});
+    CHECK(h["source"].s == "192.0.2.1");
+    CHECK(h["queries_total"].integer() == 7);
+    CHECK(h["queries"][0]["outcome"].s == "limit_crossed");  // newest first
+    CHECK(h["queries"][0]["proxy_peer"].type == Json::Type::null);
+    CHECK(h["episodes"].integer() == 1);
+    CHECK(h["suspended_until"].type == Json::Type::string);
+    REQUIRE(h["events"].a.size() == 1);
+    CHECK(h["events"][0]["kind"].s == "suspension_started");
+    CHECK(h["events"][0]["episode"].integer() == 1);
+
+    // Any address of the /64 names the /64.
+    Json v6 = admin_json(dir, {"history", "2001:db8:1:2:ffff::1", "--limit", "2"});
+    CHECK(v6["source"].s == "2001:db8:1:2::/64");
+    CHECK(v6["queries_total"].integer() == 3);
+    CHECK(v6["queries"].a.size() == 2);
+    CHECK(v6["queries"][0]["query"].s == "açores.pt");
+    Json prefix = admin_json(dir, {"history", "2001:db8:1:2::/64"});
+    CHECK(prefix["queries_total"].integer() == 3);
+
+    Run table = admin_text(dir, {"history", "192.0.2.1"});
+    CHECK(table.exit_code == 0);
+    CHECK_THAT(table.out, Catch::Contains("suspension_started") && Catch::Contains("exemplo.pt") &&
+                              Catch::Contains("suspended until"));
+  }
+
+  SECTION("suspensions, lift and suspend reach the running limiter") {
+    Json s = admin_json(dir, {"suspensions"});
+    REQUIRE(s["suspensions"].a.size() == 1);
+    CHECK(s["suspensions"][0]["source"].s == "192.0.2.1");
+    CHECK(s["suspensions"][0]["episode"].integer() == 1);
+    CHECK_FALSE(s["suspensions"][0]["manual"].b);
+    CHECK(s["suspensions"][0]["remaining_seconds"].integer() > 23 * 3600);
+    CHECK(s["pending_actions"].a.empty());
+
+    auto t0 = std::chrono::steady_clock::now();
+    Json lift = admin_json(dir, {"lift", "192.0.2.1", "--reason", "false positive", "--operator", "ana"});
+    auto elapsed = std::chrono::steady_clock::now() - t0;
+    INFO("lift confirmed after " << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms");
+    CHECK(lift["applied"].b);
+    CHECK_THAT(lift["result"].s, Catch::StartsWith("lifted (was suspended until"));
+    CHECK(limiter.inspect(limiter.key_of(ip("192.0.2.1")))->suspended_until <= clock.now());
+
+    Json suspend = admin_json(dir, {"suspend", "2001:db8:1:2::5", "--hours", "3", "--reason", "scraping"});
+    CHECK(suspend["applied"].b);
+    CHECK(suspend["source"].s == "2001:db8:1:2::/64");
+    Decision d = limiter.check(ip("2001:db8:1:2:abcd::1"));
+    CHECK(d.verdict == Decision::Verdict::suspended);
+    CHECK(d.manual);
+    CHECK(d.suspended_until >= clock.now() + 3 * 3600 - 5);
+
+    Run table = admin_text(dir, {"suspensions"});
+    CHECK(table.exit_code == 0);
+    CHECK_THAT(table.out, Catch::Contains("2001:db8:1:2::/64") && Catch::Contains("operator") &&
+                              Catch::Contains("REMAINING"));
+    CHECK_THAT(table.out, !Catch::Contains("192.0.2.1"));
+
+    Run history = admin_text(dir, {"history", "192.0.2.1"});
+    CHECK_THAT(history.out, Catch::Contains("suspension_lifted") && Catch::Contains("false positive") &&
+                                Catch::Contains("ana"));
+    Run text_lift = admin_text(dir, {"lift", "192.0.2.99", "--reason", "check"});
+    CHECK(text_lift.exit_code == 0);
+    CHECK_THAT(text_lift.out, Catch::Contains("Queued action") && Catch::Contains("not suspended"));
+  }
+
+  SECTION("purge") {
+    Json purged = admin_json(dir, {"purge", "--retention", "1d"});
+    CHECK(purged["query_log"].integer() == 1);
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 11);
+    Run again = admin_text(dir, {"purge"});
+    CHECK(again.exit_code == 0);
+    CHECK_THAT(again.out, Catch::Contains("Purged rows older than") && Catch::Contains("90d"));
+  }
+
+  SECTION("bad sources and periods are clear errors") {
+    Run bad_source = admin_text(dir, {"history", "300.1.2.3"});
+    CHECK(bad_source.exit_code == 2);
+    CHECK_THAT(bad_source.err, Catch::Contains("300.1.2.3"));
+    Run bad_prefix = admin_text(dir, {"suspend", "2001:db8::/48", "--hours", "1", "--reason", "x"});
+    CHECK(bad_prefix.exit_code == 2);
+    CHECK_THAT(bad_prefix.err, Catch::Contains("2001:db8::/48"));
+    Run bad_period = admin_text(dir, {"top", "--since", "5x"});
+    CHECK(bad_period.exit_code == 2);
+    CHECK_THAT(bad_period.err, Catch::Contains("--since") && Catch::Contains("5x"));
+    Run bare_number = admin_text(dir, {"purge", "--retention", "90"});
+    CHECK(bare_number.exit_code == 2);
+    Run no_hours = admin_text(dir, {"suspend", "192.0.2.1", "--reason", "x"});
+    CHECK(no_hours.exit_code != 0);
+    CHECK(sql_int(path, "SELECT count(*) FROM admin_actions") == 0);  // nothing queued by a refused command
+  }
+
+  persister.stop();
+}
+
+TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state errors are clear",
+          "[state][admin][cli]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+
+  Run missing = admin_text(dir, {"suspensions"});
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::Contains(path) && Catch::Contains("does not exist"));
+  CHECK(access(path.c_str(), F_OK) != 0);  // not created by the tool
+
+  Run nowhere = admin(dir, {"top"});
+  CHECK(nowhere.exit_code == 2);
+  CHECK_THAT(nowhere.err, Catch::Contains("--state-dir") && Catch::Contains("--config"));
+
+  StateDb::open(path, StateDb::Mode::create);
+  Json lift = admin_json(dir, {"lift", "192.0.2.1", "--reason", "while down", "--wait", "300ms"});
+  CHECK_FALSE(lift["applied"].b);
+  Json s = admin_json(dir, {"suspensions"});
+  REQUIRE(s["pending_actions"].a.size() == 1);
+  CHECK(s["pending_actions"][0]["action"].s == "lift");
+  Run text = admin_text(dir, {"suspend", "192.0.2.2", "--hours", "1", "--reason", "x", "--wait", "200ms"});
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("next start"));
+
+  // --config: [state] dir and [limits] ipv6_prefix from the daemon's file.
+  std::string conf = dir.file("whoisd.conf");
+  {
+    std::ofstream f(conf);
+    f << "[state]\ndir = \"" << dir.path() << "\"\n[limits]\nipv6_prefix = 48\n";
+  }
+  Run by_config = admin(dir, {"--config", conf, "--json", "history", "2001:db8:1:2::5"});
+  CHECK(by_config.exit_code == 0);
+  CHECK(parse_json(by_config.out)["source"].s == "2001:db8:1::/48");
+  {
+    std::ofstream f(conf);
+    f << "[state]\ndir = 5\n";
+  }
+  Run bad_config = admin(dir, {"--config", conf, "top"});
+  CHECK(bad_config.exit_code == 2);
+  CHECK_THAT(bad_config.err, Catch::Contains(conf) && Catch::Contains("[state] dir"));
+  {
+    std::ofstream f(conf);
+    f << "[state\n";
+  }
+  Run broken_config = admin(dir, {"--config", conf, "top"});
+  CHECK(broken_config.exit_code == 2);
+  CHECK_THAT(broken_config.err, Catch::Contains(conf) && Catch::Contains("line 1"));
+
+  // A damaged state file is named, with the problem.
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << std::string(8192, 'x');
+  }
+  std::remove((path + "-wal").c_str());
+  std::remove((path + "-shm").c_str());
+  Run corrupt = admin_text(dir, {"top"});
+  CHECK(corrupt.exit_code == 1);
+  CHECK_THAT(corrupt.err, Catch::Contains(path) && Catch::Contains("corrupt"));
+}

@@ -1,0 +1,140 @@
+// The query log: what a row holds, and the writer under a burst — every entry is
+// written or counted as dropped, and record() never waits for the disk.
+#include <catch2/catch.hpp>
+#include <thread>
+#include <vector>
+
+#include "state/query_log.h"
+#include "state/state_db.h"
+#include "state_test_util.h"
+#include "support/temp_dir.h"
+
+using whoisd::IpAddress;
+using whoisd::QueryLog;
+using whoisd::QueryLogEntry;
+using whoisd::QueryOutcome;
+using whoisd::StateDb;
+using whoisd::test::sql_int;
+using whoisd::test::sql_text;
+using whoisd::test::TempDir;
+
+namespace {
+
+std::string new_state(const TempDir& dir) {
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  return path;
+}
+
+QueryLogEntry entry(const char* client, std::string query, QueryOutcome outcome, std::int64_t time_us = 1'000'000) {
+  QueryLogEntry e;
+  e.time_us = time_us;
+  e.client = *IpAddress::parse(client);
+  e.query = std::move(query);
+  e.outcome = outcome;
+  e.answer_us = 42;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("outcome words round-trip", "[state][query_log]") {
+  for (int i = 0; i <= static_cast<int>(QueryOutcome::error); ++i) {
+    auto o = static_cast<QueryOutcome>(i);
+    CHECK(whoisd::parse_query_outcome(whoisd::to_string(o)) == o);
+  }
+  CHECK(whoisd::to_string(QueryOutcome::no_match) == "no_match");
+  CHECK_FALSE(whoisd::parse_query_outcome("nope"));
+}
+
+TEST_CASE("a logged query keeps time, source, client, proxy, escaped text, outcome and answer time",
+          "[state][query_log]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  {
+    QueryLog log(path, {.ipv6_prefix = 64});
+    log.start();
+    QueryLogEntry proxied = entry("2001:db8:1:2:aaaa::7", std::string("a\x01\xff\\b.pt\r"), QueryOutcome::invalid,
+                                  1'767'225'600'123'456);
+    proxied.proxy_peer = *IpAddress::parse("127.0.0.1");
+    proxied.answer_us = 1234;
+    CHECK(log.record(std::move(proxied)));
+    CHECK(log.record(entry("::ffff:192.0.2.9", "açores.pt", QueryOutcome::found, 1'767'225'601'000'000)));
+    log.stop();
+    auto c = log.counters();
+    CHECK(c.written == 2);
+    CHECK(c.dropped == 0);
+    CHECK(c.backlog == 0);
+  }
+  CHECK(sql_int(path, "SELECT time_us FROM query_log WHERE outcome = 'invalid'") == 1'767'225'600'123'456);
+  CHECK(sql_text(path, "SELECT source FROM query_log WHERE outcome = 'invalid'") == "2001:db8:1:2::/64");
+  CHECK(sql_text(path, "SELECT client FROM query_log WHERE outcome = 'invalid'") == "2001:db8:1:2:aaaa::7");
+  CHECK(sql_text(path, "SELECT proxy_peer FROM query_log WHERE outcome = 'invalid'") == "127.0.0.1");
+  CHECK(sql_text(path, "SELECT query FROM query_log WHERE outcome = 'invalid'") == "a\\x01\\xff\\\\b.pt\\x0d");
+  CHECK(sql_int(path, "SELECT answer_us FROM query_log WHERE outcome = 'invalid'") == 1234);
+  // An IPv4-mapped client is its IPv4 address; no proxy is NULL; readable UTF-8 stays.
+  CHECK(sql_text(path, "SELECT source FROM query_log WHERE outcome = 'found'") == "192.0.2.9");
+  CHECK(sql_text(path, "SELECT client FROM query_log WHERE outcome = 'found'") == "192.0.2.9");
+  CHECK(sql_text(path, "SELECT proxy_peer FROM query_log WHERE outcome = 'found'") == "<null>");
+  CHECK(sql_text(path, "SELECT query FROM query_log WHERE outcome = 'found'") == "açores.pt");
+}
+
+TEST_CASE("a full backlog drops and counts; what was accepted is written at stop", "[state][query_log]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  QueryLog log(path, {.capacity = 100, .batch = 10});
+  // Not started: nothing drains the backlog, as when the disk is stuck.
+  int accepted = 0;
+  for (int i = 0; i < 150; ++i) accepted += log.record(entry("192.0.2.1", "x.pt", QueryOutcome::no_match)) ? 1 : 0;
+  CHECK(accepted == 100);
+  auto c = log.counters();
+  CHECK(c.recorded == 100);
+  CHECK(c.dropped == 50);
+  CHECK(c.backlog == 100);
+  log.stop();
+  c = log.counters();
+  CHECK(c.written == 100);
+  CHECK(c.backlog == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 100);
+  // After stop, record() refuses (and counts) rather than queueing forever.
+  CHECK_FALSE(log.record(entry("192.0.2.1", "x.pt", QueryOutcome::no_match)));
+  CHECK(log.counters().dropped == 51);
+}
+
+TEST_CASE("a burst of 200,000 queries from 4 threads: every one written or counted as dropped",
+          "[state][query_log][burst]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50'000;
+  QueryLog log(path, {.capacity = 100'000, .batch = 4096});
+  log.start();
+  std::vector<std::thread> threads;
+  std::atomic<std::uint64_t> refused{0};
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        QueryLogEntry e = entry("198.51.100.1", "dominio-" + std::to_string(i) + ".pt", QueryOutcome::no_match,
+                                1'767'225'600'000'000 + i);
+        e.client = IpAddress::v4(0xc6336400u + static_cast<std::uint32_t>(t));  // 198.51.100.t
+        if (!log.record(std::move(e))) refused.fetch_add(1);
+      }
+    });
+  for (auto& th : threads) th.join();
+  auto during = log.counters();
+  CHECK(during.recorded + during.dropped == kThreads * kPerThread);
+  CHECK(during.dropped == refused.load());
+  CHECK(during.backlog <= 100'000);
+  log.stop();
+  auto c = log.counters();
+  CHECK(c.written + c.dropped == kThreads * kPerThread);
+  CHECK(c.backlog == 0);
+  CHECK(c.write_errors == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == static_cast<std::int64_t>(c.written));
+  CHECK(sql_int(path, "SELECT count(DISTINCT source) FROM query_log") == (c.written ? kThreads : 0));
+}
+
+TEST_CASE("the query log needs an existing state database", "[state][query_log]") {
+  TempDir dir;
+  CHECK_THROWS_WITH(QueryLog(whoisd::state_db_path(dir.path())), Catch::Contains("does not exist"));
+}

@@ -1,0 +1,162 @@
+// The state database: created when missing, refused clearly when corrupt, of another
+// schema version, foreign, damaged or not writable — never reset silently.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "state/state_db.h"
+#include "state_test_util.h"
+#include "support/temp_dir.h"
+
+using whoisd::StateDb;
+using whoisd::StateDbError;
+using whoisd::test::sql_exec;
+using whoisd::test::sql_int;
+using whoisd::test::sql_text;
+using whoisd::test::TempDir;
+
+namespace {
+
+std::string open_error(const std::string& path, StateDb::Mode mode) {
+  try {
+    StateDb::open(path, mode);
+  } catch (const StateDbError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a missing state database is created with the schema, in WAL mode", "[state][db]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path() + "/state/");
+  CHECK(path == dir.path() + "/state/state.sqlite");
+  {
+    StateDb db = StateDb::open(path, StateDb::Mode::create);  // creates the directory too
+    CHECK(db.path() == path);
+  }
+  CHECK(sql_int(path, "PRAGMA user_version") == whoisd::kStateSchemaVersion);
+  CHECK(sql_text(path, "PRAGMA journal_mode") == "wal");
+  for (const char* table : {"meta", "source_state", "query_log", "abuse_events", "admin_actions"})
+    CHECK(sql_int(path, std::string("SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='") + table + "'") ==
+          1);
+  // Opening again keeps what is there.
+  sql_exec(path, "INSERT INTO abuse_events (time, source, kind) VALUES (1, '192.0.2.1', 'suspension_started')");
+  StateDb::open(path, StateDb::Mode::create);
+  StateDb::open(path, StateDb::Mode::read_write);
+  StateDb::open(path, StateDb::Mode::read_only);
+  CHECK(sql_int(path, "SELECT count(*) FROM abuse_events") == 1);
+}
+
+TEST_CASE("the admin modes never create a state database", "[state][db]") {
+  TempDir dir;
+  std::string path = dir.file("state.sqlite");
+  for (auto mode : {StateDb::Mode::read_write, StateDb::Mode::read_only}) {
+    std::string error = open_error(path, mode);
+    CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("does not exist"));
+  }
+  CHECK(access(path.c_str(), F_OK) != 0);
+}
+
+TEST_CASE("a corrupt state database is an error naming the file, and is left alone", "[state][db]") {
+  TempDir dir;
+  std::string path = dir.file("state.sqlite");
+  {
+    std::ofstream garbage(path, std::ios::binary);
+    for (int i = 0; i < 4096; ++i) garbage << static_cast<char>((i * 37) & 0xff);
+  }
+  for (auto mode : {StateDb::Mode::create, StateDb::Mode::read_write, StateDb::Mode::read_only}) {
+    std::string error = open_error(path, mode);
+    CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("corrupt"));
+  }
+  struct stat st {};
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  CHECK(st.st_size == 4096);  // not reset
+}
+
+TEST_CASE("a state database of another schema version is refused, not reset", "[state][db]") {
+  TempDir dir;
+  std::string path = dir.file("state.sqlite");
+  StateDb::open(path, StateDb::Mode::create);
+  sql_exec(path, "INSERT INTO meta VALUES ('marker', 'kept'); PRAGMA user_version = 7");
+  std::string error = open_error(path, StateDb::Mode::create);
+  CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("version 7") &&
+                        Catch::Contains("version " + std::to_string(whoisd::kStateSchemaVersion)));
+  CHECK(sql_text(path, "SELECT value FROM meta WHERE key = 'marker'") == "kept");
+}
+
+TEST_CASE("a SQLite file that is not a whoisd state database is refused", "[state][db]") {
+  TempDir dir;
+  std::string path = dir.file("state.sqlite");
+  {
+    std::ofstream touch(path);
+  }
+  sql_exec(path, "CREATE TABLE domains (name TEXT)");
+  CHECK_THAT(open_error(path, StateDb::Mode::create), Catch::Contains("not a whoisd state database"));
+
+  std::string damaged = dir.file("damaged.sqlite");
+  StateDb::open(damaged, StateDb::Mode::create);
+  sql_exec(damaged, "DROP TABLE admin_actions");
+  CHECK_THAT(open_error(damaged, StateDb::Mode::create),
+             Catch::Contains(damaged) && Catch::Contains("table admin_actions is missing"));
+}
+
+TEST_CASE("an empty file is given the schema by the daemon but refused by the admin tool", "[state][db]") {
+  TempDir dir;
+  std::string path = dir.file("state.sqlite");
+  {
+    std::ofstream touch(path);
+  }
+  CHECK_THAT(open_error(path, StateDb::Mode::read_write), Catch::Contains("without the whoisd state schema"));
+  StateDb::open(path, StateDb::Mode::create);
+  CHECK(sql_int(path, "PRAGMA user_version") == whoisd::kStateSchemaVersion);
+}
+
+TEST_CASE("a state database this user cannot write is an error at open", "[state][db]") {
+  TempDir dir;
+  std::string path = dir.file("state.sqlite");
+  StateDb::open(path, StateDb::Mode::create);
+  if (geteuid() != 0) {
+    REQUIRE(chmod(path.c_str(), 0444) == 0);
+    CHECK_THAT(open_error(path, StateDb::Mode::create), Catch::Contains(path) && Catch::Contains("not writable"));
+    CHECK_THAT(open_error(path, StateDb::Mode::read_write), Catch::Contains("not writable"));
+    chmod(path.c_str(), 0644);
+    return;
+  }
+  // root writes anything: try as an unprivileged user in a child process instead.
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  REQUIRE(chmod(path.c_str(), 0644) == 0);
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(pipe_fds[0]);
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    std::string error = open_error(path, StateDb::Mode::create);
+    std::string reader_error = open_error(path, StateDb::Mode::read_write);
+    std::string both = error + "\n" + reader_error;
+    if (write(pipe_fds[1], both.data(), both.size()) < 0) _exit(4);
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  INFO(out);
+  auto newline = out.find('\n');
+  REQUIRE(newline != std::string::npos);
+  CHECK_THAT(out.substr(0, newline), Catch::Contains(path) && Catch::Contains("not writable"));
+  CHECK_THAT(out.substr(newline + 1), Catch::Contains(path) && Catch::Contains("not writable"));
+}
