@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"whoisd: the WHOIS (RFC 3912) service of the .pt registry"};
   std::string config_path;
-  std::string snapshot, state_dir, metrics, log_level;
+  std::string snapshot, state_dir, metrics, log_level, user;
   std::vector<std::string> listen;
   unsigned loops = 0;
   bool check = false;
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   auto* loops_opt = app.add_option("--loops", loops, "event loops; 0 = one per core (overrides [server] loops)");
   auto* metrics_opt = app.add_option("--metrics", metrics, "metrics address, or off (overrides [metrics] listen)");
   auto* level_opt = app.add_option("--log-level", log_level, "debug, info, warn or error (overrides [log] level)");
+  auto* user_opt = app.add_option("--user", user, "user to switch to after binding, when started as root (overrides [server] user)");
   app.add_flag("--check-config", check, "check the configuration and that the snapshot opens, print a summary, exit");
   app.set_version_flag("--version", std::string("whoisd ") + kVersion);
   CLI11_PARSE(app, argc, argv);
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   if (*loops_opt) options.overrides.loops = loops;
   if (*metrics_opt) options.overrides.metrics = metrics;
   if (*level_opt) options.overrides.log_level = log_level;
+  if (*user_opt) options.overrides.user = user;
   try {
     if (*config_opt) {
       options.config_path = config_path;

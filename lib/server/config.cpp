@@ -307,6 +307,10 @@ void apply_overrides(Config& c, const ConfigOverrides& o) {
       c.metrics_listen = *a;
     }
   }
+  if (o.user) {
+    if (o.user->empty()) fail("--user", "must name an unprivileged user");
+    c.server.user = *o.user;
+  }
   if (o.log_level && !log::parse_level(*o.log_level, c.log_level))
     fail("--log-level", "must be one of debug, info, warn, error, not '" + *o.log_level + "'");
 }

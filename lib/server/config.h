@@ -77,6 +77,7 @@ struct ConfigOverrides {
   std::optional<unsigned> loops;             // --loops
   std::optional<std::string> metrics;        // --metrics ("" or "off" disables)
   std::optional<std::string> log_level;      // --log-level
+  std::optional<std::string> user;           // --user
 };
 // Throws ConfigError naming the option and the value.
 void apply_overrides(Config& config, const ConfigOverrides& overrides);

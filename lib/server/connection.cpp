@@ -207,9 +207,10 @@ void Connection::process_input() {
     too_long = true;
     line = std::string_view(input_).substr(0, kMaxQueryLineBytes);
   } else {
+    // The line without its CR LF: the terminator is not part of the query (nor of its log row).
     std::size_t content = (lf > 0 && input_[lf - 1] == '\r') ? lf - 1 : lf;
     too_long = content > kMaxQueryLineBytes;
-    line = std::string_view(input_).substr(0, too_long ? kMaxQueryLineBytes : lf);
+    line = std::string_view(input_).substr(0, too_long ? kMaxQueryLineBytes : content);
   }
   // Nothing else is read (RFC 3912: one line per connection).
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));

@@ -98,12 +98,7 @@ class Daemon {
     StatePersisterOptions persist;
     persist.retention = config_.retention;
     persister_ = std::make_unique<StatePersister>(db_path, limiter_, clock_, persist);
-    StateLoadSummary loaded = persister_->load();
-    log::info("state_loaded")
-        .kv("state", db_path)
-        .kv("sources", loaded.sources)
-        .kv("active_suspensions", loaded.active_suspensions)
-        .kv("admin_actions", loaded.admin_actions);
+    persister_->load();  // logs what it restored
     persister_->start();
     query_log_.open(db_path, limiter_.ipv6_prefix());
     metrics_.watch_query_log([this] { return query_log_.counters().backlog; },

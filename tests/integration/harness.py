@@ -1,0 +1,281 @@
+"""Runs the real whoisd on loopback for the integration tests.
+
+Each test starts its own daemon in a private temporary directory, on a port the
+kernel picks (listen = "127.0.0.1:0"; the daemon logs the port it got), and stops
+it at the end. Any daemon still running when the test exits, passes or fails, is
+killed (atexit), so that a failed test never leaves a process behind.
+
+Deadlines are generous (the tests must pass on a loaded 2-core machine) and nothing
+asserts how long anything took.
+"""
+import atexit
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+DEADLINE = 120.0  # seconds: "surely broken", never "too slow"
+
+_running = []
+
+
+def _kill_all():
+    for p in _running:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+atexit.register(_kill_all)
+
+
+def fail(message):
+    print("FAIL: " + message, file=sys.stderr, flush=True)
+    _kill_all()
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+
+
+def note(message):
+    print(message, flush=True)
+
+
+def parse_args():
+    """--whoisd PATH --source-dir DIR (the repository)."""
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--whoisd", required=True)
+    ap.add_argument("--source-dir", required=True)
+    return ap.parse_args()
+
+
+def build_snapshot(source_dir, path, extra_sql=""):
+    """The fixture snapshot (lib/snapshot/schema.sql + tests/fixtures/fixture.sql),
+    with `extra_sql` applied, written beside `path` and renamed over it."""
+    with open(os.path.join(source_dir, "lib/snapshot/schema.sql"), encoding="utf-8") as f:
+        schema = f.read()
+    with open(os.path.join(source_dir, "tests/fixtures/fixture.sql"), encoding="utf-8") as f:
+        fixture = f.read()
+    tmp = path + ".new"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    con = sqlite3.connect(tmp)
+    con.executescript(schema + "\n" + fixture + "\n" + extra_sql)
+    con.commit()
+    con.close()
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+def private_dir(prefix):
+    """A temporary directory. Started as root, whoisd drops to `nobody` after binding,
+    so then the directory must be usable by that user too."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    if os.geteuid() == 0:
+        os.chmod(d, 0o777)
+    return d
+
+
+def root_args():
+    """Command-line options a test adds when it runs as root (to drop to nobody)."""
+    return ["--user", "nobody"] if os.geteuid() == 0 else []
+
+
+def raise_open_files(wanted):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(hard, max(soft, wanted)) if hard != resource.RLIM_INFINITY else max(soft, wanted)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+class Daemon:
+    """One whoisd process with its own configuration, snapshot and state directory."""
+
+    def __init__(self, args, config="", snapshot_sql="", name="whoisd", extra_args=()):
+        self.whoisd = args.whoisd
+        self.source_dir = args.source_dir
+        self.dir = private_dir("whoisd-it-%s-" % name)
+        self.snapshot = os.path.join(self.dir, "pt.sqlite")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.config_path = os.path.join(self.dir, "whoisd.conf")
+        self.log_path = os.path.join(self.dir, "whoisd.log")
+        build_snapshot(self.source_dir, self.snapshot, snapshot_sql)
+        base = (
+            '[server]\nlisten = ["127.0.0.1:0"]\nloops = 2\n'
+            + ('user = "nobody"\n' if os.geteuid() == 0 else '') +
+            '[snapshot]\npath = "%s"\n[state]\ndir = "%s"\n[metrics]\nlisten = "127.0.0.1:0"\n'
+            % (self.snapshot, self.state_dir)
+        )
+        self.config_text = merge_config(base, config)
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(self.config_text)
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.metrics_port = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        self.proc = subprocess.Popen(
+            [self.whoisd, "--config", self.config_path] + self.extra_args,
+            stdout=self.log, stderr=self.log, env=env)
+        _running.append(self.proc)
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            text = self.log_text()
+            m = re.search(r"event=start listen=127\.0\.0\.1:(\d+).* metrics=(?:127\.0\.0\.1:(\d+)|off)", text)
+            if m:
+                self.port = int(m.group(1))
+                self.metrics_port = int(m.group(2)) if m.group(2) else None
+                break
+            if self.proc.poll() is not None:
+                fail("whoisd exited at start-up (status %s):\n%s" % (self.proc.returncode, text))
+            time.sleep(0.05)
+        else:
+            fail("whoisd did not log its start within %ds:\n%s" % (DEADLINE, self.log_text()))
+        # It logs "start" once the loops run; make sure one answers.
+        answer = self.query(b"help\r\n")
+        check(len(answer) > 0, "whoisd does not answer after start")
+        return self
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def connect(self, timeout=DEADLINE):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return s
+
+    def query(self, data, timeout=DEADLINE):
+        """Sends `data` and reads until the server closes. Returns the bytes read."""
+        s = self.connect(timeout)
+        try:
+            s.sendall(data)
+            return read_all(s)
+        finally:
+            s.close()
+
+    def whois(self, name, locale="C.UTF-8"):
+        env = dict(os.environ, LC_ALL=locale, LANG=locale)
+        r = subprocess.run(["whois", "-h", "127.0.0.1", "-p", str(self.port), name],
+                           capture_output=True, env=env, timeout=DEADLINE)
+        return r.stdout.decode("utf-8", "replace")
+
+    def metrics(self):
+        """{'name{labels}': value} from GET /metrics."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=DEADLINE) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                try:
+                    out[key] = float(value)
+                except ValueError:
+                    pass
+        return out
+
+    def wait_metric(self, name, at_least):
+        """Waits until the metric `name` reaches `at_least` (e.g. connections accepted)."""
+        end = time.monotonic() + DEADLINE
+        value = None
+        while time.monotonic() < end:
+            value = self.metrics().get(name, 0)
+            if value >= at_least:
+                return value
+            time.sleep(0.05)
+        fail("metric %s is %s, expected at least %s" % (name, value, at_least))
+
+    def send(self, signum):
+        self.proc.send_signal(signum)
+
+    def stop(self, signum=15):  # SIGTERM
+        """Stops the daemon with `signum`; returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        try:
+            rc = self.proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            fail("whoisd did not stop within %ds:\n%s" % (DEADLINE, self.log_text()[-4000:]))
+        self.log.close()
+        return rc
+
+    def state_db(self):
+        return sqlite3.connect("file:%s?mode=ro" % os.path.join(self.state_dir, "state.sqlite"), uri=True)
+
+    def query_log(self):
+        with self.state_db() as con:
+            return con.execute("SELECT client, proxy_peer, query, outcome FROM query_log ORDER BY id").fetchall()
+
+    def wait_for_log(self, pattern, count=1):
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            if len(re.findall(pattern, self.log_text())) >= count:
+                return
+            time.sleep(0.05)
+        fail("no %d log line(s) matching %r within %ds:\n%s" % (count, pattern, DEADLINE, self.log_text()[-4000:]))
+
+    def wait_query_log_rows(self, count):
+        """The query log is written in batches by a background thread."""
+        end = time.monotonic() + DEADLINE
+        rows = []
+        while time.monotonic() < end:
+            try:
+                rows = self.query_log()
+            except sqlite3.Error:
+                rows = []
+            if len(rows) >= count:
+                return rows
+            time.sleep(0.1)
+        fail("the query log holds %d rows, expected %d" % (len(rows), count))
+
+
+def read_all(s):
+    chunks = []
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
+def merge_config(base, extra):
+    """The test's tables replace the base's tables of the same name."""
+    def tables(text):
+        out, name = {}, None
+        for line in text.splitlines():
+            m = re.match(r"^\s*\[([a-z_.]+)\]\s*$", line)
+            if m:
+                name = m.group(1)
+                out.setdefault(name, [])
+                continue
+            if name is not None and line.strip():
+                out[name].append(line)
+        return out
+    a, b = tables(base), tables(extra)
+    for name, lines in b.items():
+        keys = {l.split("=")[0].strip() for l in lines if "=" in l}
+        kept = [l for l in a.get(name, []) if l.split("=")[0].strip() not in keys]
+        a[name] = kept + lines
+    return "".join("[%s]\n%s\n" % (n, "\n".join(ls)) for n, ls in a.items())

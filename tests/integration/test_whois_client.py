@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""The Debian `whois` client against the real daemon: a found domain, an IDN typed
+in UTF-8, a name below a registration, a not-found domain, example.com (invalid,
+and no lookup: the query log says invalid and the lookup counters do not move), the
+limit answer and the suspension answer (with `queries = 3`), and the one-line
+refusal when a source holds too many connections."""
+import re
+import socket
+import time
+
+from harness import Daemon, check, note, parse_args
+
+args = parse_args()
+d = Daemon(args, name="whois", config="""
+[limits]
+queries = 3
+exempt = []
+[server]
+max_connections_per_source = 4
+[proxy]
+trusted = []
+""").start()  # start() itself sends one query ("help"): 2 are left before the limit
+
+try:
+    found = d.whois("exemplo.pt")
+    check("Domain: exemplo.pt" in found, "found answer for exemplo.pt:\n" + found)
+    check("Name Server: ns1.exemplo.pt" in found, "name servers in the answer:\n" + found)
+    note("ok found: exemplo.pt")
+
+    idn = d.whois("açores.pt", locale="C.UTF-8")  # GNU whois sends xn--aores-yra.pt
+    check("Domain: açores.pt" in idn and "Domain ACE: xn--aores-yra.pt" in idn, "IDN answer:\n" + idn)
+    note("ok IDN typed in UTF-8: açores.pt")
+
+    # The third query crosses nothing yet (help + 2); the fourth is the one that would exceed.
+    m0 = d.metrics()
+    before = (m0.get('whoisd_queries_total{outcome="found"}', 0), m0.get('whoisd_queries_total{outcome="no_match"}', 0))
+    limited = d.whois("example.com")
+    check(re.search(r"^Query limit exceeded: 127\.0\.0\.1 made 3 queries in 24 hours; suspended until "
+                    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(suspension 1\)", limited, re.M),
+          "limit answer:\n" + limited)
+    note("ok limit answer")
+    suspended = d.whois("exemplo.pt")
+    check(re.search(r"^Query limit exceeded: 127\.0\.0\.1 is suspended until "
+                    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(suspension 1\)", suspended, re.M),
+          "suspension answer:\n" + suspended)
+    check("Domain:" not in suspended, "a suspended source got data")
+    m1 = d.metrics()
+    after = (m1.get('whoisd_queries_total{outcome="found"}', 0), m1.get('whoisd_queries_total{outcome="no_match"}', 0))
+    check(before == after, "lookups happened while limited/suspended: %s -> %s" % (before, after))
+    check(m1.get("whoisd_suspensions_total", 0) >= 1, "whoisd_suspensions_total counts the suspension")
+    note("ok suspension answer, no lookup")
+
+    # Connections are limited per source apart from queries (a trusted proxy would be
+    # limited per end client, hence trusted = [] here).
+    held = [d.connect() for _ in range(4)]
+    d.wait_metric("whoisd_connections_open", 4)  # accepted, not just queued in the backlog
+    refused = d.query(b"exemplo.pt\r\n").decode()
+    check(refused == "Too many connections from 127.0.0.1\r\n", "per-source refusal: %r" % refused)
+    for s in held:
+        s.close()
+    note("ok too many connections from one source")
+finally:
+    rc = d.stop()
+check(rc == 0, "whoisd exit status %d" % rc)
+
+# A second daemon without a low limit (the first source is suspended now, and its
+# state is on disk), started from the command line alone: no configuration file.
+import os
+import subprocess
+import tempfile
+from harness import DEADLINE, _running, build_snapshot, fail, private_dir, root_args
+work = private_dir("whoisd-it-cli-")
+snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
+log_path = os.path.join(work, "whoisd.log")
+log = open(log_path, "wb")
+p = subprocess.Popen([args.whoisd, "--snapshot", snap, "--listen", "127.0.0.1:0", "--state-dir",
+                      os.path.join(work, "state"), "--metrics", "off", "--loops", "2"] + root_args(), stdout=log, stderr=log)
+_running.append(p)
+d2 = Daemon.__new__(Daemon)
+d2.log_path, d2.proc, d2.log, d2.state_dir = log_path, p, log, os.path.join(work, "state")
+end = time.monotonic() + DEADLINE
+while True:
+    m = re.search(r"event=start listen=127\.0\.0\.1:(\d+)", d2.log_text())
+    if m:
+        d2.port = int(m.group(1))
+        break
+    if p.poll() is not None or time.monotonic() > end:
+        fail("whoisd --snapshot --listen --state-dir did not start:\n" + d2.log_text())
+    time.sleep(0.05)
+try:
+    notfound = d2.whois("nao-existe-de-todo.pt")
+    check(notfound.startswith("nao-existe-de-todo.pt - no match"), "no-match answer:\n" + notfound)
+    note("ok not found")
+    below = d2.whois("www.exemplo.pt")
+    check(below.startswith("% Answer for the registered domain exemplo.pt") and "Domain: exemplo.pt" in below,
+          "answer for a host below a registration:\n" + below)
+    note("ok name below a registration")
+    invalid = d2.whois("example.com")
+    check(invalid.startswith("Invalid query:"), "example.com answer:\n" + invalid)
+    rows = d2.wait_query_log_rows(3)
+    check(rows[-1][2] == "example.com" and rows[-1][3] == "invalid",
+          "query log row for example.com: %r" % (rows[-1],))
+    note("ok example.com: invalid query, logged as invalid (no lookup)")
+
+finally:
+    p.send_signal(15)
+    rc = p.wait(DEADLINE)
+    log.close()
+check(rc == 0, "whoisd (command line only) exit status %d" % rc)
+note("PASS")
