@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Bad clients while good clients keep getting whole answers: an idle connection
+(closed at the read timeout), a line without its newline, 1 MiB of garbage, binary
+bytes, a client that never reads its answer, and 2,000 connections at once. A
+background client queries without pause throughout and every one of its answers
+must be complete and identical; the daemon must end cleanly (exit 0)."""
+import os
+import selectors
+import socket
+import threading
+import time
+
+from harness import DEADLINE, Daemon, check, fail, note, parse_args, raise_open_files
+
+args = parse_args()
+limit = raise_open_files(8192)  # the daemon inherits it
+check(limit >= 4200, "cannot raise the open-files limit to 4200 (have %d)" % limit)
+
+d = Daemon(args, name="bad", config="""
+[server]
+read_timeout = "2s"
+write_timeout = "3s"
+max_connections = 10000
+max_connections_per_source = 5000
+[proxy]
+trusted = []
+""").start()
+
+QUERY = b"exemplo.pt\r\n"
+baseline = d.query(QUERY)
+check(baseline.startswith(b"Domain: exemplo.pt\r\n") and baseline.endswith(b"\r\n"), "baseline answer %r" % baseline)
+
+
+class GoodClient(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.answers = 0
+        self.failures = []
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                a = d.query(QUERY)
+            except OSError as e:
+                self.failures.append("error %s" % e)
+                continue
+            if a != baseline:
+                self.failures.append("answer %r" % a[:200])
+            self.answers += 1
+
+
+good = GoodClient()
+good.start()
+
+
+def expect_closed_without_answer(s, what):
+    s.settimeout(DEADLINE)
+    try:
+        data = s.recv(4096)
+    except socket.timeout:
+        fail("%s: not closed within %ds" % (what, DEADLINE))
+    except ConnectionResetError:
+        data = b""
+    check(data == b"", "%s: expected a close without answer, got %r" % (what, data[:200]))
+    s.close()
+
+
+try:
+    m0 = d.metrics()
+
+    idle = d.connect()
+    no_newline = d.connect()
+    no_newline.sendall(b"exemplo.pt")
+    expect_closed_without_answer(idle, "idle connection")
+    note("ok idle connection closed at the read timeout")
+    expect_closed_without_answer(no_newline, "line without newline")
+    note("ok line without newline closed at the read timeout")
+    m1 = d.metrics()
+    check(m1.get('whoisd_timeouts_total{kind="read"}', 0) - m0.get('whoisd_timeouts_total{kind="read"}', 0) >= 2,
+          "read timeouts are counted")
+
+    s = d.connect()
+    garbage = os.urandom(512 * 1024).hex().encode()  # 1 MiB of printable garbage, no newline
+    sender = threading.Thread(target=lambda: s.sendall(garbage), daemon=True)
+    sender.start()
+    s.settimeout(DEADLINE)
+    chunks = []
+    while True:
+        try:
+            b = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    answer = b"".join(chunks)
+    check(answer == b"Invalid query: line too long\r\n", "1 MiB of garbage: %r" % answer[:200])
+    sender.join(DEADLINE)
+    s.close()
+    note("ok 1 MiB of garbage: line too long")
+
+    binary = bytes(range(256)) + b"\r\n"
+    a = d.query(binary)
+    check(a.startswith(b"Invalid query: "), "binary bytes: %r" % a[:200])
+    a = d.query(b"\x00\x01\x02\xff\xfe\n")
+    check(a.startswith(b"Invalid query: "), "binary bytes: %r" % a[:200])
+    a = d.query(b"\xff" * 3000)
+    check(a == b"Invalid query: line too long\r\n", "3000 binary bytes: %r" % a[:200])
+    note("ok binary bytes: invalid query")
+
+    # Never reads: sends its query and sits. The server must not wait on it.
+    lazy = d.connect()
+    lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    lazy.sendall(QUERY)
+    before = good.answers
+    end = time.monotonic() + DEADLINE
+    while good.answers < before + 20 and time.monotonic() < end:
+        time.sleep(0.05)
+    check(good.answers >= before + 20, "good clients stalled behind a client that does not read")
+    # The server closes it after the write timeout; what it sent is still there to read.
+    lazy.settimeout(DEADLINE)
+    got = b""
+    while True:
+        b = lazy.recv(65536)
+        if not b:
+            break
+        got += b
+    check(got == baseline, "the slow reader still gets its whole answer: %r" % got[:200])
+    lazy.close()
+    note("ok a client that does not read does not hold up others")
+
+    # 2,000 connections at once: all open before any query is sent.
+    n = 2000
+    socks = []
+    for _ in range(n):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        c.connect_ex(("127.0.0.1", d.port))
+        socks.append(c)
+    sel = selectors.DefaultSelector()
+    for c in socks:
+        sel.register(c, selectors.EVENT_WRITE, {"out": QUERY, "in": b""})
+    done, results = 0, []
+    end = time.monotonic() + DEADLINE * 2
+    while done < n and time.monotonic() < end:
+        for key, ev in sel.select(timeout=1):
+            c, st = key.fileobj, key.data
+            try:
+                if ev & selectors.EVENT_WRITE:
+                    sent = c.send(st["out"])
+                    st["out"] = st["out"][sent:]
+                    if not st["out"]:
+                        sel.modify(c, selectors.EVENT_READ, st)
+                elif ev & selectors.EVENT_READ:
+                    b = c.recv(65536)
+                    if b:
+                        st["in"] += b
+                        continue
+                    results.append(st["in"])
+                    sel.unregister(c)
+                    c.close()
+                    done += 1
+            except (ConnectionResetError, BrokenPipeError, ConnectionRefusedError) as e:
+                results.append(("error", str(e)))
+                sel.unregister(c)
+                c.close()
+                done += 1
+    check(done == n, "only %d of %d simultaneous connections finished" % (done, n))
+    bad = [r for r in results if r != baseline]
+    check(not bad, "%d of %d simultaneous connections got no whole answer, e.g. %r" % (len(bad), n, bad[:3]))
+    note("ok 2,000 connections at once, all answered")
+
+    good.stop.set()
+    good.join(DEADLINE)
+    check(not good.failures, "good client failures: %r" % good.failures[:5])
+    check(good.answers > 50, "the good client got only %d answers" % good.answers)
+    note("ok good client: %d whole answers, no failure" % good.answers)
+    check(d.query(QUERY) == baseline, "the daemon still answers")
+finally:
+    good.stop.set()
+    rc = d.stop()
+check(rc == 0, "whoisd exit status %d" % rc)
+note("PASS")
