@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Reload under load: clients query without pause while the snapshot is replaced
+20 times (write a new file, rename it over the path, SIGHUP). Every answer must be
+whole and come wholly from one snapshot: each snapshot version tags every contact
+name with its number ("V7 ..."), so an answer that mixed two versions, or was cut
+short, differs from the first answer once the tags are removed. A broken file
+renamed over the path is refused and the old snapshot keeps serving."""
+import os
+import re
+import threading
+import time
+
+from harness import DEADLINE, Daemon, build_snapshot, check, note, parse_args
+
+args = parse_args()
+
+
+def version_sql(n):
+    return "UPDATE contacts SET name = 'V%d ' || name;\nUPDATE meta SET value = '%d' WHERE key = 'exported_at';\n" % (
+        n, 1767225600 + n)
+
+
+d = Daemon(args, name="reload", snapshot_sql=version_sql(0), config="""
+[proxy]
+trusted = []
+""").start()
+
+QUERIES = [b"exemplo.pt\r\n", b"xn--aores-yra.pt\r\n", b"nao-existe.pt\r\n"]
+TAG = re.compile(rb"V(\d+) ")
+
+
+def untagged(answer):
+    return TAG.sub(b"", answer)
+
+
+baseline = {q: d.query(q) for q in QUERIES}
+for q, a in baseline.items():
+    check(a.endswith(b"\r\n") and len(a) > 10, "first answer to %r: %r" % (q, a))
+check(b"V0 " in baseline[QUERIES[0]], "the tagged snapshot is served: %r" % baseline[QUERIES[0]][:300])
+
+
+class Client(threading.Thread):
+    def __init__(self, i):
+        super().__init__(daemon=True)
+        self.i = i
+        self.stop = threading.Event()
+        self.count = 0
+        self.versions = set()
+        self.failures = []
+
+    def run(self):
+        k = 0
+        while not self.stop.is_set():
+            q = QUERIES[(k + self.i) % len(QUERIES)]
+            k += 1
+            try:
+                a = d.query(q)
+            except OSError as e:
+                self.failures.append("%r: %s" % (q, e))
+                continue
+            tags = set(TAG.findall(a))
+            if len(tags) > 1:
+                self.failures.append("mixed answer %r: %r" % (tags, a[:400]))
+            elif untagged(a) != untagged(baseline[q]):
+                self.failures.append("answer to %r differs: %r" % (q, a[:400]))
+            self.versions |= tags
+            self.count += 1
+
+
+clients = [Client(i) for i in range(4)]
+for c in clients:
+    c.start()
+try:
+    for n in range(1, 21):
+        build_snapshot(args.source_dir, d.snapshot, version_sql(n))  # written beside, renamed over
+        d.send(1)  # SIGHUP
+        d.wait_for_log(r"event=snapshot_reloaded", n)
+        # Let the clients see this version before replacing it again: 8 more answers
+        # means at least 4 were asked after the reload (each client has one in flight).
+        end_count = sum(c.count for c in clients) + 8
+        end = time.monotonic() + DEADLINE
+        while sum(c.count for c in clients) < end_count and time.monotonic() < end:
+            time.sleep(0.01)
+    check(all(c.is_alive() for c in clients), "a client thread died")
+    # A broken file: refused, the last good one keeps serving.
+    tmp = d.snapshot + ".new"
+    with open(tmp, "wb") as f:
+        f.write(b"this is not a snapshot\n" * 100)
+    os.replace(tmp, d.snapshot)
+    d.send(1)
+    d.wait_for_log(r"event=snapshot_reload_refused")
+    a = d.query(QUERIES[0])
+    check(b"V20 " in a and untagged(a) == untagged(baseline[QUERIES[0]]), "after a refused reload: %r" % a[:300])
+    note("ok broken snapshot refused, the old one keeps serving")
+finally:
+    for c in clients:
+        c.stop.set()
+    for c in clients:
+        c.join(DEADLINE)
+failures = [f for c in clients for f in c.failures]
+total = sum(c.count for c in clients)
+versions = set().union(*(c.versions for c in clients))
+check(not failures, "%d failed/mixed/truncated answers, e.g. %s" % (len(failures), failures[:3]))
+check(len(versions) >= 10, "the clients saw only versions %s" % sorted(versions))
+note("ok %d answers during 20 reloads, versions seen: %d, none failed, truncated or mixed" % (total, len(versions)))
+rc = d.stop()
+check(rc == 0, "whoisd exit status %d" % rc)
+note("PASS")
