@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Graceful stop under load: SIGTERM while clients query without pause and while
+some connections are in the middle of sending their line. Those finish and get
+their whole answer; no client gets a truncated answer (a connection that the
+closed listener never accepted may be refused, which is not an answer); whoisd
+exits 0; afterwards the query log holds every answered query and the limiter's
+counts are in the state database."""
+import socket
+import threading
+import time
+
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+
+args = parse_args()
+d = Daemon(args, name="stop", config="""
+[limits]
+queries = 100000000
+exempt = []
+[proxy]
+trusted = []
+[server]
+read_timeout = "30s"
+""").start()
+
+QUERY = b"exemplo.pt\r\n"
+baseline = d.query(QUERY)
+check(baseline.startswith(b"Domain: exemplo.pt"), "baseline %r" % baseline[:100])
+
+
+class Client(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.whole = 0
+        self.refused = 0
+        self.truncated = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                a = d.query(QUERY, timeout=DEADLINE)
+            except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
+                self.refused += 1
+                if self.refused > 3:
+                    time.sleep(0.01)
+                continue
+            if a == baseline:
+                self.whole += 1
+            elif a == b"":
+                self.refused += 1  # accepted by the kernel, closed before the loop took it
+            else:
+                self.truncated.append(a[:200])
+
+
+clients = [Client() for _ in range(4)]
+for c in clients:
+    c.start()
+end = time.monotonic() + DEADLINE
+while sum(c.whole for c in clients) < 200:
+    check(time.monotonic() < end, "the clients got no answers")
+    time.sleep(0.01)
+
+# Connections in flight: connected and accepted, half a line sent.
+slow = [d.connect() for _ in range(8)]
+for s in slow:
+    s.sendall(b"exemplo")
+d.wait_metric("whoisd_connections_open", 8)
+d.send(15)  # SIGTERM
+d.wait_for_log(r"event=stopping")
+for s in slow:
+    s.sendall(b".pt\r\n")
+slow_answers = []
+for s in slow:
+    s.settimeout(DEADLINE)
+    slow_answers.append(read_all(s))
+    s.close()
+try:
+    rc = d.proc.wait(DEADLINE)
+finally:
+    for c in clients:
+        c.stop.set()
+    for c in clients:
+        c.join(DEADLINE)
+check(rc == 0, "whoisd exit status %d:\n%s" % (rc, d.log_text()[-3000:]))
+check(all(a == baseline for a in slow_answers),
+      "connections in flight at SIGTERM got: %r" % [a[:80] for a in slow_answers if a != baseline])
+note("ok %d connections in flight at SIGTERM got their whole answer" % len(slow))
+truncated = [t for c in clients for t in c.truncated]
+check(not truncated, "truncated answers during the stop: %r" % truncated[:3])
+whole = sum(c.whole for c in clients)
+note("ok %d whole answers under load, none truncated, %d refused after the listeners closed" %
+     (whole, sum(c.refused for c in clients)))
+check("event=stopped" in d.log_text(), "no 'stopped' log line")
+
+with d.state_db() as con:
+    logged = con.execute("SELECT count(*) FROM query_log WHERE query = 'exemplo.pt' AND outcome = 'found'").fetchone()[0]
+    sources = con.execute("SELECT source FROM source_state").fetchall()
+# Every whole answer a client read was logged (plus the baseline query).
+check(logged >= whole + len(slow) + 1, "query log holds %d found rows, clients read %d answers" %
+      (logged, whole + len(slow) + 1))
+check(("127.0.0.1",) in sources, "the limiter's count for 127.0.0.1 is on disk: %r" % sources)
+note("ok query log (%d rows) and limiter state on disk after the stop" % logged)
+note("PASS")
