@@ -8,6 +8,7 @@
 # Settings (environment):
 #   WHOISD_BENCH_CACHE      where generated snapshots are kept between runs (/var/tmp/whoisd-bench)
 #   WHOISD_BENCH_DOMAINS    snapshot size (1000000)
+#   WHOISD_BENCH_SNAPSHOT   use this snapshot file instead of generating one
 #   WHOISD_BENCH_SECONDS    seconds per measured run (10), after a 1 s warm-up
 #   WHOISD_BENCH_CONNECTIONS  closed-loop clients of the generator (16)
 #   WHOISD_BENCH_THREADS    generator threads (1)
@@ -57,7 +58,22 @@ note "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $cpu_model, $(nproc) cores, $mem_
 note "bench: whoisd loops = nginx workers = $loops; generator: $threads thread(s), $conns connections; $seconds s runs"
 
 snapshot=""
-if [ "$need_whoisd" = 1 ]; then snapshot=$(bench_snapshot "$domains" "$seed" "$cache") || exit 2; fi
+if [ "$need_whoisd" = 1 ]; then
+  if [ -n "${WHOISD_BENCH_SNAPSHOT:-}" ]; then
+    # A given snapshot (a real export, a fixture), linked (or copied) into the cache so
+    # that scenario 4 can rename files over it there.
+    [ -s "$WHOISD_BENCH_SNAPSHOT" ] || bench_die "WHOISD_BENCH_SNAPSHOT: no file '$WHOISD_BENCH_SNAPSHOT'"
+    mkdir -p "$cache" && chmod 755 "$cache"
+    snapshot=$cache/given-$(basename "$WHOISD_BENCH_SNAPSHOT")
+    if [ ! -s "$snapshot" ] || [ "$WHOISD_BENCH_SNAPSHOT" -nt "$snapshot" ]; then
+      ln -f "$WHOISD_BENCH_SNAPSHOT" "$snapshot" 2>/dev/null || cp "$WHOISD_BENCH_SNAPSHOT" "$snapshot"
+    fi
+    chmod 644 "$snapshot"
+    domains=$(sqlite3 "file:$snapshot?mode=ro" 'SELECT count(*) FROM domains' 2>/dev/null || echo "?")
+  else
+    snapshot=$(bench_snapshot "$domains" "$seed" "$cache") || exit 2
+  fi
+fi
 prefix=$cache/  # every snapshot file the daemon maps lives here (scenario 4 swaps two)
 
 # run_loadgen LABEL ARGS...: one generator run; keeps its output, returns its summary line.
