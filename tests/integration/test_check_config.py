@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""whoisd --check-config: the documented example (with the paths pointed at a test
+snapshot) and a small file pass with a summary; each bad file fails with a non-zero
+status and a message naming the key and its line; a snapshot that does not open
+fails naming the file; command-line overrides are checked too."""
+import os
+import re
+import subprocess
+
+from harness import DEADLINE, build_snapshot, check, note, parse_args, private_dir
+
+args = parse_args()
+work = private_dir("whoisd-it-check-")
+snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
+
+
+def run(text=None, extra=()):
+    cmd = [args.whoisd, "--check-config"]
+    if text is not None:
+        path = os.path.join(work, "test.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        cmd += ["--config", path]
+    r = subprocess.run(cmd + list(extra), capture_output=True, timeout=DEADLINE)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+# The documented example, as shipped, with only the snapshot path changed.
+with open(os.path.join(args.source_dir, "conf/whoisd.conf"), encoding="utf-8") as f:
+    example = f.read()
+example = re.sub(r'(?m)^path = ".*"$', 'path = "%s"' % snap, example)
+rc, out, err = run(example)
+check(rc == 0, "conf/whoisd.conf fails --check-config: %s %s" % (out, err))
+check("configuration ok:" in out and "snapshot ok:" in out and "domains=" in out, "summary: %r" % out)
+note("ok conf/whoisd.conf: " + out.splitlines()[0][:100])
+
+good = """
+[server]
+listen = ["127.0.0.1:4343", "[::1]:4343"]
+read_timeout = "5s"
+[snapshot]
+path = "%s"
+[limits]
+queries = 10
+exempt = ["192.0.2.0/24", "2001:db8::/32"]
+[[limits.network]]
+network = "198.51.100.0/24"
+queries = 5000
+[metrics]
+listen = ""
+""" % snap
+rc, out, err = run(good)
+check(rc == 0 and "listen=127.0.0.1:4343,[::1]:4343" in out and "metrics=off" in out, "good file: %s %s" % (out, err))
+note("ok a small good file")
+
+rc, out, err = run(None, ["--snapshot", snap, "--listen", "127.0.0.1:4343"])
+check(rc == 0 and "config=(built-in defaults)" in out, "no file, options only: %s %s" % (out, err))
+note("ok no file, command-line options only")
+
+# (file text, the line the message must name, words it must contain)
+bad = [
+    ('[server]\nlisten = ["127.0.0.1:4343"]\nlistne = 1\n', 3, ["server.listne", "unknown key"]),
+    ('[server]\nread_timeout = 10\n', 2, ["server.read_timeout", "duration"]),
+    ('[server]\nread_timeout = "10 parsecs"\n', 2, ["server.read_timeout", "not a duration"]),
+    ('[server]\nlisten = ["127.0.0.1"]\n', 2, ["server.listen", "port"]),
+    ('[server]\nlisten = ["::1:43"]\n', 2, ["server.listen", "brackets"]),
+    ('[server]\nloops = -1\n', 2, ["server.loops"]),
+    ('\n\n[limits]\nqueries = 0\n', 4, ["limits.queries"]),
+    ('[limits]\nexempt = ["192.0.2.1/24"]\n', 2, ["limits.exempt"]),
+    ('[limits]\nipv6_prefix = 200\n', 2, ["limits.ipv6_prefix"]),
+    ('[proxy]\ntrusted = "127.0.0.1"\n', 2, ["proxy.trusted", "array"]),
+    ('[answers]\nheader = ["no percent sign"]\n', 2, ["answers.header"]),
+    ('[log]\nlevel = "loud"\n', 2, ["log.level", "loud"]),
+    ('[metrics]\nlisten = "localhost:9143"\n', 2, ["metrics.listen"]),
+    ('[bogus]\nx = 1\n', 1, ["bogus", "unknown key"]),
+    ('[server\nlisten = 1\n', 1, ["not valid TOML"]),
+    ('[[limits.network]]\nqueries = 5\n', 1, ["limits.network", "network ="]),
+]
+for text, line, words in bad:
+    rc, out, err = run(text)
+    check(rc != 0, "accepted a bad file:\n%s" % text)
+    check(re.search(r"test\.conf:%d: " % line, err), "message does not name line %d: %r (file:\n%s)" % (line, err, text))
+    for w in words:
+        check(w in err, "message does not say %r: %r" % (w, err))
+note("ok %d bad files refused, each naming its key and line" % len(bad))
+
+rc, out, err = run('[snapshot]\npath = "%s"\n' % os.path.join(work, "missing.sqlite"))
+check(rc != 0 and "missing.sqlite" in err, "missing snapshot: %s %s" % (out, err))
+rc, out, err = run(None, ["--snapshot", snap, "--listen", "nowhere"])
+check(rc != 0 and "--listen" in err, "bad --listen: %s" % err)
+rc, out, err = run(None, ["--snapshot", snap, "--log-level", "chatty"])
+check(rc != 0 and "--log-level" in err, "bad --log-level: %s" % err)
+note("ok missing snapshot and bad command-line values refused")
+note("PASS")
