@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""PROXY protocol headers sent by hand (the HAProxy test drives a real proxy): from
+a trusted peer, v1 and v2 headers name the end client, and the limit applies to
+each end client separately and the query log records the proxy as the peer; a
+trusted peer without a header is its own source; from an untrusted address
+(127.0.0.2) a PROXY header is refused with an invalid-query answer and counted."""
+import socket
+import struct
+
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+
+args = parse_args()
+d = Daemon(args, name="proxy", config="""
+[limits]
+queries = 2
+exempt = []
+[proxy]
+trusted = ["127.0.0.1/32"]
+""").start()  # the start-up "help" query counts against 127.0.0.1 itself
+
+
+def v1(client, line):
+    return ("PROXY TCP4 %s 127.0.0.1 40000 43\r\n" % client).encode() + line
+
+
+def v2(client, line):
+    addr = socket.inet_aton(client) + socket.inet_aton("127.0.0.1") + struct.pack("!HH", 40000, 43)
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addr)) + addr + line
+
+
+def ask(data, source="127.0.0.1"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(DEADLINE)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", d.port))
+    s.sendall(data)
+    a = read_all(s).decode("utf-8", "replace")
+    s.close()
+    return a
+
+
+try:
+    q = b"exemplo.pt\r\n"
+    # 192.0.2.1 through v1, 192.0.2.2 through v2: two queries each are answered ...
+    for _ in range(2):
+        check(ask(v1("192.0.2.1", q)).startswith("Domain: exemplo.pt"), "v1 answer")
+        check(ask(v2("192.0.2.2", q)).startswith("Domain: exemplo.pt"), "v2 answer")
+    note("ok v1 and v2 headers from a trusted peer")
+    # ... and the third of each end client is the one that crosses its own limit.
+    a = ask(v1("192.0.2.1", q))
+    check(a.startswith("Query limit exceeded: 192.0.2.1 made 2 queries"), "limit for 192.0.2.1: %r" % a)
+    a = ask(v2("192.0.2.2", q))
+    check(a.startswith("Query limit exceeded: 192.0.2.2 made 2 queries"), "limit for 192.0.2.2: %r" % a)
+    a = ask(v1("192.0.2.3", q))
+    check(a.startswith("Domain: exemplo.pt"), "a third end client is not limited by the others: %r" % a)
+    note("ok end clients behind one proxy are limited separately")
+    # The proxy itself, without a header, is its own source (it used 1 query at start).
+    check(ask(q).startswith("Domain: exemplo.pt"), "trusted peer without header")
+    check(ask(q).startswith("Query limit exceeded: 127.0.0.1 made 2 queries"), "trusted peer's own limit")
+    note("ok a trusted peer without a header is its own source")
+
+    # An untrusted peer: 127.0.0.2 (loopback, but not in [proxy] trusted).
+    m0 = d.metrics().get('whoisd_proxy_headers_refused_total{reason="untrusted"}', 0)
+    for make in (v1, v2):
+        a = ask(make("192.0.2.9", q), source="127.0.0.2")
+        check(a.startswith("Invalid query: PROXY header"), "untrusted PROXY header: %r" % a)
+    m1 = d.metrics().get('whoisd_proxy_headers_refused_total{reason="untrusted"}', 0)
+    check(m1 - m0 == 2, "refused PROXY headers counted: %s -> %s" % (m0, m1))
+    a = ask(q, source="127.0.0.2")
+    check(a.startswith("Domain: exemplo.pt"), "untrusted peer's plain query: %r" % a)
+    note("ok PROXY header from an untrusted address refused and counted")
+    a = ask(b"PROXY TCP4 nonsense\r\n" + q)
+    check(a.startswith("Invalid query: malformed PROXY header"), "malformed header: %r" % a)
+    note("ok malformed header from a trusted peer refused")
+
+    rows = d.wait_query_log_rows(10)
+    proxied = [r for r in rows if r[0] == "192.0.2.1"]
+    check(proxied and all(r[1] == "127.0.0.1" for r in proxied), "query log: client and proxy peer %r" % proxied)
+    note("ok the query log names the end client and the proxy")
+finally:
+    rc = d.stop()
+check(rc == 0, "whoisd exit status %d" % rc)
+note("PASS")
