@@ -273,14 +273,14 @@ std::string MetricsRegistry::render() const {
 
 // ---- The daemon's metrics ----------------------------------------------------------------
 
-std::string_view to_string(QueryOutcome outcome) {
+std::string_view to_string(MetricsOutcome outcome) {
   switch (outcome) {
-    case QueryOutcome::found: return "found";
-    case QueryOutcome::no_match: return "no_match";
-    case QueryOutcome::invalid: return "invalid";
-    case QueryOutcome::help: return "help";
-    case QueryOutcome::limit_crossed: return "limit_crossed";
-    case QueryOutcome::suspended: return "suspended";
+    case MetricsOutcome::found: return "found";
+    case MetricsOutcome::no_match: return "no_match";
+    case MetricsOutcome::invalid: return "invalid";
+    case MetricsOutcome::help: return "help";
+    case MetricsOutcome::limit_crossed: return "limit_crossed";
+    case MetricsOutcome::suspended: return "suspended";
   }
   return "unknown";
 }
@@ -312,11 +312,11 @@ constexpr std::string_view kConnectionsRefusedHelp = "Connections refused at acc
 constexpr std::string_view kTimeoutsHelp = "Connections closed because a read or a write took longer than its timeout.";
 constexpr std::string_view kReloadsHelp = "Snapshot reloads, by result.";
 
-std::array<Counter*, kQueryOutcomes> query_counters(MetricsRegistry& registry) {
-  std::array<Counter*, kQueryOutcomes> counters{};
-  for (std::size_t i = 0; i < kQueryOutcomes; ++i)
+std::array<Counter*, kMetricsOutcomes> query_counters(MetricsRegistry& registry) {
+  std::array<Counter*, kMetricsOutcomes> counters{};
+  for (std::size_t i = 0; i < kMetricsOutcomes; ++i)
     counters[i] = &registry.counter("whoisd_queries_total", "Queries answered, by outcome.",
-                                    {{"outcome", std::string(to_string(static_cast<QueryOutcome>(i)))}});
+                                    {{"outcome", std::string(to_string(static_cast<MetricsOutcome>(i)))}});
   return counters;
 }
 

@@ -111,9 +111,11 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 inline constexpr std::array<double, 14> kAnswerSecondsBuckets = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
 
-enum class QueryOutcome { found, no_match, invalid, help, limit_crossed, suspended };
-inline constexpr std::size_t kQueryOutcomes = 6;
-std::string_view to_string(QueryOutcome outcome);  // the label value: "found", "no_match", ...
+// The outcomes whoisd_queries_total counts (its own list: state/query_log.h has QueryOutcome
+// for the log, server/outcome.h the server's; the server maps between them).
+enum class MetricsOutcome { found, no_match, invalid, help, limit_crossed, suspended };
+inline constexpr std::size_t kMetricsOutcomes = 6;
+std::string_view to_string(MetricsOutcome outcome);  // the label value: "found", "no_match", ...
 
 enum class ProxyRefusal {
   untrusted,  // a PROXY header from a peer outside [proxy] trusted
@@ -132,12 +134,12 @@ class DaemonMetrics {
 
   MetricsRegistry& registry() { return registry_; }
 
-  Counter& query(QueryOutcome outcome) { return *queries_[static_cast<std::size_t>(outcome)]; }   // whoisd_queries_total
+  Counter& query(MetricsOutcome outcome) { return *queries_[static_cast<std::size_t>(outcome)]; }   // whoisd_queries_total
   Counter& proxy_refused(ProxyRefusal r) { return *proxy_refused_[static_cast<std::size_t>(r)]; }  // whoisd_proxy_headers_refused_total
 
  private:
   MetricsRegistry& registry_;
-  std::array<Counter*, kQueryOutcomes> queries_{};
+  std::array<Counter*, kMetricsOutcomes> queries_{};
   std::array<Counter*, kProxyRefusals> proxy_refused_{};
 
  public:

@@ -139,7 +139,7 @@ TEST_CASE("the daemon's families", "[metrics]") {
     CHECK(text.find(series) != std::string::npos);
   }
 
-  m.query(QueryOutcome::no_match).inc();
+  m.query(MetricsOutcome::no_match).inc();
   m.proxy_refused(ProxyRefusal::untrusted).inc(2);
   m.answer_seconds.observe(0.0003);
   m.set_snapshot(1'000'000 - 3600, 1234, 56789);
@@ -216,7 +216,7 @@ TEST_CASE("GET /metrics over loopback", "[metrics][http]") {
   MetricsRegistry registry;
   ManualClock clock;
   DaemonMetrics metrics(registry, clock);
-  metrics.query(QueryOutcome::found).inc(3);
+  metrics.query(MetricsOutcome::found).inc(3);
   MetricsHttpOptions options;
   options.read_timeout = std::chrono::milliseconds(300);
   options.max_request_bytes = 512;
