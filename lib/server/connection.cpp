@@ -13,6 +13,7 @@
 #include "server/metrics.h"
 #include "server/proxy_protocol.h"
 #include "server/query_handler.h"
+#include "server/query_line.h"
 #include "server/query_log_sink.h"
 
 namespace whoisd {
@@ -22,14 +23,14 @@ namespace {
 // beyond this is ever kept.
 constexpr std::size_t kMaxInputBytes = kProxyHeaderMaxBytes + kMaxQueryLineBytes + 2;
 
-std::optional<QueryOutcome> metrics_outcome(Outcome o) {
+std::optional<MetricsOutcome> metrics_outcome(Outcome o) {
   switch (o) {
-    case Outcome::found: return QueryOutcome::found;
-    case Outcome::no_match: return QueryOutcome::no_match;
-    case Outcome::invalid: return QueryOutcome::invalid;
-    case Outcome::help: return QueryOutcome::help;
-    case Outcome::limit_crossed: return QueryOutcome::limit_crossed;
-    case Outcome::suspended: return QueryOutcome::suspended;
+    case Outcome::found: return MetricsOutcome::found;
+    case Outcome::no_match: return MetricsOutcome::no_match;
+    case Outcome::invalid: return MetricsOutcome::invalid;
+    case Outcome::help: return MetricsOutcome::help;
+    case Outcome::limit_crossed: return MetricsOutcome::limit_crossed;
+    case Outcome::suspended: return MetricsOutcome::suspended;
     case Outcome::too_many_connections:
     case Outcome::timeout:
     case Outcome::error: return std::nullopt;  // not queries: counted as connections/timeouts
@@ -131,10 +132,8 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) {
     // send "name" and shut down); with nothing at all there is nothing to answer.
     if (nread == UV_EOF && header_done_ && !input_.empty()) {
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-      bool too_long = input_.size() > kMaxQueryLineBytes + 1 ||
-                      (input_.size() == kMaxQueryLineBytes + 1 && input_.back() != '\r');
-      std::string line = input_.substr(0, std::min(input_.size(), kMaxQueryLineBytes + 1));
-      answer_line(line, too_long);
+      QueryLineFrame frame = frame_query_line(input_, true);
+      answer_line(frame.line, frame.status == QueryLineFrame::Status::too_long);
       return;
     }
     close();
@@ -198,23 +197,11 @@ bool Connection::process_proxy_header() {
 void Connection::process_input() {
   if (!header_done_ && !process_proxy_header()) return;
   if (phase_ != Phase::reading) return;
-  std::size_t lf = input_.find('\n');
-  bool too_long = false;
-  std::string_view line;
-  if (lf == std::string::npos) {
-    if (input_.size() < kMaxQueryLineBytes + 1) return;  // wait for more
-    if (input_.size() == kMaxQueryLineBytes + 1 && input_.back() == '\r') return;  // CR of a maximal line
-    too_long = true;
-    line = std::string_view(input_).substr(0, kMaxQueryLineBytes);
-  } else {
-    // The line without its CR LF: the terminator is not part of the query (nor of its log row).
-    std::size_t content = (lf > 0 && input_[lf - 1] == '\r') ? lf - 1 : lf;
-    too_long = content > kMaxQueryLineBytes;
-    line = std::string_view(input_).substr(0, too_long ? kMaxQueryLineBytes : content);
-  }
+  QueryLineFrame frame = frame_query_line(input_);
+  if (frame.status == QueryLineFrame::Status::need_more) return;
   // Nothing else is read (RFC 3912: one line per connection).
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  answer_line(line, too_long);
+  answer_line(frame.line, frame.status == QueryLineFrame::Status::too_long);
 }
 
 void Connection::answer_line(std::string_view line, bool too_long) {

@@ -1,0 +1,161 @@
+// The configuration parser: defaults, every table, and refusals that name the key
+// and the line (the integration test checks the same through whoisd --check-config).
+#include <catch2/catch.hpp>
+
+#include "server/config.h"
+
+using namespace whoisd;
+using namespace std::chrono_literals;
+
+namespace {
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "t.conf");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+}  // namespace
+
+TEST_CASE("an empty file gives the documented defaults", "[config]") {
+  Config c = parse_config("", "t.conf");
+  REQUIRE(c.server.listen.size() == 2);
+  CHECK(c.server.listen[0].to_string() == "0.0.0.0:43");
+  CHECK(c.server.listen[1].to_string() == "[::]:43");
+  CHECK(c.server.loops == 0);
+  CHECK(c.server.read_timeout == 10s);
+  CHECK(c.server.write_timeout == 30s);
+  CHECK(c.server.max_connections == 10000);
+  CHECK(c.server.max_connections_per_source == 32);
+  CHECK(c.server.user == "whoisd");
+  CHECK(c.limits.queries == 1000);
+  CHECK(c.limits.window == 24h);
+  CHECK(c.limits.suspension == 24h);
+  CHECK(c.limits.quiet_period == std::chrono::hours(24 * 30));
+  CHECK(c.limits.ipv6_prefix == 64);
+  CHECK(c.retention == std::chrono::hours(24 * 90));
+  REQUIRE(c.metrics_listen);
+  CHECK(c.metrics_listen->to_string() == "127.0.0.1:9143");
+  CHECK(c.log_level == log::Level::info);
+}
+
+TEST_CASE("every table is read", "[config]") {
+  Config c = parse_config(R"(
+[server]
+listen = ["192.0.2.1:4343", "[2001:db8::1]:43"]
+loops = 3
+read_timeout = "1500ms"
+write_timeout = "1m"
+max_connections = 50
+max_connections_per_source = 2
+user = "nobody"
+[snapshot]
+path = "/srv/pt.sqlite"
+[state]
+dir = "/srv/state"
+retention = "30d"
+[limits]
+queries = 7
+window = "1h"
+suspension = "2h"
+quiet_period = "7d"
+ipv6_prefix = 56
+exempt = ["10.0.0.0/8"]
+[[limits.network]]
+network = "192.0.2.0/24"
+queries = 100
+[[limits.network]]
+network = "2001:db8::/32"
+queries = 200
+[proxy]
+trusted = []
+[answers]
+header = ["% one", "%"]
+footer = ["% two"]
+[metrics]
+listen = ""
+[log]
+level = "debug"
+)",
+                          "t.conf");
+  CHECK(c.server.listen[1].to_string() == "[2001:db8::1]:43");
+  CHECK(c.server.loops == 3);
+  CHECK(c.server.read_timeout == 1500ms);
+  CHECK(c.server.write_timeout == 60s);
+  CHECK(c.server.max_connections_per_source == 2);
+  CHECK(c.snapshot_path == "/srv/pt.sqlite");
+  CHECK(c.state_dir == "/srv/state");
+  CHECK(c.retention == std::chrono::hours(24 * 30));
+  CHECK(c.limits.queries == 7);
+  CHECK(c.limits.window == 1h);
+  CHECK(c.limits.ipv6_prefix == 56);
+  REQUIRE(c.limits.networks.size() == 2);
+  CHECK(c.limits.networks[1].network.to_string() == "2001:db8::/32");
+  CHECK(c.limits.networks[1].queries == 200);
+  CHECK(c.trusted_proxies.empty());
+  CHECK(c.header == std::vector<std::string>{"% one", "%"});
+  CHECK_FALSE(c.metrics_listen);
+  CHECK(c.log_level == log::Level::debug);
+}
+
+TEST_CASE("a refusal names the file, the line and the key", "[config]") {
+  CHECK(error_of("[server]\n\nloops = \"two\"\n") == "t.conf:3: server.loops: must be a whole number from 0 to 256, not a string");
+  CHECK(error_of("[limits]\nqueries = 5\nwindow = \"1 day\"\n").rfind("t.conf:3: limits.window: ", 0) == 0);
+  CHECK(error_of("[server]\nlisten = []\n").rfind("t.conf:2: server.listen: must name at least one address", 0) == 0);
+  CHECK(error_of("[server]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n").find("listed twice") != std::string::npos);
+  CHECK(error_of("[state]\nretention = \"10s\"\n").rfind("t.conf:2: state.retention: must be at least 1h", 0) == 0);
+  CHECK(error_of("[limits]\nwindow = \"1500ms\"\n").find("whole number of seconds") != std::string::npos);
+  CHECK(error_of("snapshot = 1\n").rfind("t.conf:1: snapshot: must be a table", 0) == 0);
+  CHECK(error_of("[answers]\nfooter = [\"x\"]\n").rfind("t.conf:2: answers.footer: each line must start with", 0) == 0);
+  CHECK(error_of("[proxy]\ntrusted = [\"300.1.1.1/8\"]\n").rfind("t.conf:2: proxy.trusted: ", 0) == 0);
+  CHECK(error_of("[server]\nuser = \"\"\n").rfind("t.conf:2: server.user: ", 0) == 0);
+  CHECK(error_of("[server]\nuser = \"a\\u0001b\"\n").find("control characters") != std::string::npos);
+  CHECK(error_of("[[limits.network]]\nnetwork = \"192.0.2.0/24\"\nqueries = 1\ncolour = 1\n")
+            .rfind("t.conf:4: limits.network.colour: unknown key", 0) == 0);
+  CHECK(error_of("[limits]\nnetwork = 5\n").rfind("t.conf:2: limits.network: must be written as [[limits.network]]", 0) == 0);
+  CHECK(error_of("a = \n").rfind("t.conf:1: not valid TOML", 0) == 0);
+}
+
+TEST_CASE("command-line overrides replace the file's values and are checked", "[config]") {
+  Config c = parse_config("[server]\nlisten = [\"127.0.0.1:43\"]\n", "t.conf");
+  ConfigOverrides o;
+  o.listen = {"127.0.0.1:4343", "[::1]:4343"};
+  o.snapshot_path = "/tmp/s.sqlite";
+  o.state_dir = "/tmp/st";
+  o.loops = 2;
+  o.metrics = "off";
+  o.log_level = "warn";
+  o.user = "nobody";
+  apply_overrides(c, o);
+  REQUIRE(c.server.listen.size() == 2);
+  CHECK(c.server.listen[1].to_string() == "[::1]:4343");
+  CHECK(c.snapshot_path == "/tmp/s.sqlite");
+  CHECK(c.state_dir == "/tmp/st");
+  CHECK(c.server.loops == 2);
+  CHECK_FALSE(c.metrics_listen);
+  CHECK(c.log_level == log::Level::warn);
+  CHECK(c.server.user == "nobody");
+
+  ConfigOverrides bad;
+  bad.listen = {"localhost:43"};
+  CHECK_THROWS_WITH(apply_overrides(c, bad), Catch::Contains("--listen") && Catch::Contains("localhost"));
+  ConfigOverrides bad_level;
+  bad_level.log_level = "verbose";
+  CHECK_THROWS_WITH(apply_overrides(c, bad_level), Catch::Contains("--log-level"));
+}
+
+TEST_CASE("what a reload cannot change is named", "[config]") {
+  Config a = parse_config("", "a");
+  Config b = parse_config("[server]\nloops = 4\nread_timeout = \"1s\"\n[state]\ndir = \"/x\"\n", "b");
+  CHECK(settings_needing_restart(a, b) == std::vector<std::string>{"server.loops", "state.dir"});
+  CHECK(settings_needing_restart(a, a).empty());
+}
+
+TEST_CASE("the documented example parses", "[config]") {
+  Config c = load_config_file(std::string(WHOISD_SOURCE_DIR) + "/conf/whoisd.conf");
+  CHECK(c.server.listen.size() == 2);
+  CHECK(c.limits.queries == 1000);
+  CHECK_FALSE(c.header.empty());
+  CHECK_THROWS_AS(load_config_file("/nonexistent/whoisd.conf"), ConfigError);
+}
