@@ -54,7 +54,7 @@ def ask(port, line, source):
         s.close()
 
 
-ports = {name: free_port() for name in ("v1", "v2", "untrusted")}
+ports = {name: free_port() for name in ("v1", "v2", "untrusted", "ready")}
 work = private_dir("whoisd-it-haproxy-")
 config_path = os.path.join(work, "haproxy.cfg")
 with open(config_path, "w") as f:
@@ -81,6 +81,11 @@ frontend via_untrusted
     default_backend whoisd_untrusted
 backend whoisd_untrusted
     server whoisd 127.0.0.1:{whoisd} send-proxy-v2 source 127.0.0.5
+# Only to see that HAProxy listens (it binds every frontend before it serves any): probing
+# the others would open backend connections that whoisd counts.
+frontend ready
+    bind 127.0.0.1:{ready}
+    tcp-request connection reject
 """.format(whoisd=d.port, **ports))
 check(subprocess.run([HAPROXY, "-c", "-q", "-f", config_path]).returncode == 0, "haproxy -c refuses its configuration")
 haproxy_log = open(os.path.join(work, "haproxy.log"), "wb")
@@ -88,17 +93,16 @@ haproxy = subprocess.Popen([HAPROXY, "-db", "-f", config_path], stdout=haproxy_l
 _running.append(haproxy)
 
 try:
-    # Wait until HAProxy accepts on its frontends.
+    # Wait until HAProxy accepts.
     end = time.monotonic() + DEADLINE
-    for port in ports.values():
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=5).close()
-                break
-            except OSError:
-                if haproxy.poll() is not None or time.monotonic() > end:
-                    fail("haproxy did not start:\n" + open(haproxy_log.name, errors="replace").read())
-                time.sleep(0.05)
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", ports["ready"]), timeout=5).close()
+            break
+        except OSError:
+            if haproxy.poll() is not None or time.monotonic() > end:
+                fail("haproxy did not start:\n" + open(haproxy_log.name, errors="replace").read())
+            time.sleep(0.05)
     m0 = d.metrics()
 
     # 127.0.0.2 through send-proxy (v1): LIMIT answers, then the limit answer naming it.
