@@ -42,9 +42,7 @@ bench_tools() {
   local tool
   [ -x "$LOADGEN" ] || bench_die "missing $LOADGEN (is it built?)"
   if [ "$need_whoisd" = 1 ]; then
-    for tool in "$WHOISD" "$SNAPSHOT_TOOL"; do
-      [ -x "$tool" ] || bench_die "missing $tool (is it built?)"
-    done
+    [ -x "$WHOISD" ] || bench_die "missing $WHOISD (is it built?)"
   fi
   NGINX=$(command -v nginx || true)
   [ -n "$NGINX" ] || NGINX=/usr/sbin/nginx
@@ -79,6 +77,7 @@ bench_snapshot() {
   local domains=$1 seed=$2 cache=$3 file
   mkdir -p "$cache" && chmod 755 "$cache"
   file=$cache/pt-$domains-seed$seed.sqlite
+  [ -x "$SNAPSHOT_TOOL" ] || bench_die "missing $SNAPSHOT_TOOL (is it built?)"
   if [ ! -s "$file" ] || [ "$SNAPSHOT_TOOL" -nt "$file" ]; then
     echo "bench: generating a $domains-domain snapshot in $file (cached for later runs)" >&2
     rm -f "$file" "$file.tmp"

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/address.h"
+#include "query/query_parser.h"
 #include "load_worker.h"
 #include "process_watch.h"
 #include "query_mix.h"
@@ -115,7 +116,14 @@ int main(int argc, char** argv) {
     if (!snapshot.empty()) names = load_names_from_snapshot(snapshot, max_names);
     else if (!names_file.empty()) names = load_names_from_file(names_file, max_names);
     if (expect != Expectation::per_query && names.empty()) names.push_back("example.pt");  // content not judged
-    const QueryMix mix(std::move(names), weights, seed);
+    // Judge the names with whoisd's own parser, so that an answer of another kind is the
+    // server's fault, not a name no query can reach.
+    const whoisd::QueryParser parser;
+    const std::size_t loaded = names.size();
+    const QueryMix mix(std::move(names), weights, seed, expect == Expectation::per_query ? &parser : nullptr);
+    if (mix.dropped() > 0 && !quiet)
+      std::printf("queries      %zu registered names loaded, %zu kept; %zu lines left out (whoisd's parser reads "
+                  "them as another kind)\n", loaded, mix.found_count(), mix.dropped());
     const SourceAddresses source_addresses(source_base, sources);
 
     if (probe) {
@@ -180,6 +188,9 @@ int main(int argc, char** argv) {
     const auto& h = total.latency;
     const std::uint64_t errors = total.error_total();
 
+    for (std::size_t k = 0; k < kErrorKinds; ++k)
+      if (!total.example[k].empty())
+        std::fprintf(stderr, "first %s error: %s\n", to_string(static_cast<ErrorKind>(k)), total.example[k].c_str());
     if (!quiet) {
       std::printf("target %s, %s, %zu thread(s) x %zu connections, sources %s\n", target_text.c_str(),
                   rate > 0 ? ("open loop at " + std::to_string(static_cast<long long>(rate)) + "/s").c_str()
@@ -203,9 +214,6 @@ int main(int argc, char** argv) {
         if (total.errors[k]) std::printf("  %s %llu", to_string(static_cast<ErrorKind>(k)),
                                          static_cast<unsigned long long>(total.errors[k]));
       std::printf("\n");
-      for (std::size_t k = 0; k < kErrorKinds; ++k)
-        if (!total.example[k].empty())
-          std::fprintf(stderr, "first %s error: %s\n", to_string(static_cast<ErrorKind>(k)), total.example[k].c_str());
       std::printf("generator    %.2f CPU s in %.2f s (%.0f%% of one core)\n", cpu_used, wall,
                   wall > 0 ? 100 * cpu_used / wall : 0.0);
       if (watch)

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "query/query_parser.h"
+
 namespace whoisd::bench {
 
 std::uint64_t mix_bits(std::uint64_t x) {
@@ -97,12 +99,25 @@ std::vector<std::string> load_names_from_file(const std::string& path, std::size
   return names;
 }
 
-QueryMix::QueryMix(std::vector<std::string> found_names, MixWeights weights, std::uint64_t seed)
+namespace {
+bool parses_as(const QueryParser* parser, const std::string& line, AnswerKind kind) {
+  if (!parser) return true;
+  const ParsedQuery q = parser->parse(line);
+  if (kind == AnswerKind::invalid) return q.kind == ParsedQuery::Kind::invalid;
+  return q.kind == ParsedQuery::Kind::lookup && !q.below_registration && q.a_label == line;
+}
+}  // namespace
+
+QueryMix::QueryMix(std::vector<std::string> found_names, MixWeights weights, std::uint64_t seed,
+                   const QueryParser* parser)
     : weights_(weights), total_weight_(weights.found + weights.not_found + weights.invalid), seed_(seed) {
-  if (weights.found > 0 && found_names.empty())
-    throw std::invalid_argument("the mix asks for registered names but none were given (--snapshot or --names)");
   found_.reserve(found_names.size());
-  for (auto& n : found_names) found_.push_back({std::move(n) + "\r\n", AnswerKind::found});
+  for (auto& n : found_names) {
+    if (parses_as(parser, n, AnswerKind::found)) found_.push_back({std::move(n) + "\r\n", AnswerKind::found});
+    else ++dropped_;
+  }
+  if (weights.found > 0 && found_.empty())
+    throw std::invalid_argument("the mix asks for registered names but none were given (--snapshot or --names)");
   // Valid, registrable-looking names no generator produces: 'q' then 19 random letters
   // and digits, directly under .pt or under a second-level hierarchy.
   static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -115,13 +130,18 @@ QueryMix::QueryMix(std::vector<std::string> found_names, MixWeights weights, std
       label += kAlphabet[bits % 36];
       bits /= 36;
     }
-    not_found_.push_back({label + kSuffixes[i % 5] + "\r\n", AnswerKind::not_found});
+    const std::string name = label + kSuffixes[i % 5];
+    if (parses_as(parser, name, AnswerKind::not_found)) not_found_.push_back({name + "\r\n", AnswerKind::not_found});
+    else ++dropped_;
   }
   // Lines that are never a .pt domain (SPEC §2): other TLDs, hierarchies, broken labels,
   // more than one token, a search by e-mail.
   for (const char* line : {"example.com", "com.pt", "pt", "-leading-hyphen.pt", "ab--cd.pt", "under_score.pt",
                            "two words.pt", "someone@example.pt"})
-    invalid_.push_back({std::string(line) + "\r\n", AnswerKind::invalid});
+    if (parses_as(parser, line, AnswerKind::invalid)) invalid_.push_back({std::string(line) + "\r\n", AnswerKind::invalid});
+    else ++dropped_;
+  if ((weights.not_found > 0 && not_found_.empty()) || (weights.invalid > 0 && invalid_.empty()))
+    throw std::invalid_argument("the query parser accepts none of the generated no-match or invalid lines");
 }
 
 const Query& QueryMix::pick(std::uint64_t sequence) const {

@@ -10,6 +10,10 @@
 
 #include "answer_check.h"
 
+namespace whoisd {
+class QueryParser;
+}
+
 namespace whoisd::bench {
 
 struct Query {
@@ -34,7 +38,13 @@ std::vector<std::string> load_names_from_file(const std::string& path, std::size
 
 class QueryMix {
  public:
-  QueryMix(std::vector<std::string> found_names, MixWeights weights, std::uint64_t seed);
+  // With a parser, only queries whose parse agrees with their kind are kept: registered
+  // names that whoisd would look up as themselves (a snapshot may hold names no query
+  // can reach, such as a 64-character label), not-found names that are lookups, invalid
+  // lines that are invalid. dropped() counts the rest.
+  QueryMix(std::vector<std::string> found_names, MixWeights weights, std::uint64_t seed,
+           const QueryParser* parser = nullptr);
+  std::size_t dropped() const { return dropped_; }
   const Query& pick(std::uint64_t sequence) const;
   std::size_t found_count() const { return found_.size(); }
 
@@ -43,6 +53,7 @@ class QueryMix {
   MixWeights weights_;
   unsigned total_weight_;
   std::uint64_t seed_;
+  std::size_t dropped_ = 0;
 };
 
 std::uint64_t mix_bits(std::uint64_t x);  // splitmix64 finaliser
