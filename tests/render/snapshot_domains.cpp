@@ -88,6 +88,8 @@ std::vector<NeverPublished> snapshot_never_published(const std::string& snapshot
     for (int c = 0; c < 3; ++c) {
       const int base = 3 + c * kPerContact;
       const bool opted_out = sqlite3_column_int(s.get(), base + 12) != 0;
+      (c == 0 ? entry.registrant_opted_out : c == 1 ? entry.admin_opted_out : entry.tech_opted_out) = opted_out;
+      (c == 0 ? entry.registrant_name : c == 1 ? entry.admin_name : entry.tech_name) = text(s.get(), base);
       for (const int hidden_column : {7, 8, 9, 10, 11}) add(entry.hidden, text(s.get(), base + hidden_column));
       for (int column = 0; column <= 6; ++column) {
         const bool address_field = column >= 1 && column <= 5;

@@ -24,6 +24,10 @@ struct NeverPublished {
   // contacts that did not opt out, the domain's own fields): a hidden value
   // that happens to equal or be part of one of these is no leak.
   std::vector<std::string> published;
+  // Which contacts opted out (registrant, managing entity, technical), and the
+  // names of those that did not, to check the answer shows what it should.
+  bool registrant_opted_out = false, admin_opted_out = false, tech_opted_out = false;
+  std::string registrant_name, admin_name, tech_name;
 };
 
 // One entry per domain, in id order. Throws std::runtime_error naming the file.
