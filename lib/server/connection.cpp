@@ -40,14 +40,14 @@ std::optional<MetricsOutcome> metrics_outcome(Outcome o) {
 
 }  // namespace
 
-void Connection::accept(EventLoop& loop, uv_stream_t* server) {
-  auto* c = new Connection(loop);
+void ClientConnection::accept(EventLoop& loop, uv_stream_t* server) {
+  auto* c = new ClientConnection(loop);
   c->start(server);  // on failure it has begun closing and deletes itself
 }
 
-Connection::Connection(EventLoop& loop) : loop_(loop), settings_(loop.settings()) {}
+ClientConnection::ClientConnection(EventLoop& loop) : loop_(loop), settings_(loop.settings()) {}
 
-bool Connection::start(uv_stream_t* server) {
+bool ClientConnection::start(uv_stream_t* server) {
   uv_tcp_init(loop_.uv(), &tcp_);
   tcp_.data = this;
   uv_timer_init(loop_.uv(), &timer_);
@@ -100,7 +100,7 @@ bool Connection::start(uv_stream_t* server) {
   return true;
 }
 
-bool Connection::take_source_slot(const IpAddress& client) {
+bool ClientConnection::take_source_slot(const IpAddress& client) {
   IpAddress source = connection_source(client, settings_->ipv6_prefix);
   if (loop_.context().connections.acquire_source(source, settings_->max_connections_per_source)) {
     source_slot_ = source;
@@ -112,16 +112,16 @@ bool Connection::take_source_slot(const IpAddress& client) {
   return false;
 }
 
-void Connection::alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-  auto* self = static_cast<Connection*>(handle->data);
+void ClientConnection::alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+  auto* self = static_cast<ClientConnection*>(handle->data);
   *buf = self->loop_.read_buffer();
 }
 
-void Connection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  static_cast<Connection*>(stream->data)->on_read(nread, buf);
+void ClientConnection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  static_cast<ClientConnection*>(stream->data)->on_read(nread, buf);
 }
 
-void Connection::on_read(ssize_t nread, const uv_buf_t* buf) {
+void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (phase_ == Phase::lingering) {
     if (nread < 0) close();  // the client closed (or reset): done
     return;                  // anything else it sends after the answer is discarded
@@ -146,7 +146,7 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) {
 }
 
 // Returns true when the header stage is over and the line may be read.
-bool Connection::process_proxy_header() {
+bool ClientConnection::process_proxy_header() {
   ProxySignature sig = detect_proxy_signature(input_);
   if (sig == ProxySignature::incomplete) {
     // "\r\n" (an empty line) is also the start of the v2 signature; a real proxy sends
@@ -194,7 +194,7 @@ bool Connection::process_proxy_header() {
   return take_source_slot(client_);
 }
 
-void Connection::process_input() {
+void ClientConnection::process_input() {
   if (!header_done_ && !process_proxy_header()) return;
   if (phase_ != Phase::reading) return;
   QueryLineFrame frame = frame_query_line(input_);
@@ -204,7 +204,7 @@ void Connection::process_input() {
   answer_line(frame.line, frame.status == QueryLineFrame::Status::too_long);
 }
 
-void Connection::answer_line(std::string_view line, bool too_long) {
+void ClientConnection::answer_line(std::string_view line, bool too_long) {
   std::uint64_t started = uv_hrtime();
   QueryAnswer a;
   try {
@@ -222,12 +222,12 @@ void Connection::answer_line(std::string_view line, bool too_long) {
   write_answer(std::move(a.text), a.outcome, line, started);
 }
 
-void Connection::refuse(std::string text, Outcome outcome, std::string_view query) {
+void ClientConnection::refuse(std::string text, Outcome outcome, std::string_view query) {
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
   write_answer(std::move(text), outcome, query, uv_hrtime());
 }
 
-void Connection::write_answer(std::string text, Outcome outcome, std::string_view query, std::uint64_t started_ns) {
+void ClientConnection::write_answer(std::string text, Outcome outcome, std::string_view query, std::uint64_t started_ns) {
   phase_ = Phase::writing;
   answer_ = std::move(text);
   uv_buf_t buf = uv_buf_init(answer_.data(), static_cast<unsigned>(answer_.size()));
@@ -248,11 +248,11 @@ void Connection::write_answer(std::string text, Outcome outcome, std::string_vie
   restart_timer(settings_->write_timeout);
 }
 
-void Connection::write_cb(uv_write_t* req, int status) {
-  static_cast<Connection*>(req->handle->data)->on_write(status);
+void ClientConnection::write_cb(uv_write_t* req, int status) {
+  static_cast<ClientConnection*>(req->handle->data)->on_write(status);
 }
 
-void Connection::on_write(int status) {
+void ClientConnection::on_write(int status) {
   if (phase_ == Phase::closing) return;
   if (status < 0 || loop_.stopping()) {
     // Failed (the client went away), or the server drains: the answer is with the
@@ -265,11 +265,11 @@ void Connection::on_write(int status) {
   if (rc != 0) close();
 }
 
-void Connection::shutdown_cb(uv_shutdown_t* req, int status) {
-  static_cast<Connection*>(req->handle->data)->on_shutdown(status);
+void ClientConnection::shutdown_cb(uv_shutdown_t* req, int status) {
+  static_cast<ClientConnection*>(req->handle->data)->on_shutdown(status);
 }
 
-void Connection::on_shutdown(int status) {
+void ClientConnection::on_shutdown(int status) {
   if (phase_ == Phase::closing) return;
   if (status < 0) {
     close();
@@ -280,13 +280,13 @@ void Connection::on_shutdown(int status) {
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_cb, read_cb) != 0) close();
 }
 
-void Connection::restart_timer(std::chrono::milliseconds timeout) {
+void ClientConnection::restart_timer(std::chrono::milliseconds timeout) {
   uv_timer_start(&timer_, timer_cb, static_cast<std::uint64_t>(std::max<std::int64_t>(timeout.count(), 1)), 0);
 }
 
-void Connection::timer_cb(uv_timer_t* timer) { static_cast<Connection*>(timer->data)->on_timer(); }
+void ClientConnection::timer_cb(uv_timer_t* timer) { static_cast<ClientConnection*>(timer->data)->on_timer(); }
 
-void Connection::on_timer() {
+void ClientConnection::on_timer() {
   auto& ctx = loop_.context();
   switch (phase_) {
     case Phase::reading:
@@ -312,13 +312,13 @@ void Connection::on_timer() {
   close();
 }
 
-void Connection::server_stopping() {
+void ClientConnection::server_stopping() {
   if (phase_ == Phase::lingering) close();
 }
 
-void Connection::force_close() { close(); }
+void ClientConnection::force_close() { close(); }
 
-void Connection::close() {
+void ClientConnection::close() {
   if (phase_ == Phase::closing) return;
   phase_ = Phase::closing;
   auto& ctx = loop_.context();
@@ -336,8 +336,8 @@ void Connection::close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), close_cb);
 }
 
-void Connection::close_cb(uv_handle_t* handle) {
-  auto* self = static_cast<Connection*>(handle->data);
+void ClientConnection::close_cb(uv_handle_t* handle) {
+  auto* self = static_cast<ClientConnection*>(handle->data);
   if (--self->open_handles_ == 0) delete self;
 }
 

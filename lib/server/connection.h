@@ -27,7 +27,7 @@ namespace whoisd {
 
 class EventLoop;
 
-class Connection {
+class ClientConnection {
  public:
   // Accepts one pending connection of `server` on `loop`. The connection owns
   // itself from here and deletes itself once closed.
@@ -40,14 +40,14 @@ class Connection {
   void force_close();
 
   // The loop's intrusive list of open connections.
-  Connection* prev = nullptr;
-  Connection* next = nullptr;
+  ClientConnection* prev = nullptr;
+  ClientConnection* next = nullptr;
 
  private:
   enum class Phase { reading, writing, lingering, closing };
 
-  explicit Connection(EventLoop& loop);
-  ~Connection() = default;
+  explicit ClientConnection(EventLoop& loop);
+  ~ClientConnection() = default;
   bool start(uv_stream_t* server);
   bool take_source_slot(const IpAddress& client);
   void on_read(ssize_t nread, const uv_buf_t* buf);

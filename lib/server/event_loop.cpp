@@ -103,8 +103,8 @@ void EventLoop::handle_wake() {
   if (stop && !stopping_) {
     stopping_ = true;
     close_listeners();
-    for (Connection* c = connections_; c;) {
-      Connection* next = c->next;  // server_stopping() may close and unlink c
+    for (ClientConnection* c = connections_; c;) {
+      ClientConnection* next = c->next;  // server_stopping() may close and unlink c
       c->server_stopping();
       c = next;
     }
@@ -116,8 +116,8 @@ void EventLoop::handle_wake() {
 void EventLoop::on_drain_deadline(uv_timer_t* timer) {
   auto* self = static_cast<EventLoop*>(timer->data);
   if (self->open_) log::warn("drain_deadline").kv("loop", self->index_).kv("closed_connections", self->open_);
-  for (Connection* c = self->connections_; c;) {
-    Connection* next = c->next;
+  for (ClientConnection* c = self->connections_; c;) {
+    ClientConnection* next = c->next;
     c->force_close();
     c = next;
   }
@@ -145,10 +145,10 @@ void EventLoop::on_connection(uv_stream_t* server, int status) {
     return;
   }
   if (l->loop->stopping_) return;
-  Connection::accept(*l->loop, server);
+  ClientConnection::accept(*l->loop, server);
 }
 
-void EventLoop::attach(Connection* c) {
+void EventLoop::attach(ClientConnection* c) {
   c->prev = nullptr;
   c->next = connections_;
   if (connections_) connections_->prev = c;
@@ -156,7 +156,7 @@ void EventLoop::attach(Connection* c) {
   ++open_;
 }
 
-void EventLoop::detach(Connection* c) {
+void EventLoop::detach(ClientConnection* c) {
   if (c->prev) c->prev->next = c->next;
   else connections_ = c->next;
   if (c->next) c->next->prev = c->prev;

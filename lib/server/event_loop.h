@@ -24,7 +24,7 @@
 
 namespace whoisd {
 
-class Connection;
+class ClientConnection;
 
 class EventLoop {
  public:
@@ -47,14 +47,14 @@ class EventLoop {
   void begin_stop(std::chrono::milliseconds deadline);
   void join();
 
-  // ---- for Connection, on the loop thread ----
+  // ---- for ClientConnection, on the loop thread ----
   uv_loop_t* uv() { return &loop_; }
   unsigned index() const { return index_; }
   const std::shared_ptr<const LiveSettings>& settings() const { return settings_; }
   ServerContext& context() { return context_; }
   bool stopping() const { return stopping_; }
-  void attach(Connection* c);
-  void detach(Connection* c);
+  void attach(ClientConnection* c);
+  void detach(ClientConnection* c);
   uv_buf_t read_buffer();
 
  private:
@@ -82,7 +82,7 @@ class EventLoop {
   bool started_ = false;
   bool stopping_ = false;   // loop thread: no more accepting
   bool finished_ = false;   // loop thread: closing its own handles
-  Connection* connections_ = nullptr;  // intrusive list of open connections
+  ClientConnection* connections_ = nullptr;  // intrusive list of open connections
   std::size_t open_ = 0;
   std::vector<char> read_buffer_;
 
