@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""systemd socket activation without systemd: systemd-socket-activate binds the
+port and execs whoisd with LISTEN_FDS=1; whoisd serves on that socket from every
+event loop (its own dup() each) and stops cleanly. Skipped (77) when
+systemd-socket-activate is not installed."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+from harness import DEADLINE, _running, build_snapshot, check, fail, note, parse_args, private_dir, read_all, root_args
+
+args = parse_args()
+activate = shutil.which("systemd-socket-activate")
+if not activate:
+    print("SKIP: systemd-socket-activate is not installed")
+    sys.exit(77)
+
+work = private_dir("whoisd-it-activation-")
+snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
+log_path = os.path.join(work, "whoisd.log")
+
+# A free port: bound by systemd-socket-activate right away, before whoisd runs.
+probe = socket.socket()
+probe.bind(("127.0.0.1", 0))
+port = probe.getsockname()[1]
+probe.close()
+
+with open(log_path, "wb") as log:
+    p = subprocess.Popen([activate, "-l", "127.0.0.1:%d" % port, args.whoisd, "--snapshot", snap,
+                          "--state-dir", os.path.join(work, "state"), "--metrics", "off", "--loops", "2"] + root_args(),
+                         stdout=log, stderr=log)
+_running.append(p)
+
+
+def log_text():
+    with open(log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+end = time.monotonic() + DEADLINE
+while not re.search(r"Listening on 127\.0\.0\.1:%d" % port, log_text()):
+    if p.poll() is not None or time.monotonic() > end:
+        fail("systemd-socket-activate did not listen:\n" + log_text())
+    time.sleep(0.05)
+try:
+    answers = []
+    for _ in range(20):  # the first connection starts whoisd; all are answered
+        s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        s.sendall(b"exemplo.pt\r\n")
+        answers.append(read_all(s))
+        s.close()
+    check(all(a.startswith(b"Domain: exemplo.pt\r\n") for a in answers), "answers: %r" % answers[:2])
+    check(re.search(r"event=socket_activation sockets=1", log_text()), "no socket_activation log line:\n" + log_text())
+    check(re.search(r'event=start listen="127\.0\.0\.1:%d \(systemd\)" loops=2' % port, log_text()),
+          "start line:\n" + log_text())
+    note("ok served on the socket systemd passed, from 2 loops")
+finally:
+    p.send_signal(15)
+    rc = p.wait(DEADLINE)
+check(rc == 0, "whoisd exit status %d:\n%s" % (rc, log_text()))
+note("PASS")
