@@ -74,22 +74,6 @@ enum DomainColumn {
 
 std::string str(std::string_view view) { return std::string(view); }
 
-// Percent-escapes the characters that have a meaning in a file: URI.
-std::string uri_path(const std::string& path) {
-  static const char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 struct FileIdentity {
   dev_t dev = 0;
   ino_t ino = 0;
@@ -192,7 +176,7 @@ std::unique_ptr<Connection> open_connection(const std::string& path, std::int64_
   auto connection = std::make_unique<Connection>();
   // immutable=1: no locks, no journal or WAL lookup, nothing created beside the file.
   // NOMUTEX: a connection is used by one thread at a time (the pool sees to it).
-  connection->db = sqlite::open("file:" + uri_path(path) + "?mode=ro&immutable=1",
+  connection->db = sqlite::open(sqlite::immutable_uri(path),
                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
   sqlite3* db = connection->db.get();
   // Read pages straight from the page cache of the kernel rather than copying them into

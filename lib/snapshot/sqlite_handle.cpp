@@ -72,6 +72,23 @@ std::int64_t query_int(sqlite3* db, const char* sql) {
   fail(db, rc);
 }
 
+std::string immutable_uri(const std::string& path) {
+  static const char hex[] = "0123456789ABCDEF";
+  // An absolute path gets an empty authority ("file:///..."), so that a path starting
+  // with "//" is not read as a host name.
+  std::string out = path.empty() || path[0] != '/' ? "file:" : "file://";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "?mode=ro&immutable=1";
+}
+
 std::string quote(std::string_view value) {
   std::string out = "'";
   for (char c : value) {

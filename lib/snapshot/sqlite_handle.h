@@ -30,6 +30,9 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
 // Opens `filename` (a path, or a file: URI when flags has SQLITE_OPEN_URI).
 Db open(const std::string& filename, int flags);
+// The file: URI that opens `path` read-only and immutable (no locks, nothing created
+// beside the file); use with SQLITE_OPEN_READONLY | SQLITE_OPEN_URI.
+std::string immutable_uri(const std::string& path);
 // Prepares one statement; SQLITE_PREPARE_PERSISTENT when it is kept for many runs.
 Stmt prepare(sqlite3* db, std::string_view sql, bool persistent = false);
 // Runs statements that return no rows we need.
