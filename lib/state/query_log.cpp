@@ -33,7 +33,11 @@ struct QueryLog::Writer {
       : db(StateDb::open(path, StateDb::Mode::read_write)),
         insert(db,
                "INSERT INTO query_log (time_us, source, client, proxy_peer, query, outcome, answer_us) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)") {}
+               "VALUES (?, ?, ?, ?, ?, ?, ?)") {
+    // The two indexes (time, source+time) take most of an insert; a page cache larger
+    // than SQLite's 2 MB default keeps their hot pages in memory.
+    db.exec("PRAGMA cache_size = -16384");
+  }
   StateDb db;
   SqliteStatement insert;
 };
