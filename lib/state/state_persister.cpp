@@ -105,8 +105,13 @@ StateLoadSummary StatePersister::load() {
     std::lock_guard lock(impl_->mutex);
     impl_->sources.load_all([&](const SourceState& state) {
       if (!limiter_.import(state)) {
-        refused.push_back(to_string(state.key));
-        return;
+        if (!state.key.is_v4() && state.key.prefix != limiter_.ipv6_prefix()) {
+          refused.push_back(to_string(state.key));
+          return;
+        }
+        throw StateDbError("state database " + impl_->db.path() + ": source_state row '" + to_string(state.key) +
+                           "' is damaged: the limiter refuses its state (minutes out of order or out of range, or "
+                           "host bits set in the key)");
       }
       ++summary.sources;
       if (state.suspended_until > now) ++summary.active_suspensions;

@@ -384,3 +384,41 @@ TEST_CASE("retention: old query and abuse log rows are purged in batches, recent
   CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 31 * 25);
   CHECK(persister.stats().rows_purged == 60 * 25);
 }
+
+TEST_CASE("stored state the limiter cannot take: another IPv6 prefix is dropped with a warning, damage is an error",
+          "[state][persister]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  ManualClock clock;
+  {
+    Limiter limiter(small_limits(), clock);  // ipv6_prefix 64
+    StatePersister persister(path, limiter, clock);
+    persister.load();
+    run(limiter, "2001:db8:7:8::1", 3);
+    run(limiter, "192.0.2.1", 3);
+  }
+  {
+    // The operator changed ipv6_prefix to 48: the /64 rows can never be used again.
+    LimiterConfig config = small_limits();
+    config.ipv6_prefix = 48;
+    Limiter limiter(config, clock);
+    StatePersister persister(path, limiter, clock);
+    auto summary = persister.load();
+    CHECK(summary.sources == 1);
+    CHECK(sql_int(path, "SELECT count(*) FROM source_state") == 1);
+    CHECK(limiter.inspect(limiter.key_of(ip("192.0.2.1")))->queries_in_window() == 3);
+  }
+  // Minutes out of order: the row is damaged; the daemon must not start on it silently.
+  sql_exec(path, "UPDATE source_state SET minutes = x'0200000000000000010000000100000000000000' || "
+                 "x'01000000' WHERE source = '192.0.2.1'");
+  {
+    Limiter limiter(small_limits(), clock);
+    StatePersister persister(path, limiter, clock);
+    CHECK_THROWS_WITH(persister.load(), Catch::Contains(path) && Catch::Contains("192.0.2.1") &&
+                                            Catch::Contains("damaged"));
+  }
+  sql_exec(path, "UPDATE source_state SET minutes = x'0102' WHERE source = '192.0.2.1'");
+  Limiter limiter(small_limits(), clock);
+  StatePersister persister(path, limiter, clock);
+  CHECK_THROWS_WITH(persister.load(), Catch::Contains("192.0.2.1") && Catch::Contains("minutes"));
+}
