@@ -103,6 +103,24 @@ versions = set().union(*(c.versions for c in clients))
 check(not failures, "%d failed/mixed/truncated answers, e.g. %s" % (len(failures), failures[:3]))
 check(len(versions) >= 10, "the clients saw only versions %s" % sorted(versions))
 note("ok %d answers during 20 reloads, versions seen: %d, none failed, truncated or mixed" % (total, len(versions)))
+
+# SIGHUP also rereads the configuration: new answer texts apply at once; a setting
+# that needs a restart is named; a broken file is refused and the old one stays.
+from harness import merge_config
+with open(d.config_path, "w", encoding="utf-8") as f:
+    f.write(merge_config(d.config_text, '[answers]\nfooter = ["% Reloaded footer"]\n[server]\nloops = 3\n'))
+d.send(1)
+d.wait_for_log(r"event=config_reloaded")
+d.wait_for_log(r"event=config_needs_restart key=server.loops")
+a = d.query(b"nao-existe.pt\r\n")
+check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after the configuration reload: %r" % a)
+with open(d.config_path, "w", encoding="utf-8") as f:
+    f.write("[server]\nloops = \"many\"\n")
+d.send(1)
+d.wait_for_log(r"event=config_reload_refused .*server\.loops")
+a = d.query(b"nao-existe.pt\r\n")
+check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after a refused configuration: %r" % a)
+note("ok configuration reread on SIGHUP; a bad one refused")
 rc = d.stop()
 check(rc == 0, "whoisd exit status %d" % rc)
 note("PASS")
