@@ -1,6 +1,12 @@
 // The query log: what a row holds, and the writer under a burst — every entry is
 // written or counted as dropped, and record() never waits for the disk.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <vector>
 
@@ -137,4 +143,31 @@ TEST_CASE("a burst of 200,000 queries from 4 threads: every one written or count
 TEST_CASE("the query log needs an existing state database", "[state][query_log]") {
   TempDir dir;
   CHECK_THROWS_WITH(QueryLog(whoisd::state_db_path(dir.path())), Catch::Contains("does not exist"));
+}
+
+TEST_CASE("drops are logged: once when they start, with their number when they end", "[state][query_log]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  std::string captured = dir.file("stderr.log");
+  std::fflush(stderr);
+  int saved = dup(2);
+  int file = open(captured.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(file >= 0);
+  dup2(file, 2);
+  close(file);
+  {
+    QueryLog log(path, {.capacity = 10, .batch = 4096, .max_delay = std::chrono::milliseconds(50)});
+    log.start();
+    for (int i = 0; i < 100; ++i) log.record(entry("192.0.2.1", "x.pt", QueryOutcome::found));
+    log.stop();
+    auto c = log.counters();
+    CHECK(c.written + c.dropped == 100);
+    CHECK(c.dropped >= 80);
+  }
+  dup2(saved, 2);
+  close(saved);
+  std::ifstream in(captured);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("event=query_log_dropping") && Catch::Contains("capacity=10"));
+  CHECK_THAT(text, Catch::Contains("event=query_log_dropped") && Catch::Contains("entries="));
 }
