@@ -61,7 +61,8 @@ bool ClientConnection::start(uv_stream_t* server) {
 
   int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
   if (rc != 0) {
-    log::warn("accept_failed").kv("error", uv_strerror(rc));
+    std::uint64_t suppressed = 0;
+    if (loop_.may_warn(&suppressed)) log::warn("accept_failed").kv("error", uv_strerror(rc)).kv("suppressed", suppressed);
     close();
     return false;
   }
@@ -163,7 +164,9 @@ bool ClientConnection::process_proxy_header() {
   }
   if (!trusted_peer_) {
     metrics.proxy_refused(ProxyRefusal::untrusted).inc();
-    log::warn("proxy_refused").kv("peer", peer_.to_string()).kv("reason", "untrusted");
+    std::uint64_t suppressed = 0;
+    if (loop_.may_warn(&suppressed))
+      log::warn("proxy_refused").kv("peer", peer_.to_string()).kv("reason", "untrusted").kv("suppressed", suppressed);
     refuse(settings_->renderer->invalid(kReasonUntrustedProxy), Outcome::invalid,
            std::string_view(input_).substr(0, std::min<std::size_t>(input_.size(), kProxyV1MaxBytes)));
     return false;
@@ -174,12 +177,15 @@ bool ClientConnection::process_proxy_header() {
       if (input_.size() < kProxyHeaderMaxBytes) return false;
       r.reason = "too long";
       [[fallthrough]];
-    case ProxyParseResult::Status::invalid:
+    case ProxyParseResult::Status::invalid: {
       metrics.proxy_refused(ProxyRefusal::invalid).inc();
-      log::warn("proxy_refused").kv("peer", peer_.to_string()).kv("reason", r.reason);
+      std::uint64_t suppressed = 0;
+      if (loop_.may_warn(&suppressed))
+        log::warn("proxy_refused").kv("peer", peer_.to_string()).kv("reason", r.reason).kv("suppressed", suppressed);
       refuse(settings_->renderer->invalid(kReasonMalformedProxy), Outcome::invalid,
              std::string_view(input_).substr(0, std::min<std::size_t>(input_.size(), kProxyV1MaxBytes)));
       return false;
+    }
     case ProxyParseResult::Status::done:
       break;
   }

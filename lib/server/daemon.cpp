@@ -1,5 +1,6 @@
 #include "server/daemon.h"
 
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <chrono>
@@ -84,6 +85,7 @@ class Daemon {
         server_(context_, live_settings(config_, limiter_.ipv6_prefix()), config_.server.loops) {}
 
   int run() {
+    raise_open_files_limit();
     bind_listeners();
     if (drop_privileges(config_.server.user))
       log::info("privileges_dropped").kv("user", config_.server.user);
@@ -145,6 +147,24 @@ class Daemon {
       return;
     }
     for (const auto& a : config_.server.listen) server_.bind(a);
+  }
+
+  // Every connection is a file descriptor: take the hard limit, and say so when
+  // max_connections cannot be reached under it (accepts would fail first).
+  void raise_open_files_limit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (lim.rlim_cur < lim.rlim_max) {
+      lim.rlim_cur = lim.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &lim);
+      getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    // Listeners, the state database, the snapshot pool, the metrics endpoint: a margin of 256.
+    if (lim.rlim_cur != RLIM_INFINITY && config_.server.max_connections + 256ULL > lim.rlim_cur)
+      log::warn("open_files_limit")
+          .kv("limit", static_cast<std::uint64_t>(lim.rlim_cur))
+          .kv("max_connections", config_.server.max_connections)
+          .kv("hint", "raise LimitNOFILE (systemd) or ulimit -n, or lower server.max_connections");
   }
 
   // The main thread's own libuv loop: signals only (it serves no client).

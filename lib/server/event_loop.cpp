@@ -141,7 +141,9 @@ void EventLoop::finish_if_drained() {
 void EventLoop::on_connection(uv_stream_t* server, int status) {
   auto* l = static_cast<Listener*>(server->data);
   if (status < 0) {
-    log::warn("accept_failed").kv("listen", l->name).kv("error", uv_strerror(status));
+    std::uint64_t suppressed = 0;
+    if (l->loop->may_warn(&suppressed))
+      log::warn("accept_failed").kv("listen", l->name).kv("error", uv_strerror(status)).kv("suppressed", suppressed);
     return;
   }
   if (l->loop->stopping_) return;
@@ -163,6 +165,18 @@ void EventLoop::detach(ClientConnection* c) {
   c->prev = c->next = nullptr;
   --open_;
   finish_if_drained();
+}
+
+bool EventLoop::may_warn(std::uint64_t* suppressed) {
+  std::uint64_t now = uv_now(&loop_);
+  if (last_warning_ms_ != 0 && now - last_warning_ms_ < 1000) {
+    ++warnings_suppressed_;
+    return false;
+  }
+  last_warning_ms_ = now == 0 ? 1 : now;
+  *suppressed = warnings_suppressed_;
+  warnings_suppressed_ = 0;
+  return true;
 }
 
 uv_buf_t EventLoop::read_buffer() { return uv_buf_init(read_buffer_.data(), static_cast<unsigned>(read_buffer_.size())); }

@@ -56,6 +56,10 @@ class EventLoop {
   void attach(ClientConnection* c);
   void detach(ClientConnection* c);
   uv_buf_t read_buffer();
+  // Warnings caused by clients (refused PROXY headers, failed accepts) are logged at
+  // most once a second per loop, with the number left out since, so that a flood of
+  // bad connections cannot flood the journal. Returns false: skip this one.
+  bool may_warn(std::uint64_t* suppressed);
 
  private:
   struct Listener {
@@ -85,6 +89,8 @@ class EventLoop {
   ClientConnection* connections_ = nullptr;  // intrusive list of open connections
   std::size_t open_ = 0;
   std::vector<char> read_buffer_;
+  std::uint64_t last_warning_ms_ = 0;
+  std::uint64_t warnings_suppressed_ = 0;
 
   std::mutex mutex_;  // guards the requests below
   std::shared_ptr<const LiveSettings> pending_settings_;
