@@ -121,8 +121,7 @@ class Daemon {
         .kv("snapshot", info.path)
         .kv("domains", info.domains)
         .kv("state_dir", config_.state_dir)
-        .kv("metrics", metrics_http_ ? config_.metrics_listen->address.to_string() + ":" +
-                                           std::to_string(metrics_http_->port())
+        .kv("metrics", metrics_http_ ? ListenAddress{config_.metrics_listen->address, metrics_http_->port()}.to_string()
                                      : std::string("off"))
         .kv("config", config_.source);
 
