@@ -163,15 +163,17 @@ bench_wait_ready() {
   kill -0 "$pid" 2>/dev/null || bench_die "server (pid $pid) exited"
 }
 
-# bench_memory PID PREFIX -> "HWM_KB RSS_KB MAPPED_KB": peak and current resident set, and
-# the resident pages of mappings whose path starts with PREFIX (the snapshot files).
+# bench_memory PID PREFIX -> "HWM_KB RSS_KB BEYOND_KB": peak and current resident set,
+# and the resident set beyond the files under PREFIX (the snapshots): anonymous and
+# shmem pages plus the pages of every other mapped file (binary, libraries).
 bench_memory() {
-  local pid=$1 prefix=$2 hwm rss mapped
+  local pid=$1 prefix=$2 hwm rss anon other
   hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
   rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
-  mapped=$(awk -v prefix="$prefix" '
-      /^[0-9a-f]+-[0-9a-f]+ / { inside = (index($6, prefix) == 1) ; next }
+  anon=$(awk '/^(RssAnon|RssShmem):/ { s += $2 } END { print s + 0 }' "/proc/$pid/status" 2>/dev/null)
+  other=$(awk -v prefix="$prefix" '
+      /^[0-9a-f]+-[0-9a-f]+ / { inside = (substr($6, 1, 1) == "/" && index($6, prefix) != 1); next }
       inside && /^Rss:/ { sum += $2 }
       END { print sum + 0 }' "/proc/$pid/smaps" 2>/dev/null)
-  echo "${hwm:-0} ${rss:-0} ${mapped:-0}"
+  echo "${hwm:-0} ${rss:-0} $(( ${anon:-0} + ${other:-0} ))"
 }

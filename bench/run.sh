@@ -251,9 +251,9 @@ for i in $(seq "$starts"); do
     answered=$(bench_kv "$(grep '^summary ' "$BENCH_WORK/probe-$i.out")" answered_us)
     startups+=("$(awk -v a="$answered" -v b="$t0" 'BEGIN { printf "%.1f", (a - b) / 1000 }')")
     sleep 0.2
-    read -r hwm rss mapped < <(bench_memory "$WHOISD_PID" "$prefix")
+    read -r hwm rss beyond < <(bench_memory "$WHOISD_PID" "$prefix")
     [ "$hwm" -gt "$start_hwm" ] && start_hwm=$hwm
-    [ $((rss - mapped)) -gt "$start_beyond" ] && start_beyond=$((rss - mapped))
+    [ "$beyond" -gt "$start_beyond" ] && start_beyond=$beyond
   else
     status=1; note "bench: start-up $i: no answer; daemon log:"; tail -n 10 "$WHOISD_LOG" >&2
   fi
