@@ -1,9 +1,17 @@
 #include "server/daemon.h"
 
+#include <pwd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <vector>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -87,6 +95,7 @@ class Daemon {
   int run() {
     raise_open_files_limit();
     bind_listeners();
+    prepare_state_dir();
     if (drop_privileges(config_.server.user))
       log::info("privileges_dropped").kv("user", config_.server.user);
 
@@ -146,6 +155,27 @@ class Daemon {
       return;
     }
     for (const auto& a : config_.server.listen) server_.bind(a);
+  }
+
+  // Started as root without systemd: a state directory that does not exist yet is
+  // created here and given to the service user, as systemd's StateDirectory= would,
+  // so that the user can create state.sqlite after the privileges are dropped. An
+  // existing directory is left as the operator made it.
+  void prepare_state_dir() {
+    if (geteuid() != 0) return;
+    std::error_code ec;
+    if (std::filesystem::exists(config_.state_dir, ec)) return;
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwnam_r(config_.server.user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
+      return;  // drop_privileges() names the unknown user next
+    std::filesystem::create_directories(config_.state_dir, ec);
+    if (ec) throw std::runtime_error("[state] dir '" + config_.state_dir + "': cannot create it: " + ec.message());
+    if (chown(config_.state_dir.c_str(), pw.pw_uid, pw.pw_gid) != 0 || chmod(config_.state_dir.c_str(), 0750) != 0)
+      throw std::runtime_error("[state] dir '" + config_.state_dir + "': cannot give it to user '" +
+                               config_.server.user + "': " + std::strerror(errno));
+    log::info("state_dir_created").kv("dir", config_.state_dir).kv("user", config_.server.user);
   }
 
   // Every connection is a file descriptor: take the hard limit, and say so when
