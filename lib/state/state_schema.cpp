@@ -49,7 +49,7 @@ CREATE TABLE abuse_events (
   kind     TEXT NOT NULL CHECK (kind IN ('suspension_started', 'suspension_expired',
                                          'suspension_lifted', 'suspension_imposed')),
   episode  INTEGER NOT NULL DEFAULT 0,
-  until    INTEGER NOT NULL DEFAULT 0,        -- end of the suspension (started, imposed)
+  until    INTEGER NOT NULL DEFAULT 0,        -- end of the suspension (started, imposed; lifted: the end it had)
   reason   TEXT NOT NULL DEFAULT '',
   operator TEXT NOT NULL DEFAULT ''           -- who, for lifted and imposed
 );
