@@ -337,6 +337,9 @@ int run_daemon(DaemonOptions options) {
 
 int check_config(const Config& config) {
   try {
+    if (geteuid() == 0 && !getpwnam(config.server.user.c_str()))
+      throw std::runtime_error("[server] user '" + config.server.user +
+                               "': no such account (whoisd started as root switches to it after binding)");
     SnapshotStore store(config.snapshot_path);
     store.open();
     SnapshotInfo info = store.info();

@@ -7,7 +7,9 @@ import os
 import re
 import subprocess
 
-from harness import DEADLINE, build_snapshot, check, note, parse_args, private_dir
+import os as _os
+
+from harness import DEADLINE, build_snapshot, check, note, parse_args, private_dir, root_args
 
 args = parse_args()
 work = private_dir("whoisd-it-check-")
@@ -21,7 +23,7 @@ def run(text=None, extra=()):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         cmd += ["--config", path]
-    r = subprocess.run(cmd + list(extra), capture_output=True, timeout=DEADLINE)
+    r = subprocess.run(cmd + root_args() + list(extra), capture_output=True, timeout=DEADLINE)
     return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
 
 
@@ -91,4 +93,9 @@ check(rc != 0 and "--listen" in err, "bad --listen: %s" % err)
 rc, out, err = run(None, ["--snapshot", snap, "--log-level", "chatty"])
 check(rc != 0 and "--log-level" in err, "bad --log-level: %s" % err)
 note("ok missing snapshot and bad command-line values refused")
+if _os.geteuid() == 0:
+    r = subprocess.run([args.whoisd, "--check-config", "--snapshot", snap, "--user", "no-such-user-here"],
+                       capture_output=True, timeout=DEADLINE)
+    check(r.returncode != 0 and b"no-such-user-here" in r.stderr, "unknown user as root: %r" % r.stderr)
+    note("ok an unknown [server] user is refused when checked as root")
 note("PASS")
