@@ -15,8 +15,10 @@
 #   WHOISD_BENCH_LOOPS      whoisd event loops = nginx workers (the number of cores)
 #   WHOISD_BENCH_SOURCES    distinct sources in scenario 3 (1000000)
 #   WHOISD_BENCH_STARTS     start-ups timed in scenario 5 (3)
+#   WHOISD_BENCH_ROUNDS     alternating nginx/whoisd peak rounds in scenarios 0 and 1 (3)
 #   WHOISD_BENCH_SCENARIOS  which to run, of "0 1 2 3 4 5" (all; 0 is nginx)
 #   WHOISD_BENCH_SMOKE=1    a short run for CI: targets are printed, not judged
+#   WHOISD_BENCH_NICE       priority of servers and generator when root (-10; 0: unchanged)
 #   BENCH_KEEP=1            keep the work directory (configs, logs, generator outputs)
 # Exit status: 0 when every run finished without a generator error, 1 otherwise, 2 when
 # a tool is missing. Targets not met do not fail the run (they are measurements).
@@ -36,6 +38,7 @@ threads=${WHOISD_BENCH_THREADS:-1}
 loops=${WHOISD_BENCH_LOOPS:-$(nproc)}
 sources3=${WHOISD_BENCH_SOURCES:-1000000}
 starts=${WHOISD_BENCH_STARTS:-3}
+rounds=${WHOISD_BENCH_ROUNDS:-3}
 smoke=${WHOISD_BENCH_SMOKE:-0}
 scenarios=" ${WHOISD_BENCH_SCENARIOS:-0 1 2 3 4 5} "
 want() { [[ "$scenarios" == *" $1 "* ]]; }
@@ -80,7 +83,7 @@ prefix=$cache/  # every snapshot file the daemon maps lives here (scenario 4 swa
 run_loadgen() {
   local label=$1; shift
   local out=$BENCH_WORK/$label.out line
-  "$LOADGEN" --label "$label" "$@" >"$out" 2>"$out.err"
+  "${BENCH_NICE[@]}" "$LOADGEN" --label "$label" "$@" >"$out" 2>"$out.err"
   local rc=$?
   line=$(grep '^summary ' "$out" | tail -n 1)
   if [ "$rc" != 0 ] || [ -z "$line" ]; then
@@ -103,9 +106,13 @@ row() {
 
 common=(--warmup "$warmup" --duration "$((seconds + warmup))" --threads "$threads" -q)
 
-# ------------------------------------------------------------- reference: nginx stream
-nginx_qps=0; s1=""; s1h=""; s1_ratio=-; s2=""; s3=""; s4=""
-if want 0; then
+# ------------------------------------- 0 and 1: nginx's ceiling, whoisd under the limit
+# Both servers run side by side (the idle one costs nothing) and their closed-loop
+# peaks are measured in alternating rounds; each server's best round counts. On a
+# shared machine the load of others comes and goes: alternating rounds give both
+# servers the same chances, and the best round is the least disturbed.
+# Whoisd's 65,536 sources take turns: each makes far fewer than 1,000 queries a run.
+nginx_qps=0; s1=""; s1h=""; s1_ratio=-; s2=""; s3=""; s4=""; nginx_port=""; s1_port=""; s1_pid=""
 answer_file=$BENCH_WORK/nginx-answer.txt
 # A found answer of typical size (FORMAT.md's example), so both servers write as much.
 cat >"$answer_file" <<'TEXT'
@@ -128,44 +135,56 @@ Name Server: ns1.example.pt | IPv4: 192.0.2.1 and IPv6: 2001:db8::1
 Name Server: ns2.example.net | IPv4:  and IPv6: 
 DS Record: 12345 13 2 8F3C6B1E4F0D9A7C2B5E8D1F3A6C9E0B2D4F7A1C3E5B8D0F2A4C6E8B1D3F5A7C
 TEXT
-port=$(bench_port)
-bench_start_nginx "$loops" "$port" "$answer_file"
-bench_wait_ready "$port" "$NGINX_PID" "$BENCH_WORK/nginx/error.log" --names "$answer_file" --expect any
-nginx_s=$(run_loadgen nginx-peak --target "127.0.0.1:$port" --names "$answer_file" --expect any \
-  --connections "$conns" "${common[@]}")
-nginx_qps=$(bench_kv "$nginx_s" qps); nginx_qps=${nginx_qps:-0}
-row "0  fixed text, closed loop" nginx "$nginx_s" 1.00 "ceiling"
-half=$(awk -v q="$nginx_qps" 'BEGIN { printf "%d", q / 2 }')
-if [ "$half" -gt 0 ]; then
-  s=$(run_loadgen nginx-half --target "127.0.0.1:$port" --names "$answer_file" --expect any \
-    --rate "$half" --connections 2000 "${common[@]}")
-  row "0h fixed text at half peak ($half/s)" nginx "$s" - "open loop"
+if want 0; then
+  nginx_port=$(bench_port)
+  bench_start_nginx "$loops" "$nginx_port" "$answer_file"
+  bench_wait_ready "$nginx_port" "$NGINX_PID" "$BENCH_WORK/nginx/error.log" --names "$answer_file" --expect any
 fi
-bench_stop "$NGINX_PID"; bench_forget "$NGINX_PID"
-fi
-
-ratio() { awk -v a="$1" -v b="$nginx_qps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-
-# ------------------------------------------------ 1: the big snapshot, under the limit
-# 65,536 sources in turn: each makes far fewer than 1,000 queries in a run.
-s1_ratio=-; s1h=""
 if want 1; then
-port=$(bench_port)
-bench_start_whoisd s1 "$snapshot" "$port" "$loops" 1000
-bench_wait_ready "$port" "$WHOISD_PID" "$WHOISD_LOG" --snapshot "$snapshot" --max-names 10
-s1=$(run_loadgen whoisd-peak --target "127.0.0.1:$port" --snapshot "$snapshot" --sources 65536 \
-  --source-base 127.1.0.0 --connections "$conns" --watch-pid "$WHOISD_PID" --watch-mapped "$prefix" "${common[@]}")
-s1_qps=$(bench_kv "$s1" qps); s1_qps=${s1_qps:-0}
-s1_ratio=$(ratio "$s1_qps")
-row "1  $domains domains, under limit" whoisd "$s1" "$s1_ratio" "mix 90/8/2 found/no-match/invalid"
-half1=$(awk -v q="$s1_qps" 'BEGIN { printf "%d", q / 2 }')
-if [ "$half1" -gt 0 ]; then
-  s1h=$(run_loadgen whoisd-half --target "127.0.0.1:$port" --snapshot "$snapshot" --sources 65536 \
-    --source-base 127.1.0.0 --rate "$half1" --connections 2000 --watch-pid "$WHOISD_PID" --watch-mapped "$prefix" \
-    "${common[@]}")
-  row "1h same at half peak ($half1/s)" whoisd "$s1h" - "open loop"
+  s1_port=$(bench_port)
+  bench_start_whoisd s1 "$snapshot" "$s1_port" "$loops" 1000
+  s1_pid=$WHOISD_PID
+  bench_wait_ready "$s1_port" "$s1_pid" "$WHOISD_LOG" --snapshot "$snapshot" --max-names 10
 fi
-bench_stop "$WHOISD_PID"; bench_forget "$WHOISD_PID"
+nginx_list=""; s1_list=""; s1_all=()
+for round in $(seq "$rounds"); do
+  if want 0; then
+    s=$(run_loadgen "nginx-peak-$round" --target "127.0.0.1:$nginx_port" --names "$answer_file" --expect any \
+      --connections "$conns" "${common[@]}")
+    q=$(bench_kv "$s" qps); nginx_list="$nginx_list ${q%.*}"
+    if awk -v a="${q:-0}" -v b="$nginx_qps" 'BEGIN { exit !(a > b) }'; then nginx_qps=$q; nginx_s=$s; fi
+  fi
+  if want 1; then
+    s=$(run_loadgen "whoisd-peak-$round" --target "127.0.0.1:$s1_port" --snapshot "$snapshot" --sources 65536 \
+      --source-base 127.1.0.0 --connections "$conns" --watch-pid "$s1_pid" --watch-mapped "$prefix" "${common[@]}")
+    s1_all+=("$s")
+    q=$(bench_kv "$s" qps); s1_list="$s1_list ${q%.*}"
+    if awk -v a="${q:-0}" -v b="$(bench_kv "$s1" qps)" 'BEGIN { exit !(a > b + 0) }'; then s1=$s; fi
+  fi
+done
+ratio() { awk -v a="$1" -v b="$nginx_qps" 'BEGIN { if (b > 0 && a != "") printf "%.2f", a / b; else print "-" }'; }
+if want 0; then
+  row "0  fixed text, closed loop" nginx "$nginx_s" 1.00 "ceiling; best of rounds:$nginx_list"
+  half=$(awk -v q="$nginx_qps" 'BEGIN { printf "%d", q / 2 }')
+  if [ "$half" -gt 0 ]; then
+    s=$(run_loadgen nginx-half --target "127.0.0.1:$nginx_port" --names "$answer_file" --expect any \
+      --rate "$half" --connections 2000 "${common[@]}")
+    row "0h fixed text at half peak ($half/s)" nginx "$s" - "open loop"
+  fi
+  bench_stop "$NGINX_PID"; bench_forget "$NGINX_PID"
+fi
+if want 1; then
+  s1_qps=$(bench_kv "$s1" qps); s1_qps=${s1_qps:-0}
+  s1_ratio=$(ratio "$s1_qps")
+  row "1  $domains domains, under limit" whoisd "$s1" "$s1_ratio" "mix 90/8/2; best of rounds:$s1_list"
+  half1=$(awk -v q="$s1_qps" 'BEGIN { printf "%d", q / 2 }')
+  if [ "$half1" -gt 0 ]; then
+    s1h=$(run_loadgen whoisd-half --target "127.0.0.1:$s1_port" --snapshot "$snapshot" --sources 65536 \
+      --source-base 127.1.0.0 --rate "$half1" --connections 2000 --watch-pid "$s1_pid" --watch-mapped "$prefix" \
+      "${common[@]}")
+    row "1h same at half peak ($half1/s)" whoisd "$s1h" - "open loop"
+  fi
+  bench_stop "$s1_pid"; bench_forget "$s1_pid"
 fi
 
 # ------------------------------------------------------- 2: every source over the limit
@@ -240,7 +259,7 @@ start_hwm=0; start_beyond=0
 want 5 || starts=0
 for i in $(seq "$starts"); do
   port=$(bench_port)
-  "$LOADGEN" --target "127.0.0.1:$port" --probe --probe-timeout-ms 30000 --sources 1 --source-base 127.0.0.3 \
+  "${BENCH_NICE[@]}" "$LOADGEN" --target "127.0.0.1:$port" --probe --probe-timeout-ms 30000 --sources 1 --source-base 127.0.0.3 \
     --snapshot "$snapshot" --max-names 10 -q >"$BENCH_WORK/probe-$i.out" 2>&1 &
   probe=$!
   BENCH_PIDS+=("$probe")
@@ -271,7 +290,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "whoisd end-to-end benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $cpu_model, $(nproc) cores, $mem_gb GB RAM; load average $load_start at start, $load_end at end"
-echo "whoisd loops = nginx workers = $loops; generator (same machine): $threads thread(s), $conns connections; ${seconds} s runs after ${warmup} s warm-up"
+echo "whoisd loops = nginx workers = $loops; generator (same machine): $threads thread(s), $conns connections; ${seconds} s runs after ${warmup} s warm-up; ${BENCH_NICE[*]:-no nice}"
 echo
 printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %8s %9s  %s\n' scenario server "queries/s" "/nginx" "p50 ms" "p99 ms" \
   "p99.9 ms" errors "gen CPU" "peak MB" "beyond MB" note
@@ -286,14 +305,22 @@ p99h=$(bench_kv "$s1h" p99_ms)
 t2=$(awk -v p="${p99h:-99}" 'BEGIN { print (p < 1.0) ? 1 : 0 }')
 t3=$(awk -v p="${startup_median:-99999}" 'BEGIN { print (p < 200) ? 1 : 0 }')
 max_beyond=$start_beyond
-for s in "$s1" "$s1h" "$s2" "$s3" "$s4"; do
+for s in "${s1_all[@]}" "$s1h" "$s2" "$s3" "$s4"; do
   b=$(bench_kv "$s" server_beyond_mapped_kb); [ -n "$b" ] && [ "$b" -gt "$max_beyond" ] && max_beyond=$b
 done
 t4=$(awk -v b="$max_beyond" 'BEGIN { print (b < 100 * 1024) ? 1 : 0 }')
-printf 'target: scenario 1 at >= 0.90 of nginx          %-10s %s\n' "$s1_ratio" "$(verdict "$t1")"
-printf 'target: p99 < 1 ms at half the peak rate        %-10s %s\n' "${p99h:-?} ms" "$(verdict "$t2")"
-printf 'target: start-up to first answer < 200 ms       %-10s %s\n' "${startup_median:-?} ms" "$(verdict "$t3")"
-printf 'target: RSS beyond the snapshot < 100 MB        %-10s %s\n' "$((max_beyond / 1024)) MB" "$(verdict "$t4")"
+if want 0 && want 1; then
+  printf 'target: scenario 1 at >= 0.90 of nginx          %-10s %s\n' "$s1_ratio" "$(verdict "$t1")"
+fi
+if want 1; then
+  printf 'target: p99 < 1 ms at half the peak rate        %-10s %s\n' "${p99h:-?} ms" "$(verdict "$t2")"
+fi
+if want 5; then
+  printf 'target: start-up to first answer < 200 ms       %-10s %s\n' "${startup_median:-?} ms" "$(verdict "$t3")"
+fi
+if [ "$need_whoisd" = 1 ]; then
+  printf 'target: RSS beyond the snapshot < 100 MB        %-10s %s\n' "$((max_beyond / 1024)) MB" "$(verdict "$t4")"
+fi
 if [ "$smoke" = 1 ]; then echo "(smoke run: short and small; the targets above are not judged)"; fi
 if [ "$status" != 0 ]; then echo "bench: some runs reported errors (see above)"; fi
 exit "$status"
