@@ -214,7 +214,11 @@ Config parse_config(std::string_view text, const std::string& source) {
   r.only_known(root, "", {"server", "snapshot", "state", "limits", "proxy", "answers", "metrics", "log"});
   if (auto t = r.table(root, "server")) read_server(r, *t, c.server);
   if (auto t = r.table(root, "snapshot")) {
-    r.only_known(*t, "snapshot", {"path"});
+    r.only_known(*t, "snapshot", {"path", "watch"});
+    if (auto n = t->get("watch")) {
+      if (!n->is_boolean()) r.fail(n, "snapshot.watch", "must be true or false, not " + type_name(*n));
+      c.snapshot_watch = n->as_boolean()->get();
+    }
     if (auto n = t->get("path")) {
       c.snapshot_path = r.string(*n, "snapshot.path");
       if (c.snapshot_path.empty()) r.fail(n, "snapshot.path", "must not be empty");
@@ -321,6 +325,7 @@ std::vector<std::string> settings_needing_restart(const Config& a, const Config&
   if (a.server.loops != b.server.loops) out.push_back("server.loops");
   if (a.server.user != b.server.user) out.push_back("server.user");
   if (a.snapshot_path != b.snapshot_path) out.push_back("snapshot.path");
+  if (a.snapshot_watch != b.snapshot_watch) out.push_back("snapshot.watch");
   if (a.state_dir != b.state_dir) out.push_back("state.dir");
   if (a.metrics_listen != b.metrics_listen) out.push_back("metrics.listen");
   return out;
@@ -331,7 +336,7 @@ std::string describe(const Config& c) {
   for (const auto& a : c.server.listen) listen += (listen.empty() ? "" : ",") + a.to_string();
   std::string s = "config=" + c.source + " listen=" + listen + " loops=" +
                   (c.server.loops ? std::to_string(c.server.loops) : std::string("auto")) +
-                  " snapshot=" + c.snapshot_path + " state_dir=" + c.state_dir +
+                  " snapshot=" + c.snapshot_path + (c.snapshot_watch ? " (watched)" : "") + " state_dir=" + c.state_dir +
                   " read_timeout=" + format_duration(c.server.read_timeout) +
                   " write_timeout=" + format_duration(c.server.write_timeout) +
                   " max_connections=" + std::to_string(c.server.max_connections) +

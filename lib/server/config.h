@@ -51,6 +51,7 @@ struct Config {
   std::string source = "(built-in defaults)";  // the file it was read from
   ServerSettings server;
   std::string snapshot_path = "/var/lib/whoisd/snapshot/pt.sqlite";
+  bool snapshot_watch = false;  // reload when a new file is renamed over the path (SIGHUP always does)
   std::string state_dir = "/var/lib/whoisd/state";
   std::chrono::seconds retention{90 * 24 * 3600};
   LimitSettings limits;

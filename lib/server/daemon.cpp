@@ -196,18 +196,26 @@ class Daemon {
           .kv("hint", "raise LimitNOFILE (systemd) or ulimit -n, or lower server.max_connections");
   }
 
-  // The main thread's own libuv loop: signals only (it serves no client).
+  // The main thread's own libuv loop: signals, the optional snapshot watch and the
+  // limiter's housekeeping (it serves no client).
   void control_loop() {
     uv_loop_t loop;
     uv_loop_init(&loop);
     loop.data = this;
     uv_signal_t hup, term, intr;
-    uv_timer_t sweep;
+    uv_timer_t sweep, settle;
+    uv_fs_event_t watch;
     for (uv_signal_t* s : {&hup, &term, &intr}) {
       uv_signal_init(&loop, s);
       s->data = this;
     }
-    uv_signal_start(&hup, [](uv_signal_t* s, int) { static_cast<Daemon*>(s->data)->request_reload(s->loop); }, SIGHUP);
+    uv_signal_start(
+        &hup,
+        [](uv_signal_t* s, int) {
+          log::info("signal").kv("signal", "SIGHUP");
+          static_cast<Daemon*>(s->data)->request_reload(s->loop, true);
+        },
+        SIGHUP);
     auto stop = [](uv_signal_t* s, int signum) {
       log::info("signal").kv("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT");
       static_cast<Daemon*>(s->data)->stop_requested_ = true;
@@ -220,9 +228,42 @@ class Daemon {
     sweep.data = this;
     uv_timer_start(&sweep, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->limiter_.sweep(20'000); }, 1000, 1000);
 
+    // [snapshot] watch: a new file renamed over the path reloads it as SIGHUP would
+    // (the snapshot only). The directory is watched, since the rename replaces the
+    // file's inode; events settle for a moment so that one install is one reload.
+    uv_timer_init(&loop, &settle);
+    settle.data = this;
+    uv_fs_event_init(&loop, &watch);
+    watch.data = this;
+    if (config_.snapshot_watch) {
+      std::filesystem::path p(config_.snapshot_path);
+      watched_name_ = p.filename().string();
+      std::string dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
+      watch_settle_ = &settle;
+      int rc = uv_fs_event_start(
+          &watch,
+          [](uv_fs_event_t* h, const char* filename, int, int status) {
+            auto* self = static_cast<Daemon*>(h->data);
+            if (status < 0 || !filename || self->watched_name_ != filename) return;
+            uv_timer_start(
+                self->watch_settle_,
+                [](uv_timer_t* t) {
+                  log::info("snapshot_changed").kv("snapshot", static_cast<Daemon*>(t->data)->config_.snapshot_path);
+                  static_cast<Daemon*>(t->data)->request_reload(t->loop, false);
+                },
+                500, 0);
+          },
+          dir.c_str(), 0);
+      if (rc != 0)
+        log::warn("snapshot_watch_failed").kv("dir", dir).kv("error", uv_strerror(rc)).kv("hint", "use SIGHUP");
+      else
+        log::info("snapshot_watch").kv("dir", dir).kv("file", watched_name_);
+    }
+
     uv_run(&loop, UV_RUN_DEFAULT);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&hup), reinterpret_cast<uv_handle_t*>(&term),
-                           reinterpret_cast<uv_handle_t*>(&intr), reinterpret_cast<uv_handle_t*>(&sweep)})
+                           reinterpret_cast<uv_handle_t*>(&intr), reinterpret_cast<uv_handle_t*>(&sweep),
+                           reinterpret_cast<uv_handle_t*>(&settle), reinterpret_cast<uv_handle_t*>(&watch)})
       uv_close(h, nullptr);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -233,13 +274,17 @@ class Daemon {
     if (stop_requested_ && !reloading_) uv_stop(loop);
   }
 
-  void request_reload(uv_loop_t* loop) {
-    log::info("signal").kv("signal", "SIGHUP");
+  // One reload at a time, on the thread pool; a request during one runs after it
+  // (the file may have changed again since that one began).
+  void request_reload(uv_loop_t* loop, bool with_config) {
+    if (stop_requested_) return;
     if (reloading_) {
-      reload_again_ = true;  // the file may have changed again since this reload began
+      reload_again_ = true;
+      reload_again_config_ = reload_again_config_ || with_config;
       return;
     }
     reloading_ = true;
+    reload_config_ = with_config;
     reload_req_.data = this;
     uv_queue_work(
         loop, &reload_req_, [](uv_work_t* w) { static_cast<Daemon*>(w->data)->reload(); },
@@ -248,7 +293,9 @@ class Daemon {
           self->reloading_ = false;
           if (self->reload_again_ && !self->stop_requested_) {
             self->reload_again_ = false;
-            self->request_reload(w->loop);
+            bool with = self->reload_again_config_;
+            self->reload_again_config_ = false;
+            self->request_reload(w->loop, with);
             return;
           }
           self->maybe_leave(w->loop);
@@ -269,7 +316,7 @@ class Daemon {
       log::error("snapshot_reload_refused").kv("snapshot", config_.snapshot_path).kv("error", error)
           .kv("serving_generation", store_.info().generation);
     }
-    if (!options_.config_path) return;
+    if (!reload_config_ || !options_.config_path) return;
     Config fresh;
     try {
       fresh = load_config_file(*options_.config_path);
@@ -296,6 +343,7 @@ class Daemon {
     config_.server.loops = running.server.loops;
     config_.server.user = running.server.user;
     config_.snapshot_path = running.snapshot_path;
+    config_.snapshot_watch = running.snapshot_watch;
     config_.state_dir = running.state_dir;
     config_.metrics_listen = running.metrics_listen;
     log::info("config_reloaded").kv("config", *options_.config_path);
@@ -319,6 +367,10 @@ class Daemon {
   uv_work_t reload_req_{};
   bool reloading_ = false;
   bool reload_again_ = false;
+  bool reload_config_ = false;        // this reload rereads the configuration too (SIGHUP)
+  bool reload_again_config_ = false;
+  std::string watched_name_;          // [snapshot] watch: the file name in its directory
+  uv_timer_t* watch_settle_ = nullptr;
   bool stop_requested_ = false;
 };
 

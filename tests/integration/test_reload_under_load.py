@@ -123,4 +123,26 @@ check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after a
 note("ok configuration reread on SIGHUP; a bad one refused")
 rc = d.stop()
 check(rc == 0, "whoisd exit status %d" % rc)
+
+# [snapshot] watch = true: renaming a new file over the path is enough (no SIGHUP).
+w = Daemon(args, name="watch", snapshot_sql=version_sql(0), config="""
+[snapshot]
+watch = true
+""").start()
+try:
+    w.wait_for_log(r"event=snapshot_watch ")
+    for n in (1, 2):
+        build_snapshot(args.source_dir, w.snapshot, version_sql(n))
+        end = time.monotonic() + DEADLINE
+        while True:  # no signal to wait on: ask until the new version answers
+            a = w.query(QUERIES[0])
+            check(untagged(a) == untagged(baseline[QUERIES[0]]), "answer during a watched reload: %r" % a[:300])
+            if b"V%d " % n in a:
+                break
+            check(time.monotonic() < end, "the renamed file was not loaded:\n" + w.log_text()[-2000:])
+            time.sleep(0.05)
+    note("ok [snapshot] watch reloads a file renamed over the path")
+finally:
+    rc = w.stop()
+check(rc == 0, "whoisd (watch) exit status %d" % rc)
 note("PASS")
