@@ -159,3 +159,9 @@ TEST_CASE("the documented example parses", "[config]") {
   CHECK_FALSE(c.header.empty());
   CHECK_THROWS_AS(load_config_file("/nonexistent/whoisd.conf"), ConfigError);
 }
+
+TEST_CASE("the snapshot watch is a boolean, off by default", "[config]") {
+  CHECK_FALSE(parse_config("", "t.conf").snapshot_watch);
+  CHECK(parse_config("[snapshot]\nwatch = true\n", "t.conf").snapshot_watch);
+  CHECK(error_of("[snapshot]\nwatch = 1\n") == "t.conf:2: snapshot.watch: must be true or false, not an integer");
+}
