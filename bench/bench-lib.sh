@@ -127,6 +127,9 @@ bench_start_whoisd() {
   mkdir -p "$dir/state"
   if [ "$(id -u)" = 0 ]; then
     # As root the daemon drops to an unprivileged user after binding (SPEC §6).
+    if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$snapshot" 2>/dev/null; then
+      bench_die "user 'nobody' (the daemon after dropping root) cannot read $snapshot: set WHOISD_BENCH_CACHE to a directory every user can reach"
+    fi
     chown nobody "$dir/state"
     user_line='user = "nobody"'
   fi
