@@ -206,6 +206,16 @@ class Daemon:
             time.sleep(0.05)
         fail("metric %s is %s, expected at least %s" % (name, value, at_least))
 
+    def wait_metric_at_most(self, name, at_most):
+        end = time.monotonic() + DEADLINE
+        value = None
+        while time.monotonic() < end:
+            value = self.metrics().get(name, 0)
+            if value <= at_most:
+                return value
+            time.sleep(0.05)
+        fail("metric %s is %s, expected at most %s" % (name, value, at_most))
+
     def send(self, signum):
         self.proc.send_signal(signum)
 

@@ -34,9 +34,16 @@ class Client(threading.Thread):
         self.refused = 0
         self.truncated = []
         self.stop = threading.Event()
+        self.hold = threading.Event()   # set: pause between queries
+        self.idle = threading.Event()   # set while paused
 
     def run(self):
         while not self.stop.is_set():
+            if self.hold.is_set():
+                self.idle.set()
+                time.sleep(0.01)
+                continue
+            self.idle.clear()
             try:
                 a = d.query(QUERY, timeout=DEADLINE)
             except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
@@ -60,12 +67,25 @@ while sum(c.whole for c in clients) < 200:
     check(time.monotonic() < end, "the clients got no answers")
     time.sleep(0.01)
 
-# Connections in flight: connected and accepted, half a line sent.
+# Connections in flight: connected and accepted, half a line sent. The load pauses
+# while they are set up, so that the open-connections gauge counts only them.
+for c in clients:
+    c.hold.set()
+for c in clients:
+    check(c.idle.wait(DEADLINE), "a client did not pause")
+d.wait_metric_at_most("whoisd_connections_open", 0)
 slow = [d.connect() for _ in range(8)]
 for s in slow:
     s.sendall(b"exemplo")
-d.wait_metric("whoisd_connections_open", 8)
-d.send(15)  # SIGTERM
+d.wait_metric("whoisd_connections_open", 8)  # all 8 accepted by the loops
+before = sum(c.whole for c in clients)
+for c in clients:
+    c.hold.clear()
+end = time.monotonic() + DEADLINE
+while sum(c.whole for c in clients) < before + 50:
+    check(time.monotonic() < end, "the load did not resume")
+    time.sleep(0.01)
+d.send(15)  # SIGTERM, under load
 d.wait_for_log(r"event=stopping")
 for s in slow:
     s.sendall(b".pt\r\n")

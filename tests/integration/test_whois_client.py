@@ -52,6 +52,7 @@ try:
 
     # Connections are limited per source apart from queries (a trusted proxy would be
     # limited per end client, hence trusted = [] here).
+    d.wait_metric_at_most("whoisd_connections_open", 0)  # the whois clients' connections are gone
     held = [d.connect() for _ in range(4)]
     d.wait_metric("whoisd_connections_open", 4)  # accepted, not just queued in the backlog
     refused = d.query(b"exemplo.pt\r\n").decode()
