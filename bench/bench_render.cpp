@@ -6,6 +6,7 @@
 //   bench_render           ~ a few seconds, 3 runs of 2,000,000 answers each
 //   bench_render --quick   one short run
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,14 @@
 namespace {
 
 using whoisd::PublishedDomain;
+
+// CPU time of this thread: on a shared machine the wall clock also counts the
+// time other processes held the core, the thread's CPU time does not.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 std::vector<PublishedDomain> sample_domains() {
   std::vector<PublishedDomain> domains;
@@ -65,19 +74,22 @@ int main(int argc, char** argv) {
   double best = 0;
   for (int run = 0; run < runs; ++run) {
     std::uint64_t bytes = 0;
+    const double cpu_start = thread_cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     for (std::uint64_t i = 0; i < per_run; ++i) {
       std::string answer = (i % 8 == 7) ? renderer.no_match("nao-registado.pt")
                                         : renderer.found(domains[i % domains.size()], i % 16 == 3);
       bytes += answer.size();
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double rate = static_cast<double>(per_run) / seconds;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double cpu = thread_cpu_seconds() - cpu_start;
+    const double rate = static_cast<double>(per_run) / cpu;
     if (rate > best) best = rate;
-    std::printf("run %d: %.0f answers/s, %.1f MB/s of answer text, %.0f bytes an answer on average\n", run + 1,
-                rate, static_cast<double>(bytes) / seconds / 1e6,
+    std::printf("run %d: %.0f answers per CPU second (%.0f per wall second), %.1f MB/s of answer text, %.0f bytes an "
+                "answer on average\n",
+                run + 1, rate, static_cast<double>(per_run) / wall, static_cast<double>(bytes) / cpu / 1e6,
                 static_cast<double>(bytes) / static_cast<double>(per_run));
   }
-  std::printf("best: %.0f answers/s (target >= 500000)\n", best);
+  std::printf("best: %.0f answers per CPU second on one core (target >= 500000)\n", best);
   return 0;
 }
