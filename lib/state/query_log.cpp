@@ -140,30 +140,43 @@ void QueryLog::run() {
 void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
   if (batch.empty()) return;
   Writer& w = *writer_;
-  try {
-    StateDb::Transaction tx(w.db);
-    for (const QueryLogEntry& e : batch) {
-      w.insert.bind(1, e.time_us)
-          .bind(2, to_string(source_key(e.client, options_.ipv6_prefix)))
-          .bind(3, e.client.to_string());
-      if (e.proxy_peer)
-        w.insert.bind(4, e.proxy_peer->to_string());
-      else
-        w.insert.bind_null(4);
-      w.insert.bind(5, escape_keep_utf8(e.query, 2048))
-          .bind(6, to_string(e.outcome))
-          .bind(7, static_cast<std::int64_t>(e.answer_us));
-      w.insert.run();
+  // A failed transaction is rolled back whole, so it can simply be tried again: a
+  // purge or an admin command may hold the file past the busy timeout, or the disk
+  // may be briefly full. Meanwhile record() keeps filling the bounded backlog.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      StateDb::Transaction tx(w.db);
+      for (const QueryLogEntry& e : batch) {
+        w.insert.bind(1, e.time_us)
+            .bind(2, to_string(source_key(e.client, options_.ipv6_prefix)))
+            .bind(3, e.client.to_string());
+        if (e.proxy_peer)
+          w.insert.bind(4, e.proxy_peer->to_string());
+        else
+          w.insert.bind_null(4);
+        w.insert.bind(5, escape_keep_utf8(e.query, 2048))
+            .bind(6, to_string(e.outcome))
+            .bind(7, static_cast<std::int64_t>(e.answer_us));
+        w.insert.run();
+      }
+      tx.commit();
+      written_.fetch_add(batch.size(), std::memory_order_relaxed);
+      backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      return;
+    } catch (const StateDbError& e) {
+      w.insert.reset();
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      if (attempt < kAttempts) {
+        log::warn("query_log_write_failed").kv("entries", batch.size()).kv("error", e.what()).kv("retry", attempt);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));  // the writer's own thread
+        continue;
+      }
+      lost_.fetch_add(batch.size(), std::memory_order_relaxed);
+      backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      log::error("query_log_write_failed").kv("entries_lost", batch.size()).kv("error", e.what());
+      return;
     }
-    tx.commit();
-    written_.fetch_add(batch.size(), std::memory_order_relaxed);
-    backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
-  } catch (const StateDbError& e) {
-    w.insert.reset();
-    lost_.fetch_add(batch.size(), std::memory_order_relaxed);
-    backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
-    write_errors_.fetch_add(1, std::memory_order_relaxed);
-    log::error("query_log_write_failed").kv("entries_lost", batch.size()).kv("error", e.what());
   }
 }
 

@@ -87,7 +87,7 @@ class QueryLog {
     std::uint64_t written = 0;   // committed to the database
     std::uint64_t dropped = 0;   // refused (backlog full, stopped) or lost to a failed write
     std::uint64_t backlog = 0;   // waiting now
-    std::uint64_t write_errors = 0;  // failed batch transactions (each logged)
+    std::uint64_t write_errors = 0;  // failed batch transactions (each logged; retried twice, then lost)
   };
   Counters counters() const;
 

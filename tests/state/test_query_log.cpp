@@ -171,3 +171,39 @@ TEST_CASE("drops are logged: once when they start, with their number when they e
   CHECK_THAT(text, Catch::Contains("event=query_log_dropping") && Catch::Contains("capacity=10"));
   CHECK_THAT(text, Catch::Contains("event=query_log_dropped") && Catch::Contains("entries="));
 }
+
+TEST_CASE("a failed batch is retried, and counted as lost only when it keeps failing", "[state][query_log]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  // Test-only fault injection: inserts fail while meta holds 'fail'.
+  whoisd::test::sql_exec(path,
+                         "CREATE TRIGGER fail_inserts BEFORE INSERT ON query_log "
+                         "WHEN EXISTS (SELECT 1 FROM meta WHERE key = 'fail') "
+                         "BEGIN SELECT RAISE(ABORT, 'injected failure'); END; "
+                         "INSERT INTO meta VALUES ('fail', '1')");
+  SECTION("a passing fault: the retry writes the batch") {
+    QueryLog log(path, {.max_delay = std::chrono::milliseconds(10)});
+    for (int i = 0; i < 5; ++i) log.record(entry("192.0.2.1", "x.pt", QueryOutcome::found));
+    log.start();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (log.counters().write_errors == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    whoisd::test::sql_exec(path, "DELETE FROM meta WHERE key = 'fail'");
+    log.stop();
+    auto c = log.counters();
+    CHECK(c.write_errors >= 1);
+    CHECK(c.written == 5);
+    CHECK(c.dropped == 0);
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 5);
+  }
+  SECTION("a lasting fault: the batch is lost and counted") {
+    QueryLog log(path);
+    for (int i = 0; i < 5; ++i) log.record(entry("192.0.2.1", "x.pt", QueryOutcome::found));
+    log.stop();
+    auto c = log.counters();
+    CHECK(c.write_errors == 3);
+    CHECK(c.written == 0);
+    CHECK(c.dropped == 5);
+    CHECK(c.backlog == 0);
+  }
+}
