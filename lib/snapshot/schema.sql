@@ -90,14 +90,15 @@ CREATE TABLE contacts (
 );
 
 -- domains: one row per registration. A registration sits directly under .pt or under
--- one of the hierarchies below (Art. 44 n.º 4-5 for the closed ones).
+-- one of the hierarchies below (Art. 44 n.º 4-5 for the closed ones). Stored clustered
+-- by a_label (WITHOUT ROWID), so that the search that finds a name also reads its row.
 CREATE TABLE domains (
   -- The registry's internal number for the registration; referenced by name_servers,
   -- glue_addresses and ds_records.
-  id            INTEGER PRIMARY KEY,
+  id            INTEGER NOT NULL UNIQUE,
   -- The full domain name in ASCII (A-label) form: lower case, no trailing dot,
   -- 'xn--' labels for IDNs, e.g. 'xn--aores-yra.pt', 'example.com.pt'. The lookup key.
-  a_label       TEXT NOT NULL UNIQUE CHECK (a_label = lower(a_label) AND a_label <> ''),
+  a_label       TEXT NOT NULL PRIMARY KEY CHECK (a_label = lower(a_label) AND a_label <> ''),
   -- The same name in Unicode (U-label) form, UTF-8, NFC, lower case, e.g. 'açores.pt'.
   -- Equal to a_label for a name that is not an IDN. Published.
   u_label       TEXT NOT NULL CHECK (u_label <> ''),
@@ -124,7 +125,7 @@ CREATE TABLE domains (
   CHECK (length(a_label) > length(hierarchy) + 1
          AND substr(a_label, -length(hierarchy) - 1) = '.' || hierarchy
          AND instr(substr(a_label, 1, length(a_label) - length(hierarchy) - 1), '.') = 0)
-);
+) WITHOUT ROWID;
 
 -- name_servers: the name servers a domain is delegated to, in the registry's order.
 -- A domain may have none (e.g. RESERVED). Clustered by domain so that one lookup reads

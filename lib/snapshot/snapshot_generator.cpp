@@ -83,7 +83,7 @@ const Words kLabelWords = {
     "laranja", "cereja", "amêndoa", "mel", "queijo", "chouriço", "leitão", "marisco", "peixe", "barco",
     "pesca", "surf", "praia", "ilha", "terra", "ouro", "prata", "cobre", "ferro", "pedra", "mármore",
     "granito", "moda", "têxtil", "calçado", "sapato", "bordado", "renda", "cerâmica", "olaria", "artesanato",
-    "lusitânia", "ibérica", "portugal", "nação", "união", "família", "amigos", "geração", "tradição", "herança",
+    "lusitânia", "ibérica", "pôr-do-sol", "avô", "avós", "portugal", "nação", "união", "família", "amigos", "geração", "tradição", "herança",
 };
 const Words kLabelSuffixes = {"online", "pt", "lda", "sa", "grupo", "portugal", "lusa", "store", "shop", "center",
                                "24", "365", "2000", "plus", "mais", "top", "norte", "sul", "centro", "ilhas"};

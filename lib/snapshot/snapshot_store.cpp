@@ -74,11 +74,23 @@ enum DomainColumn {
 
 std::string str(std::string_view view) { return std::string(view); }
 
+// Which file a path names. Inode numbers are reused as soon as a file is freed, so the
+// change time (set by the rename that installed it), size and modification time are
+// compared too.
 struct FileIdentity {
   dev_t dev = 0;
   ino_t ino = 0;
+  off_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
   bool operator==(const FileIdentity&) const = default;
 };
+
+FileIdentity identity_of(const struct stat& st) {
+  return FileIdentity{st.st_dev, st.st_ino, st.st_size,
+                      std::int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
+                      std::int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
+}
 
 // The columns schema.sql declares, table by table, read from an in-memory database built
 // from the very text of the schema, so the check and the documentation cannot diverge.
@@ -152,13 +164,13 @@ std::pair<std::int64_t, FileIdentity> check_file(const std::string& path) {
     throw SnapshotError(path + ": truncated: " + std::to_string(st.st_size) + " bytes is not a whole number of " +
                         std::to_string(page_size) + "-byte pages");
   }
-  return {static_cast<std::int64_t>(st.st_size), FileIdentity{st.st_dev, st.st_ino}};
+  return {static_cast<std::int64_t>(st.st_size), identity_of(st)};
 }
 
 std::optional<FileIdentity> identity_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileIdentity{st.st_dev, st.st_ino};
+  return identity_of(st);
 }
 
 }  // namespace
@@ -172,7 +184,13 @@ struct Connection {
 
 namespace {
 
-std::unique_ptr<Connection> open_connection(const std::string& path, std::int64_t file_bytes) {
+void prepare_statements(Connection& connection) {
+  connection.domain = sqlite::prepare(connection.db.get(), kDomainSql, true);
+  connection.children = sqlite::prepare(connection.db.get(), kChildrenSql, true);
+}
+
+// Opens a connection; with `prepare` also its statements (which needs a valid schema).
+std::unique_ptr<Connection> open_connection(const std::string& path, std::int64_t file_bytes, bool prepare = true) {
   auto connection = std::make_unique<Connection>();
   // immutable=1: no locks, no journal or WAL lookup, nothing created beside the file.
   // NOMUTEX: a connection is used by one thread at a time (the pool sees to it).
@@ -183,8 +201,7 @@ std::unique_ptr<Connection> open_connection(const std::string& path, std::int64_
   // SQLite's own cache: the whole file is mapped (up to SQLite's compile-time maximum).
   const std::string mmap = "PRAGMA mmap_size = " + std::to_string(file_bytes + 65536) + "; PRAGMA query_only = 1;";
   sqlite::exec(db, mmap.c_str());
-  connection->domain = sqlite::prepare(db, kDomainSql, true);
-  connection->children = sqlite::prepare(db, kChildrenSql, true);
+  if (prepare) prepare_statements(*connection);
   return connection;
 }
 
@@ -315,10 +332,11 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
   auto [bytes, before] = check_file(file);
   info.file_bytes = bytes;
   try {
-    std::unique_ptr<Connection> first = open_connection(file, bytes);
+    std::unique_ptr<Connection> first = open_connection(file, bytes, false);
     sqlite3* db = first->db.get();
     validate_schema(db, file);
     validate_plans(db, file);
+    prepare_statements(*first);
     info.schema_version = kSnapshotSchemaVersion;
     info.exported_at = validate_meta(db, file).exported_at;
     // Counting walks the smallest index of domains: tens of milliseconds at 1,000,000.

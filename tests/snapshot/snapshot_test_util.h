@@ -1,0 +1,25 @@
+// Helpers for the snapshot tests: file copies, edits of a copy through SQLite, and the
+// list of every string a PublishedDomain carries (for leak sweeps).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "snapshot/published_domain.h"
+
+namespace whoisd::test {
+
+std::string read_bytes(const std::string& path);
+void write_bytes(const std::string& path, const std::string& bytes);
+void copy_file(const std::string& from, const std::string& to);
+// Runs `sql` on the database at path (read-write), e.g. to break a copy of the fixture.
+void run_sql(const std::string& path, const std::string& sql);
+// Every string value of a published domain, nested ones included.
+std::vector<std::string> all_strings(const PublishedDomain& d);
+// The a_label of every domain in a snapshot file.
+std::vector<std::string> all_a_labels(const std::string& path);
+// Every row of every table, as text, in primary-key order: equal dumps, equal content.
+std::string dump_content(const std::string& path);
+
+}  // namespace whoisd::test

@@ -1,0 +1,171 @@
+// Swapping snapshots: a new file renamed over the path replaces the old one on reload;
+// lookups running meanwhile are each answered wholly from one file; a bad file is
+// refused and the old one keeps serving.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "snapshot/snapshot_store.h"
+#include "snapshot_test_util.h"
+#include "support/fixture_snapshot.h"
+#include "support/temp_dir.h"
+
+using whoisd::PublishedDomain;
+using whoisd::SnapshotStore;
+using whoisd::test::TempDir;
+
+namespace {
+
+// Version B of the fixture: every domain and contact value that a lookup returns is
+// marked, so a lookup that mixed the two files would show a partial mark.
+const char* const kMarkB =
+    "UPDATE domains SET status = 'B'; "
+    "UPDATE contacts SET name = name || ' [B]', email = email || ' [B]', address = address || ' [B]'; "
+    "UPDATE name_servers SET host = 'swap-b.' || host; "
+    "UPDATE glue_addresses SET address = address || '-b'; "
+    "UPDATE ds_records SET digest = digest || 'BB'; "
+    "UPDATE meta SET value = '1795000999' WHERE key = 'exported_at';";
+
+// 'A', 'B', or 'X' for a lookup that mixes the two versions.
+char version_of(const PublishedDomain& d) {
+  const bool b = d.status == "B";
+  auto marked = [](const std::string& value) { return value.size() >= 4 && value.substr(value.size() - 4) == " [B]"; };
+  bool consistent = true;
+  if (d.registrant.disclosed) consistent = consistent && marked(d.registrant.name) == b && marked(d.registrant.email) == b;
+  if (d.admin.disclosed) consistent = consistent && marked(d.admin.name) == b;
+  if (d.tech.disclosed) consistent = consistent && marked(d.tech.email) == b;
+  for (const auto& ns : d.name_servers) {
+    consistent = consistent && (ns.host.rfind("swap-b.", 0) == 0) == b;
+    for (const auto& a : ns.ipv4) consistent = consistent && (a.size() > 2 && a.substr(a.size() - 2) == "-b") == b;
+  }
+  for (const auto& ds : d.ds_records) consistent = consistent && (ds.digest_hex.substr(ds.digest_hex.size() - 2) == "BB") == b;
+  if (!consistent) return 'X';
+  return b ? 'B' : 'A';
+}
+
+// Copies `from` beside `path` and renames it over path, as the registry installs a file.
+void install(const std::string& from, const std::string& path) {
+  const std::string temp = path + ".new";
+  whoisd::test::copy_file(from, temp);
+  REQUIRE(std::rename(temp.c_str(), path.c_str()) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("reload serves the new file; a bad file is refused and the old one keeps serving") {
+  TempDir dir;
+  const std::string a = dir.file("a.sqlite"), b = dir.file("b.sqlite"), path = dir.file("pt.sqlite");
+  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), a);
+  whoisd::test::copy_file(a, b);
+  whoisd::test::run_sql(b, kMarkB);
+  install(a, path);
+
+  SnapshotStore store(path);
+  store.open();
+  CHECK(store.info().generation == 1);
+  CHECK(version_of(*store.lookup("exemplo.pt")) == 'A');
+
+  install(b, path);
+  // Until reload, the old file is still served (it is held open, though renamed over).
+  CHECK(version_of(*store.lookup("exemplo.pt")) == 'A');
+  std::string error;
+  REQUIRE(store.reload(&error));
+  CHECK(error.empty());
+  CHECK(version_of(*store.lookup("exemplo.pt")) == 'B');
+  CHECK(store.info().generation == 2);
+  CHECK(store.info().exported_at == 1795000999);
+
+  // A broken file renamed over the path: refused, B keeps serving.
+  const std::string broken = dir.file("broken.sqlite");
+  whoisd::test::write_bytes(broken, "not a snapshot at all");
+  install(broken, path);
+  CHECK_FALSE(store.reload(&error));
+  CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("not a SQLite database"));
+  CHECK(version_of(*store.lookup("exemplo.pt")) == 'B');
+  CHECK(store.info().generation == 2);
+
+  // The file disappears: refused too.
+  REQUIRE(std::remove(path.c_str()) == 0);
+  CHECK_FALSE(store.reload(nullptr));
+  CHECK(store.lookup("exemplo.pt"));
+
+  // open() on a store that serves: like reload, but throws.
+  CHECK_THROWS_AS(store.open(), whoisd::SnapshotError);
+  CHECK(version_of(*store.lookup("xn--aores-yra.pt")) == 'B');
+  install(a, path);
+  store.open();
+  CHECK(version_of(*store.lookup("xn--aores-yra.pt")) == 'A');
+  CHECK(store.info().generation == 3);
+}
+
+TEST_CASE("swaps under concurrent lookups: no failed, missing or mixed lookup") {
+  TempDir dir;
+  const std::string a = dir.file("a.sqlite"), b = dir.file("b.sqlite"), path = dir.file("pt.sqlite");
+  const std::string broken = dir.file("broken.sqlite");
+  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), a);
+  whoisd::test::copy_file(a, b);
+  whoisd::test::run_sql(b, kMarkB);
+  whoisd::test::write_bytes(broken, std::string(8192, '\0'));
+  install(a, path);
+  const std::vector<std::string> names = whoisd::test::all_a_labels(a);
+
+  // Fewer pooled connections than threads, so that the pool also grows and waits.
+  SnapshotStore store(path, whoisd::SnapshotStoreOptions{2, false});
+  store.open();
+
+  constexpr int kThreads = 4;
+  std::atomic<bool> stop{false};
+  std::atomic<long> lookups{0}, failures{0}, mixed{0}, missing{0}, seen_a{0}, seen_b{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::size_t i = static_cast<std::size_t>(t);
+      while (!stop.load()) {
+        const std::string& name = names[i++ % names.size()];
+        try {
+          auto d = store.lookup(name);
+          if (!d) {
+            ++missing;
+          } else {
+            char v = version_of(*d);
+            if (v == 'X') ++mixed;
+            (v == 'A' ? seen_a : seen_b)++;
+          }
+        } catch (const std::exception&) {
+          ++failures;
+        }
+        ++lookups;
+      }
+    });
+  }
+
+  int refused = 0, reloaded = 0;
+  for (int round = 0; round < 40; ++round) {
+    const std::string& next = round % 10 == 9 ? broken : (round % 2 == 0 ? b : a);
+    install(next, path);
+    std::string error;
+    if (store.reload(&error)) {
+      ++reloaded;
+    } else {
+      ++refused;
+      CHECK_THAT(error, Catch::Contains(path));
+    }
+    // Let the lookup threads run on this version for a moment.
+    const long target = lookups.load() + 200;
+    while (lookups.load() < target) std::this_thread::yield();
+  }
+  stop = true;
+  for (auto& thread : threads) thread.join();
+
+  CHECK(refused == 4);
+  CHECK(reloaded == 36);
+  CHECK(lookups.load() > 40 * 200);
+  CHECK(failures.load() == 0);
+  CHECK(missing.load() == 0);
+  CHECK(mixed.load() == 0);
+  CHECK(seen_a.load() > 0);
+  CHECK(seen_b.load() > 0);
+  CHECK(store.info().generation == 37);
+}
