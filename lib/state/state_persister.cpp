@@ -169,6 +169,7 @@ void StatePersister::stop() {
 }
 
 void StatePersister::run() {
+  std::uint64_t failing_rounds = 0;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -177,8 +178,13 @@ void StatePersister::run() {
     }
     try {
       round();
+      if (failing_rounds > 0) log::info("state_write_recovered").kv("failed_rounds", failing_rounds);
+      failing_rounds = 0;
     } catch (const StateDbError& e) {
-      log::error("state_write_failed").kv("error", e.what()).kv("retry", "next round");
+      // The first failure and then one line a minute or so, not two a second (a full disk).
+      if (failing_rounds++ % 120 == 0)
+        log::error("state_write_failed").kv("error", e.what()).kv("failed_rounds", failing_rounds).kv("retry",
+                                                                                                       "next round");
     }
     try {
       UnixSeconds now = clock_.now();
