@@ -230,6 +230,7 @@ void ClientConnection::answer_line(std::string_view line, bool too_long) {
 
 void ClientConnection::refuse(std::string text, Outcome outcome, std::string_view query) {
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  if (outcome == Outcome::too_many_connections) linger_ = false;
   write_answer(std::move(text), outcome, query, uv_hrtime());
 }
 
@@ -260,7 +261,9 @@ void ClientConnection::write_cb(uv_write_t* req, int status) {
 
 void ClientConnection::on_write(int status) {
   if (phase_ == Phase::closing) return;
-  if (status < 0 || loop_.stopping()) {
+  // A connection refused for too many connections holds no slot: it must not stay
+  // open either, or a flood of them would pile up beyond max_connections.
+  if (status < 0 || loop_.stopping() || !linger_) {
     // Failed (the client went away), or the server drains: the answer is with the
     // kernel, which delivers it after close.
     close();

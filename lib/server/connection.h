@@ -86,6 +86,7 @@ class ClientConnection {
   bool holds_total_slot_ = false;
   std::optional<IpAddress> source_slot_;
   bool attached_ = false;
+  bool linger_ = true;                  // after the answer, read until the client closes (see above)
 
   std::uint64_t accepted_ns_ = 0;       // uv_hrtime() at accept
   std::string input_;                   // bytes received, bounded
