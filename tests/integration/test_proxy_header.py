@@ -3,7 +3,8 @@
 a trusted peer, v1 and v2 headers name the end client, and the limit applies to
 each end client separately and the query log records the proxy as the peer; a
 trusted peer without a header is its own source; from an untrusted address
-(127.0.0.2) a PROXY header is refused with an invalid-query answer and counted."""
+(127.0.0.2) a PROXY header is refused with an invalid-query answer and counted; the
+total connection limit refuses with the one-line answer."""
 import socket
 import struct
 
@@ -16,6 +17,8 @@ queries = 2
 exempt = []
 [proxy]
 trusted = ["127.0.0.1/32"]
+[server]
+max_connections = 6
 """).start()  # the start-up "help" query counts against 127.0.0.1 itself
 
 
@@ -77,6 +80,18 @@ try:
     proxied = [r for r in rows if r[0] == "192.0.2.1"]
     check(proxied and all(r[1] == "127.0.0.1" for r in proxied), "query log: client and proxy peer %r" % proxied)
     note("ok the query log names the end client and the proxy")
+
+    # The total limit: a trusted proxy's idle connections count there (not per source).
+    d.wait_metric_at_most("whoisd_connections_open", 0)
+    held = [d.connect() for _ in range(6)]
+    d.wait_metric("whoisd_connections_open", 6)
+    a = ask(b"exemplo.pt\r\n", source="127.0.0.2")
+    check(a == "Too many connections from 127.0.0.2\r\n", "total connection limit: %r" % a)
+    for h in held:
+        h.close()
+    d.wait_metric_at_most("whoisd_connections_open", 0)
+    check(ask(b"exemplo.pt\r\n", source="127.0.0.2").startswith("Domain: exemplo.pt"), "answers again after")
+    note("ok total connection limit")
 finally:
     rc = d.stop()
 check(rc == 0, "whoisd exit status %d" % rc)
