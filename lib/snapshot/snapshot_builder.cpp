@@ -28,7 +28,7 @@ void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, 
   std::remove(temp_path.c_str());
   try {
     {
-      sqlite::Db db = sqlite::open(temp_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+      sqlite::Db db = sqlite::open(temp_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
       // The file is renamed into place only when complete: no rollback journal needed.
       sqlite::exec(db.get(), "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
       sqlite::exec_script(db.get(), snapshot_schema_sql(), "schema.sql");

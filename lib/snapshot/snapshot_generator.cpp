@@ -578,7 +578,7 @@ GeneratorSummary generate_snapshot(const std::string& out_path, const GeneratorO
   GeneratorSummary summary;
   try {
     {
-      sqlite::Db db = sqlite::open(temp_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+      sqlite::Db db = sqlite::open(temp_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
       // Built in one transaction into a temporary file that is renamed only when whole:
       // no journal, no syncs, a large cache for the random-order inserts into the
       // a_label index.
