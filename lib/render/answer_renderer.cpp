@@ -117,6 +117,21 @@ std::size_t field_bytes(const PublishedDomain& d) {
 
 }  // namespace
 
+std::string configured_line_problem(std::string_view line) {
+  std::string lower(line);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+  if (lower.find("no match") != std::string::npos) {
+    return "holds \"no match\", which Net::Whois::Raw takes for \"domain not registered\" in any answer";
+  }
+  for (const std::string_view word : kMisleadingWords) {
+    if (lower.find(word) != std::string::npos) {
+      return "holds \"" + std::string(word) + "\", which client libraries take for \"domain not registered\"";
+    }
+  }
+  return "";
+}
+
 AnswerRenderer::AnswerRenderer(AnswerTexts texts) : window_text_(window_wording(texts.limit_window_seconds)) {
   for (const std::string& line : texts.header) header_block_ += configured_line(line);
   for (const std::string& line : texts.footer) {

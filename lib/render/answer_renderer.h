@@ -53,6 +53,14 @@ inline constexpr std::string_view kNotDisclosed = "Not disclosed";
 // Fixed answers hold fewer lines than this, footer included (FORMAT.md).
 inline constexpr std::size_t kFixedAnswerMaxLines = 4;
 
+// Why a configured header or footer line would mislead client libraries, or "" when
+// it would not: a line holding "no match" (Net::Whois::Raw's not-found text for .pt,
+// matched in every answer, found ones included), "not found", "error" or
+// "restricted" (any case) can make a parser report a registered domain as free.
+// For the configuration loader, to refuse such a line with this reason; the
+// renderer itself already keeps such a footer off the fixed answers.
+std::string configured_line_problem(std::string_view line);
+
 class AnswerRenderer {  // const methods, thread-safe; every answer is one std::string, CRLF, UTF-8
  public:
   explicit AnswerRenderer(AnswerTexts texts = {});

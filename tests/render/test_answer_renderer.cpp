@@ -389,3 +389,13 @@ TEST_CASE("the renderer can be shared by threads: answers depend only on the arg
   CHECK(renderer.found(acores(), false) == first);
   CHECK(renderer.no_match("example.pt") == renderer.no_match("example.pt"));
 }
+
+TEST_CASE("configured_line_problem names the words that mislead parsers", "[render][headerfooter]") {
+  using whoisd::configured_line_problem;
+  CHECK(configured_line_problem("% Terms of use: https://www.pt.pt/whois").empty());
+  CHECK(configured_line_problem("% Dates are UTC.").empty());
+  CHECK_THAT(configured_line_problem("% A 'No Match' answer means the name is free"), Catch::Contains("no match"));
+  CHECK_THAT(configured_line_problem("% report an ERROR to whois@pt.pt"), Catch::Contains("\"error\""));
+  CHECK_THAT(configured_line_problem("% Access is restricted"), Catch::Contains("\"restricted\""));
+  CHECK_THAT(configured_line_problem("% names not found here are free"), Catch::Contains("\"not found\""));
+}
