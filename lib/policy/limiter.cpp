@@ -628,14 +628,14 @@ std::size_t Limiter::export_dirty(const std::function<void(const SourceState&)>&
   const Config& cfg = *im.config.load(std::memory_order_acquire);
   const Minute lo = Impl::window_start(minute_of(im.clock.now()), cfg);
   std::vector<SourceState> batch;
-  std::vector<Key> keys;
   std::size_t total = 0;
   for (auto& s : im.shards) {
+    std::vector<Key> keys;
     std::size_t n = 0;
     {
       std::lock_guard lock(s.mu);
       keys.clear();
-      keys.swap(s.dirty);
+      keys.swap(s.dirty);  // the shard starts a new list without capacity: a burst's memory goes back
       if (batch.size() < keys.size()) batch.resize(keys.size());
       for (const Key& k : keys) {
         SourceState& out = batch[n++];
