@@ -130,6 +130,8 @@ class Daemon:
         self.metrics_port = None
 
     def start(self):
+        """Starts (or restarts) the daemon; waits until it answers."""
+        offset = len(self.log_text())  # a restart appends to the same log
         self.log = open(self.log_path, "ab")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
@@ -139,7 +141,7 @@ class Daemon:
         _running.append(self.proc)
         end = time.monotonic() + DEADLINE
         while time.monotonic() < end:
-            text = self.log_text()
+            text = self.log_text()[offset:]
             m = re.search(r"event=start listen=127\.0\.0\.1:(\d+).* metrics=(?:127\.0\.0\.1:(\d+)|off)", text)
             if m:
                 self.port = int(m.group(1))

@@ -2,13 +2,17 @@
 """The Debian `whois` client against the real daemon: a found domain, an IDN typed
 in UTF-8, a name below a registration, a not-found domain, example.com (invalid,
 and no lookup: the query log says invalid and the lookup counters do not move), the
-limit answer and the suspension answer (with `queries = 3`), and the one-line
-refusal when a source holds too many connections."""
+limit answer and the suspension answer (with `queries = 3`), the one-line
+refusal when a source holds too many connections, the suspension surviving a
+restart and whoisd-admin lifting it in the running daemon; then a daemon started
+from command-line options alone, with no configuration file."""
+import os
 import re
 import socket
+import subprocess
 import time
 
-from harness import Daemon, check, note, parse_args
+from harness import DEADLINE, Daemon, check, note, parse_args
 
 args = parse_args()
 d = Daemon(args, name="whois", config="""
@@ -63,6 +67,27 @@ try:
 finally:
     rc = d.stop()
 check(rc == 0, "whoisd exit status %d" % rc)
+
+# The suspension survives a restart (state.sqlite), and whoisd-admin lifts it in the
+# running daemon.
+d.start()
+try:
+    again = d.whois("exemplo.pt")
+    check(again.startswith("Query limit exceeded: 127.0.0.1 is suspended until"), "after a restart:\n" + again)
+    note("ok the suspension survives a restart")
+    admin = os.path.join(os.path.dirname(args.whoisd), "whoisd-admin")
+    if os.path.exists(admin):
+        r = subprocess.run([admin, "--state-dir", d.state_dir, "lift", "127.0.0.1", "--reason", "integration test"],
+                           capture_output=True, timeout=DEADLINE)
+        check(r.returncode == 0, "whoisd-admin lift: %r %r" % (r.stdout, r.stderr))
+        end = time.monotonic() + DEADLINE
+        while not d.whois("exemplo.pt").startswith("Domain: exemplo.pt"):
+            check(time.monotonic() < end, "the lift was not applied by the running daemon")
+            time.sleep(0.2)
+        note("ok whoisd-admin lift applied by the running daemon")
+finally:
+    rc = d.stop()
+check(rc == 0, "whoisd exit status after restart %d" % rc)
 
 # A second daemon without a low limit (the first source is suspended now, and its
 # state is on disk), started from the command line alone: no configuration file.
