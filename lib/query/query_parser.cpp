@@ -179,7 +179,7 @@ bool looks_like_handle(std::string_view t) {
   return hyphen && digit && letter && t.front() != '-' && t.back() != '-';
 }
 
-// "+351.213456789", "+351 21..." was already split; digits with + . - only.
+// "+351.213456789", "+1-555-0100": a plus sign, then digits with . - ( ) between them.
 bool looks_like_phone(std::string_view t) {
   if (t.size() < 2 || t.front() != '+') return false;
   std::size_t digits = 0;
