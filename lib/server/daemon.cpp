@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -378,6 +379,10 @@ class Daemon {
 
 int run_daemon(DaemonOptions options) {
   log::set_level(options.config.log_level);
+  // A SIGHUP during start-up (a reload sent too early) must not end the process with
+  // the default action; the control loop's handler replaces this once it runs, and
+  // the snapshot opened at start is the newest anyway.
+  std::signal(SIGHUP, SIG_IGN);
   try {
     Daemon daemon(std::move(options));
     return daemon.run();
