@@ -268,6 +268,10 @@ class Daemon {
       uv_close(h, nullptr);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
+    // Closing the handlers restored the default actions. During the drain a SIGHUP
+    // is ignored; a second SIGTERM or SIGINT ends the process at once (an operator's
+    // "now"; the state on disk is then at most a second old).
+    std::signal(SIGHUP, SIG_IGN);
   }
 
   void maybe_leave(uv_loop_t* loop) {
