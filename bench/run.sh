@@ -245,8 +245,9 @@ s4=$(run_loadgen whoisd-reload --target "127.0.0.1:$port" --snapshot "$snapshot"
   --source-base 127.1.0.0 --connections "$conns" --watch-pid "$WHOISD_PID" --watch-mapped "$prefix" "${common[@]}")
 bench_stop "$reloader"; bench_forget "$reloader"
 hups=$(cat "$BENCH_WORK/reloads" 2>/dev/null || echo 0)
-reloaded=$(grep -ci 'reload' "$WHOISD_LOG" || true)
-row "4  reload every second" whoisd "$s4" "$(ratio "$(bench_kv "$s4" qps)")" "$hups SIGHUPs, $reloaded log lines on reload"
+reloaded=$(grep -c 'event=snapshot_reloaded' "$WHOISD_LOG" || true)
+refused=$(grep -c 'event=snapshot_reload_refused' "$WHOISD_LOG" || true)
+row "4  reload every second" whoisd "$s4" "$(ratio "$(bench_kv "$s4" qps)")" "$hups SIGHUPs: $reloaded reloads logged, $refused refused"
 bench_stop "$WHOISD_PID"; bench_forget "$WHOISD_PID"
 rm -f "$live" "$live.new"
 fi
