@@ -85,8 +85,10 @@ class Reader {
     return *d;
   }
 
-  std::chrono::seconds seconds(const toml::node& n, std::string_view key, std::chrono::seconds min) const {
+  std::chrono::seconds seconds(const toml::node& n, std::string_view key, std::chrono::seconds min,
+                               std::chrono::seconds max = std::chrono::seconds(10LL * 366 * 86'400)) const {
     auto d = duration(n, key, min);
+    if (d > max) fail(&n, key, "must be at most " + format_duration(max) + ", not " + n.as_string()->get());
     if (d.count() % 1000 != 0) fail(&n, key, "must be a whole number of seconds, not " + n.as_string()->get());
     return std::chrono::duration_cast<std::chrono::seconds>(d);
   }
@@ -164,9 +166,11 @@ void read_limits(const Reader& r, const toml::table& t, LimitSettings& l) {
   r.only_known(t, "limits", {"queries", "window", "suspension", "quiet_period", "ipv6_prefix", "exempt", "network"});
   constexpr std::int64_t kMaxCount = std::numeric_limits<std::uint32_t>::max();
   if (auto n = t.get("queries")) l.queries = static_cast<std::uint32_t>(r.integer(*n, "limits.queries", 1, kMaxCount));
-  if (auto n = t.get("window")) l.window = r.seconds(*n, "limits.window", std::chrono::seconds(1));
-  if (auto n = t.get("suspension")) l.suspension = r.seconds(*n, "limits.suspension", std::chrono::seconds(1));
-  if (auto n = t.get("quiet_period")) l.quiet_period = r.seconds(*n, "limits.quiet_period", std::chrono::seconds(1));
+  // The limiter counts in whole minutes and keeps at most a year of window.
+  constexpr std::chrono::seconds kYear{366LL * 86'400};
+  if (auto n = t.get("window")) l.window = r.seconds(*n, "limits.window", std::chrono::seconds(60), kYear);
+  if (auto n = t.get("suspension")) l.suspension = r.seconds(*n, "limits.suspension", std::chrono::seconds(1), kYear);
+  if (auto n = t.get("quiet_period")) l.quiet_period = r.seconds(*n, "limits.quiet_period", std::chrono::seconds(0));
   if (auto n = t.get("ipv6_prefix")) l.ipv6_prefix = static_cast<int>(r.integer(*n, "limits.ipv6_prefix", 16, 128));
   if (auto n = t.get("exempt")) l.exempt = r.networks(*n, "limits.exempt");
   if (auto n = t.get("network")) {

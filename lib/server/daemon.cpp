@@ -401,6 +401,7 @@ int check_config(const Config& config) {
     if (geteuid() == 0 && !getpwnam(config.server.user.c_str()))
       throw std::runtime_error("[server] user '" + config.server.user +
                                "': no such account (whoisd started as root switches to it after binding)");
+    if (auto error = validate(limiter_config(config))) throw std::runtime_error(*error);
     SnapshotStore store(config.snapshot_path);
     store.open();
     SnapshotInfo info = store.info();

@@ -105,7 +105,7 @@ TEST_CASE("a refusal names the file, the line and the key", "[config]") {
   CHECK(error_of("[server]\nlisten = []\n").rfind("t.conf:2: server.listen: must name at least one address", 0) == 0);
   CHECK(error_of("[server]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n").find("listed twice") != std::string::npos);
   CHECK(error_of("[state]\nretention = \"10s\"\n").rfind("t.conf:2: state.retention: must be at least 1h", 0) == 0);
-  CHECK(error_of("[limits]\nwindow = \"1500ms\"\n").find("whole number of seconds") != std::string::npos);
+  CHECK(error_of("[limits]\nsuspension = \"1500ms\"\n").find("whole number of seconds") != std::string::npos);
   CHECK(error_of("snapshot = 1\n").rfind("t.conf:1: snapshot: must be a table", 0) == 0);
   CHECK(error_of("[answers]\nfooter = [\"x\"]\n").rfind("t.conf:2: answers.footer: each line must start with", 0) == 0);
   CHECK(error_of("[proxy]\ntrusted = [\"300.1.1.1/8\"]\n").rfind("t.conf:2: proxy.trusted: ", 0) == 0);
@@ -164,4 +164,10 @@ TEST_CASE("the snapshot watch is a boolean, off by default", "[config]") {
   CHECK_FALSE(parse_config("", "t.conf").snapshot_watch);
   CHECK(parse_config("[snapshot]\nwatch = true\n", "t.conf").snapshot_watch);
   CHECK(error_of("[snapshot]\nwatch = 1\n") == "t.conf:2: snapshot.watch: must be true or false, not an integer");
+}
+
+TEST_CASE("limit durations stay within what the limiter counts", "[config]") {
+  CHECK(error_of("[limits]\nwindow = \"30s\"\n") == "t.conf:2: limits.window: must be at least 1m, not 30s");
+  CHECK(error_of("[limits]\nwindow = \"400d\"\n") == "t.conf:2: limits.window: must be at most 366d, not 400d");
+  CHECK(parse_config("[limits]\nquiet_period = \"0s\"\n", "t.conf").limits.quiet_period.count() == 0);
 }
