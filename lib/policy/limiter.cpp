@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <stdexcept>
 
 namespace whoisd {
@@ -57,20 +58,51 @@ struct Bucket {
   std::uint32_t count;
 };
 
+// One allocation: this header followed by a ring of `capacity` per-minute buckets,
+// so that a decision on a heavy source touches its slot and this block, no more.
 struct Heavy {
-  std::vector<Bucket> buckets;  // oldest first; buckets[head..] are live
-  std::uint32_t head = 0;
-  std::uint32_t total = 0;      // sum of live counts
   UnixSeconds suspended_until = 0;
   UnixSeconds last_episode = 0;
   std::uint32_t episodes = 0;
-  std::uint8_t flags = 0;       // SourceState::Flags
-  bool listed = false;          // in its shard's `suspended` list
-};
+  std::uint32_t total = 0;     // sum of live counts
+  std::uint32_t head = 0;      // ring index of the oldest bucket
+  std::uint32_t size = 0;      // live buckets, oldest first
+  std::uint32_t capacity = 0;  // ring slots
+  std::uint8_t flags = 0;      // SourceState::Flags
+  bool listed = false;         // in its shard's `suspended` list
 
-std::size_t footprint(const Heavy& h) {
-  return sizeof(Heavy) + kMallocOverhead +
-         (h.buckets.capacity() ? h.buckets.capacity() * sizeof(Bucket) + kMallocOverhead : 0);
+  Bucket* ring() { return reinterpret_cast<Bucket*>(this + 1); }
+  const Bucket* ring() const { return reinterpret_cast<const Bucket*>(this + 1); }
+  std::uint32_t index(std::uint32_t i) const {
+    std::uint32_t j = head + i;
+    return j >= capacity ? j - capacity : j;
+  }
+  Bucket& at(std::uint32_t i) { return ring()[index(i)]; }
+  const Bucket& at(std::uint32_t i) const { return ring()[index(i)]; }
+  Bucket& back() { return at(size - 1); }
+  const Bucket& back() const { return at(size - 1); }
+  const Bucket& front() const { return at(0); }
+};
+static_assert(alignof(Heavy) >= alignof(Bucket));
+static_assert(sizeof(Heavy) % alignof(Bucket) == 0);
+
+std::size_t footprint(const Heavy& h) { return sizeof(Heavy) + h.capacity * sizeof(Bucket) + kMallocOverhead; }
+
+// A new record holding `from`'s fields and buckets (if any) in a ring of `capacity`.
+Heavy* new_heavy(std::uint32_t capacity, const Heavy* from = nullptr) {
+  void* memory = ::operator new(sizeof(Heavy) + capacity * sizeof(Bucket));
+  Heavy* h = new (memory) Heavy;
+  if (from) {
+    *h = *from;
+    h->head = 0;
+    for (std::uint32_t i = 0; i < from->size; ++i) h->ring()[i] = from->at(i);
+  }
+  h->capacity = capacity;
+  return h;
+}
+void free_heavy(Heavy* h) {
+  h->~Heavy();
+  ::operator delete(h);
 }
 
 struct Slot {
@@ -201,7 +233,7 @@ struct Limiter::Impl {
   ~Impl() {
     for (auto& s : shards)
       for (auto& slot : s.slots)
-        if ((slot.flags & kOccupied) && (slot.flags & kHeavy)) delete heavy_of(slot);
+        if ((slot.flags & kOccupied) && (slot.flags & kHeavy)) free_heavy(heavy_of(slot));
   }
 
   static std::size_t home(const Key& k, std::size_t capacity) {
@@ -272,7 +304,7 @@ struct Limiter::Impl {
       Heavy* h = heavy_of(victim);
       s.heavy_bytes -= footprint(*h);
       --s.heavy;
-      delete h;
+      free_heavy(h);
     }
     std::size_t cap = s.slots.size();
     std::size_t i = j;
@@ -310,53 +342,74 @@ struct Limiter::Impl {
     slot.n = static_cast<std::uint8_t>(n);
   }
 
-  static void prune_heavy(Shard& s, Heavy& h, Minute lo) {
-    auto before = footprint(h);
-    while (h.head < h.buckets.size() && h.buckets[h.head].minute < lo) {
-      h.total -= h.buckets[h.head].count;
-      ++h.head;
+  // Drops buckets older than `lo`. Never reallocates: references to the record stay valid.
+  static void prune_heavy(Heavy& h, Minute lo) {
+    while (h.size && h.front().minute < lo) {
+      h.total -= h.front().count;
+      h.head = h.index(1);
+      --h.size;
     }
-    if (h.head == h.buckets.size()) {
-      h.buckets.clear();
-      h.head = 0;
-      if (h.buckets.capacity() > 64) h.buckets.shrink_to_fit();
-    } else if (h.head >= 32 && h.head * 2 >= h.buckets.size()) {
-      h.buckets.erase(h.buckets.begin(), h.buckets.begin() + h.head);
-      h.head = 0;
+    if (h.size == 0) h.head = 0;
+  }
+
+  // Replaces the slot's record by one with a ring of `capacity` (>= its size).
+  static Heavy& reallocate(Shard& s, Slot& slot, std::uint32_t capacity) {
+    Heavy* old = heavy_of(slot);
+    Heavy* fresh = new_heavy(capacity, old);
+    s.heavy_bytes += footprint(*fresh) - footprint(*old);
+    free_heavy(old);
+    set_heavy(slot, fresh);
+    return *fresh;
+  }
+
+  // Adds `count` answered queries at minute m (not older than the newest bucket).
+  // May reallocate: returns the record to use from then on.
+  static Heavy& add_queries(Shard& s, Slot& slot, Minute m, std::uint32_t count) {
+    Heavy* h = heavy_of(slot);
+    if (h->size && h->back().minute == m) {
+      h->back().count += count;
+    } else {
+      if (h->size == h->capacity) h = &reallocate(s, slot, h->capacity * 2);
+      h->ring()[h->index(h->size)] = Bucket{m, count};
+      ++h->size;
     }
-    s.heavy_bytes += footprint(h) - before;
+    h->total += count;
+    return *h;
+  }
+
+  // Gives back most of a ring that a burst grew and that now holds little.
+  static void shrink(Shard& s, Slot& slot) {
+    Heavy* h = heavy_of(slot);
+    if (h->capacity > 8 && h->size * 4 < h->capacity) reallocate(s, slot, std::max<std::uint32_t>(4, h->size * 2));
   }
 
   static void make_heavy(Shard& s, Slot& slot) {
     if (slot.flags & kHeavy) return;
-    auto* h = new Heavy;
-    for (int i = 0; i < slot.n; ++i) {
-      Minute m = slot.base + slot.off[i];
-      if (!h->buckets.empty() && h->buckets.back().minute == m)
-        ++h->buckets.back().count;
-      else
-        h->buckets.push_back(Bucket{m, 1});
-    }
-    h->total = slot.n;
-    slot.n = 0;
-    set_heavy(slot, h);
+    Heavy* h = new_heavy(slot.n > 4 ? 8 : 4);
     ++s.heavy;
     s.heavy_bytes += footprint(*h);
+    int n = slot.n;
+    Minute base = slot.base;
+    std::uint16_t off[kInlineQueries];
+    std::memcpy(off, slot.off, sizeof off);
+    slot.n = 0;
+    set_heavy(slot, h);
+    for (int i = 0; i < n; ++i) add_queries(s, slot, base + off[i], 1);
   }
 
   // A heavy record that holds no more than an inline one could goes back inline.
   static void maybe_make_inline(Shard& s, Slot& slot, UnixSeconds now) {
     Heavy* h = heavy_of(slot);
     if (h->episodes != 0 || h->listed || h->suspended_until > now || h->total > kInlineQueries) return;
-    if (h->total > 0 && h->buckets.back().minute - h->buckets[h->head].minute > 0xFFFF) return;
-    Minute base = h->total ? h->buckets[h->head].minute : 0;
+    if (h->total > 0 && h->back().minute - h->front().minute > 0xFFFF) return;
+    Minute base = h->total ? h->front().minute : 0;
     std::uint8_t n = 0;
     std::uint16_t off[kInlineQueries] = {};
-    for (std::size_t b = h->head; b < h->buckets.size(); ++b)
-      for (std::uint32_t c = 0; c < h->buckets[b].count; ++c) off[n++] = static_cast<std::uint16_t>(h->buckets[b].minute - base);
+    for (std::uint32_t b = 0; b < h->size; ++b)
+      for (std::uint32_t c = 0; c < h->at(b).count; ++c) off[n++] = static_cast<std::uint16_t>(h->at(b).minute - base);
     s.heavy_bytes -= footprint(*h);
     --s.heavy;
-    delete h;
+    free_heavy(h);
     slot.flags = static_cast<std::uint8_t>(slot.flags & ~kHeavy);
     slot.base = base;
     slot.n = n;
@@ -387,7 +440,7 @@ struct Limiter::Impl {
     };
     if (slot.flags & kHeavy) {
       const Heavy* h = heavy_of(slot);
-      for (std::size_t b = h->head; b < h->buckets.size(); ++b) add(h->buckets[b].minute, h->buckets[b].count);
+      for (std::uint32_t b = 0; b < h->size; ++b) add(h->at(b).minute, h->at(b).count);
       out.episodes = h->episodes;
       out.last_episode = h->last_episode;
       out.suspended_until = h->suspended_until;
@@ -512,8 +565,9 @@ Decision Limiter::check(const IpAddress& client) {
     Impl::make_heavy(s, slot);  // no room inline, or about to be suspended
   }
   {
-    Heavy& h = *heavy_of(slot);
-    if (h.suspended_until > now) {
+    Heavy* hp = heavy_of(slot);
+    if (hp->suspended_until > now) {
+      const Heavy& h = *hp;
       d.verdict = Decision::Verdict::suspended;
       d.suspended_until = h.suspended_until;
       d.episode = h.episodes;
@@ -521,24 +575,18 @@ Decision Limiter::check(const IpAddress& client) {
       d.count = h.total;
       return d;
     }
-    if (h.episodes && h.suspended_until + cfg.quiet_s <= now) {
-      h.episodes = 0;  // quiet long enough: the next episode is the first again
+    if (hp->episodes && hp->suspended_until + cfg.quiet_s <= now) {
+      hp->episodes = 0;  // quiet long enough: the next episode is the first again
       Impl::mark_dirty(s, slot);
     }
-    if (!h.buckets.empty()) m = std::max(m, h.buckets.back().minute);
-    Impl::prune_heavy(s, h, Impl::window_start(m, cfg));
-    if (std::uint64_t{h.total} + 1 <= d.limit) {
-      auto before = footprint(h);
-      if (h.head < h.buckets.size() && h.buckets.back().minute == m)
-        ++h.buckets.back().count;
-      else
-        h.buckets.push_back(Bucket{m, 1});
-      s.heavy_bytes += footprint(h) - before;
-      ++h.total;
-      d.count = h.total;
+    if (hp->size) m = std::max(m, hp->back().minute);
+    Impl::prune_heavy(*hp, Impl::window_start(m, cfg));
+    if (std::uint64_t{hp->total} + 1 <= d.limit) {
+      d.count = Impl::add_queries(s, slot, m, 1).total;
       Impl::mark_dirty(s, slot);
       return d;
     }
+    Heavy& h = *hp;
     // This query would exceed the limit: refuse it and start the next episode.
     if (h.episodes < kMaxEpisodes) ++h.episodes;
     h.last_episode = now;
@@ -551,9 +599,9 @@ Decision Limiter::check(const IpAddress& client) {
     // min(its last second, now) is a full window before the end.
     const UnixSeconds cutoff = h.suspended_until - cfg.window_s;  // answers at or before it are out
     if (now <= cutoff)
-      Impl::prune_heavy(s, h, std::numeric_limits<Minute>::max());
+      Impl::prune_heavy(h, std::numeric_limits<Minute>::max());
     else if (cutoff >= 0)
-      Impl::prune_heavy(s, h, minute_of(cutoff + 1));
+      Impl::prune_heavy(h, minute_of(cutoff + 1));
     Impl::list_suspension(s, slot);
     Impl::mark_dirty(s, slot);
     d.verdict = Decision::Verdict::limit_crossed;
@@ -683,8 +731,10 @@ bool Limiter::import(const SourceState& state) {
   const SourceKey& key = state.key;
   if (key.is_v4() ? key.prefix != 32 : key.prefix != cfg.ipv6_prefix) return false;
   if (!key.is_v4() && key.address().masked(key.prefix) != key.address()) return false;
+  std::uint64_t sum = 0;
   for (std::size_t i = 0; i < state.minutes.size(); ++i) {
     const auto& mc = state.minutes[i];
+    if ((sum += mc.count) > 0xFFFFFFFFull) return false;
     if (mc.minute < 0 || mc.minute > 0xFFFFFFFFll) return false;
     if (i && mc.minute <= state.minutes[i - 1].minute) return false;  // oldest first, no repeats
   }
@@ -698,22 +748,17 @@ bool Limiter::import(const SourceState& state) {
   if (slot.flags & kHeavy) {
     Heavy* old = heavy_of(slot);
     bool was_listed = old->listed;
-    s.heavy_bytes -= footprint(*old);
+    std::uint32_t capacity = old->capacity;
     *old = Heavy{};
+    old->capacity = capacity;
     old->listed = was_listed;
-    s.heavy_bytes += footprint(*old);
   } else {
     slot.n = 0;
     Impl::make_heavy(s, slot);
   }
+  for (const auto& mc : state.minutes)
+    if (mc.count) Impl::add_queries(s, slot, static_cast<Minute>(mc.minute), mc.count);
   Heavy& h = *heavy_of(slot);
-  auto before = footprint(h);
-  for (const auto& mc : state.minutes) {
-    if (mc.count == 0) continue;
-    h.buckets.push_back(Bucket{static_cast<Minute>(mc.minute), mc.count});
-    h.total = static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{h.total} + mc.count, 0xFFFFFFFFu));
-  }
-  s.heavy_bytes += footprint(h) - before;
   h.episodes = std::min(state.episodes, kMaxEpisodes);
   h.last_episode = state.last_episode;
   h.suspended_until = state.suspended_until;
@@ -806,13 +851,14 @@ std::size_t Limiter::sweep(std::size_t max_items) {
         bool forget;
         if (slot.flags & kHeavy) {
           Heavy& h = *heavy_of(slot);
-          Impl::prune_heavy(s, h, lo);
+          Impl::prune_heavy(h, lo);
           if (h.episodes && h.suspended_until + cfg.quiet_s <= now) {
             h.episodes = 0;
             Impl::mark_dirty(s, slot);
           }
           forget = Impl::forgettable(h, now, cfg);
           if (!forget) Impl::maybe_make_inline(s, slot, now);
+          if (!forget && (slot.flags & kHeavy)) Impl::shrink(s, slot);
         } else {
           Impl::prune_inline(slot, lo);
           forget = slot.n == 0;
