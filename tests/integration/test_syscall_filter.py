@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""The system calls whoisd makes, as the unprivileged user systemd starts it as, are all
+allowed by systemd/whoisd.service's SystemCallFilter= (checked with strace against
+`systemd-analyze syscall-filter`). A call outside the filter would fail with EPERM
+(SystemCallErrorNumber=) only in production, so this is where it shows first.
+
+The daemon runs under strace, as `nobody` when the test runs as root (setpriv), through
+start-up, queries of every kind, a metrics scrape, a snapshot reload (SIGHUP) and a
+graceful stop (SIGTERM). Exits 77 (skipped) when strace or systemd-analyze is missing."""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+from harness import DEADLINE, Daemon, build_snapshot, check, note, parse_args, private_dir
+
+STRACE = shutil.which("strace")
+ANALYZE = shutil.which("systemd-analyze")
+SETPRIV = shutil.which("setpriv")
+if not STRACE or not ANALYZE or (os.geteuid() == 0 and not SETPRIV):
+    print("SKIP: needs strace, systemd-analyze (and setpriv as root); missing: %s" %
+          ", ".join(n for n, p in (("strace", STRACE), ("systemd-analyze", ANALYZE), ("setpriv", SETPRIV)) if not p))
+    sys.exit(77)
+
+args = parse_args()
+unit = os.path.join(args.source_dir, "systemd", "whoisd.service")
+
+
+def syscall_groups():
+    """{'@name': set of calls and @groups} from `systemd-analyze syscall-filter`."""
+    text = subprocess.run([ANALYZE, "--no-pager", "syscall-filter"], capture_output=True, text=True, check=True).stdout
+    groups, current = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^(@\S+)", line)
+        if m:
+            current = m.group(1)
+            groups[current] = set()
+        elif current and line.strip() and not line.strip().startswith("#"):
+            groups[current].add(line.strip())
+    return groups
+
+
+def expand(names, groups):
+    out = set()
+    for name in names:
+        if name.startswith("@"):
+            check(name in groups, "unknown system call group %s in %s" % (name, unit))
+            out |= expand(groups[name], groups)
+        else:
+            out.add(name)
+    return out
+
+
+# The unit's filter: the first allow-list, minus every ~deny-list (as systemd combines them).
+groups = syscall_groups()
+allowed, denied = None, set()
+with open(unit) as f:
+    for line in f:
+        m = re.match(r"^SystemCallFilter=(~?)(.*)$", line.strip())
+        if not m:
+            continue
+        names = expand(m.group(2).split(), groups)
+        if m.group(1):
+            denied |= names
+        else:
+            allowed = names if allowed is None else allowed | names
+check(allowed is not None, "%s has no SystemCallFilter= allow-list" % unit)
+permitted = allowed - denied
+
+work = private_dir("whoisd-it-syscalls-")
+trace = os.path.join(work, "strace.out")
+wrapper = os.path.join(work, "whoisd-traced")
+as_service_user = ([SETPRIV, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"]
+                   if os.geteuid() == 0 else [])
+with open(wrapper, "w") as f:
+    f.write("#!/bin/sh\nexec %s %s -f -qq -o %s %s \"$@\"\n" % (" ".join(as_service_user), STRACE, trace, args.whoisd))
+os.chmod(wrapper, 0o755)
+
+traced = argparse.Namespace(whoisd=wrapper, source_dir=args.source_dir)
+d = Daemon(traced, name="syscalls", config='[limits]\nqueries = 5\nexempt = []\n')
+# As under systemd: already unprivileged, nothing to drop to.
+d.config_text = re.sub(r'(?m)^user = "nobody"\n', "", d.config_text)
+with open(d.config_path, "w") as f:
+    f.write(d.config_text)
+d.start()
+
+
+def traced_pid():
+    """whoisd itself: strace's child (signals to strace would end the trace instead)."""
+    with open("/proc/%d/task/%d/children" % (d.proc.pid, d.proc.pid)) as f:
+        children = f.read().split()
+    check(len(children) == 1, "strace has children %r" % children)
+    return int(children[0])
+
+
+whoisd_pid = traced_pid()
+rc = None
+try:
+    for line in (b"exemplo.pt\r\n", b"nada-disto.pt\r\n", b"example.com\r\n", b"\x00\xff\r\n", b"x" * 2000 + b"\r\n",
+                 b"exemplo.pt\r\n", b"exemplo.pt\r\n", b"exemplo.pt\r\n"):  # the last ones cross the limit
+        check(len(d.query(line)) > 0, "no answer to %r" % line[:40])
+    check(d.metrics().get("whoisd_queries_total{outcome=\"found\"}", 0) >= 1, "metrics scrape")
+    build_snapshot(args.source_dir, d.snapshot)
+    os.kill(whoisd_pid, signal.SIGHUP)
+    d.wait_for_log(r"event=snapshot_reloaded")
+    check(len(d.query(b"exemplo.pt\r\n")) > 0, "answer after reload")
+    os.kill(whoisd_pid, signal.SIGTERM)
+    rc = d.proc.wait(DEADLINE)  # strace exits with whoisd's status
+finally:
+    if rc is None:
+        d.stop(signal.SIGKILL)
+check(rc == 0, "whoisd exit status %d:\n%s" % (rc, d.log_text()[-3000:]))
+
+used = set()
+with open(trace) as f:
+    for line in f:
+        m = re.match(r"^\d+\s+(?:<\.\.\. ([a-z0-9_]+) resumed>|([a-z0-9_]+)\()", line)
+        if m:
+            used.add(m.group(1) or m.group(2))
+check(len(used) > 20, "strace recorded only %r" % sorted(used))
+outside = sorted(used - permitted)
+check(not outside, "whoisd calls %s, which %s's SystemCallFilter= does not allow" % (", ".join(outside), unit))
+note("ok %d distinct system calls, all allowed by SystemCallFilter=" % len(used))
+shutil.rmtree(work, ignore_errors=True)
+note("PASS")
