@@ -184,3 +184,17 @@ bench_memory() {
       END { print sum + 0 }' "/proc/$pid/smaps" 2>/dev/null)
   echo "${hwm:-0} ${rss:-0} $(( ${anon:-0} + ${other:-0} ))"
 }
+
+# bench_children PID -> the PIDs whose parent is PID, comma-separated (from /proc, so
+# that no procps tool is needed).
+bench_children() {
+  local parent=$1 stat rest pids=()
+  for stat in /proc/[0-9]*/stat; do
+    read -r rest <"$stat" 2>/dev/null || continue
+    rest=${rest##*) }  # after "pid (comm) ": state ppid ...
+    set -- $rest
+    [ "${2:-}" = "$parent" ] && pids+=("${stat//[^0-9]/}")
+  done
+  local IFS=,
+  echo "${pids[*]}"
+}

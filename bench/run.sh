@@ -98,9 +98,10 @@ run_loadgen() {
 row() {
   local name=$1 server=$2 s=$3 ratio=$4 extra=$5 beyond hwm
   hwm=$(bench_kv "$s" server_hwm_kb); beyond=$(bench_kv "$s" server_beyond_mapped_kb)
-  rows+=("$(printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %8s %9s  %s' "$name" "$server" \
+  rows+=("$(printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %7s %8s %9s  %s' "$name" "$server" \
     "$(bench_kv "$s" qps | cut -d. -f1)" "$ratio" "$(bench_kv "$s" p50_ms)" "$(bench_kv "$s" p99_ms)" \
     "$(bench_kv "$s" p999_ms)" "$(bench_kv "$s" errors)" "$(bench_kv "$s" gen_cpu)" \
+    "$(bench_kv "$s" server_cpu_us_per_query)" \
     "${hwm:+$((hwm / 1024))}" "${beyond:+$((beyond / 1024))}" "$extra")")
 }
 
@@ -139,6 +140,7 @@ if want 0; then
   nginx_port=$(bench_port)
   bench_start_nginx "$loops" "$nginx_port" "$answer_file"
   bench_wait_ready "$nginx_port" "$NGINX_PID" "$BENCH_WORK/nginx/error.log" --names "$answer_file" --expect any
+  nginx_workers=$(bench_children "$NGINX_PID")
 fi
 if want 1; then
   s1_port=$(bench_port)
@@ -150,7 +152,7 @@ nginx_list=""; s1_list=""; s1_all=()
 for round in $(seq "$rounds"); do
   if want 0; then
     s=$(run_loadgen "nginx-peak-$round" --target "127.0.0.1:$nginx_port" --names "$answer_file" --expect any \
-      --connections "$conns" "${common[@]}")
+      --connections "$conns" --cpu-pids "$nginx_workers" "${common[@]}")
     q=$(bench_kv "$s" qps); nginx_list="$nginx_list ${q%.*}"
     if awk -v a="${q:-0}" -v b="$nginx_qps" 'BEGIN { exit !(a > b) }'; then nginx_qps=$q; nginx_s=$s; fi
   fi
@@ -168,7 +170,7 @@ if want 0; then
   half=$(awk -v q="$nginx_qps" 'BEGIN { printf "%d", q / 2 }')
   if [ "$half" -gt 0 ]; then
     s=$(run_loadgen nginx-half --target "127.0.0.1:$nginx_port" --names "$answer_file" --expect any \
-      --rate "$half" --connections 2000 "${common[@]}")
+      --rate "$half" --connections 2000 --cpu-pids "$nginx_workers" "${common[@]}")
     row "0h fixed text at half peak ($half/s)" nginx "$s" - "open loop"
   fi
   bench_stop "$NGINX_PID"; bench_forget "$NGINX_PID"
@@ -283,7 +285,7 @@ done
 startup_list=$(IFS=' '; echo "${startups[*]:-none}")
 startup_best=$(printf '%s\n' "${startups[@]:-}" | sort -n | head -n 1)
 startup_median=$(printf '%s\n' "${startups[@]:-}" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
-want 5 && rows+=("$(printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %8s %9s  %s' "5  start-up to first answer" whoisd - - - - - - - \
+want 5 && rows+=("$(printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %7s %8s %9s  %s' "5  start-up to first answer" whoisd - - - - - - - - \
   "$((start_hwm / 1024))" "$((start_beyond / 1024))" "ms: ${startup_list} (median ${startup_median:-?})")")
 
 # ------------------------------------------------------------------------------ table
@@ -293,10 +295,11 @@ echo "whoisd end-to-end benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $cpu_model, $(nproc) cores, $mem_gb GB RAM; load average $load_start at start, $load_end at end"
 echo "whoisd loops = nginx workers = $loops; generator (same machine): $threads thread(s), $conns connections; ${seconds} s runs after ${warmup} s warm-up; ${BENCH_NICE[*]:-no nice}"
 echo
-printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %8s %9s  %s\n' scenario server "queries/s" "/nginx" "p50 ms" "p99 ms" \
-  "p99.9 ms" errors "gen CPU" "peak MB" "beyond MB" note
+printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %7s %8s %9s  %s\n' scenario server "queries/s" "/nginx" "p50 ms" "p99 ms" \
+  "p99.9 ms" errors "gen CPU" "srv us" "peak MB" "beyond MB" note
 printf '%s\n' "${rows[@]}"
-echo "(peak MB: the server's VmHWM; beyond MB: its largest RSS minus the snapshot file's mapped pages; gen CPU: cores the generator used)"
+echo "(gen CPU: cores the generator used; srv us: the server's CPU time per query, all its processes and threads;"
+echo " peak MB: the server's VmHWM; beyond MB: its largest RSS minus the snapshot file's mapped pages)"
 echo
 
 # ---------------------------------------------------------------------------- targets

@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   std::uint32_t sources = 65536;
   bool allow_limit = false, no_linger_zero = false, probe = false, quiet = false;
   int watch_pid = 0;
+  std::vector<int> cpu_pids;
   app.add_option("-t,--target", target_text, "server address, IPv4:PORT")->required();
   app.add_option("-c,--connections", connections, "clients per thread in flight at once (closed loop: always)")
       ->check(CLI::Range(1, 100000));
@@ -98,6 +99,8 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-ms", timeout_ms, "a query without the server's close after this long is an error")
       ->check(CLI::Range(1, 600000));
   app.add_option("--watch-pid", watch_pid, "report this process's peak RSS and CPU during the run");
+  app.add_option("--cpu-pids", cpu_pids, "more processes whose CPU counts as the server's (nginx workers)")
+      ->delimiter(',');
   app.add_option("--watch-mapped", watch_mapped, "path prefix of mapped files not counted as the process's own memory");
   app.add_flag("--probe", probe, "start-up mode: query until the first complete answer, then report when");
   app.add_option("--probe-since-ns", probe_since_ns, "CLOCK_REALTIME ns the server was started (date +%s%N)");
@@ -162,6 +165,8 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<ProcessWatch> watch;
     if (watch_pid > 0) watch = std::make_unique<ProcessWatch>(watch_pid, watch_mapped);
+    std::vector<std::unique_ptr<ProcessWatch>> cpu_watches;
+    for (int pid : cpu_pids) cpu_watches.push_back(std::make_unique<ProcessWatch>(pid, "", 1000));
     // Workers start a few milliseconds from now, together.
     plan.start_ns = uv_hrtime() + 5'000'000;
     if (duration > 0) plan.end_ns = plan.start_ns + static_cast<std::uint64_t>(duration * 1e9);
@@ -178,6 +183,12 @@ int main(int argc, char** argv) {
     for (auto& t : running) t.join();
     const double cpu_used = cpu_seconds_of_self() - cpu_before;
     if (watch) watch->stop();
+    double server_cpu = watch ? watch->cpu_seconds() : 0.0;
+    for (auto& w : cpu_watches) {
+      w->stop();
+      server_cpu += w->cpu_seconds();
+    }
+
 
     WorkerResult total;
     for (auto& w : workers) total.merge(w->result());
@@ -186,6 +197,8 @@ int main(int argc, char** argv) {
     const double qps = seconds > 0 ? static_cast<double>(total.measured) / seconds : 0;
     const double wall = total.last_end_ns > plan.start_ns ? static_cast<double>(total.last_end_ns - plan.start_ns) / 1e9 : 0;
     const auto& h = total.latency;
+    // CPU per query is the figure that other work on a shared machine disturbs least.
+    const double server_cpu_us = total.completed ? server_cpu * 1e6 / static_cast<double>(total.completed) : 0.0;
     const std::uint64_t errors = total.error_total();
 
     for (std::size_t k = 0; k < kErrorKinds; ++k)
@@ -221,7 +234,8 @@ int main(int argc, char** argv) {
                     "%.2f CPU s\n",
                     watch_pid, static_cast<unsigned long long>(watch->peak_rss_kb()),
                     static_cast<unsigned long long>(watch->hwm_kb()),
-                    static_cast<unsigned long long>(watch->peak_beyond_mapped_kb()), watch->cpu_seconds());
+                    static_cast<unsigned long long>(watch->peak_beyond_mapped_kb()), server_cpu);
+      if (watch || !cpu_watches.empty()) std::printf("server CPU   %.1f us a query\n", server_cpu_us);
     }
     std::printf("summary label=%s mode=%s threads=%zu connections=%zu rate=%.0f sources=%u expect=%s queries=%llu "
                 "seconds=%.3f qps=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f lag_p99_ms=%.3f "
@@ -240,6 +254,7 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(total.errors[k]));
     std::printf(" resets_after_answer=%llu", static_cast<unsigned long long>(total.resets_after_answer));
     std::printf(" gen_cpu=%.2f", wall > 0 ? cpu_used / wall : 0.0);
+    if (watch || !cpu_watches.empty()) std::printf(" server_cpu_us_per_query=%.1f", server_cpu_us);
     if (watch)
       std::printf(" server_peak_rss_kb=%llu server_hwm_kb=%llu server_beyond_mapped_kb=%llu server_mapped_kb=%llu "
                   "server_cpu=%.2f",
