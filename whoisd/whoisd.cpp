@@ -14,7 +14,7 @@
 #include "server/daemon.h"
 
 namespace {
-constexpr const char* kVersion = "0.1.0";
+constexpr const char* kVersion = WHOISD_VERSION;  // from project() in CMakeLists.txt
 }
 
 int main(int argc, char** argv) {
