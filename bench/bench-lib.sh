@@ -76,13 +76,15 @@ bench_port() {
 bench_kv() { local line=$1 key=$2; sed -n "s/.* $key=\([^ ]*\).*/\1/p" <<<" $line"; }
 
 # bench_snapshot DOMAINS SEED CACHE_DIR -> prints the path of a cached snapshot, made
-# when missing or older than the tool that makes it.
+# when missing, when the current tool finds it invalid (`check --quick`: the schema
+# changed), or when WHOISD_BENCH_REGENERATE=1.
 bench_snapshot() {
   local domains=$1 seed=$2 cache=$3 file
   mkdir -p "$cache" && chmod 755 "$cache"
   file=$cache/pt-$domains-seed$seed.sqlite
   [ -x "$SNAPSHOT_TOOL" ] || bench_die "missing $SNAPSHOT_TOOL (is it built?)"
-  if [ ! -s "$file" ] || [ "$SNAPSHOT_TOOL" -nt "$file" ]; then
+  if [ ! -s "$file" ] || [ "${WHOISD_BENCH_REGENERATE:-0}" = 1 ] ||
+     ! "$SNAPSHOT_TOOL" check --quick "$file" >/dev/null 2>&1; then
     echo "bench: generating a $domains-domain snapshot in $file (cached for later runs)" >&2
     rm -f "$file" "$file.tmp"
     "$SNAPSHOT_TOOL" generate --domains "$domains" --out "$file.tmp" --seed "$seed" >&2 \

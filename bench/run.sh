@@ -9,6 +9,7 @@
 #   WHOISD_BENCH_CACHE      where generated snapshots are kept between runs (/var/tmp/whoisd-bench)
 #   WHOISD_BENCH_DOMAINS    snapshot size (1000000)
 #   WHOISD_BENCH_SNAPSHOT   use this snapshot file instead of generating one
+#   WHOISD_BENCH_REGENERATE=1  generate the cached snapshot again
 #   WHOISD_BENCH_SECONDS    seconds per measured run (10), after a 1 s warm-up
 #   WHOISD_BENCH_CONNECTIONS  closed-loop clients of the generator (16)
 #   WHOISD_BENCH_THREADS    generator threads (1)
