@@ -763,7 +763,10 @@ bool Limiter::import(const SourceState& state) {
   h.last_episode = state.last_episode;
   h.suspended_until = state.suspended_until;
   h.flags = state.flags & (SourceState::kManualSuspension | SourceState::kExpiryReported);
-  if (h.suspended_until != 0 && !(h.flags & SourceState::kExpiryReported)) Impl::list_suspension(s, slot);
+  if (h.suspended_until != 0 && !(h.flags & SourceState::kExpiryReported))
+    Impl::list_suspension(s, slot);
+  else
+    h.listed = false;  // replacing a listed source: its stale list entry is dropped by collect_expired()
   if (!h.listed) Impl::maybe_make_inline(s, slot, now);
   // An empty state is a forgotten source: do not keep a slot for it.
   if (!(slot.flags & kHeavy) && slot.n == 0) {

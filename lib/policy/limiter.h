@@ -75,7 +75,7 @@ struct Decision {
   };
   Verdict verdict = Verdict::allow;
   SourceKey source;
-  std::uint32_t limit = 0;            // the limit that applies to this source
+  std::uint32_t limit = 0;            // the limit that applies to this source (0 when exempt)
   std::uint32_t count = 0;            // answered queries in the window, including this one if allowed
   UnixSeconds suspended_until = 0;    // limit_crossed / suspended: when answers resume
   std::uint32_t episode = 0;          // limit_crossed / suspended: episode number (0 = manual only)

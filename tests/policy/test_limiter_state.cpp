@@ -222,3 +222,25 @@ TEST_CASE("heavy records return inline once they hold little") {
   CHECK(lim.inspect(lim.key_of(a))->queries_in_window() == 3);
   CHECK(lim.check(a).count == 4);
 }
+
+TEST_CASE("import over a suspended source replaces its suspension without a false expiry") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.queries = 1;
+  Limiter lim(config, clock);
+  auto a = ip("192.0.2.1");
+  lim.check(a);
+  CHECK(lim.check(a).verdict == Verdict::limit_crossed);
+  std::vector<LimiterEvent> events;
+  CHECK(lim.drain_events(events) == 1);
+  SourceState s;
+  s.key = lim.key_of(a);
+  s.minutes = {{kStart / 60, 1}};
+  s.episodes = 1;
+  CHECK(lim.import(s));
+  CHECK(lim.active_suspensions().empty());
+  clock.advance(2 * kDay);
+  events.clear();
+  CHECK(lim.drain_events(events) == 0);
+  CHECK(lim.check(a).verdict == Verdict::allow);
+}
