@@ -5,9 +5,10 @@
 -- and answers WHOIS queries from it (SPEC §5). This file is the whole contract: every
 -- table and column is described here, and whoisd refuses a file whose PRAGMA
 -- user_version is not 1 or that lacks any table or column declared below (extra tables
--- and columns are allowed and ignored). `whoisd-snapshot check FILE` validates an export;
--- `whoisd-snapshot import EXPORT.sql --out FILE` builds a snapshot from SQL statements run
--- after this schema.
+-- and columns are allowed and ignored), that holds no domains, or whose tables lack the
+-- keys declared here (lookups would then scan whole tables). `whoisd-snapshot check FILE`
+-- validates an export; `whoisd-snapshot import EXPORT.sql --out FILE` builds a snapshot
+-- from SQL statements run after this schema; `whoisd-snapshot schema` prints this file.
 --
 -- How to export
 --   * Create a new file, run this script, insert the rows, and close it with the journal

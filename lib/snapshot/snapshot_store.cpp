@@ -341,6 +341,8 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
     info.exported_at = validate_meta(db, file).exported_at;
     // Counting walks the smallest index of domains: tens of milliseconds at 1,000,000.
     info.domains = sqlite::query_int(db, "SELECT count(*) FROM domains");
+    // Serving an export that lost its rows would answer "no match" for every domain.
+    if (info.domains == 0) throw SnapshotError(file + ": holds no domains (an empty export?)");
     if (full_integrity_check) {
       sqlite::Stmt check = sqlite::prepare(db, "PRAGMA quick_check(5)");
       std::string problems;
@@ -364,6 +366,8 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
         throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
       }
     }
+    // Room for the pool to grow without allocating when a connection is given back.
+    idle_.reserve(std::max<std::size_t>(connections, 256));
     idle_.push_back(std::move(first));
     while (idle_.size() < connections) idle_.push_back(open_connection(file, bytes));
   } catch (const sqlite::SqliteError& e) {

@@ -9,7 +9,7 @@
 // - Validation on open and reload: SQLite header, WAL mode refused, file size at least
 //   page count x page size (a truncated copy is refused), PRAGMA user_version, every table
 //   and column of schema.sql, query plans that search (a table exported without its key
-//   is refused rather than scanned on every query), the meta rows, a count of the domains
+//   is refused rather than scanned on every query), the meta rows, at least one domain
 //   and a probe lookup of the first and the last one. That takes 20-250 ms on a
 //   1,000,000-domain file here. A full PRAGMA quick_check reads every page (1-2 s for the
 //   437 MB of 1,000,000 domains here): optional, see full_integrity_check; a corrupt page

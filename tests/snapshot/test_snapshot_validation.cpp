@@ -107,6 +107,14 @@ TEST_CASE("missing or malformed meta facts are refused") {
   CHECK_THAT(open_error(path), Catch::Contains("exported_at is 'yesterday'"));
 }
 
+TEST_CASE("a snapshot without domains is refused: it would answer no match for everything") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::test::run_sql(path, "DELETE FROM ds_records; DELETE FROM glue_addresses; DELETE FROM name_servers; "
+                              "DELETE FROM domains;");
+  CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("holds no domains"));
+}
+
 TEST_CASE("a file that is not SQLite is refused") {
   TempDir dir;
   std::string path = dir.file("text.sqlite");
