@@ -123,7 +123,8 @@ CONF
 }
 
 # bench_start_whoisd NAME SNAPSHOT PORT LOOPS QUERIES_LIMIT: a daemon with its own config,
-# fresh state directory and log under BENCH_WORK/NAME; sets WHOISD_PID and WHOISD_LOG.
+# fresh state directory and log under BENCH_WORK/NAME; sets WHOISD_PID, WHOISD_LOG and
+# WHOISD_STARTED_US (CLOCK_REALTIME in microseconds just before the exec).
 bench_start_whoisd() {
   local name=$1 snapshot=$2 port=$3 loops=$4 limit=$5 dir=$BENCH_WORK/$1 user_line=""
   mkdir -p "$dir/state"
@@ -155,6 +156,7 @@ listen = ""
 level = "info"
 CONF
   WHOISD_LOG=$dir/whoisd.log
+  WHOISD_STARTED_US=${EPOCHREALTIME/./}  # the start-up clock starts here, after the preparations
   "${BENCH_NICE[@]}" "$WHOISD" --config "$dir/whoisd.conf" >"$WHOISD_LOG" 2>&1 &
   WHOISD_PID=$!
   BENCH_PIDS+=("$WHOISD_PID")

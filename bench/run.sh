@@ -257,7 +257,7 @@ fi
 
 # ------------------------------------------------------- 5: start-up to the first answer
 # The probe runs first and retries every 0.5 ms; the clock starts just before the
-# daemon is started, so the figure includes exec, config, snapshot open, bind.
+# daemon is exec'd, so the figure includes exec, config, snapshot open, bind.
 startups=()
 start_hwm=0; start_beyond=0
 want 5 || starts=0
@@ -268,8 +268,8 @@ for i in $(seq "$starts"); do
   probe=$!
   BENCH_PIDS+=("$probe")
   sleep 0.3
-  t0=${EPOCHREALTIME/./}
   bench_start_whoisd "s5-$i" "$snapshot" "$port" "$loops" 1000
+  t0=$WHOISD_STARTED_US
   if wait "$probe"; then
     answered=$(bench_kv "$(grep '^summary ' "$BENCH_WORK/probe-$i.out")" answered_us)
     startups+=("$(awk -v a="$answered" -v b="$t0" 'BEGIN { printf "%.1f", (a - b) / 1000 }')")
