@@ -3,10 +3,12 @@
 # (listed in scripts/debian-packages.txt). Safe to run again: it installs only what is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/debian-packages.txt")
+mapfile -t lines < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/debian-packages.txt")
 
 missing=()
-for p in "${packages[@]}"; do
+for line in "${lines[@]}"; do
+  read -r p command _ <<<"$line"
+  if [ -n "${command:-}" ] && command -v "$command" >/dev/null 2>&1; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 
