@@ -86,10 +86,10 @@ bench_snapshot() {
   if [ ! -s "$file" ] || [ "${WHOISD_BENCH_REGENERATE:-0}" = 1 ] ||
      ! "$SNAPSHOT_TOOL" check --quick "$file" >/dev/null 2>&1; then
     echo "bench: generating a $domains-domain snapshot in $file (cached for later runs)" >&2
-    rm -f "$file" "$file.tmp"
-    "$SNAPSHOT_TOOL" generate --domains "$domains" --out "$file.tmp" --seed "$seed" >&2 \
+    rm -f "$file.tmp.$$"  # .$$: concurrent runs may share the cache
+    "$SNAPSHOT_TOOL" generate --domains "$domains" --out "$file.tmp.$$" --seed "$seed" >&2 \
       || bench_die "whoisd-snapshot generate failed"
-    mv "$file.tmp" "$file"
+    mv "$file.tmp.$$" "$file"
   fi
   chmod 644 "$file"
   echo "$file"

@@ -226,7 +226,7 @@ fi
 s4=""
 if want 4; then
 copy=${snapshot%.sqlite}-copy.sqlite
-if [ ! -s "$copy" ] || [ "$snapshot" -nt "$copy" ]; then cp "$snapshot" "$copy.tmp" && mv "$copy.tmp" "$copy"; fi
+if [ ! -s "$copy" ] || [ "$snapshot" -nt "$copy" ]; then cp "$snapshot" "$copy.tmp.$$" && mv "$copy.tmp.$$" "$copy"; fi  # .$$: runs may share the cache
 chmod 644 "$copy"
 live=$cache/live-$$.sqlite
 ln -f "$snapshot" "$live"
