@@ -2,6 +2,9 @@
 
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <algorithm>
 
@@ -78,7 +81,7 @@ bool ClientConnection::start(uv_stream_t* server) {
   }
   peer_ = *peer;
   client_ = peer_;
-  uv_tcp_nodelay(&tcp_, 1);
+  // TCP_NODELAY is inherited from the listener (EventLoop::start sets it there once).
 
   if (!loop_.context().connections.acquire_total(settings_->max_connections)) {
     metrics.connections_refused_total.inc();
@@ -93,12 +96,32 @@ bool ClientConnection::start(uv_stream_t* server) {
   if (!trusted_peer_ && !take_source_slot(peer_)) return false;
 
   restart_timer(settings_->read_timeout);
+  if (!read_now()) return true;  // answered, refused or closed without waiting
   rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_cb, read_cb);
   if (rc != 0) {
     close();
     return false;
   }
   return true;
+}
+
+// The query has usually arrived by the time the connection is accepted (it follows
+// the handshake at once): one non-blocking recv() takes it without registering the
+// socket with epoll and waiting a loop iteration. What it reads goes through on_read()
+// like anything libuv reads, so the PROXY header and line framing stay in one place.
+// Returns true when the line is still incomplete and libuv must wait for more.
+bool ClientConnection::read_now() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return true;
+  uv_buf_t buf = loop_.read_buffer();
+  ssize_t n;
+  do {
+    n = ::recv(fd, buf.base, buf.len, 0);  // the accepted socket is non-blocking
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+  ssize_t nread = n < 0 ? static_cast<ssize_t>(uv_translate_sys_error(errno)) : n == 0 ? static_cast<ssize_t>(UV_EOF) : n;
+  on_read(nread, &buf);
+  return phase_ == Phase::reading;
 }
 
 bool ClientConnection::take_source_slot(const IpAddress& client) {
@@ -207,6 +230,9 @@ void ClientConnection::process_input() {
   if (frame.status == QueryLineFrame::Status::need_more) return;
   // Nothing else is read (RFC 3912: one line per connection).
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  // Bytes after the line (or a line past the cap) mean the client sends more than one
+  // line, maybe still: the answer is then protected by the lingering close.
+  sent_more_than_line_ = frame.status == QueryLineFrame::Status::too_long || input_.find('\n') + 1 < input_.size();
   answer_line(frame.line, frame.status == QueryLineFrame::Status::too_long);
 }
 
@@ -231,6 +257,7 @@ void ClientConnection::answer_line(std::string_view line, bool too_long) {
 void ClientConnection::refuse(std::string text, Outcome outcome, std::string_view query) {
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
   if (outcome == Outcome::too_many_connections) linger_ = false;
+  sent_more_than_line_ = true;  // a refused PROXY header: its line may still be on the way
   write_answer(std::move(text), outcome, query, uv_hrtime());
 }
 
@@ -263,15 +290,37 @@ void ClientConnection::on_write(int status) {
   if (phase_ == Phase::closing) return;
   // A connection refused for too many connections holds no slot: it must not stay
   // open either, or a flood of them would pile up beyond max_connections.
-  if (status < 0 || loop_.stopping() || !linger_) {
-    // Failed (the client went away), or the server drains: the answer is with the
-    // kernel, which delivers it after close.
+  // A refused connection (too many) closes at once, but its query has often arrived
+  // meanwhile: unread, it would turn the close into a reset that destroys the refusal.
+  // One recv() discards it (anything sent later still resets; the refusal stays cheap).
+  if (status >= 0 && !linger_) discard_unread();
+  if (status < 0 || loop_.stopping() || !linger_ || (!sent_more_than_line_ && nothing_unread())) {
+    // Failed (the client went away), or the server drains, or the client sent just
+    // its line and nothing of it is left unread: the answer is with the kernel, which
+    // delivers it after close and ends it with a FIN (a reset comes only from unread
+    // input, which is what lingering guards against).
     close();
     return;
   }
   phase_ = Phase::lingering;
   int rc = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), shutdown_cb);
   if (rc != 0) close();
+}
+
+bool ClientConnection::nothing_unread() {
+  uv_os_fd_t fd;
+  int unread = 0;
+  return uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 && ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
+void ClientConnection::discard_unread() {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return;
+  uv_buf_t buf = loop_.read_buffer();
+  ssize_t n;
+  do {
+    n = ::recv(fd, buf.base, buf.len, 0);  // non-blocking: EAGAIN when nothing is there
+  } while (n < 0 && errno == EINTR);
 }
 
 void ClientConnection::shutdown_cb(uv_shutdown_t* req, int status) {

@@ -1,10 +1,13 @@
 // One client connection, from accept to close (RFC 3912): an optional PROXY header
 // (only from a trusted proxy), one line up to LF, one answer written in a single
-// uv_write, then a half-close. After the answer the connection stays open only to
-// read and discard what the client still sends until it closes (bounded by the
-// write timeout): closing a socket with unread input makes the kernel send a reset,
-// which can destroy the answer before the client has read it (a client that sent a
-// line too long, or pipelined extra bytes).
+// uv_write, then a close. The line is first read with one recv() right after accept
+// (it has usually arrived); libuv's read watcher is armed only when it has not. When
+// the client sent just its line and nothing is left unread, the socket is closed
+// right after the write (the kernel delivers the answer and a FIN). Otherwise the
+// connection half-closes and stays open only to read and discard what the client
+// still sends until it closes (bounded by the write timeout): closing a socket with
+// unread input makes the kernel send a reset, which can destroy the answer before the
+// client has read it (a client that sent a line too long, or pipelined extra bytes).
 //
 // Every way out is bounded: the read timeout until the line is complete, the write
 // timeout for the answer and the close. Nothing a client sends is held beyond one
@@ -50,6 +53,9 @@ class ClientConnection {
   ~ClientConnection() = default;
   bool start(uv_stream_t* server);
   bool take_source_slot(const IpAddress& client);
+  bool read_now();
+  bool nothing_unread();
+  void discard_unread();
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void process_input();
   bool process_proxy_header();
@@ -86,7 +92,8 @@ class ClientConnection {
   bool holds_total_slot_ = false;
   std::optional<IpAddress> source_slot_;
   bool attached_ = false;
-  bool linger_ = true;                  // after the answer, read until the client closes (see above)
+  bool linger_ = true;                  // after the answer, read until the client closes (see above)...
+  bool sent_more_than_line_ = false;    // ...when the client sent more than its line (or it is unread)
 
   std::uint64_t accepted_ns_ = 0;       // uv_hrtime() at accept
   std::string input_;                   // bytes received, bounded

@@ -52,6 +52,10 @@ void EventLoop::start() {
     int fd = it->first;
     it = pending_fds_.erase(it);
     int rc = uv_tcp_open(&l->handle, fd);
+    // Accepted sockets inherit TCP_NODELAY from the listener (Linux): one setsockopt
+    // here instead of one per connection. The answer is one write: never wait for an ACK.
+    // (A failure only costs that: it is not a reason to refuse the listener.)
+    if (rc == 0) (void)uv_tcp_nodelay(&l->handle, 1);
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->handle), kListenBacklog, on_connection);
     listeners_.push_back(std::move(l));
     if (rc != 0)
