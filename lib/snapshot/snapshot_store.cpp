@@ -175,8 +175,10 @@ std::optional<FileIdentity> identity_of(const std::string& path) {
 
 }  // namespace
 
-// One pooled connection with its two prepared statements.
-struct Connection {
+// One pooled connection with its two prepared statements. Named for the snapshot: it
+// has external linkage (SnapshotStore::Snapshot holds it), and a bare "Connection"
+// in namespace whoisd once collided with the server's (an ODR violation ASan caught).
+struct SnapshotConnection {
   sqlite::Db db;
   sqlite::Stmt domain;
   sqlite::Stmt children;
@@ -184,14 +186,14 @@ struct Connection {
 
 namespace {
 
-void prepare_statements(Connection& connection) {
+void prepare_statements(SnapshotConnection& connection) {
   connection.domain = sqlite::prepare(connection.db.get(), kDomainSql, true);
   connection.children = sqlite::prepare(connection.db.get(), kChildrenSql, true);
 }
 
 // Opens a connection; with `prepare` also its statements (which needs a valid schema).
-std::unique_ptr<Connection> open_connection(const std::string& path, std::int64_t file_bytes, bool prepare = true) {
-  auto connection = std::make_unique<Connection>();
+std::unique_ptr<SnapshotConnection> open_connection(const std::string& path, std::int64_t file_bytes, bool prepare = true) {
+  auto connection = std::make_unique<SnapshotConnection>();
   // immutable=1: no locks, no journal or WAL lookup, nothing created beside the file.
   // NOMUTEX: a connection is used by one thread at a time (the pool sees to it).
   connection->db = sqlite::open(sqlite::immutable_uri(path),
@@ -300,28 +302,28 @@ class SnapshotStore::Snapshot {
   // A pooled connection, given back when the lease goes out of scope.
   class Lease {
    public:
-    Lease(Snapshot& owner, std::unique_ptr<Connection> connection)
+    Lease(Snapshot& owner, std::unique_ptr<SnapshotConnection> connection)
         : owner_(owner), connection_(std::move(connection)) {}
     ~Lease() { owner_.give_back(std::move(connection_)); }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
-    Connection& operator*() const { return *connection_; }
-    Connection* operator->() const { return connection_.get(); }
+    SnapshotConnection& operator*() const { return *connection_; }
+    SnapshotConnection* operator->() const { return connection_.get(); }
 
    private:
     Snapshot& owner_;
-    std::unique_ptr<Connection> connection_;
+    std::unique_ptr<SnapshotConnection> connection_;
   };
 
   Lease borrow();
-  std::optional<PublishedDomain> lookup(Connection& connection, std::string_view a_label) const;
+  std::optional<PublishedDomain> lookup(SnapshotConnection& connection, std::string_view a_label) const;
 
  private:
-  void give_back(std::unique_ptr<Connection> connection);
+  void give_back(std::unique_ptr<SnapshotConnection> connection);
 
   std::mutex pool_mutex_;
   std::condition_variable pool_returned_;
-  std::vector<std::unique_ptr<Connection>> idle_;
+  std::vector<std::unique_ptr<SnapshotConnection>> idle_;
 };
 
 SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, bool full_integrity_check,
@@ -332,7 +334,7 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
   auto [bytes, before] = check_file(file);
   info.file_bytes = bytes;
   try {
-    std::unique_ptr<Connection> first = open_connection(file, bytes, false);
+    std::unique_ptr<SnapshotConnection> first = open_connection(file, bytes, false);
     sqlite3* db = first->db.get();
     validate_schema(db, file);
     validate_plans(db, file);
@@ -407,7 +409,7 @@ SnapshotStore::Snapshot::Lease SnapshotStore::Snapshot::borrow() {
   return Lease(*this, std::move(connection));
 }
 
-void SnapshotStore::Snapshot::give_back(std::unique_ptr<Connection> connection) {
+void SnapshotStore::Snapshot::give_back(std::unique_ptr<SnapshotConnection> connection) {
   {
     std::lock_guard lock(pool_mutex_);
     idle_.push_back(std::move(connection));
@@ -415,7 +417,7 @@ void SnapshotStore::Snapshot::give_back(std::unique_ptr<Connection> connection) 
   pool_returned_.notify_one();
 }
 
-std::optional<PublishedDomain> SnapshotStore::Snapshot::lookup(Connection& connection,
+std::optional<PublishedDomain> SnapshotStore::Snapshot::lookup(SnapshotConnection& connection,
                                                                std::string_view a_label) const {
   sqlite3* db = connection.db.get();
   auto failed = [&](int rc) -> SnapshotError {
