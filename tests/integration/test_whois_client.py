@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from harness import DEADLINE, Daemon, check, note, parse_args
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all
 
 args = parse_args()
 d = Daemon(args, name="whois", config="""
@@ -61,6 +61,16 @@ try:
     d.wait_metric("whoisd_connections_open", 4)  # accepted, not just queued in the backlog
     refused = d.query(b"exemplo.pt\r\n").decode()
     check(refused == "Too many connections from 127.0.0.1\r\n", "per-source refusal: %r" % refused)
+    # A client whose line arrives after the refusal was written (a slow link) still
+    # reads the refusal whole: the server lingers for it instead of resetting.
+    late = d.connect()
+    try:
+        time.sleep(0.3)
+        late.sendall(b"exemplo.pt\r\n")
+        late_answer = read_all(late).decode()
+    finally:
+        late.close()
+    check(late_answer == "Too many connections from 127.0.0.1\r\n", "refusal for a late line: %r" % late_answer)
     for s in held:
         s.close()
     note("ok too many connections from one source")
