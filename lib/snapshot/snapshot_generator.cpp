@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "snapshot/snapshot_builder.h"
 #include "snapshot/snapshot_schema.h"
 #include "snapshot/snapshot_store.h"
 #include "snapshot/sqlite_handle.h"
@@ -573,38 +574,21 @@ const std::vector<std::string>& generated_hierarchies() { return kHierarchies; }
 
 GeneratorSummary generate_snapshot(const std::string& out_path, const GeneratorOptions& options) {
   if (options.domains < 1) throw SnapshotError(out_path + ": the number of domains must be at least 1");
-  const std::string temp_path = out_path + ".tmp-" + std::to_string(::getpid());
-  std::remove(temp_path.c_str());
   GeneratorSummary summary;
-  try {
-    {
-      sqlite::Db db = sqlite::open(temp_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
-      // Built in one transaction into a temporary file that is renamed only when whole:
-      // no journal, no syncs, a large cache for the random-order inserts into the
-      // a_label index.
-      sqlite::exec(db.get(), "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;");
-      sqlite::exec_script(db.get(), snapshot_schema_sql(), "schema.sql");
-      sqlite::exec(db.get(), "BEGIN");
-      std::string meta = "INSERT INTO meta VALUES ('schema_version', '" + std::to_string(kSnapshotSchemaVersion) +
-                         "'), ('exported_at', '" + std::to_string(options.exported_at) + "'), ('source', " +
-                         sqlite::quote("whoisd-snapshot generate --domains " + std::to_string(options.domains) +
-                                       " --seed " + std::to_string(options.seed)) +
-                         ")";
-      sqlite::exec(db.get(), meta.c_str());
-      summary = Generator(db.get(), options).run();
-      sqlite::exec(db.get(), "COMMIT");
-    }
-    validate_snapshot(temp_path, false);
-    if (std::rename(temp_path.c_str(), out_path.c_str()) != 0) {
-      throw SnapshotError(out_path + ": cannot rename " + temp_path + " over it: " + std::strerror(errno));
-    }
-  } catch (const sqlite::SqliteError& e) {
-    std::remove(temp_path.c_str());
-    throw SnapshotError(out_path + ": cannot generate: " + e.what());
-  } catch (...) {
-    std::remove(temp_path.c_str());
-    throw;
-  }
+  write_snapshot_file(out_path, "generate", false, [&](sqlite3* db) {
+    // One transaction, and a large cache for the random-order inserts into the a_label
+    // index (write_snapshot_file already turned the journal and syncs off).
+    sqlite::exec(db, "PRAGMA cache_size = -262144;");
+    sqlite::exec(db, "BEGIN");
+    std::string meta = "INSERT INTO meta VALUES ('schema_version', '" + std::to_string(kSnapshotSchemaVersion) +
+                       "'), ('exported_at', '" + std::to_string(options.exported_at) + "'), ('source', " +
+                       sqlite::quote("whoisd-snapshot generate --domains " + std::to_string(options.domains) +
+                                     " --seed " + std::to_string(options.seed)) +
+                       ")";
+    sqlite::exec(db, meta.c_str());
+    summary = Generator(db, options).run();
+    sqlite::exec(db, "COMMIT");
+  });
   return summary;
 }
 
