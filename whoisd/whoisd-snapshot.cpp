@@ -1,4 +1,5 @@
 // whoisd-snapshot: builds and checks snapshot files (SPEC §5; schema in lib/snapshot/schema.sql).
+//   whoisd-snapshot build EXPORT.sqlite --out FILE
 //   whoisd-snapshot generate --domains N --out FILE [--seed S] [--exported-at UNIX]
 //   whoisd-snapshot check FILE [--quick]
 //   whoisd-snapshot import EXPORT.sql --out FILE
@@ -14,6 +15,7 @@
 #include <iostream>
 #include <string>
 
+#include "snapshot/published_view.h"
 #include "snapshot/snapshot_builder.h"
 #include "snapshot/snapshot_generator.h"
 #include "snapshot/snapshot_schema.h"
@@ -63,6 +65,49 @@ void print_counts(sqlite3* db, const char* title, const char* sql) {
   if (rc != SQLITE_DONE) throw whoisd::sqlite::SqliteError(rc, sqlite3_errmsg(db));
 }
 
+// A line for the terminal: names in it come from the file, so control characters are
+// shown as \xNN.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Compares published_domains with the normalised tables for every domain; prints what
+// differs. Returns whether everything matched.
+bool compare_every_domain(const std::string& file, const whoisd::SnapshotInfo& info) {
+  constexpr std::size_t kMaxReported = 20;
+  whoisd::PublishedViewComparison comparison;
+  try {
+    whoisd::sqlite::Db db = whoisd::sqlite::open(whoisd::sqlite::immutable_uri(file),
+                                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    comparison = whoisd::compare_published_view(db.get(), info.domains, kMaxReported);
+  } catch (const whoisd::sqlite::SqliteError& e) {
+    throw SnapshotError(file + ": " + e.what());
+  }
+  if (comparison.mismatches == 0) {
+    std::printf("published_domains: all %lld records match the normalised tables\n",
+                static_cast<long long>(comparison.published));
+    return true;
+  }
+  std::printf("published_domains: %lld mismatches with the normalised tables (%lld domains, %lld records):\n",
+              static_cast<long long>(comparison.mismatches), static_cast<long long>(comparison.domains),
+              static_cast<long long>(comparison.published));
+  for (const std::string& line : comparison.reported) std::printf("  %s\n", printable(line).c_str());
+  if (comparison.mismatches > static_cast<std::int64_t>(comparison.reported.size())) std::printf("  ...\n");
+  std::fprintf(stderr, "whoisd-snapshot: %s: published_domains does not match the normalised tables; rebuild it with "
+                       "`whoisd-snapshot build %s --out NEW.sqlite`\n", file.c_str(), file.c_str());
+  return false;
+}
+
 int check(const std::string& file, bool quick) {
   whoisd::SnapshotInfo info = whoisd::validate_snapshot(file, !quick);
   std::time_t exported = static_cast<std::time_t>(info.exported_at);
@@ -92,6 +137,16 @@ int check(const std::string& file, bool quick) {
   } catch (const whoisd::sqlite::SqliteError& e) {
     throw SnapshotError(file + ": " + e.what());
   }
+  if (quick) return 0;
+  return compare_every_domain(file, info) ? 0 : 1;
+}
+
+int build(const std::string& export_file, const std::string& out) {
+  const auto start = std::chrono::steady_clock::now();
+  std::int64_t domains = whoisd::build_snapshot_from_export(export_file, out);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%s: built from %s, %lld domains (%.1f s)\n", out.c_str(), export_file.c_str(),
+              static_cast<long long>(domains), seconds);
   return 0;
 }
 
@@ -124,7 +179,16 @@ int main(int argc, char** argv) {
   bool quick = false;
   CLI::App* chk = app.add_subcommand("check", "Validate a snapshot and print what it holds");
   chk->add_option("file", file, "The snapshot file")->required();
-  chk->add_flag("--quick", quick, "Skip the full integrity check (PRAGMA quick_check), as the daemon does");
+  chk->add_flag("--quick", quick,
+                "Skip the full integrity check (PRAGMA quick_check) and the comparison of every published_domains "
+                "record with the normalised tables, as the daemon does");
+
+  std::string export_file;
+  CLI::App* bld = app.add_subcommand(
+      "build", "Make a servable snapshot from a registry export (the normalised tables of schema.sql): copies them, "
+               "derives published_domains and meta domain_count, validates, renames over --out");
+  bld->add_option("export", export_file, "The export (SQLite, schema version 1 or 2); read only, never modified")->required();
+  bld->add_option("--out", out, "The snapshot file to write (replaced atomically; not the export)")->required();
 
   std::string sql_file;
   CLI::App* imp = app.add_subcommand("import", "Build a snapshot from SQL statements run after schema.sql");
@@ -141,6 +205,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (bld->parsed()) return build(export_file, out);
     if (gen->parsed()) return generate(out, domains, seed, exported_at);
     if (chk->parsed()) return check(file, quick);
     if (imp->parsed()) return import(sql_file, out);

@@ -1,10 +1,12 @@
 // The published view of one registration: exactly what the WHOIS policy lets the
-// service show (Anexo 2.4; SPEC §3), and nothing else. The snapshot store builds it
-// by selecting only these columns, so telephone, fax, tax number, the arbitration
-// option and the addresses of the managing entity and technical contact are never
-// read into the process; the renderer receives only this type. An opted-out
-// contact arrives with disclosed == false and its personal values empty: they were
-// never read either (SPEC §3 opt-out, Art. 24 n.º 4-5).
+// service show (Anexo 2.4; SPEC §3), and nothing else. It is computed from the
+// normalised tables (normalised_domain_reader.h) by selecting only these columns, so
+// telephone, fax, tax number, the arbitration option and the addresses of the managing
+// entity and technical contact are never read into the process; the renderer receives
+// only this type. An opted-out contact arrives with disclosed == false and its personal
+// values empty: they were never read either (SPEC §3 opt-out, Art. 24 n.º 4-5).
+// whoisd-snapshot build stores it per domain in published_domains (published_record.h),
+// which lookups read.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +25,7 @@ struct PublishedRegistrant {
   std::string zip_locality;   // the postal locality that goes with the zip code
   std::string country_code;   // ISO 3166-1 alpha-2
   std::string email;
+  bool operator==(const PublishedRegistrant&) const = default;
 };
 
 // The managing entity (Entidade Gestora) and the technical contact (Responsável
@@ -31,12 +34,14 @@ struct PublishedNamedContact {
   bool disclosed = true;
   std::string name;
   std::string email;
+  bool operator==(const PublishedNamedContact&) const = default;
 };
 
 struct PublishedNameServer {
   std::string host;                 // A-label form, lower case, no trailing dot
   std::vector<std::string> ipv4;    // glue, canonical text
   std::vector<std::string> ipv6;
+  bool operator==(const PublishedNameServer&) const = default;
 };
 
 struct PublishedDsRecord {
@@ -44,6 +49,7 @@ struct PublishedDsRecord {
   std::uint32_t algorithm = 0;
   std::uint32_t digest_type = 0;
   std::string digest_hex;  // upper-case hex
+  bool operator==(const PublishedDsRecord&) const = default;
 };
 
 struct PublishedDomain {
@@ -59,6 +65,8 @@ struct PublishedDomain {
   std::vector<PublishedDsRecord> ds_records;
 
   bool is_idn() const { return u_label != a_label; }
+  // Field by field (the store compares published_domains with the normalised tables).
+  bool operator==(const PublishedDomain&) const = default;
 };
 
 }  // namespace whoisd

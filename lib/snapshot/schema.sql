@@ -1,20 +1,38 @@
--- whoisd snapshot schema, version 1
+-- whoisd snapshot schema, version 2
 -- =================================
 --
--- The registry of .pt exports one SQLite file in this schema; whoisd opens it read-only
--- and answers WHOIS queries from it (SPEC §5). This file is the whole contract: every
--- table and column is described here, and whoisd refuses a file whose PRAGMA
--- user_version is not 1 or that lacks any table or column declared below (extra tables
--- and columns are allowed and ignored), that holds no domains, or whose tables lack the
--- keys declared here (lookups would then scan whole tables). `whoisd-snapshot check FILE`
--- validates an export; `whoisd-snapshot import EXPORT.sql --out FILE` builds a snapshot
--- from SQL statements run after this schema; `whoisd-snapshot schema` prints this file.
+-- The registry of .pt exports one SQLite file in the normalised tables of this schema
+-- (meta, contacts, domains, name_servers, glue_addresses, ds_records: the export
+-- contract and the source of truth); `whoisd-snapshot build` adds the derived table
+-- published_domains (the published view, one row per domain, so that a lookup is one
+-- B-tree search) and writes the file whoisd serves. whoisd opens it read-only and
+-- answers WHOIS queries from it (SPEC §5). This file is the whole contract: every table
+-- and column is described here, and whoisd refuses a file whose PRAGMA user_version is
+-- not 2 or that lacks any table or column declared below (extra tables and columns are
+-- allowed and ignored), that holds no domains, whose tables lack the keys declared here
+-- (lookups would then scan whole tables), or whose published_domains disagrees with the
+-- normalised tables where it is probed (first, last and a dozen names spread over the
+-- alphabet). `whoisd-snapshot check FILE` validates a snapshot and compares the derived
+-- record of every domain with the normalised tables; `whoisd-snapshot import EXPORT.sql
+-- --out FILE` builds a snapshot from SQL statements run after this schema;
+-- `whoisd-snapshot schema` prints this file.
+--
+-- Versions
+--   1  the normalised tables only; every lookup searched seven B-trees.
+--   2  adds published_domains and meta 'domain_count' (whoisd-snapshot build writes
+--      both). whoisd refuses a version-1 file, naming the command that converts it:
+--      `whoisd-snapshot build OLD.sqlite --out NEW.sqlite`.
 --
 -- How to export
---   * Create a new file, run this script, insert the rows, and close it with the journal
---     mode left at DELETE (not WAL: whoisd opens the file immutable and would not see a
---     -wal file). Then rename it over the path whoisd serves and send SIGHUP. Never write
---     into a file that is being served: replace it.
+--   * Create a new file, run this script, insert the rows of the normalised tables and
+--     meta 'schema_version', 'exported_at' and 'source' (leave published_domains empty
+--     and 'domain_count' out: they are derived), and close it with the journal mode left
+--     at DELETE (not WAL: whoisd opens files immutable and would not see a -wal file).
+--   * Run `whoisd-snapshot build EXPORT.sqlite --out SNAPSHOT.sqlite`: it reads the
+--     export (never writing to it), copies the normalised tables, derives
+--     published_domains and meta 'domain_count', validates the result (PRAGMA
+--     quick_check included) and renames it over SNAPSHOT.sqlite. Then send whoisd
+--     SIGHUP. Never write into a file that is being served: replace it.
 --   * Text is UTF-8, NUL-free. Values are published as they are; whoisd escapes control
 --     characters when it renders an answer, but the export should not contain any.
 --   * Dates are INTEGER Unix seconds, UTC (not ISO text): they compare and index cheaply,
@@ -23,7 +41,8 @@
 --     publishes (telephone, fax, tax number, arbitration option, the addresses of the
 --     managing entity and of the technical contact). whoisd never reads those columns:
 --     its statements select published columns only, and an opted-out contact's personal
---     values are blanked inside SQLite (Anexo 1.2; Art. 24 n.º 4-5).
+--     values are blanked inside SQLite (Anexo 1.2; Art. 24 n.º 4-5). published_domains
+--     is computed by those very statements, so it holds published values only.
 --
 -- Publication summary (SPEC §3, FORMAT.md)
 --   domain          a_label, u_label, created, expires, status            published
@@ -36,15 +55,20 @@
 --   everything else (phone, fax, tax_number, arbitration_option, handle,
 --   the other contacts' address fields, meta)                             never published
 
-PRAGMA user_version = 1;  -- the schema version; whoisd accepts exactly 1
+PRAGMA user_version = 2;  -- the schema version; whoisd serves exactly 2
 
 -- meta: facts about the export, one row per key.
 --   key    TEXT  the fact's name; these keys are required:
---                'schema_version'  '1' (must match PRAGMA user_version)
+--                'schema_version'  '2' (must match PRAGMA user_version)
 --                'exported_at'     Unix seconds (decimal text) when the registry took the export;
 --                                  whoisd reports it as the snapshot's age in metrics
 --                'source'          free text naming who produced the file, e.g.
 --                                  'DNS.PT registry export' or 'whoisd-snapshot generate --seed 1'
+--                'domain_count'    the number of rows of domains (= of published_domains), decimal
+--                                  text, at least 1. Derived: written by whoisd-snapshot build,
+--                                  not by the export. whoisd reports it (metrics, check) instead of
+--                                  counting on every open (a count walks an index: ~80 ms at
+--                                  1,000,000 domains); `whoisd-snapshot check` verifies it.
 --   value  TEXT  the fact's value
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY NOT NULL,
@@ -175,4 +199,42 @@ CREATE TABLE ds_records (
   -- The digest in hexadecimal (either case; whoisd prints it upper case). Published.
   digest      TEXT NOT NULL CHECK (digest <> '' AND digest NOT GLOB '*[^0-9A-Fa-f]*'),
   PRIMARY KEY (domain_id, position)
+) WITHOUT ROWID;
+
+-- published_domains: DERIVED, not exported. The published view of each domain (what
+-- PublishedDomain in lib/snapshot/published_domain.h holds), one row per row of domains,
+-- clustered by a_label so that a lookup is one B-tree search. whoisd-snapshot build
+-- computes every record with the statements that read the normalised tables (published
+-- columns only, opted-out contacts blanked in SQLite); the store probes a dozen records
+-- against those tables on every open and `whoisd-snapshot check` compares all of them,
+-- so a stale or edited table is refused.
+CREATE TABLE published_domains (
+  -- domains.a_label of the domain.
+  a_label TEXT NOT NULL PRIMARY KEY,
+  -- The published record in this binary encoding (lib/snapshot/published_record.h):
+  --   uint  = unsigned LEB128 varint (7 bits a byte, low first, at most 10 bytes,
+  --           no superfluous trailing zero bytes);
+  --   int   = int64 zigzag-encoded, then as uint;
+  --   str   = uint byte length, then that many bytes (UTF-8 text, as stored);
+  --   field by field, in this order:
+  --   1  byte  format version, 1
+  --   2  str   u_label
+  --   3  str   status
+  --   4  int   created (Unix seconds)
+  --   5  int   expires (Unix seconds)
+  --   6  byte  disclosure flags: bit 0 registrant, bit 1 managing entity, bit 2
+  --            technical contact (1 = disclosed); the other bits are 0
+  --   7  registrant, only when disclosed: str name, address, locality, zip_code,
+  --            zip_locality, country_code, email (an opted-out contact has no values
+  --            in the record at all)
+  --   8  managing entity, only when disclosed: str name, email
+  --   9  technical contact, only when disclosed: str name, email
+  --  10  uint  number of name servers, then for each, in the registry's order:
+  --            str host; uint number of IPv4 glue addresses, each a str; uint number
+  --            of IPv6 glue addresses, each a str (in the registry's order)
+  --  11  uint  number of DS records, then for each, in the registry's order:
+  --            uint key_tag (0-65535), uint algorithm (0-255), uint digest_type
+  --            (0-255), str digest (upper-case hexadecimal, not empty)
+  --   and nothing after the last field.
+  record  BLOB NOT NULL
 ) WITHOUT ROWID;

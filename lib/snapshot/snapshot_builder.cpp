@@ -3,11 +3,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "snapshot/published_record.h"
+#include "snapshot/published_view.h"
+#include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_schema.h"
 #include "snapshot/snapshot_store.h"
 #include "snapshot/sqlite_handle.h"
@@ -34,12 +38,16 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
       sqlite::exec(db.get(), "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
       sqlite::exec_script(db.get(), snapshot_schema_sql(), "schema.sql");
       fill(db.get());
+      write_published_view(db.get());
     }
     validate_snapshot(temp_path, full_check);
     if (std::rename(temp_path.c_str(), out_path.c_str()) != 0) {
       throw SnapshotError(out_path + ": cannot rename " + temp_path + " over it: " + std::strerror(errno));
     }
   } catch (const sqlite::SqliteError& e) {
+    std::remove(temp_path.c_str());
+    throw SnapshotError(out_path + ": cannot " + std::string(action) + ": " + e.what());
+  } catch (const PublishedRecordError& e) {
     std::remove(temp_path.c_str());
     throw SnapshotError(out_path + ": cannot " + std::string(action) + ": " + e.what());
   } catch (...) {
@@ -50,6 +58,79 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
 
 void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, const std::string& origin) {
   write_snapshot_file(out_path, "build", true, [&](sqlite3* db) { sqlite::exec_script(db, sql, origin); });
+}
+
+namespace {
+
+// Copies the documented columns of `table` from the export (its own read-only
+// connection) into db, row by row. Names come from schema.sql and are plain identifiers:
+// not quoted, because SQLite takes an unknown "quoted" column for a string literal.
+void copy_table(sqlite3* from, sqlite3* db, const std::string& table, const std::vector<std::string>& columns,
+                const std::string& export_path) {
+  std::string list, params;
+  for (const std::string& column : columns) {
+    list += (list.empty() ? "" : ", ") + column;
+    params += params.empty() ? "?" : ", ?";
+  }
+  sqlite::Stmt select;
+  try {
+    select = sqlite::prepare(from, "SELECT " + list + " FROM " + table);
+  } catch (const sqlite::SqliteError& e) {
+    throw SnapshotError(export_path + ": cannot read table '" + table + "': " + e.what());
+  }
+  // meta's derived and versioned keys are written anew, not copied.
+  const std::string filter = table == "meta" ? " WHERE ?1 NOT IN ('schema_version', 'domain_count')" : "";
+  sqlite::Stmt insert = sqlite::prepare(
+      db, "INSERT INTO " + table + " (" + list + ") SELECT " + params + filter);
+  const int n = static_cast<int>(columns.size());
+  int rc;
+  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+    for (int c = 0; c < n; ++c) sqlite3_bind_value(insert.get(), c + 1, sqlite3_column_value(select.get(), c));
+    int done = sqlite3_step(insert.get());
+    sqlite3_reset(insert.get());
+    if (done != SQLITE_DONE) {
+      throw sqlite::SqliteError(done, "copying table '" + table + "' from " + export_path + ": " + sqlite3_errmsg(db));
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    throw SnapshotError(export_path + ": cannot read table '" + table + "': " + sqlite3_errmsg(from));
+  }
+}
+
+}  // namespace
+
+std::int64_t build_snapshot_from_export(const std::string& export_path, const std::string& out_path) {
+  check_snapshot_file(export_path);
+  const std::optional<FileIdentity> input = identity_of(export_path);
+  const std::optional<FileIdentity> output = identity_of(out_path);
+  if (input && output && input->dev == output->dev && input->ino == output->ino) {
+    throw SnapshotError(out_path + ": is the export itself; write the snapshot to another file (the export is "
+                        "never modified)");
+  }
+  sqlite::Db from;
+  try {
+    from = sqlite::open(sqlite::immutable_uri(export_path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    const std::int64_t version = sqlite::query_int(from.get(), "PRAGMA user_version");
+    if (version != 1 && version != kSnapshotSchemaVersion) {
+      throw SnapshotError(export_path + ": schema version " + std::to_string(version) + ", expected an export in "
+                          "schema version 1 or " + std::to_string(kSnapshotSchemaVersion) + " (see schema.sql)");
+    }
+  } catch (const sqlite::SqliteError& e) {
+    throw SnapshotError(export_path + ": " + e.what());
+  }
+  std::int64_t domains = 0;
+  write_snapshot_file(out_path, "build", true, [&](sqlite3* db) {
+    sqlite::exec(db, "PRAGMA cache_size = -262144; BEGIN;");
+    for (const auto& [table, columns] : documented_columns()) {
+      if (table != kPublishedDomainsTable) copy_table(from.get(), db, table, columns, export_path);
+    }
+    const std::string version = "INSERT INTO meta (key, value) VALUES ('schema_version', '" +
+                                std::to_string(kSnapshotSchemaVersion) + "')";
+    sqlite::exec(db, version.c_str());
+    sqlite::exec(db, "COMMIT");
+  });
+  domains = validate_snapshot(out_path, false).domains;
+  return domains;
 }
 
 }  // namespace whoisd

@@ -1,6 +1,7 @@
-// Builds a snapshot file from SQL: the schema (schema.sql), then the caller's statements
-// (INSERTs of an export, the test fixture), into a temporary file beside the target that
-// is validated and then renamed over it, so that a half-built file is never served.
+// Builds snapshot files: the schema (schema.sql), then the rows of the normalised tables
+// (from a registry export file, SQL statements, the generator), then the derived
+// published_domains and meta 'domain_count', into a temporary file beside the target
+// that is validated and then renamed over it, so that a half-built file is never served.
 #pragma once
 
 #include <functional>
@@ -12,8 +13,11 @@ struct sqlite3;
 namespace whoisd {
 
 // The one way a snapshot file is written: a new database beside out_path gets
-// schema.sql, then `fill` adds the rows; the file is validated (PRAGMA quick_check too
-// when full_check) and renamed over out_path, so a half-built file is never served.
+// schema.sql, then `fill` adds the rows of the normalised tables and meta's
+// 'schema_version', 'exported_at' and 'source'; then published_domains and meta
+// 'domain_count' are derived from them (write_published_view); the file is validated
+// (PRAGMA quick_check too when full_check) and renamed over out_path, so a half-built
+// file is never served.
 // `action` ("build", "generate") words the error. Throws SnapshotError on any SQL or
 // file error; the temporary file is removed then.
 void write_snapshot_file(const std::string& out_path, std::string_view action, bool full_check,
@@ -23,6 +27,15 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
 // names where the SQL came from, for error messages. Throws SnapshotError (naming
 // out_path or origin) on any SQL or file error; the temporary file is removed then.
 void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, const std::string& origin);
+
+// Builds a servable snapshot at out_path from a registry export: a SQLite file with the
+// normalised tables of schema.sql (version 1 or 2; published_domains and 'domain_count',
+// if present, are ignored and derived anew). The export is opened read-only and
+// immutable and never written; out_path must name another file. The documented columns
+// of the normalised tables and meta's rows are copied (extra tables and columns are
+// left behind; meta 'schema_version' becomes the current version). Returns the number
+// of domains. Throws SnapshotError naming the file and what is wrong.
+std::int64_t build_snapshot_from_export(const std::string& export_path, const std::string& out_path);
 
 // Reads a whole file into a string; throws SnapshotError naming the file.
 std::string read_text_file(const std::string& path);

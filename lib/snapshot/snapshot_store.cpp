@@ -17,6 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include "snapshot/normalised_domain_reader.h"
+#include "snapshot/snapshot_file.h"
+#include "snapshot/published_record.h"
+#include "snapshot/published_view.h"
 #include "snapshot/snapshot_schema.h"
 #include "snapshot/sqlite_handle.h"
 
@@ -24,171 +28,25 @@ namespace whoisd {
 
 namespace {
 
-// The registered domain and its three contacts in one statement (one index search on
-// a_label, three rowid searches). Personal values of an opted-out contact are blanked
-// here, in SQLite, so they never reach this process; a contact row that is missing
-// (a dangling id) is treated as not disclosed. Phone, fax, tax number, arbitration
-// option, handle and the managing entity's and technical contact's address fields are
-// never selected.
-constexpr std::string_view kDomainSql = R"sql(
-SELECT d.id, d.a_label, d.u_label, d.status, d.created, d.expires,
-       coalesce(r.opt_out, 1) <> 0,
-       CASE WHEN r.opt_out = 0 THEN r.name ELSE '' END,
-       CASE WHEN r.opt_out = 0 THEN r.address ELSE '' END,
-       CASE WHEN r.opt_out = 0 THEN r.locality ELSE '' END,
-       CASE WHEN r.opt_out = 0 THEN r.zip_code ELSE '' END,
-       CASE WHEN r.opt_out = 0 THEN r.zip_locality ELSE '' END,
-       CASE WHEN r.opt_out = 0 THEN r.country_code ELSE '' END,
-       CASE WHEN r.opt_out = 0 THEN r.email ELSE '' END,
-       coalesce(a.opt_out, 1) <> 0,
-       CASE WHEN a.opt_out = 0 THEN a.name ELSE '' END,
-       CASE WHEN a.opt_out = 0 THEN a.email ELSE '' END,
-       coalesce(t.opt_out, 1) <> 0,
-       CASE WHEN t.opt_out = 0 THEN t.name ELSE '' END,
-       CASE WHEN t.opt_out = 0 THEN t.email ELSE '' END
-FROM domains AS d
-LEFT JOIN contacts AS r ON r.id = d.registrant_id
-LEFT JOIN contacts AS a ON a.id = d.admin_id
-LEFT JOIN contacts AS t ON t.id = d.tech_id
-WHERE d.a_label = ?1
-)sql";
-
-// Name servers, glue and DS records of one domain in one statement: each arm reads one
-// clustered primary-key range. Order is restored in C++ from the position columns, so
-// nothing here depends on the order SQLite returns rows in.
-constexpr std::string_view kChildrenSql = R"sql(
-SELECT 1, position, NULL, NULL, NULL, host FROM name_servers WHERE domain_id = ?1
-UNION ALL
-SELECT 2, ns_position, ip_version, position, NULL, address FROM glue_addresses WHERE domain_id = ?1
-UNION ALL
-SELECT 3, position, key_tag, algorithm, digest_type, digest FROM ds_records WHERE domain_id = ?1
-)sql";
-
-enum DomainColumn {
-  kId, kALabel, kULabel, kStatus, kCreated, kExpires,
-  kRegistrantHidden, kRegistrantName, kRegistrantAddress, kRegistrantLocality, kRegistrantZipCode,
-  kRegistrantZipLocality, kRegistrantCountryCode, kRegistrantEmail,
-  kAdminHidden, kAdminName, kAdminEmail,
-  kTechHidden, kTechName, kTechEmail,
-};
+// A lookup: one search of published_domains' clustered key, then decoding the record.
+constexpr std::string_view kPublishedSql = "SELECT record FROM published_domains WHERE a_label = ?1";
 
 std::string str(std::string_view view) { return std::string(view); }
 
-// Which file a path names. Inode numbers are reused as soon as a file is freed, so the
-// change time (set by the rename that installed it), size and modification time are
-// compared too.
-struct FileIdentity {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  off_t size = 0;
-  std::int64_t mtime_ns = 0;
-  std::int64_t ctime_ns = 0;
-  bool operator==(const FileIdentity&) const = default;
-};
-
-FileIdentity identity_of(const struct stat& st) {
-  return FileIdentity{st.st_dev, st.st_ino, st.st_size,
-                      std::int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec,
-                      std::int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec};
-}
-
-// The columns schema.sql declares, table by table, read from an in-memory database built
-// from the very text of the schema, so the check and the documentation cannot diverge.
-const std::map<std::string, std::vector<std::string>>& documented_columns() {
-  static const auto columns = [] {
-    std::map<std::string, std::vector<std::string>> out;
-    sqlite::Db db = sqlite::open(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    sqlite::exec_script(db.get(), snapshot_schema_sql(), "schema.sql");
-    sqlite::Stmt tables = sqlite::prepare(
-        db.get(), "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
-    while (sqlite3_step(tables.get()) == SQLITE_ROW) {
-      std::string table = str(sqlite::column_text(tables.get(), 0));
-      sqlite::Stmt info = sqlite::prepare(db.get(), "SELECT name FROM pragma_table_info(?1)");
-      sqlite3_bind_text(info.get(), 1, table.c_str(), -1, SQLITE_TRANSIENT);
-      auto& list = out[table];
-      while (sqlite3_step(info.get()) == SQLITE_ROW) list.push_back(str(sqlite::column_text(info.get(), 0)));
-    }
-    return out;
-  }();
-  return columns;
-}
-
-std::uint32_t read_be16(const unsigned char* p) { return (std::uint32_t{p[0]} << 8) | p[1]; }
-std::uint32_t read_be32(const unsigned char* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-
-// Checks that SQLite itself does lazily or not at all, on the raw file: that it exists
-// and can be read, is a SQLite 3 database, not in WAL mode, and not shorter than its
-// header says. Returns the file's size and identity.
-std::pair<std::int64_t, FileIdentity> check_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) throw SnapshotError(path + ": no such file");
-    throw SnapshotError(path + ": cannot access: " + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) throw SnapshotError(path + ": not a regular file");
-  if (st.st_size == 0) throw SnapshotError(path + ": empty file (0 bytes), not a snapshot");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw SnapshotError(path + ": cannot open for reading: " + std::strerror(errno));
-  unsigned char header[100] = {};
-  ssize_t got = ::pread(fd, header, sizeof header, 0);
-  int read_errno = errno;
-  ::close(fd);
-  if (got < 0) throw SnapshotError(path + ": cannot read: " + std::strerror(read_errno));
-  static const char magic[] = "SQLite format 3";  // with its terminating NUL: 16 bytes
-  if (static_cast<std::size_t>(got) < sizeof header || std::memcmp(header, magic, sizeof magic) != 0) {
-    throw SnapshotError(path + ": not a SQLite database (no SQLite 3 header; " + std::to_string(st.st_size) +
-                        " bytes)");
-  }
-  std::uint32_t page_size = read_be16(header + 16);
-  if (page_size == 1) page_size = 65536;
-  if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) != 0) {
-    throw SnapshotError(path + ": corrupt SQLite header (page size " + std::to_string(page_size) + ")");
-  }
-  if (header[18] == 2 || header[19] == 2) {
-    throw SnapshotError(path +
-                        ": the database is in WAL mode; export snapshots with journal_mode DELETE (see schema.sql)");
-  }
-  // The page count in the header is valid when the "version-valid-for" number equals
-  // the change counter (SQLite >= 3.7.0 writes both).
-  std::uint32_t page_count = read_be32(header + 28);
-  if (read_be32(header + 92) == read_be32(header + 24) && page_count > 0) {
-    std::int64_t expected = std::int64_t{page_count} * page_size;
-    if (st.st_size < expected) {
-      throw SnapshotError(path + ": truncated: " + std::to_string(st.st_size) + " bytes, the header says " +
-                          std::to_string(expected) + " (" + std::to_string(page_count) + " pages of " +
-                          std::to_string(page_size) + ")");
-    }
-  } else if (st.st_size % page_size != 0) {
-    throw SnapshotError(path + ": truncated: " + std::to_string(st.st_size) + " bytes is not a whole number of " +
-                        std::to_string(page_size) + "-byte pages");
-  }
-  return {static_cast<std::int64_t>(st.st_size), identity_of(st)};
-}
-
-std::optional<FileIdentity> identity_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return identity_of(st);
-}
-
 }  // namespace
 
-// One pooled connection with its two prepared statements. Named for the snapshot: it
+// One pooled connection with its prepared lookup statement. Named for the snapshot: it
 // has external linkage (SnapshotStore::Snapshot holds it), and a bare "Connection"
 // in namespace whoisd once collided with the server's (an ODR violation ASan caught).
 struct SnapshotConnection {
   sqlite::Db db;
-  sqlite::Stmt domain;
-  sqlite::Stmt children;
+  sqlite::Stmt published;
 };
 
 namespace {
 
 void prepare_statements(SnapshotConnection& connection) {
-  connection.domain = sqlite::prepare(connection.db.get(), kDomainSql, true);
-  connection.children = sqlite::prepare(connection.db.get(), kChildrenSql, true);
+  connection.published = sqlite::prepare(connection.db.get(), kPublishedSql, true);
 }
 
 // Opens a connection; with `prepare` also its statements (which needs a valid schema).
@@ -207,20 +65,25 @@ std::unique_ptr<SnapshotConnection> open_connection(const std::string& path, std
   return connection;
 }
 
-// Resets a statement when it goes out of scope, whatever happened while stepping it.
-struct ResetGuard {
-  sqlite3_stmt* stmt;
-  ~ResetGuard() {
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-  }
-};
+// What an operator runs to turn a registry export, or a snapshot of an older layout or
+// with a stale derived table, into a file whoisd serves.
+std::string build_advice(const std::string& path) {
+  return "make a servable snapshot from it with `whoisd-snapshot build " + path + " --out NEW.sqlite`";
+}
+std::string rebuild_advice(const std::string& path) {
+  return "rebuild it with `whoisd-snapshot build " + path + " --out NEW.sqlite`";
+}
 
 void validate_schema(sqlite3* db, const std::string& path) {
   std::int64_t version = sqlite::query_int(db, "PRAGMA user_version");
   if (version == 0) {
     throw SnapshotError(path + ": no schema version (PRAGMA user_version is 0): not a whoisd snapshot, expected version " +
                         std::to_string(kSnapshotSchemaVersion));
+  }
+  if (version == 1) {
+    throw SnapshotError(path + ": schema version 1, the layout without the published_domains table and meta "
+                        "'domain_count' that this whoisd (version " + std::to_string(kSnapshotSchemaVersion) +
+                        ") reads lookups from; " + build_advice(path));
   }
   if (version != kSnapshotSchemaVersion) {
     throw SnapshotError(path + ": schema version " + std::to_string(version) + ", this whoisd reads version " +
@@ -233,19 +96,24 @@ void validate_schema(sqlite3* db, const std::string& path) {
     int rc;
     while ((rc = sqlite3_step(info.get())) == SQLITE_ROW) present.insert(str(sqlite::column_text(info.get(), 0)));
     if (rc != SQLITE_DONE) throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
-    if (present.empty()) throw SnapshotError(path + ": missing table '" + table + "' (see schema.sql)");
+    const std::string fix = table == kPublishedDomainsTable ? " (it is derived: " + build_advice(path) + ")"
+                                                            : " (see schema.sql)";
+    if (present.empty()) throw SnapshotError(path + ": missing table '" + table + "'" + fix);
     for (const auto& column : columns) {
       if (present.count(column) == 0) {
-        throw SnapshotError(path + ": table '" + table + "' has no column '" + column + "' (see schema.sql)");
+        throw SnapshotError(path + ": table '" + table + "' has no column '" + column + "'" + fix);
       }
     }
   }
 }
 
 // Lookups must search, never scan: a table exported without its primary key or the
-// UNIQUE index on a_label would turn every query into a full scan.
+// UNIQUE index on a_label would turn every query into a full scan. The normalised
+// statements are checked too: open-time probes and `whoisd-snapshot check` use them.
 void validate_plans(sqlite3* db, const std::string& path) {
-  for (std::string_view sql : {kDomainSql, kChildrenSql}) {
+  std::vector<std::string_view> statements = NormalisedDomainReader::statements();
+  statements.push_back(kPublishedSql);
+  for (std::string_view sql : statements) {
     sqlite::Stmt plan = sqlite::prepare(db, "EXPLAIN QUERY PLAN " + std::string(sql));
     sqlite3_bind_text(plan.get(), 1, "", 0, SQLITE_STATIC);
     int rc;
@@ -262,7 +130,16 @@ void validate_plans(sqlite3* db, const std::string& path) {
 
 struct MetaFacts {
   std::int64_t exported_at = 0;
+  std::int64_t domain_count = 0;
 };
+
+// A non-negative decimal number of at most 12 digits, or nullopt.
+std::optional<std::int64_t> decimal(const std::string& text) {
+  bool digits = !text.empty() && text.size() <= 12 &&
+                std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+  if (!digits) return std::nullopt;
+  return std::stoll(text);
+}
 
 MetaFacts validate_meta(sqlite3* db, const std::string& path) {
   std::map<std::string, std::string> meta;
@@ -279,15 +156,36 @@ MetaFacts validate_meta(sqlite3* db, const std::string& path) {
     throw SnapshotError(path + ": meta schema_version is '" + meta["schema_version"] + "', PRAGMA user_version is " +
                         std::to_string(kSnapshotSchemaVersion));
   }
-  const std::string& exported = meta["exported_at"];
   MetaFacts facts;
-  bool digits = !exported.empty() && exported.size() <= 12 &&
-                std::all_of(exported.begin(), exported.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-  if (!digits) {
-    throw SnapshotError(path + ": meta exported_at is '" + exported + "', expected Unix seconds");
+  const std::string& exported = meta["exported_at"];
+  std::optional<std::int64_t> exported_at = decimal(exported);
+  if (!exported_at) throw SnapshotError(path + ": meta exported_at is '" + exported + "', expected Unix seconds");
+  facts.exported_at = *exported_at;
+  if (meta.count("domain_count") == 0) {
+    throw SnapshotError(path + ": meta table lacks the key 'domain_count' (it is derived: " + build_advice(path) + ")");
   }
-  facts.exported_at = std::stoll(exported);
+  std::optional<std::int64_t> count = decimal(meta["domain_count"]);
+  if (!count) {
+    throw SnapshotError(path + ": meta domain_count is '" + meta["domain_count"] + "', expected a number of domains");
+  }
+  facts.domain_count = *count;
   return facts;
+}
+
+// Names spread over the alphabet where published_domains is probed against the normalised
+// tables on every open: the first domain at or after each (and the last domain).
+constexpr std::string_view kProbePoints[] = {"", "0", "a", "c", "e", "g", "j", "m", "p", "r", "s", "t", "v", "xn--", "z"};
+
+// The first a_label at or after `from` (or the last a_label, when last) in `table`.
+std::optional<std::string> neighbour(sqlite3* db, std::string_view table, std::string_view from, bool last) {
+  const std::string sql = "SELECT a_label FROM " + std::string(table) +
+                          (last ? " ORDER BY a_label DESC LIMIT 1" : " WHERE a_label >= ?1 ORDER BY a_label LIMIT 1");
+  sqlite::Stmt stmt = sqlite::prepare(db, sql);
+  if (!last) sqlite3_bind_text(stmt.get(), 1, from.data(), static_cast<int>(from.size()), SQLITE_STATIC);
+  int rc = sqlite3_step(stmt.get());
+  if (rc == SQLITE_ROW) return str(sqlite::column_text(stmt.get(), 0));
+  if (rc != SQLITE_DONE) throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
+  return std::nullopt;
 }
 
 }  // namespace
@@ -319,6 +217,11 @@ class SnapshotStore::Snapshot {
   std::optional<PublishedDomain> lookup(SnapshotConnection& connection, std::string_view a_label) const;
 
  private:
+  // Compares published_domains with the normalised tables where it is cheap: the first
+  // name at or after each of kProbePoints and the last name must be the same in both
+  // tables, and those names' records must decode to what the normalised statements give.
+  // A few milliseconds; `whoisd-snapshot check` compares every domain.
+  void probe_published_view(SnapshotConnection& connection) const;
   void give_back(std::unique_ptr<SnapshotConnection> connection);
 
   std::mutex pool_mutex_;
@@ -331,7 +234,7 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
   info.path = std::move(path);
   info.generation = generation;
   const std::string& file = info.path;
-  auto [bytes, before] = check_file(file);
+  auto [bytes, before] = check_snapshot_file(file);
   info.file_bytes = bytes;
   try {
     std::unique_ptr<SnapshotConnection> first = open_connection(file, bytes, false);
@@ -340,11 +243,15 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
     validate_plans(db, file);
     prepare_statements(*first);
     info.schema_version = kSnapshotSchemaVersion;
-    info.exported_at = validate_meta(db, file).exported_at;
-    // Counting walks the smallest index of domains: tens of milliseconds at 1,000,000.
-    info.domains = sqlite::query_int(db, "SELECT count(*) FROM domains");
+    const MetaFacts meta = validate_meta(db, file);
+    info.exported_at = meta.exported_at;
+    // The count is meta's, not counted here: counting walks a whole index (~80 ms at
+    // 1,000,000 domains) on every open and reload. It is only reported (metrics,
+    // `whoisd-snapshot check`), never used to answer; `whoisd-snapshot check` verifies it
+    // exactly, and the probes below find a file whose derived data is stale.
+    info.domains = meta.domain_count;
     // Serving an export that lost its rows would answer "no match" for every domain.
-    if (info.domains == 0) throw SnapshotError(file + ": holds no domains (an empty export?)");
+    if (info.domains == 0) throw SnapshotError(file + ": holds no domains (meta domain_count is 0: an empty export?)");
     if (full_integrity_check) {
       sqlite::Stmt check = sqlite::prepare(db, "PRAGMA quick_check(5)");
       std::string problems;
@@ -356,18 +263,7 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
       if (rc != SQLITE_DONE) throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
       if (!problems.empty()) throw SnapshotError(file + ": integrity check failed: " + problems);
     }
-    // A probe lookup of the first and the last domain exercises both statements.
-    for (const char* probe : {"SELECT a_label FROM domains ORDER BY a_label ASC LIMIT 1",
-                              "SELECT a_label FROM domains ORDER BY a_label DESC LIMIT 1"}) {
-      sqlite::Stmt stmt = sqlite::prepare(db, probe);
-      int rc = sqlite3_step(stmt.get());
-      if (rc == SQLITE_ROW) {
-        std::string a_label = str(sqlite::column_text(stmt.get(), 0));
-        if (!lookup(*first, a_label)) throw SnapshotError(file + ": probe lookup of '" + a_label + "' found nothing");
-      } else if (rc != SQLITE_DONE) {
-        throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
-      }
-    }
+    probe_published_view(*first);
     // Room for the pool to grow without allocating when a connection is given back.
     idle_.reserve(std::max<std::size_t>(connections, 256));
     idle_.push_back(std::move(first));
@@ -419,97 +315,56 @@ void SnapshotStore::Snapshot::give_back(std::unique_ptr<SnapshotConnection> conn
 
 std::optional<PublishedDomain> SnapshotStore::Snapshot::lookup(SnapshotConnection& connection,
                                                                std::string_view a_label) const {
-  sqlite3* db = connection.db.get();
-  auto failed = [&](int rc) -> SnapshotError {
-    return SnapshotError(info.path + ": lookup of '" + std::string(a_label) + "' failed: " +
-                         (rc == SQLITE_OK ? std::string("unexpected") : std::string(sqlite3_errmsg(db))));
-  };
-
-  sqlite3_stmt* stmt = connection.domain.get();
-  ResetGuard domain_reset{stmt};
+  sqlite3_stmt* stmt = connection.published.get();
+  sqlite::ResetGuard reset{stmt};
   sqlite3_bind_text(stmt, 1, a_label.data(), static_cast<int>(a_label.size()), SQLITE_STATIC);
   int rc = sqlite3_step(stmt);
   if (rc == SQLITE_DONE) return std::nullopt;
-  if (rc != SQLITE_ROW) throw failed(rc);
+  if (rc != SQLITE_ROW) {
+    throw SnapshotError(info.path + ": lookup of '" + std::string(a_label) +
+                        "' failed: " + sqlite3_errmsg(connection.db.get()));
+  }
+  try {
+    return decode_published_record(a_label, sqlite::column_blob(stmt, 0));
+  } catch (const PublishedRecordError& e) {
+    throw SnapshotError(info.path + ": the published_domains record of '" + std::string(a_label) +
+                        "' is unreadable: " + e.what() + "; " + rebuild_advice(info.path));
+  }
+}
 
-  PublishedDomain d;
-  const sqlite3_int64 id = sqlite3_column_int64(stmt, kId);
-  d.a_label = str(sqlite::column_text(stmt, kALabel));
-  d.u_label = str(sqlite::column_text(stmt, kULabel));
-  d.status = str(sqlite::column_text(stmt, kStatus));
-  d.created = sqlite3_column_int64(stmt, kCreated);
-  d.expires = sqlite3_column_int64(stmt, kExpires);
-  d.registrant.disclosed = sqlite3_column_int(stmt, kRegistrantHidden) == 0;
-  d.registrant.name = str(sqlite::column_text(stmt, kRegistrantName));
-  d.registrant.address = str(sqlite::column_text(stmt, kRegistrantAddress));
-  d.registrant.locality = str(sqlite::column_text(stmt, kRegistrantLocality));
-  d.registrant.zip_code = str(sqlite::column_text(stmt, kRegistrantZipCode));
-  d.registrant.zip_locality = str(sqlite::column_text(stmt, kRegistrantZipLocality));
-  d.registrant.country_code = str(sqlite::column_text(stmt, kRegistrantCountryCode));
-  d.registrant.email = str(sqlite::column_text(stmt, kRegistrantEmail));
-  d.admin.disclosed = sqlite3_column_int(stmt, kAdminHidden) == 0;
-  d.admin.name = str(sqlite::column_text(stmt, kAdminName));
-  d.admin.email = str(sqlite::column_text(stmt, kAdminEmail));
-  d.tech.disclosed = sqlite3_column_int(stmt, kTechHidden) == 0;
-  d.tech.name = str(sqlite::column_text(stmt, kTechName));
-  d.tech.email = str(sqlite::column_text(stmt, kTechEmail));
-
-  struct Glue {
-    std::int64_t ns_position, ip_version, position;
-    std::string address;
-  };
-  std::vector<std::pair<std::int64_t, PublishedNameServer>> servers;
-  std::vector<Glue> glue;
-  std::vector<std::pair<std::int64_t, PublishedDsRecord>> ds;
-
-  sqlite3_stmt* children = connection.children.get();
-  ResetGuard children_reset{children};
-  sqlite3_bind_int64(children, 1, id);
-  while ((rc = sqlite3_step(children)) == SQLITE_ROW) {
-    switch (sqlite3_column_int(children, 0)) {
-      case 1: {
-        PublishedNameServer server;
-        server.host = str(sqlite::column_text(children, 5));
-        servers.emplace_back(sqlite3_column_int64(children, 1), std::move(server));
-        break;
-      }
-      case 2:
-        glue.push_back(Glue{sqlite3_column_int64(children, 1), sqlite3_column_int64(children, 2),
-                            sqlite3_column_int64(children, 3), str(sqlite::column_text(children, 5))});
-        break;
-      case 3: {
-        PublishedDsRecord record;
-        record.key_tag = static_cast<std::uint32_t>(sqlite3_column_int64(children, 2));
-        record.algorithm = static_cast<std::uint32_t>(sqlite3_column_int64(children, 3));
-        record.digest_type = static_cast<std::uint32_t>(sqlite3_column_int64(children, 4));
-        record.digest_hex = str(sqlite::column_text(children, 5));
-        for (char& c : record.digest_hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        ds.emplace_back(sqlite3_column_int64(children, 1), std::move(record));
-        break;
-      }
-      default:
-        break;
+void SnapshotStore::Snapshot::probe_published_view(SnapshotConnection& connection) const {
+  const std::string& file = info.path;
+  sqlite3* db = connection.db.get();
+  NormalisedDomainReader normalised(db);
+  std::vector<std::string> probed;
+  for (std::size_t i = 0; i <= std::size(kProbePoints); ++i) {
+    const bool last = i == std::size(kProbePoints);
+    const std::string_view from = last ? std::string_view() : kProbePoints[i];
+    std::optional<std::string> in_domains = neighbour(db, "domains", from, last);
+    std::optional<std::string> in_published = neighbour(db, kPublishedDomainsTable, from, last);
+    if (in_domains != in_published) {
+      const std::string where = last ? std::string("the last domain") : "the first domain at or after '" + std::string(from) + "'";
+      throw SnapshotError(file + ": published_domains does not match domains (stale or edited): " + where + " is '" +
+                          in_domains.value_or("(none)") + "' in domains and '" + in_published.value_or("(none)") +
+                          "' in published_domains; " + rebuild_advice(file));
+    }
+    if (in_domains && std::find(probed.begin(), probed.end(), *in_domains) == probed.end()) probed.push_back(*in_domains);
+  }
+  for (const std::string& a_label : probed) {
+    sqlite3_stmt* stmt = connection.published.get();
+    sqlite::ResetGuard reset{stmt};
+    sqlite3_bind_text(stmt, 1, a_label.data(), static_cast<int>(a_label.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+      throw SnapshotError(file + ": probe lookup of '" + a_label + "' found nothing" +
+                          (rc == SQLITE_DONE ? std::string() : std::string(": ") + sqlite3_errmsg(db)));
+    }
+    std::string problem = published_record_mismatch(normalised, a_label, sqlite::column_blob(stmt, 0));
+    if (!problem.empty()) {
+      throw SnapshotError(file + ": the published_domains record of '" + a_label + "' is wrong (stale or edited): " +
+                          problem + "; " + rebuild_advice(file));
     }
   }
-  if (rc != SQLITE_DONE) throw failed(rc);
-
-  auto by_position = [](const auto& x, const auto& y) { return x.first < y.first; };
-  std::stable_sort(servers.begin(), servers.end(), by_position);
-  std::stable_sort(ds.begin(), ds.end(), by_position);
-  std::sort(glue.begin(), glue.end(), [](const Glue& x, const Glue& y) {
-    return std::tie(x.ns_position, x.ip_version, x.position) < std::tie(y.ns_position, y.ip_version, y.position);
-  });
-  for (Glue& g : glue) {
-    auto server = std::lower_bound(servers.begin(), servers.end(), g.ns_position,
-                                   [](const auto& s, std::int64_t position) { return s.first < position; });
-    if (server == servers.end() || server->first != g.ns_position) continue;  // glue of no listed server
-    (g.ip_version == 4 ? server->second.ipv4 : server->second.ipv6).push_back(std::move(g.address));
-  }
-  d.name_servers.reserve(servers.size());
-  for (auto& server : servers) d.name_servers.push_back(std::move(server.second));
-  d.ds_records.reserve(ds.size());
-  for (auto& record : ds) d.ds_records.push_back(std::move(record.second));
-  return d;
 }
 
 namespace {

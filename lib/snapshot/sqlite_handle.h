@@ -46,6 +46,21 @@ inline std::string_view column_text(sqlite3_stmt* stmt, int column) {
   if (text == nullptr) return {};
   return std::string_view(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
 }
+// The bytes of a BLOB (or TEXT) column, empty for NULL; valid until the statement moves.
+inline std::string_view column_blob(sqlite3_stmt* stmt, int column) {
+  const void* data = sqlite3_column_blob(stmt, column);
+  if (data == nullptr) return {};
+  return std::string_view(static_cast<const char*>(data), static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+}
+// Resets a statement and clears its bindings when it goes out of scope, whatever
+// happened while stepping it.
+struct ResetGuard {
+  sqlite3_stmt* stmt;
+  ~ResetGuard() {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+  }
+};
 // Runs a one-row, one-column query and returns its integer (0 when no row).
 std::int64_t query_int(sqlite3* db, const char* sql);
 // Quotes a value as an SQL string literal ('it''s').

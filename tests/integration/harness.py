@@ -53,31 +53,48 @@ def note(message):
     print(message, flush=True)
 
 
+# whoisd-snapshot, which turns an export into a servable snapshot: built beside whoisd.
+_snapshot_tool = None
+
+
+def use_whoisd(whoisd):
+    """Notes where whoisd (and so whoisd-snapshot beside it) is; parse_args and Daemon call it."""
+    global _snapshot_tool
+    _snapshot_tool = os.path.join(os.path.dirname(os.path.abspath(whoisd)), "whoisd-snapshot")
+
+
 def parse_args():
     """--whoisd PATH --source-dir DIR (the repository)."""
     import argparse
     ap = argparse.ArgumentParser()
     ap.add_argument("--whoisd", required=True)
     ap.add_argument("--source-dir", required=True)
-    return ap.parse_args()
+    args = ap.parse_args()
+    use_whoisd(args.whoisd)
+    return args
 
 
 def build_snapshot(source_dir, path, extra_sql=""):
     """The fixture snapshot (lib/snapshot/schema.sql + tests/fixtures/fixture.sql),
-    with `extra_sql` applied, written beside `path` and renamed over it."""
+    with `extra_sql` applied: written as a registry export (the normalised tables), then
+    made servable by `whoisd-snapshot build`, which writes it beside `path` and renames
+    it over it (the export flow of schema.sql)."""
     with open(os.path.join(source_dir, "lib/snapshot/schema.sql"), encoding="utf-8") as f:
         schema = f.read()
     with open(os.path.join(source_dir, "tests/fixtures/fixture.sql"), encoding="utf-8") as f:
         fixture = f.read()
-    tmp = path + ".new"
-    if os.path.exists(tmp):
-        os.unlink(tmp)
-    con = sqlite3.connect(tmp)
+    if _snapshot_tool is None:
+        raise RuntimeError("build_snapshot: call parse_args() or use_whoisd() first")
+    export = path + ".export"
+    if os.path.exists(export):
+        os.unlink(export)
+    con = sqlite3.connect(export)
     con.executescript(schema + "\n" + fixture + "\n" + extra_sql)
     con.commit()
     con.close()
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    subprocess.run([_snapshot_tool, "build", export, "--out", path], check=True, stdout=subprocess.DEVNULL)
+    os.unlink(export)
+    os.chmod(path, 0o644)
     return path
 
 
@@ -108,6 +125,8 @@ class Daemon:
 
     def __init__(self, args, config="", snapshot_sql="", name="whoisd", extra_args=()):
         self.whoisd = args.whoisd
+        if _snapshot_tool is None:  # (a test may run whoisd through a wrapper: keep parse_args' choice)
+            use_whoisd(args.whoisd)
         self.source_dir = args.source_dir
         self.dir = private_dir("whoisd-it-%s-" % name)
         self.snapshot = os.path.join(self.dir, "pt.sqlite")

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "snapshot/published_view.h"
 #include "snapshot/sqlite_handle.h"
 
 namespace whoisd::test {
@@ -27,6 +28,11 @@ void copy_file(const std::string& from, const std::string& to) { write_bytes(to,
 void run_sql(const std::string& path, const std::string& sql) {
   sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READWRITE);
   sqlite::exec(db.get(), sql.c_str());
+}
+
+void rebuild_published_view(const std::string& path) {
+  sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READWRITE);
+  write_published_view(db.get());
 }
 
 std::vector<std::string> all_strings(const PublishedDomain& d) {

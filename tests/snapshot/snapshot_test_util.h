@@ -15,6 +15,9 @@ void write_bytes(const std::string& path, const std::string& bytes);
 void copy_file(const std::string& from, const std::string& to);
 // Runs `sql` on the database at path (read-write), e.g. to break a copy of the fixture.
 void run_sql(const std::string& path, const std::string& sql);
+// Derives published_domains and meta 'domain_count' of the file at path again from its
+// normalised tables (after run_sql edited them), as whoisd-snapshot build would.
+void rebuild_published_view(const std::string& path);
 // Every string value of a published domain, nested ones included.
 std::vector<std::string> all_strings(const PublishedDomain& d);
 // The a_label of every domain in a snapshot file.

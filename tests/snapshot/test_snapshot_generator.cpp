@@ -82,7 +82,7 @@ TEST_CASE("the same seed gives the same content; another seed gives other conten
 TEST_CASE("the generated snapshot validates and reports its size and export time") {
   whoisd::SnapshotInfo info = whoisd::validate_snapshot(generated_10k(), true);
   CHECK(info.domains == 10000);
-  CHECK(info.schema_version == 1);
+  CHECK(info.schema_version == 2);
   CHECK(info.exported_at == GeneratorOptions{}.exported_at);
 }
 

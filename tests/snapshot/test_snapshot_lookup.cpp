@@ -258,7 +258,7 @@ TEST_CASE("no never-published value reaches any field of any fixture domain") {
 TEST_CASE("info describes the snapshot being served") {
   whoisd::SnapshotInfo info = fixture_store().info();
   CHECK(info.path == whoisd::test::shared_fixture_snapshot());
-  CHECK(info.schema_version == 1);
+  CHECK(info.schema_version == 2);
   CHECK(info.domains == 36);
   CHECK(info.exported_at == 1795000000);
   CHECK(info.file_bytes == static_cast<std::int64_t>(std::filesystem::file_size(info.path)));

@@ -60,6 +60,7 @@ TEST_CASE("reload serves the new file; a bad file is refused and the old one kee
   whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), a);
   whoisd::test::copy_file(a, b);
   whoisd::test::run_sql(b, kMarkB);
+  whoisd::test::rebuild_published_view(b);
   install(a, path);
 
   SnapshotStore store(path);
@@ -107,6 +108,7 @@ TEST_CASE("swaps under concurrent lookups: no failed, missing or mixed lookup") 
   whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), a);
   whoisd::test::copy_file(a, b);
   whoisd::test::run_sql(b, kMarkB);
+  whoisd::test::rebuild_published_view(b);
   whoisd::test::write_bytes(broken, std::string(8192, '\0'));
   install(a, path);
   const std::vector<std::string> names = whoisd::test::all_a_labels(a);

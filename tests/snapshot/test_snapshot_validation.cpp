@@ -53,16 +53,16 @@ TEST_CASE("a good snapshot opens, and validate_snapshot reports the same facts")
   CHECK(open_error(path).empty());
   whoisd::SnapshotInfo info = whoisd::validate_snapshot(path, true);
   CHECK(info.domains == 36);
-  CHECK(info.schema_version == 1);
+  CHECK(info.schema_version == 2);
   CHECK(info.exported_at == 1795000000);
 }
 
 TEST_CASE("a wrong schema version is refused, naming the file and the version") {
   TempDir dir;
   std::string path = fixture_copy(dir);
-  whoisd::test::run_sql(path, "PRAGMA user_version = 2");
+  whoisd::test::run_sql(path, "PRAGMA user_version = 3");
   std::string error = open_error(path);
-  CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("schema version 2"));
+  CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("schema version 3"));
 
   whoisd::test::run_sql(path, "PRAGMA user_version = 0");
   error = open_error(path);
@@ -111,7 +111,8 @@ TEST_CASE("a snapshot without domains is refused: it would answer no match for e
   TempDir dir;
   std::string path = fixture_copy(dir);
   whoisd::test::run_sql(path, "DELETE FROM ds_records; DELETE FROM glue_addresses; DELETE FROM name_servers; "
-                              "DELETE FROM domains;");
+                              "DELETE FROM domains; DELETE FROM published_domains; "
+                              "UPDATE meta SET value = '0' WHERE key = 'domain_count';");
   CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("holds no domains"));
 }
 

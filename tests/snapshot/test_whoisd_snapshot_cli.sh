@@ -23,12 +23,31 @@ expect() {
 }
 
 expect 0 "1000 domains" "$tool" generate --domains 1000 --seed 3 --exported-at 1790000000 --out "$dir/gen.sqlite"
-expect 0 "valid snapshot, schema version 1, 1000 domains" "$tool" check "$dir/gen.sqlite"
+expect 0 "valid snapshot, schema version 2, 1000 domains" "$tool" check "$dir/gen.sqlite"
 expect 0 "nome.pt" "$tool" check --quick "$dir/gen.sqlite"
+expect 0 "all 1000 records match" "$tool" check "$dir/gen.sqlite"
 expect 0 "PENDING DELETE" "$tool" check "$dir/gen.sqlite"
 expect 0 "36 domains" "$tool" import "$fixture_sql" --out "$dir/fixture.sqlite"
 expect 0 'ACTIVE\\r\\nDomain: forged.pt' "$tool" check "$dir/fixture.sqlite"
-expect 0 "PRAGMA user_version = 1" "$tool" schema
+expect 0 "PRAGMA user_version = 2" "$tool" schema
+
+# build: a registry export (the normalised tables; here a version-1 file, the layout
+# before published_domains) becomes a servable snapshot; the export is left untouched.
+cp "$dir/gen.sqlite" "$dir/export.sqlite"
+sqlite3 "$dir/export.sqlite" "DROP TABLE published_domains; DELETE FROM meta WHERE key = 'domain_count';
+  UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;"
+export_sum=$(cksum < "$dir/export.sqlite")
+expect 1 "build $dir/export.sqlite --out" "$tool" check --quick "$dir/export.sqlite"
+expect 0 "built from $dir/export.sqlite, 1000 domains" "$tool" build "$dir/export.sqlite" --out "$dir/built.sqlite"
+expect 0 "all 1000 records match" "$tool" check "$dir/built.sqlite"
+[ "$(cksum < "$dir/export.sqlite")" = "$export_sum" ] || { echo "FAIL: build modified the export"; failures=$((failures + 1)); }
+expect 1 "is the export itself" "$tool" build "$dir/export.sqlite" --out "$dir/export.sqlite"
+expect 1 "$dir/absent.sqlite: no such file" "$tool" build "$dir/absent.sqlite" --out "$dir/x.sqlite"
+# check compares every record: an edited one is reported by name and field.
+cp "$dir/built.sqlite" "$dir/edited.sqlite"
+sqlite3 "$dir/edited.sqlite" "UPDATE domains SET status = 'SUSPENDED' WHERE a_label =
+  (SELECT a_label FROM domains WHERE status = 'ACTIVE' ORDER BY a_label LIMIT 1 OFFSET 500);"
+expect 1 "differs from the normalised tables in status" "$tool" check "$dir/edited.sqlite"
 
 printf 'not a database\n' > "$dir/text.sqlite"
 expect 1 "$dir/text.sqlite: not a SQLite database" "$tool" check "$dir/text.sqlite"

@@ -1,0 +1,38 @@
+// The record of published_domains (schema.sql, "published_domains"): a PublishedDomain
+// in a compact binary encoding, so that a lookup is one B-tree search and one decode.
+// The encoding is documented field by field in lib/snapshot/schema.sql. A record comes
+// from a file, so the decoder treats it as hostile: every length and count is checked
+// against the bytes left, every value against its range, and anything wrong is a
+// PublishedRecordError saying what, never a read out of bounds.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "snapshot/published_domain.h"
+
+namespace whoisd {
+
+inline constexpr unsigned char kPublishedRecordVersion = 1;
+
+// What is wrong with a record, e.g. "the string u_label is 300 bytes long, 12 are left".
+// The store adds the file and the domain.
+struct PublishedRecordError : std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
+// The record of d (d.a_label is the row's key and not part of it). A contact that is not
+// disclosed must have no values (the normalised reader blanks them): anything else is
+// a PublishedRecordError, as are out-of-range DS numbers.
+std::string encode_published_record(const PublishedDomain& d);
+
+// The PublishedDomain of a record; a_label is the key it was found under. Throws
+// PublishedRecordError.
+PublishedDomain decode_published_record(std::string_view a_label, std::string_view record);
+
+// The first field in which a and b differ ("registrant.email", "name_servers[1].ipv4"),
+// or "" when they are equal; for messages about a stale published_domains.
+std::string first_difference(const PublishedDomain& a, const PublishedDomain& b);
+
+}  // namespace whoisd

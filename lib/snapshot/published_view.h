@@ -1,0 +1,45 @@
+// The derived table published_domains (schema.sql): written from the normalised tables
+// by whoisd-snapshot (build, generate, import), and compared with them by the store's
+// probes and by `whoisd-snapshot check`. Every record is computed by
+// NormalisedDomainReader, the statements that select published columns only, so the
+// derived table holds what the normalised lookup would publish and nothing else.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapshot/normalised_domain_reader.h"
+
+struct sqlite3;
+
+namespace whoisd {
+
+// Replaces the rows of published_domains and meta 'domain_count' with what the
+// normalised tables of db give, in one transaction; returns the number of domains.
+// Throws sqlite::SqliteError, or PublishedRecordError for a domain the record format
+// cannot hold (a DS value out of range), naming it.
+std::int64_t write_published_view(sqlite3* db);
+
+// "" when `record` (found under a_label in published_domains) decodes to exactly what
+// the normalised tables give for a_label; otherwise what is wrong, e.g. "not in
+// domains", "differs in registrant", or the decoder's complaint. Throws
+// sqlite::SqliteError.
+std::string published_record_mismatch(NormalisedDomainReader& normalised, std::string_view a_label,
+                                      std::string_view record);
+
+struct PublishedViewComparison {
+  std::int64_t domains = 0;                  // rows of domains
+  std::int64_t published = 0;                // rows of published_domains
+  std::int64_t mismatches = 0;               // domains missing, extra or different, count wrong
+  std::vector<std::string> reported;         // the first max_reported of them, in words
+};
+
+// Compares every row of published_domains with the normalised tables, and domain_count
+// (meta's, as the store read it) with the number of domains; seconds at 1,000,000
+// domains. Throws sqlite::SqliteError.
+PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count, std::size_t max_reported);
+
+}  // namespace whoisd

@@ -1,0 +1,266 @@
+// published_domains, the derived per-domain table lookups read (schema.sql): it holds
+// exactly what the normalised tables publish, for every fixture and generated domain;
+// the store refuses an old layout, a missing or wrong domain_count, and a stale, edited
+// or garbage derived table where it probes, and a garbage record it meets later is a
+// SnapshotError naming the file and the domain; `compare_published_view` (what
+// `whoisd-snapshot check` runs) finds every difference; `build_snapshot_from_export`
+// makes a servable file of a registry export without touching it.
+#include <catch2/catch.hpp>
+
+#include <optional>
+
+#include "snapshot/normalised_domain_reader.h"
+#include "snapshot/published_record.h"
+#include "snapshot/published_view.h"
+#include "snapshot/snapshot_builder.h"
+#include "snapshot/snapshot_generator.h"
+#include "snapshot/snapshot_store.h"
+#include "snapshot/sqlite_handle.h"
+#include "snapshot_test_util.h"
+#include "support/fixture_snapshot.h"
+#include "support/temp_dir.h"
+
+using whoisd::PublishedDomain;
+using whoisd::SnapshotError;
+using whoisd::SnapshotStore;
+using whoisd::test::TempDir;
+
+namespace {
+
+std::string fixture_copy(const TempDir& dir, const std::string& name = "pt.sqlite") {
+  std::string path = dir.file(name);
+  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), path);
+  return path;
+}
+
+std::string open_error(const std::string& path) {
+  SnapshotStore store(path);
+  try {
+    store.open();
+  } catch (const SnapshotError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+whoisd::sqlite::Db open_read_only(const std::string& path) {
+  return whoisd::sqlite::open(whoisd::sqlite::immutable_uri(path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+}
+
+// Every domain of the file looked up through the store (published_domains) equals what
+// the normalised statements give; returns how many were compared.
+std::size_t check_derived_equals_normalised(const std::string& path) {
+  SnapshotStore store(path);
+  store.open();
+  whoisd::sqlite::Db db = open_read_only(path);
+  whoisd::NormalisedDomainReader normalised(db.get());
+  std::size_t compared = 0;
+  for (const std::string& name : whoisd::test::all_a_labels(path)) {
+    std::optional<PublishedDomain> derived = store.lookup(name);
+    std::optional<PublishedDomain> expected = normalised.read(name);
+    INFO(name);
+    REQUIRE(derived);
+    REQUIRE(expected);
+    CHECK(whoisd::first_difference(*expected, *derived) == "");
+    CHECK(*derived == *expected);
+    ++compared;
+  }
+  return compared;
+}
+
+whoisd::PublishedViewComparison compare(const std::string& path, std::int64_t domain_count) {
+  whoisd::sqlite::Db db = open_read_only(path);
+  return whoisd::compare_published_view(db.get(), domain_count, 10);
+}
+
+// Replaces the record of a_label in the file at path.
+void set_record(const std::string& path, const std::string& a_label, const std::string& record) {
+  whoisd::sqlite::Db db = whoisd::sqlite::open(path, SQLITE_OPEN_READWRITE);
+  whoisd::sqlite::Stmt stmt =
+      whoisd::sqlite::prepare(db.get(), "UPDATE published_domains SET record = ?2 WHERE a_label = ?1");
+  sqlite3_bind_text(stmt.get(), 1, a_label.data(), static_cast<int>(a_label.size()), SQLITE_STATIC);
+  sqlite3_bind_blob(stmt.get(), 2, record.data(), static_cast<int>(record.size()), SQLITE_STATIC);
+  REQUIRE(sqlite3_step(stmt.get()) == SQLITE_DONE);
+  REQUIRE(sqlite3_changes(db.get()) == 1);
+}
+
+// Domains the open-time probes do not reach (not first at or after any probe point,
+// not last): their records are only read by lookups and by the full comparison.
+const std::string kUnprobed = "exemplo.pt";
+const std::string kOtherUnprobed = "longo.pt";
+
+}  // namespace
+
+TEST_CASE("published_domains equals the normalised tables for every fixture domain") {
+  CHECK(check_derived_equals_normalised(whoisd::test::shared_fixture_snapshot()) == 36);
+  whoisd::PublishedViewComparison result = compare(whoisd::test::shared_fixture_snapshot(), 36);
+  CHECK(result.mismatches == 0);
+  CHECK(result.domains == 36);
+  CHECK(result.published == 36);
+}
+
+TEST_CASE("published_domains equals the normalised tables for every domain of a generated file") {
+  TempDir dir;
+  whoisd::GeneratorOptions options;
+  options.domains = 3000;
+  options.seed = 11;
+  whoisd::generate_snapshot(dir.file("gen.sqlite"), options);
+  CHECK(check_derived_equals_normalised(dir.file("gen.sqlite")) == 3000);
+  CHECK(compare(dir.file("gen.sqlite"), 3000).mismatches == 0);
+  CHECK(whoisd::validate_snapshot(dir.file("gen.sqlite"), false).domains == 3000);
+}
+
+TEST_CASE("no never-published value is stored in published_domains, not even in the bytes") {
+  whoisd::sqlite::Db db = open_read_only(whoisd::test::shared_fixture_snapshot());
+  // PHONE-, FAX-, NIF-, ARBITRATION-, HANDLE-, ADDR- and OPTOUT-SECRET markers.
+  CHECK(whoisd::sqlite::query_int(db.get(), "SELECT count(*) FROM published_domains WHERE instr(record, "
+                                            "CAST('SECRET' AS BLOB)) > 0") == 0);
+  CHECK(whoisd::sqlite::query_int(db.get(), "SELECT count(*) FROM published_domains") == 36);
+}
+
+TEST_CASE("the layout of version 1 is refused with the command that converts it, which works") {
+  TempDir dir;
+  std::string old_path = fixture_copy(dir, "old.sqlite");
+  whoisd::test::run_sql(old_path, "DROP TABLE published_domains; DELETE FROM meta WHERE key = 'domain_count'; "
+                                  "UPDATE meta SET value = '1' WHERE key = 'schema_version'; PRAGMA user_version = 1;");
+  const std::string before = whoisd::test::read_bytes(old_path);
+  CHECK_THAT(open_error(old_path), Catch::Contains(old_path) && Catch::Contains("schema version 1") &&
+                                       Catch::Contains("published_domains") &&
+                                       Catch::Contains("whoisd-snapshot build " + old_path + " --out"));
+
+  std::string built = dir.file("built.sqlite");
+  CHECK(whoisd::build_snapshot_from_export(old_path, built) == 36);
+  CHECK(whoisd::test::read_bytes(old_path) == before);  // the export is never written
+  CHECK(check_derived_equals_normalised(built) == 36);
+  // The normalised content is copied whole (meta's version and count aside).
+  whoisd::test::run_sql(old_path, "UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2; "
+                                  "INSERT INTO meta VALUES ('domain_count', '36');");
+  CHECK(whoisd::test::dump_content(built) == whoisd::test::dump_content(old_path));
+
+  CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(built, built), Catch::Contains("is the export itself"));
+}
+
+TEST_CASE("a version-2 file without published_domains is refused, naming the table and the command") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::test::run_sql(path, "DROP TABLE published_domains");
+  CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("missing table 'published_domains'") &&
+                                   Catch::Contains("whoisd-snapshot build"));
+}
+
+TEST_CASE("an export lacking a normalised table or column is refused by build, naming it") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::test::run_sql(path, "ALTER TABLE contacts DROP COLUMN zip_locality");
+  CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(path, dir.file("out.sqlite")),
+                    Catch::Contains(path) && Catch::Contains("contacts") && Catch::Contains("zip_locality"));
+  std::string other = fixture_copy(dir, "other.sqlite");
+  whoisd::test::run_sql(other, "DROP TABLE glue_addresses");
+  CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(other, dir.file("out.sqlite")),
+                    Catch::Contains(other) && Catch::Contains("glue_addresses"));
+}
+
+TEST_CASE("meta domain_count: missing or not a number is refused; a wrong number is found by the full comparison") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  SECTION("missing") {
+    whoisd::test::run_sql(path, "DELETE FROM meta WHERE key = 'domain_count'");
+    CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("lacks the key 'domain_count'") &&
+                                     Catch::Contains("whoisd-snapshot build"));
+  }
+  SECTION("not a number") {
+    whoisd::test::run_sql(path, "UPDATE meta SET value = 'many' WHERE key = 'domain_count'");
+    CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("domain_count is 'many'"));
+    whoisd::test::run_sql(path, "UPDATE meta SET value = '-5' WHERE key = 'domain_count'");
+    CHECK_THAT(open_error(path), Catch::Contains("domain_count is '-5'"));
+  }
+  SECTION("zero") {
+    whoisd::test::run_sql(path, "UPDATE meta SET value = '0' WHERE key = 'domain_count'");
+    CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("holds no domains"));
+  }
+  SECTION("a plausible wrong number: reported as it is on open (not counted), found by the comparison") {
+    whoisd::test::run_sql(path, "UPDATE meta SET value = '37' WHERE key = 'domain_count'");
+    CHECK(whoisd::validate_snapshot(path, false).domains == 37);
+    whoisd::PublishedViewComparison result = compare(path, 37);
+    CHECK(result.mismatches == 1);
+    REQUIRE(result.reported.size() == 1);
+    CHECK_THAT(result.reported[0], Catch::Contains("meta 'domain_count' is 37, domains holds 36"));
+  }
+}
+
+TEST_CASE("a stale published_domains is refused where the probes reach it") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  SECTION("a domain added to domains only (before every other name)") {
+    whoisd::test::run_sql(path, "INSERT INTO domains SELECT id + 1000, '0-novo.pt', '0-novo.pt', hierarchy, created, "
+                                "expires, status, registrant_id, admin_id, tech_id FROM domains WHERE a_label = 'exemplo.pt'");
+    CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("does not match domains") &&
+                                     Catch::Contains("'0-novo.pt' in domains") && Catch::Contains("whoisd-snapshot build"));
+  }
+  SECTION("the last domain removed from published_domains only") {
+    whoisd::test::run_sql(path, "DELETE FROM published_domains WHERE a_label = (SELECT max(a_label) FROM domains)");
+    CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("the last domain"));
+  }
+  SECTION("a probed domain's normalised data changed after the build") {
+    const std::string first = whoisd::test::all_a_labels(path).front();
+    whoisd::test::run_sql(path, "UPDATE domains SET status = 'SUSPENDED' WHERE a_label = '" + first + "'");
+    CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("'" + first + "'") &&
+                                     Catch::Contains("differs from the normalised tables in status"));
+  }
+  SECTION("a probed record edited by hand") {
+    const std::string first = whoisd::test::all_a_labels(path).front();
+    whoisd::sqlite::Db db = open_read_only(whoisd::test::shared_fixture_snapshot());
+    PublishedDomain d = *whoisd::NormalisedDomainReader(db.get()).read(first);
+    d.registrant.email = "forged@example.pt";
+    set_record(path, first, whoisd::encode_published_record(d));
+    CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("registrant"));
+  }
+}
+
+TEST_CASE("an edit the probes do not reach is found by the full comparison, naming domain and field") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::test::run_sql(path, "UPDATE name_servers SET host = 'ns9.exemplo.pt' WHERE position = 2 AND domain_id = "
+                              "(SELECT id FROM domains WHERE a_label = '" + kUnprobed + "')");
+  whoisd::test::run_sql(path, "DELETE FROM published_domains WHERE a_label = '" + kOtherUnprobed + "'");
+  CHECK(open_error(path) == "");
+  whoisd::PublishedViewComparison result = compare(path, 36);
+  CHECK(result.mismatches >= 2);
+  std::string all;
+  for (const auto& line : result.reported) all += line + "\n";
+  CHECK_THAT(all, Catch::Contains("'" + kOtherUnprobed + "': in domains, missing from published_domains"));
+  CHECK_THAT(all, Catch::Contains("'" + kUnprobed + "': differs from the normalised tables in name_servers[1]"));
+}
+
+TEST_CASE("a garbage record is a SnapshotError naming the file, the domain and the fault, not a crash") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  SECTION("met by a lookup") {
+    set_record(path, kUnprobed, std::string("\x01\x7f", 2));  // u_label claims 127 bytes, 0 follow
+    SnapshotStore store(path);
+    store.open();
+    CHECK_THROWS_WITH(store.lookup(kUnprobed), Catch::Contains(path) && Catch::Contains("'" + kUnprobed + "'") &&
+                                                   Catch::Contains("u_label is 127 bytes long"));
+    CHECK(store.lookup("ip.pt"));  // the other records still serve
+  }
+  SECTION("met by a probe on open") {
+    const std::string first = whoisd::test::all_a_labels(path).front();
+    set_record(path, first, std::string("\x09garbage", 8));
+    CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("'" + first + "'") &&
+                                     Catch::Contains("format version 9"));
+  }
+  SECTION("a record that is not a blob at all") {
+    whoisd::test::run_sql(path, "UPDATE published_domains SET record = 42 WHERE a_label = '" + kUnprobed + "'");
+    SnapshotStore store(path);
+    store.open();
+    CHECK_THROWS_AS(store.lookup(kUnprobed), SnapshotError);
+  }
+}
+
+TEST_CASE("a published_domains without its key is refused: every lookup would scan it") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::test::run_sql(path, "CREATE TABLE copy AS SELECT * FROM published_domains; DROP TABLE published_domains; "
+                              "ALTER TABLE copy RENAME TO published_domains;");
+  CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("would read a whole table"));
+}
