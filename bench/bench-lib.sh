@@ -76,13 +76,17 @@ bench_port() {
 bench_kv() { local line=$1 key=$2; sed -n "s/.* $key=\([^ ]*\).*/\1/p" <<<" $line"; }
 
 # bench_snapshot DOMAINS SEED CACHE_DIR -> prints the path of a cached snapshot, made
-# when missing, when the current tool finds it invalid (`check --quick`: the schema
-# changed), or when WHOISD_BENCH_REGENERATE=1.
+# when missing, when the current tool finds it invalid (`check --quick`), or when
+# WHOISD_BENCH_REGENERATE=1. The name carries the schema version the tool writes
+# (pt-1000000-seed1-schema2.sqlite), so a build of another version makes and keeps its
+# own file rather than replacing one that a run of the other may be using.
 bench_snapshot() {
-  local domains=$1 seed=$2 cache=$3 file
+  local domains=$1 seed=$2 cache=$3 file version
   mkdir -p "$cache" && chmod 755 "$cache"
-  file=$cache/pt-$domains-seed$seed.sqlite
   [ -x "$SNAPSHOT_TOOL" ] || bench_die "missing $SNAPSHOT_TOOL (is it built?)"
+  version=$("$SNAPSHOT_TOOL" schema | sed -n 's/^PRAGMA user_version = \([0-9]*\).*/\1/p')
+  [ -n "$version" ] || bench_die "$SNAPSHOT_TOOL schema printed no PRAGMA user_version"
+  file=$cache/pt-$domains-seed$seed-schema$version.sqlite
   if [ ! -s "$file" ] || [ "${WHOISD_BENCH_REGENERATE:-0}" = 1 ] ||
      ! "$SNAPSHOT_TOOL" check --quick "$file" >/dev/null 2>&1; then
     echo "bench: generating a $domains-domain snapshot in $file (cached for later runs)" >&2

@@ -1,18 +1,22 @@
 // Snapshot lookups per second by A-label, random keys, one thread (bench/README.md,
 // "Snapshot lookups").
 //   bench_lookup [--quick] [--snapshot FILE] [--domains N] [--lookups N]
-// Without --snapshot it uses /tmp/whoisd-bench-<N>.sqlite, generating it (seed 1) when
-// it is missing or does not hold N domains; --quick is 10,000 domains and 200,000 lookups.
+// Without --snapshot it uses the cache of bench/run.sh, $WHOISD_BENCH_CACHE (default
+// /var/tmp/whoisd-bench)/pt-<N>-seed1-schema<V>.sqlite, generating it (seed 1) when it is
+// missing, invalid for this build or does not hold N domains; --quick is 10,000 domains
+// and 200,000 lookups.
 #include <time.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "snapshot/snapshot_generator.h"
+#include "snapshot/snapshot_schema.h"
 #include "snapshot/snapshot_store.h"
 #include "snapshot/sqlite_handle.h"
 
@@ -69,7 +73,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_lookup: --domains and --lookups must be positive\n");
     return 2;
   }
-  if (snapshot.empty()) snapshot = "/tmp/whoisd-bench-" + std::to_string(domains) + ".sqlite";
+  if (snapshot.empty()) {
+    const char* cache = std::getenv("WHOISD_BENCH_CACHE");
+    const std::string dir = cache != nullptr && *cache != '\0' ? cache : "/var/tmp/whoisd-bench";
+    std::filesystem::create_directories(dir);
+    snapshot = dir + "/pt-" + std::to_string(domains) + "-seed1-schema" + std::to_string(whoisd::kSnapshotSchemaVersion) +
+               ".sqlite";
+  }
 
   try {
     bool reuse = false;

@@ -8,7 +8,8 @@
 # Settings (environment):
 #   WHOISD_BENCH_CACHE      where generated snapshots are kept between runs (/var/tmp/whoisd-bench)
 #   WHOISD_BENCH_DOMAINS    snapshot size (1000000)
-#   WHOISD_BENCH_SNAPSHOT   use this snapshot file instead of generating one
+#   WHOISD_BENCH_SNAPSHOT   use this snapshot file instead of generating one (a registry
+#                           export is first made servable with `whoisd-snapshot build`)
 #   WHOISD_BENCH_REGENERATE=1  generate the cached snapshot again
 #   WHOISD_BENCH_SECONDS    seconds per measured run (10), after a 1 s warm-up
 #   WHOISD_BENCH_CONNECTIONS  closed-loop clients of the generator (16)
@@ -70,7 +71,13 @@ if [ "$need_whoisd" = 1 ]; then
     mkdir -p "$cache" && chmod 755 "$cache"
     snapshot=$cache/given-$(basename "$WHOISD_BENCH_SNAPSHOT")
     if [ ! -s "$snapshot" ] || [ "$WHOISD_BENCH_SNAPSHOT" -nt "$snapshot" ]; then
-      ln -f "$WHOISD_BENCH_SNAPSHOT" "$snapshot" 2>/dev/null || cp "$WHOISD_BENCH_SNAPSHOT" "$snapshot"
+      if "$SNAPSHOT_TOOL" check --quick "$WHOISD_BENCH_SNAPSHOT" >/dev/null 2>&1; then
+        ln -f "$WHOISD_BENCH_SNAPSHOT" "$snapshot" 2>/dev/null || cp "$WHOISD_BENCH_SNAPSHOT" "$snapshot"
+      else
+        # Not servable as it is: a registry export (or an older layout), made servable.
+        "$SNAPSHOT_TOOL" build "$WHOISD_BENCH_SNAPSHOT" --out "$snapshot" >&2 \
+          || bench_die "WHOISD_BENCH_SNAPSHOT: whoisd-snapshot build '$WHOISD_BENCH_SNAPSHOT' failed"
+      fi
     fi
     chmod 644 "$snapshot"
     domains=$(sqlite3 "file:$snapshot?mode=ro" 'SELECT count(*) FROM domains' 2>/dev/null || echo "?")
