@@ -149,11 +149,11 @@ struct SuspendResult {
 // Figures for /metrics and the bench.
 struct LimiterStats {
   std::size_t tracked_sources = 0;
-  std::size_t heavy_sources = 0;       // sources with a heap record (many queries or a suspension)
+  std::size_t heavy_sources = 0;       // sources with a heavy record (many queries or a suspension)
   std::size_t active_suspensions = 0;  // suspensions whose expiry has not been reported yet
   std::size_t table_bytes = 0;         // the hash tables' slots
-  std::size_t heavy_bytes = 0;         // heap records, including an allowance for malloc overhead
-  std::size_t total_bytes = 0;         // everything the limiter owns
+  std::size_t heavy_bytes = 0;         // heavy records in use (their arena blocks)
+  std::size_t total_bytes = 0;         // everything the limiter owns (incl. the arena's free blocks)
   std::uint64_t events_dropped = 0;
 };
 

@@ -89,6 +89,14 @@ void run_property(std::uint64_t seed, int queries, bool restarts) {
       REQUIRE(answers_since(r, now - window + 1) + 1 <= config.queries);
       r.answers.push_back(now);
       REQUIRE(d.count >= answers_since(r, now - window + 1));
+      // The count is exactly the answers of minutes m - W .. m (for a source never
+      // suspended: a suspension drops answers the reference keeps), and what the
+      // decision saw (for a heavy source, its slot's cache) agrees with the state
+      // export reads from the record.
+      if (r.suspended_until == 0) REQUIRE(d.count == answers_since(r, (now / 60 - window / 60) * 60));
+      auto state = limiter->inspect(d.source);
+      REQUIRE(state);
+      REQUIRE(d.count == state->queries_in_window());
       ++checked_allow;
     } else {
       REQUIRE(d.verdict == Verdict::limit_crossed);
