@@ -3,6 +3,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -43,66 +44,73 @@ std::optional<MetricsOutcome> metrics_outcome(Outcome o) {
 
 }  // namespace
 
-void ClientConnection::accept(EventLoop& loop, uv_stream_t* server) {
-  auto* c = new ClientConnection(loop);
-  c->start(server);  // on failure it has begun closing and deletes itself
+void ClientConnection::serve(EventLoop& loop, int fd, const IpAddress& peer) {
+  auto* c = new ClientConnection(loop, fd, peer);
+  c->start();
+  // Not handed to libuv: it was answered (or refused) and closed within start(). A
+  // watched connection deletes itself once its handles are closed.
+  if (!c->watched_) delete c;
 }
 
-ClientConnection::ClientConnection(EventLoop& loop) : loop_(loop), settings_(loop.settings()) {}
+ClientConnection::ClientConnection(EventLoop& loop, int fd, const IpAddress& peer)
+    : loop_(loop), settings_(loop.settings().get()), fd_(fd), peer_(peer), client_(peer) {}
 
-bool ClientConnection::start(uv_stream_t* server) {
-  uv_tcp_init(loop_.uv(), &tcp_);
-  tcp_.data = this;
-  uv_timer_init(loop_.uv(), &timer_);
-  timer_.data = this;
-  open_handles_ = 2;
+void ClientConnection::start() {
   accepted_ns_ = uv_hrtime();
-  loop_.attach(this);
-  attached_ = true;
   auto& metrics = loop_.context().metrics;
   metrics.connections_open.inc();
-
-  int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_));
-  if (rc != 0) {
-    std::uint64_t suppressed = 0;
-    if (loop_.may_warn(&suppressed)) log::warn("accept_failed").kv("error", uv_strerror(rc)).kv("suppressed", suppressed);
-    close();
-    return false;
-  }
   metrics.connections_total.inc();
-  sockaddr_storage addr{};
-  int len = sizeof addr;
-  auto peer = uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&addr), &len) == 0
-                  ? IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&addr))
-                  : std::nullopt;
-  if (!peer) {  // the peer is already gone, or not an IP socket
-    close();
-    return false;
-  }
-  peer_ = *peer;
-  client_ = peer_;
-  // TCP_NODELAY is inherited from the listener (EventLoop::start sets it there once).
+  // TCP_NODELAY is inherited from the listener (Listener::listen sets it there once).
 
   if (!loop_.context().connections.acquire_total(settings_->max_connections)) {
     metrics.connections_refused_total.inc();
     refuse(settings_->renderer->too_many_connections(to_string(source_key(peer_, settings_->ipv6_prefix))),
            Outcome::too_many_connections, {});
-    return false;
+    return;
   }
   holds_total_slot_ = true;
   trusted_peer_ = settings_->is_trusted_proxy(peer_);
   // A trusted proxy carries many end clients: it is limited per end client once its
   // header names one. Anyone else is limited as itself, from the start.
-  if (!trusted_peer_ && !take_source_slot(peer_)) return false;
+  if (!trusted_peer_ && !take_source_slot(peer_)) return;
 
+  if (!read_now()) return;  // answered, refused or closed without waiting
+  // The line has not (fully) arrived: wait for it under libuv, within the read timeout.
+  if (!watch()) return;
   restart_timer(settings_->read_timeout);
-  if (!read_now()) return true;  // answered, refused or closed without waiting
-  rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_cb, read_cb);
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_cb, read_cb) != 0) close();
+}
+
+// Hands the socket to libuv, to wait for the line, for the socket's buffer or for the
+// client's close. From here the connection owns itself (it is deleted once its handles
+// are closed), keeps its own reference to the settings, and is in the loop's list, so
+// that a graceful stop finds it. Returns false when it could not, having closed.
+bool ClientConnection::watch() {
+  if (watched_) return true;
+  settings_hold_ = loop_.settings();
+  settings_ = settings_hold_.get();
+  uv_tcp_init(loop_.uv(), &tcp_);
+  tcp_.data = this;
+  uv_timer_init(loop_.uv(), &timer_);
+  timer_.data = this;
+  open_handles_ = 2;
+  watched_ = true;
+  loop_.attach(this);
+  attached_ = true;
+  int rc = uv_tcp_open(&tcp_, fd_);
   if (rc != 0) {
+    // libuv did not take the descriptor (tcp_ holds none): close it here.
+    std::uint64_t suppressed = 0;
+    if (loop_.may_warn(&suppressed)) log::warn("accept_failed").kv("error", uv_strerror(rc)).kv("suppressed", suppressed);
+    ::close(fd_);
     close();
     return false;
   }
   return true;
+}
+
+void ClientConnection::stop_reading() {
+  if (watched_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
 }
 
 // The query has usually arrived by the time the connection is accepted (it follows
@@ -111,12 +119,10 @@ bool ClientConnection::start(uv_stream_t* server) {
 // like anything libuv reads, so the PROXY header and line framing stay in one place.
 // Returns true when the line is still incomplete and libuv must wait for more.
 bool ClientConnection::read_now() {
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return true;
   uv_buf_t buf = loop_.read_buffer();
   ssize_t n;
   do {
-    n = ::recv(fd, buf.base, buf.len, 0);  // the accepted socket is non-blocking
+    n = ::recv(fd_, buf.base, buf.len, 0);  // the accepted socket is non-blocking
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
   ssize_t nread = n < 0 ? static_cast<ssize_t>(uv_translate_sys_error(errno)) : n == 0 ? static_cast<ssize_t>(UV_EOF) : n;
@@ -155,7 +161,7 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     // The client half-closed. A line without its LF is still its query (some tools
     // send "name" and shut down); with nothing at all there is nothing to answer.
     if (nread == UV_EOF && header_done_ && !input_.empty()) {
-      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+      stop_reading();
       QueryLineFrame frame = frame_query_line(input_, true);
       answer_line(frame.line, frame.status == QueryLineFrame::Status::too_long);
       return;
@@ -229,7 +235,7 @@ void ClientConnection::process_input() {
   QueryLineFrame frame = frame_query_line(input_);
   if (frame.status == QueryLineFrame::Status::need_more) return;
   // Nothing else is read (RFC 3912: one line per connection).
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  stop_reading();
   // Bytes after the line (or a line past the cap) mean the client sends more than one
   // line, maybe still: the answer is then protected by the lingering close.
   sent_more_than_line_ = frame.status == QueryLineFrame::Status::too_long || input_.find('\n') + 1 < input_.size();
@@ -255,17 +261,32 @@ void ClientConnection::answer_line(std::string_view line, bool too_long) {
 }
 
 void ClientConnection::refuse(std::string text, Outcome outcome, std::string_view query) {
-  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  stop_reading();
   if (outcome == Outcome::too_many_connections) linger_ = false;
   sent_more_than_line_ = true;  // a refused PROXY header: its line may still be on the way
   write_answer(std::move(text), outcome, query, uv_hrtime());
 }
 
+// A connection that has not waited yet writes the answer itself: one send() takes it
+// whole unless the client's receive window is nearly shut. Only what did not fit is
+// handed to libuv (uv_write waits for the socket to drain).
 void ClientConnection::write_answer(std::string text, Outcome outcome, std::string_view query, std::uint64_t started_ns) {
   phase_ = Phase::writing;
   answer_ = std::move(text);
-  uv_buf_t buf = uv_buf_init(answer_.data(), static_cast<unsigned>(answer_.size()));
-  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, write_cb);
+  std::size_t sent = 0;
+  int error = 0;
+  if (!watched_) {
+    // MSG_MORE holds the answer's last partial segment for the FIN that follows at once
+    // (close() or shutdown() in on_write), so that both leave in one segment: one packet
+    // fewer for both ends. Every way on from here ends in one or the other, or in a
+    // uv_write of the rest, which pushes it.
+    ssize_t n;
+    do {
+      n = ::send(fd_, answer_.data(), answer_.size(), MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) sent = static_cast<std::size_t>(n);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
+  }
   std::uint64_t elapsed_ns = uv_hrtime() - started_ns;
   auto& ctx = loop_.context();
   std::int64_t now_us = wall_clock_us();
@@ -275,11 +296,18 @@ void ClientConnection::write_answer(std::string text, Outcome outcome, std::stri
     ctx.metrics.query(*m).inc();
     ctx.metrics.answer_seconds.observe(static_cast<double>(elapsed_ns) / 1e9);
   }
-  if (rc != 0) {
+  if (error != 0) {  // the client went away (reset): nobody to answer
     close();
     return;
   }
+  if (!watched_ && sent == answer_.size()) {
+    on_write(0);
+    return;
+  }
+  if (!watch()) return;
   restart_timer(settings_->write_timeout);
+  uv_buf_t buf = uv_buf_init(answer_.data() + sent, static_cast<unsigned>(answer_.size() - sent));
+  if (uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, write_cb) != 0) close();
 }
 
 void ClientConnection::write_cb(uv_write_t* req, int status) {
@@ -303,23 +331,29 @@ void ClientConnection::on_write(int status) {
     return;
   }
   phase_ = Phase::lingering;
-  int rc = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), shutdown_cb);
-  if (rc != 0) close();
+  if (watched_) {
+    if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), shutdown_cb) != 0) close();
+    return;
+  }
+  // Written at once: the answer is all in the kernel, so the FIN may follow right away.
+  if (::shutdown(fd_, SHUT_WR) != 0 || !watch()) {
+    close();
+    return;
+  }
+  restart_timer(settings_->write_timeout);
+  on_shutdown(0);
 }
 
 bool ClientConnection::nothing_unread() {
-  uv_os_fd_t fd;
   int unread = 0;
-  return uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 && ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
+  return ioctl(fd_, FIONREAD, &unread) == 0 && unread == 0;
 }
 
 void ClientConnection::discard_unread() {
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return;
   uv_buf_t buf = loop_.read_buffer();
   ssize_t n;
   do {
-    n = ::recv(fd, buf.base, buf.len, 0);  // non-blocking: EAGAIN when nothing is there
+    n = ::recv(fd_, buf.base, buf.len, 0);  // non-blocking: EAGAIN when nothing is there
   } while (n < 0 && errno == EINTR);
 }
 
@@ -358,9 +392,8 @@ void ClientConnection::on_timer() {
     case Phase::lingering: {
       // The answer left our buffers long ago; if the kernel still holds part of it,
       // the client has not read it in the write timeout.
-      uv_os_fd_t fd;
       int unsent = 0;
-      if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 && ioctl(fd, SIOCOUTQ, &unsent) == 0 && unsent > 0)
+      if (ioctl(fd_, SIOCOUTQ, &unsent) == 0 && unsent > 0)
         ctx.metrics.write_timeouts.inc();
       break;
     }
@@ -384,13 +417,17 @@ void ClientConnection::close() {
   holds_total_slot_ = false;
   if (source_slot_) ctx.connections.release_source(*source_slot_);
   source_slot_.reset();
+  ctx.metrics.connections_open.dec();
+  if (!watched_) {
+    ::close(fd_);  // serve() deletes the connection once start() returns
+    return;
+  }
   if (attached_) {
     loop_.detach(this);
-    ctx.metrics.connections_open.dec();
     attached_ = false;
   }
   uv_timer_stop(&timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), close_cb);  // closes fd_, if libuv took it
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), close_cb);
 }
 

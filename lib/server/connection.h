@@ -1,13 +1,22 @@
 // One client connection, from accept to close (RFC 3912): an optional PROXY header
-// (only from a trusted proxy), one line up to LF, one answer written in a single
-// uv_write, then a close. The line is first read with one recv() right after accept
-// (it has usually arrived); libuv's read watcher is armed only when it has not. When
-// the client sent just its line and nothing is left unread, the socket is closed
-// right after the write (the kernel delivers the answer and a FIN). Otherwise the
-// connection half-closes and stays open only to read and discard what the client
-// still sends until it closes (bounded by the write timeout): closing a socket with
-// unread input makes the kernel send a reset, which can destroy the answer before the
-// client has read it (a client that sent a line too long, or pipelined extra bytes).
+// (only from a trusted proxy), one line up to LF, one answer written whole, then a
+// close.
+//
+// The fast path, which most queries take, costs four system calls after the accept
+// and never involves epoll: the line is read with one recv() on the bare descriptor
+// right after accept (it follows the handshake at once, so it has usually arrived),
+// the answer is written with one send(), and when the client sent just its line and
+// nothing is left unread (FIONREAD), the descriptor is closed (the kernel delivers the
+// answer and a FIN). All of it happens within the listener's callback.
+//
+// The connection falls back to a libuv-watched one (uv_tcp_open on the same
+// descriptor, a timer, the loop's list of open connections) only when it must wait:
+// the line has not fully arrived, the answer did not fit in the socket's buffer, or
+// the close must linger. Lingering: the connection half-closes and stays open only to
+// read and discard what the client still sends until it closes (bounded by the write
+// timeout), because closing a socket with unread input makes the kernel send a reset,
+// which can destroy the answer before the client has read it (a client that sent a
+// line too long, or pipelined extra bytes).
 //
 // Every way out is bounded: the read timeout until the line is complete, the write
 // timeout for the answer and the close. Nothing a client sends is held beyond one
@@ -32,12 +41,14 @@ class EventLoop;
 
 class ClientConnection {
  public:
-  // Accepts one pending connection of `server` on `loop`. The connection owns
-  // itself from here and deletes itself once closed.
-  static void accept(EventLoop& loop, uv_stream_t* server);
+  // Serves the connection just accepted on `loop` as `fd` (non-blocking, owned from
+  // here) from `peer`. Returns once it is answered and closed, or once it waits under
+  // libuv; a waiting connection owns itself and deletes itself once closed.
+  static void serve(EventLoop& loop, int fd, const IpAddress& peer);
 
-  // The server stops accepting: a connection that has already written its answer
-  // closes now (the kernel still delivers the answer); others finish.
+  // For waiting connections (the loop's list): the server stops accepting. A
+  // connection that has already written its answer closes now (the kernel still
+  // delivers the answer); others finish.
   void server_stopping();
   // The drain deadline passed: close now, whatever the phase.
   void force_close();
@@ -49,9 +60,11 @@ class ClientConnection {
  private:
   enum class Phase { reading, writing, lingering, closing };
 
-  explicit ClientConnection(EventLoop& loop);
+  ClientConnection(EventLoop& loop, int fd, const IpAddress& peer);
   ~ClientConnection() = default;
-  bool start(uv_stream_t* server);
+  void start();
+  bool watch();
+  void stop_reading();
   bool take_source_slot(const IpAddress& client);
   bool read_now();
   bool nothing_unread();
@@ -76,7 +89,13 @@ class ClientConnection {
   static void close_cb(uv_handle_t* handle);
 
   EventLoop& loop_;
-  std::shared_ptr<const LiveSettings> settings_;
+  // The loop's settings: they outlive a connection served within one callback; one that
+  // waits under libuv keeps its own reference (settings_hold_), as a SIGHUP may replace
+  // the loop's meanwhile.
+  const LiveSettings* settings_;
+  std::shared_ptr<const LiveSettings> settings_hold_;
+  int fd_;                              // the socket; libuv owns it once watched_
+  bool watched_ = false;                // handed to libuv (tcp_, timer_ initialised): see above
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
   uv_write_t write_req_{};
@@ -91,7 +110,7 @@ class ClientConnection {
   bool header_done_ = false;            // past the PROXY header stage
   bool holds_total_slot_ = false;
   std::optional<IpAddress> source_slot_;
-  bool attached_ = false;
+  bool attached_ = false;               // in the loop's list (watched connections only)
   bool linger_ = true;                  // after the answer, read until the client closes (see above)...
   bool sent_more_than_line_ = false;    // ...when the client sent more than its line (or it is unread)
 

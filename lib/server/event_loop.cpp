@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "server/connection.h"
+#include "server/listener.h"
 
 namespace whoisd {
 namespace {
@@ -44,22 +45,10 @@ void EventLoop::add_listener(int fd, std::string name) { pending_fds_.emplace_ba
 
 void EventLoop::start() {
   for (auto it = pending_fds_.begin(); it != pending_fds_.end();) {
-    auto l = std::make_unique<Listener>();
-    l->loop = this;
-    l->name = it->second;
-    uv_tcp_init(&loop_, &l->handle);
-    l->handle.data = l.get();
-    int fd = it->first;
-    it = pending_fds_.erase(it);
-    int rc = uv_tcp_open(&l->handle, fd);
-    // Accepted sockets inherit TCP_NODELAY from the listener (Linux): one setsockopt
-    // here instead of one per connection. The answer is one write: never wait for an ACK.
-    // (A failure only costs that: it is not a reason to refuse the listener.)
-    if (rc == 0) (void)uv_tcp_nodelay(&l->handle, 1);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->handle), kListenBacklog, on_connection);
-    listeners_.push_back(std::move(l));
-    if (rc != 0)
-      throw std::runtime_error("listen on " + listeners_.back()->name + ": " + uv_strerror(rc));
+    listeners_.push_back(std::make_unique<Listener>(*this, it->first, std::move(it->second)));
+    it = pending_fds_.erase(it);  // the listener owns the descriptor now
+    int rc = listeners_.back()->listen(kListenBacklog);
+    if (rc != 0) throw std::runtime_error("listen on " + listeners_.back()->name() + ": " + uv_strerror(rc));
   }
   started_ = true;
   thread_ = std::thread([this] {
@@ -129,9 +118,7 @@ void EventLoop::on_drain_deadline(uv_timer_t* timer) {
 }
 
 void EventLoop::close_listeners() {
-  for (auto& l : listeners_)
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l->handle)))
-      uv_close(reinterpret_cast<uv_handle_t*>(&l->handle), nullptr);
+  for (auto& l : listeners_) l->close();
 }
 
 void EventLoop::finish_if_drained() {
@@ -140,18 +127,6 @@ void EventLoop::finish_if_drained() {
   uv_timer_stop(&drain_timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
-}
-
-void EventLoop::on_connection(uv_stream_t* server, int status) {
-  auto* l = static_cast<Listener*>(server->data);
-  if (status < 0) {
-    std::uint64_t suppressed = 0;
-    if (l->loop->may_warn(&suppressed))
-      log::warn("accept_failed").kv("listen", l->name).kv("error", uv_strerror(status)).kv("suppressed", suppressed);
-    return;
-  }
-  if (l->loop->stopping_) return;
-  ClientConnection::accept(*l->loop, server);
 }
 
 void EventLoop::attach(ClientConnection* c) {

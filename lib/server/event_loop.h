@@ -25,6 +25,7 @@
 namespace whoisd {
 
 class ClientConnection;
+class Listener;
 
 class EventLoop {
  public:
@@ -62,12 +63,6 @@ class EventLoop {
   bool may_warn(std::uint64_t* suppressed);
 
  private:
-  struct Listener {
-    uv_tcp_t handle;
-    std::string name;
-    EventLoop* loop = nullptr;
-  };
-  static void on_connection(uv_stream_t* server, int status);
   static void on_wake(uv_async_t* async);
   static void on_drain_deadline(uv_timer_t* timer);
   void handle_wake();

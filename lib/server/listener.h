@@ -1,0 +1,58 @@
+// One listening TCP socket of one event loop. The socket is watched with a uv_poll
+// handle rather than libuv's own uv_listen, because the accept is where most of a
+// query's system calls can be saved: accept4() here asks for the peer's address at
+// once (no getpeername()), and the accepted socket goes to ClientConnection::serve()
+// as a bare descriptor, which answers most queries without ever registering it with
+// epoll (see connection.h).
+//
+// Each wake-up accepts at most a bounded number of connections, so that a flood of
+// connections cannot starve the loop's timers and writes (the poll is level-triggered:
+// what is left is accepted on the next iteration). When the process or the system is
+// out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), accepting pauses
+// for a short while instead of spinning on a socket that stays readable: the pending
+// connections wait in the kernel's backlog until descriptors are free again.
+#pragma once
+
+#include <uv.h>
+
+#include <string>
+
+namespace whoisd {
+
+class EventLoop;
+
+class Listener {
+ public:
+  // Takes ownership of `fd`, a bound TCP socket (or one systemd passed); `name` is its
+  // address for log lines. Nothing happens until listen().
+  Listener(EventLoop& loop, int fd, std::string name);
+  ~Listener();  // closes the descriptor if close() never ran
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Sets TCP_NODELAY (inherited by accepted sockets), listens and starts accepting.
+  // Returns 0 or a libuv error code.
+  int listen(int backlog);
+  // Stops accepting and closes the socket (its handles close on the next loop
+  // iteration). Idempotent.
+  void close();
+  const std::string& name() const { return name_; }
+
+ private:
+  static void on_readable(uv_poll_t* poll, int status, int events);
+  static void on_resume(uv_timer_t* timer);
+  static void on_closed(uv_handle_t* handle);
+  void accept_pending();
+  void pause();
+
+  EventLoop& loop_;
+  int fd_;
+  std::string name_;
+  uv_poll_t poll_{};
+  uv_timer_t resume_timer_{};
+  bool initialized_ = false;  // the handles exist (listen() ran)
+  bool closing_ = false;
+  int open_handles_ = 0;
+};
+
+}  // namespace whoisd

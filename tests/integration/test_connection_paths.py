@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""The ways a connection can take through the server (lib/server/connection.h), each
+with a whole answer and its query-log row: the fast path (the line is there at accept,
+the answer fits in the socket, the descriptor is closed at once), and each fallback to
+a libuv-watched connection: a line that arrives in pieces after the accept (also one
+byte at a time), an answer too large for the socket's buffer to a client that reads
+slowly, and a client that sends more than its line (before and after the answer), whose
+answer the lingering close protects. Then a graceful stop while a connection waits for
+the rest of its line: the stop waits for it, and every query is in the query log."""
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from harness import (DEADLINE, Daemon, _running, build_snapshot, check, note, parse_args, private_dir, read_all,
+                     root_args)
+
+args = parse_args()
+d = Daemon(args, name="paths", config="""
+[server]
+read_timeout = "20s"
+write_timeout = "20s"
+[proxy]
+trusted = []
+""").start()
+
+QUERY = b"exemplo.pt\r\n"
+baseline = d.query(QUERY)
+check(baseline.startswith(b"Domain: exemplo.pt\r\n") and baseline.endswith(b"\r\n"), "baseline answer %r" % baseline)
+queries = 2  # start()'s "help" and the baseline
+
+
+def in_pieces(pieces, pause):
+    s = d.connect()
+    try:
+        for i, p in enumerate(pieces):
+            if i:
+                time.sleep(pause)
+            s.sendall(p)
+        return read_all(s)
+    finally:
+        s.close()
+
+
+try:
+    # Fast path, many times: nothing but whole answers.
+    for _ in range(50):
+        a = d.query(QUERY)
+        check(a == baseline, "fast path answer %r" % a[:200])
+    queries += 50
+    note("ok fast path: 50 whole answers")
+
+    # The line in pieces: the first arrives (and is accepted, read) before the rest.
+    a = in_pieces([b"exem", b"plo.p", b"t\r\n"], 0.3)
+    check(a == baseline, "line in three pieces: %r" % a[:200])
+    a = in_pieces([bytes([b]) for b in QUERY], 0.02)
+    check(a == baseline, "line one byte at a time: %r" % a[:200])
+    queries += 2
+    note("ok a line that arrives in pieces waits under libuv and gets its whole answer")
+
+    # More than the line, in the same segment and after it: the answer must not be
+    # destroyed by a reset (the server half-closes and reads until the client closes).
+    s = d.connect()
+    s.sendall(QUERY + b"second line\r\n")
+    time.sleep(0.3)
+    s.sendall(b"and a third\r\n")  # after the answer was written: read and discarded
+    a = read_all(s)
+    s.close()
+    check(a == baseline, "more than the line: %r" % a[:200])
+    queries += 1
+    note("ok a client that sends more than its line reads the whole answer")
+
+    # A line that ends at the client's half-close, without LF, arriving after accept.
+    s = d.connect()
+    s.sendall(b"exemplo")
+    time.sleep(0.3)
+    s.sendall(b".pt")
+    s.shutdown(socket.SHUT_WR)
+    a = read_all(s)
+    s.close()
+    check(a == baseline, "line ended by a half-close: %r" % a[:200])
+    queries += 1
+    note("ok a line ended by the client's half-close")
+
+    # A graceful stop while a connection waits for the rest of its line: it is served.
+    waiting = d.connect()
+    waiting.sendall(b"exemplo")
+    d.wait_metric("whoisd_connections_open", 1)
+    result = {}
+
+    def finish():
+        time.sleep(0.5)
+        waiting.sendall(b".pt\r\n")
+        result["answer"] = read_all(waiting)
+
+    t = threading.Thread(target=finish)
+    t.start()
+    d.send(15)
+    t.join(DEADLINE)
+    waiting.close()
+    check(result.get("answer") == baseline, "a waiting connection during the stop: %r" % result.get("answer", b"")[:200])
+    queries += 1
+    rc = d.proc.wait(DEADLINE)
+    check(rc == 0, "whoisd exit status %d" % rc)
+    d.log.close()
+    note("ok a connection waiting for its line is served through a graceful stop")
+
+    rows = d.query_log()
+    check(len(rows) == queries, "query log: %d rows for %d queries" % (len(rows), queries))
+    check(all(r[3] in ("found", "help") for r in rows), "query log outcomes: %r" % sorted({r[3] for r in rows}))
+    note("ok every query is in the query log (%d rows)" % len(rows))
+finally:
+    if d.proc.poll() is None:
+        d.stop()
+
+# An answer larger than the socket takes at once, to a client that reads slowly: the
+# first send() takes part of it, libuv writes the rest. The listening socket is passed
+# the way systemd does (LISTEN_FDS), with a small fixed SO_SNDBUF that accepted sockets
+# inherit (autotuning would let a loopback socket take megabytes at once). A header
+# of 2,000 lines of 260 bytes makes the answer about 0.5 MB.
+work = private_dir("whoisd-it-paths-big-")
+snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
+config_path = os.path.join(work, "whoisd.conf")
+big_line = '"%% %s"' % ("x" * 258)
+with open(config_path, "w", encoding="utf-8") as f:
+    f.write('[server]\nloops = 2\n[snapshot]\npath = "%s"\n[state]\ndir = "%s"\n[metrics]\nlisten = ""\n'
+            '[answers]\nheader = [%s]\n' % (snap, os.path.join(work, "state"), ", ".join([big_line] * 2000)))
+listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+listener.bind(("127.0.0.1", 0))
+listener.listen(64)
+port = listener.getsockname()[1]
+log_path = os.path.join(work, "whoisd.log")
+
+
+def activated_child():
+    os.dup2(listener.fileno(), 3)
+    os.environ["LISTEN_FDS"] = "1"
+    os.environ["LISTEN_PID"] = str(os.getpid())
+
+
+with open(log_path, "wb") as log:
+    p = subprocess.Popen([args.whoisd, "--config", config_path] + root_args(), stdout=log, stderr=log,
+                         preexec_fn=activated_child, pass_fds=(3,) if listener.fileno() != 3 else ())
+_running.append(p)
+listener.close()
+
+
+def query_big(slowly):
+    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if slowly:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)  # before connect: the window it offers
+    c.settimeout(DEADLINE)
+    c.connect(("127.0.0.1", port))
+    try:
+        c.sendall(QUERY)
+        if slowly:
+            time.sleep(0.5)  # the server's send() took only part of the answer meanwhile
+        return read_all(c)
+    finally:
+        c.close()
+
+
+try:
+    slow = query_big(True)
+    check(len(slow) > 500_000 and slow.endswith(b"\r\n") and b"Domain: exemplo.pt\r\n" in slow,
+          "large answer: %d bytes, ends %r\n%s" % (len(slow), slow[-100:], open(log_path).read()[-2000:]))
+    check(slow == query_big(False), "the large answer is the same read at once or slowly")
+    note("ok a %d-byte answer, larger than the socket takes at once, arrives whole" % len(slow))
+finally:
+    p.send_signal(15)
+    rc = p.wait(DEADLINE)
+check(rc == 0, "whoisd exit status %d" % rc)
+note("PASS")
