@@ -10,6 +10,7 @@
 #include <set>
 
 #include "snapshot/snapshot_store.h"
+#include "snapshot/sqlite_handle.h"
 #include "snapshot_test_util.h"
 #include "support/fixture_snapshot.h"
 #include "support/temp_dir.h"
@@ -159,9 +160,19 @@ TEST_CASE("a corrupt file is refused") {
     CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("page size"));
   }
   SECTION("a data page is overwritten: the full integrity check finds it") {
-    // The last page holds table or index data that a probe may never touch; only
-    // PRAGMA quick_check reads every page.
-    for (std::size_t i = bytes.size() - 4096 + 8; i < bytes.size(); ++i) bytes[i] = static_cast<char>(0x5A);
+    // The index that keeps domains.id unique: no lookup and no probe reads it; only
+    // PRAGMA quick_check reads every page. Its page is overwritten past the page header.
+    std::int64_t page = 0;
+    {
+      whoisd::sqlite::Db db = whoisd::sqlite::open(path, SQLITE_OPEN_READONLY);
+      page = whoisd::sqlite::query_int(
+          db.get(), "SELECT rootpage FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'domains'");
+    }
+    REQUIRE(page > 1);
+    const std::size_t page_size = (static_cast<unsigned char>(bytes[16]) << 8) | static_cast<unsigned char>(bytes[17]);
+    const std::size_t start = static_cast<std::size_t>(page - 1) * page_size;
+    REQUIRE(start + page_size <= bytes.size());
+    for (std::size_t i = start + 8; i < start + page_size; ++i) bytes[i] = static_cast<char>(0x5A);
     whoisd::test::write_bytes(path, bytes);
     CHECK_THROWS_WITH(whoisd::validate_snapshot(path, true), Catch::Contains(path));
     SnapshotStore store(path, whoisd::SnapshotStoreOptions{1, true});
