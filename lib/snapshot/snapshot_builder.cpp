@@ -122,7 +122,6 @@ std::int64_t build_snapshot_from_export(const std::string& export_path, const st
   } catch (const sqlite::SqliteError& e) {
     throw SnapshotError(export_path + ": " + e.what());
   }
-  std::int64_t domains = 0;
   write_snapshot_file(out_path, "build", true, [&](sqlite3* db) {
     sqlite::exec(db, "PRAGMA cache_size = -262144; BEGIN;");
     for (const auto& [table, columns] : documented_columns()) {
@@ -133,8 +132,7 @@ std::int64_t build_snapshot_from_export(const std::string& export_path, const st
     sqlite::exec(db, version.c_str());
     sqlite::exec(db, "COMMIT");
   });
-  domains = validate_snapshot(out_path, false).domains;
-  return domains;
+  return validate_snapshot(out_path, false).domains;
 }
 
 }  // namespace whoisd

@@ -7,16 +7,24 @@
 //   works on a read-only file in a read-only directory. The registry must therefore
 //   replace a served file by rename, never write into it.
 // - Validation on open and reload: SQLite header, WAL mode refused, file size at least
-//   page count x page size (a truncated copy is refused), PRAGMA user_version, every table
-//   and column of schema.sql, query plans that search (a table exported without its key
-//   is refused rather than scanned on every query), the meta rows, at least one domain
-//   and a probe lookup of the first and the last one. That takes 20-250 ms on a
-//   1,000,000-domain file here. A full PRAGMA quick_check reads every page (1-2 s for the
-//   437 MB of 1,000,000 domains here): optional, see full_integrity_check; a corrupt page
-//   it would have found otherwise shows up as a SnapshotError from the lookups that read
-//   it, not as wrong data.
-// - Only published columns are selected; an opted-out contact's personal values are
-//   blanked inside SQLite (see published_domain.h).
+//   page count x page size (a truncated copy is refused), PRAGMA user_version (version 1,
+//   the layout without published_domains, is refused with the whoisd-snapshot command
+//   that converts it), every table and column of schema.sql, query plans that search (a
+//   table exported without its key is refused rather than scanned on every query), the
+//   meta rows (domain_count at least 1: it is reported, not counted), and probes of
+//   published_domains against the normalised tables: the first name at or after each of
+//   fifteen points of the alphabet and the last name must be the same in both, and their
+//   records must decode to what the normalised statements give, so a stale or edited
+//   derived table is refused. A few milliseconds on a 1,000,000-domain file. A full
+//   PRAGMA quick_check reads every page (seconds for the 864 MB of 1,000,000 domains):
+//   optional, see full_integrity_check; `whoisd-snapshot check` runs it and compares every
+//   record. A corrupt page or record the checks missed shows up as a SnapshotError from
+//   the lookups that read it, not as wrong data.
+// - A lookup is one search of published_domains (clustered by a_label) and the decoding
+//   of its record (published_record.h), which is bounds-checked: a bad record is a
+//   SnapshotError naming the file and the domain. The record holds published values only:
+//   it was computed by statements that select published columns and blank an opted-out
+//   contact's values inside SQLite (normalised_domain_reader.h, published_domain.h).
 // - Lookups borrow a connection from the current snapshot's pool (a short mutex guards
 //   only the borrow and the return, never the lookup) and hold a shared_ptr to that
 //   snapshot, so a reload never waits for lookups and lookups never wait for a reload:

@@ -1,11 +1,15 @@
 #include "snapshot_test_util.h"
 
+#include <catch2/catch.hpp>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include "snapshot/published_view.h"
+#include "snapshot/snapshot_store.h"
 #include "snapshot/sqlite_handle.h"
+#include "support/fixture_snapshot.h"
 
 namespace whoisd::test {
 
@@ -28,6 +32,23 @@ void copy_file(const std::string& from, const std::string& to) { write_bytes(to,
 void run_sql(const std::string& path, const std::string& sql) {
   sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READWRITE);
   sqlite::exec(db.get(), sql.c_str());
+}
+
+std::string fixture_copy(const TempDir& dir, const std::string& name) {
+  std::string path = dir.file(name);
+  copy_file(shared_fixture_snapshot(), path);
+  return path;
+}
+
+std::string open_error(const std::string& path) {
+  SnapshotStore store(path);
+  try {
+    store.open();
+  } catch (const SnapshotError& e) {
+    CHECK_FALSE(store.is_open());
+    return e.what();
+  }
+  return "";
 }
 
 void rebuild_published_view(const std::string& path) {

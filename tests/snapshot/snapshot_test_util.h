@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "snapshot/published_domain.h"
+#include "support/temp_dir.h"
 
 namespace whoisd::test {
 
@@ -18,6 +19,11 @@ void run_sql(const std::string& path, const std::string& sql);
 // Derives published_domains and meta 'domain_count' of the file at path again from its
 // normalised tables (after run_sql edited them), as whoisd-snapshot build would.
 void rebuild_published_view(const std::string& path);
+// A fresh copy of the fixture snapshot in `dir`, to be broken by a test.
+std::string fixture_copy(const TempDir& dir, const std::string& name = "pt.sqlite");
+// The message SnapshotStore::open() refuses `path` with ("" when it opens); checks that
+// a refused store serves nothing.
+std::string open_error(const std::string& path);
 // Every string value of a published domain, nested ones included.
 std::vector<std::string> all_strings(const PublishedDomain& d);
 // The a_label of every domain in a snapshot file.

@@ -23,25 +23,11 @@
 using whoisd::PublishedDomain;
 using whoisd::SnapshotError;
 using whoisd::SnapshotStore;
+using whoisd::test::fixture_copy;
+using whoisd::test::open_error;
 using whoisd::test::TempDir;
 
 namespace {
-
-std::string fixture_copy(const TempDir& dir, const std::string& name = "pt.sqlite") {
-  std::string path = dir.file(name);
-  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), path);
-  return path;
-}
-
-std::string open_error(const std::string& path) {
-  SnapshotStore store(path);
-  try {
-    store.open();
-  } catch (const SnapshotError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 whoisd::sqlite::Db open_read_only(const std::string& path) {
   return whoisd::sqlite::open(whoisd::sqlite::immutable_uri(path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);

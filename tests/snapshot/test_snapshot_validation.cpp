@@ -17,28 +17,11 @@
 
 using whoisd::SnapshotError;
 using whoisd::SnapshotStore;
+using whoisd::test::fixture_copy;
+using whoisd::test::open_error;
 using whoisd::test::TempDir;
 
 namespace {
-
-// A fresh copy of the fixture snapshot in `dir`, to be broken by the test.
-std::string fixture_copy(const TempDir& dir, const std::string& name = "pt.sqlite") {
-  std::string path = dir.file(name);
-  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), path);
-  return path;
-}
-
-// The message SnapshotStore::open() refuses `path` with ("" when it opens).
-std::string open_error(const std::string& path) {
-  SnapshotStore store(path);
-  try {
-    store.open();
-  } catch (const SnapshotError& e) {
-    CHECK_FALSE(store.is_open());
-    return e.what();
-  }
-  return "";
-}
 
 std::set<std::string> listing(const std::string& dir) {
   std::set<std::string> names;
