@@ -27,6 +27,19 @@ double cpu_seconds() {
 }
 double seconds_since(double start) { return cpu_seconds() - start; }
 
+// Memory of this process in transparent huge pages (the limiter asks for them for its
+// big tables and its record arena; the kernel may or may not grant them).
+double huge_page_mb() {
+  std::FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return -1;
+  char line[256];
+  double kb = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "AnonHugePages: %lf kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb / 1024;
+}
+
 std::size_t heap_in_use() {
   struct mallinfo2 mi = mallinfo2();
   return mi.uordblks + mi.hblkhd;  // small blocks in use + mmapped blocks (the big tables)
@@ -123,8 +136,8 @@ int main(int argc, char** argv) {
   };
   decide(decisions, false);
   st = limiter.stats();
-  std::printf("  after: %.1f bytes/source (own accounting), %zu heavy sources\n",
-              double(st.total_bytes) / double(st.tracked_sources), st.heavy_sources);
+  std::printf("  after: %.1f bytes/source (own accounting), %zu heavy sources; %.0f MB in huge pages\n",
+              double(st.total_bytes) / double(st.tracked_sources), st.heavy_sources, huge_page_mb());
   decide(decisions / 2, true);
 
   // Phase 3: one source hot in cache, for the cost of the logic itself.
