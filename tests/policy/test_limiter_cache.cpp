@@ -41,14 +41,18 @@ void allowed(Limiter& lim, const ManualClock& clock, const IpAddress& a, Expecte
   REQUIRE(state->queries_in_window() == d.count);
 }
 
+LimiterConfig limits(std::uint32_t queries, std::chrono::seconds window = 24h) {
+  LimiterConfig config;
+  config.queries = queries;
+  config.window = window;
+  return config;
+}
+
 }  // namespace
 
 TEST_CASE("cache: bursts within a minute beyond the pending counter, then minute changes") {
   ManualClock clock(kStart);
-  LimiterConfig config;
-  config.queries = 100000;
-  config.window = 10min;
-  Limiter lim(config, clock);
+  Limiter lim(limits(100000, 10min), clock);
   auto a = ip("192.0.2.1");
   Expected e{{}, 10};
   for (int i = 0; i < 700; ++i) allowed(lim, clock, a, e);  // 700 > 255 pending: flushed to the record
@@ -69,9 +73,7 @@ TEST_CASE("cache: bursts within a minute beyond the pending counter, then minute
 
 TEST_CASE("cache: the limit is reached in the newest minute exactly") {
   ManualClock clock(kStart);
-  LimiterConfig config;
-  config.queries = 300;  // more than the pending counter holds, all in one minute
-  Limiter lim(config, clock);
+  Limiter lim(limits(300), clock);  // more than the pending counter holds, all in one minute
   auto a = ip("192.0.2.2");
   Expected e{{}, 24 * 60};
   for (int i = 0; i < 300; ++i) allowed(lim, clock, a, e);
@@ -83,10 +85,7 @@ TEST_CASE("cache: the limit is reached in the newest minute exactly") {
 
 TEST_CASE("cache: a bucket expiring is noticed even when the newest minute is unchanged") {
   ManualClock clock(kStart);
-  LimiterConfig config;
-  config.queries = 1000;
-  config.window = 2min;  // W = 2: minutes m-2 .. m count
-  Limiter lim(config, clock);
+  Limiter lim(limits(1000, 2min), clock);  // W = 2: minutes m-2 .. m count
   auto a = ip("192.0.2.3");
   Expected e{{}, 2};
   for (int i = 0; i < 8; ++i) allowed(lim, clock, a, e);  // minute 0: heavy
@@ -102,9 +101,7 @@ TEST_CASE("cache: a bucket expiring is noticed even when the newest minute is un
 
 TEST_CASE("cache: suspend and lift go through the record, and the cache stays true") {
   ManualClock clock(kStart);
-  LimiterConfig config;
-  config.queries = 50;
-  Limiter lim(config, clock);
+  Limiter lim(limits(50), clock);
   auto a = ip("192.0.2.4");
   Expected e{{}, 24 * 60};
   for (int i = 0; i < 20; ++i) allowed(lim, clock, a, e);  // heavy, 14 pending in the slot
@@ -124,10 +121,7 @@ TEST_CASE("cache: suspend and lift go through the record, and the cache stays tr
 
 TEST_CASE("cache: import replaces pending queries; sweep keeps the cache true") {
   ManualClock clock(kStart);
-  LimiterConfig config;
-  config.queries = 1000;
-  config.window = 30min;
-  Limiter lim(config, clock);
+  Limiter lim(limits(1000, 30min), clock);
   auto a = ip("192.0.2.5");
   Expected e{{}, 30};
   for (int i = 0; i < 12; ++i) allowed(lim, clock, a, e);  // heavy with queries pending in the slot
@@ -178,10 +172,7 @@ TEST_CASE("cache: an imported state whose oldest minute has left the window, new
   // The only way to a slot whose newest minute is the current one while its oldest
   // bucket is already out of the window: the decision must still notice the expiry.
   ManualClock clock(kStart + 30);
-  LimiterConfig config;
-  config.queries = 1000;
-  config.window = 2min;  // minutes m-2 .. m count
-  Limiter lim(config, clock);
+  Limiter lim(limits(1000, 2min), clock);  // W = 2: minutes m-2 .. m count
   auto a = ip("192.0.2.6");
   const std::int64_t m = kStart / 60;
   SourceState s;
