@@ -31,13 +31,17 @@ check(baseline.startswith(b"Domain: exemplo.pt\r\n") and baseline.endswith(b"\r\
 queries = 2  # start()'s "help" and the baseline
 
 
-def in_pieces(pieces, pause):
+def in_pieces(pieces, pause, half_close=False):
+    """Sends `pieces` with `pause` seconds between them (then shuts down its side when
+    `half_close`); returns all it reads until the server closes."""
     s = d.connect()
     try:
         for i, p in enumerate(pieces):
             if i:
                 time.sleep(pause)
             s.sendall(p)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         return read_all(s)
     finally:
         s.close()
@@ -61,24 +65,14 @@ try:
 
     # More than the line, in the same segment and after it: the answer must not be
     # destroyed by a reset (the server half-closes and reads until the client closes).
-    s = d.connect()
-    s.sendall(QUERY + b"second line\r\n")
-    time.sleep(0.3)
-    s.sendall(b"and a third\r\n")  # after the answer was written: read and discarded
-    a = read_all(s)
-    s.close()
+    # The third line comes after the answer was written: read and discarded.
+    a = in_pieces([QUERY + b"second line\r\n", b"and a third\r\n"], 0.3)
     check(a == baseline, "more than the line: %r" % a[:200])
     queries += 1
     note("ok a client that sends more than its line reads the whole answer")
 
     # A line that ends at the client's half-close, without LF, arriving after accept.
-    s = d.connect()
-    s.sendall(b"exemplo")
-    time.sleep(0.3)
-    s.sendall(b".pt")
-    s.shutdown(socket.SHUT_WR)
-    a = read_all(s)
-    s.close()
+    a = in_pieces([b"exemplo", b".pt"], 0.3, half_close=True)
     check(a == baseline, "line ended by a half-close: %r" % a[:200])
     queries += 1
     note("ok a line ended by the client's half-close")
