@@ -15,7 +15,9 @@ demo="$root/demo"
 mkdir -p "$demo"
 snapshot="$demo/snapshot.sqlite"
 domains=${DOMAINS:-100000}
-if [ ! -f "$snapshot" ] || [ "$(sqlite3 "$snapshot" 'select count(*) from domains' 2>/dev/null)" != "$domains" ]; then
+# Made again when missing, of another size, or refused by this build (an older schema).
+if [ ! -f "$snapshot" ] || [ "$(sqlite3 "$snapshot" 'select count(*) from domains' 2>/dev/null)" != "$domains" ] ||
+   ! build/whoisd/whoisd-snapshot check --quick "$snapshot" >/dev/null 2>&1; then
   build/whoisd/whoisd-snapshot generate --domains "$domains" --seed 1 --out "$snapshot"
 fi
 

@@ -1,26 +1,20 @@
 #include "snapshot/snapshot_store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
+#include <iterator>
 #include <map>
 #include <set>
 #include <thread>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "snapshot/normalised_domain_reader.h"
-#include "snapshot/snapshot_file.h"
 #include "snapshot/published_record.h"
 #include "snapshot/published_view.h"
+#include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_schema.h"
 #include "snapshot/sqlite_handle.h"
 
