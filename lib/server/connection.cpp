@@ -114,8 +114,9 @@ void ClientConnection::stop_reading() {
 }
 
 // The query has usually arrived by the time the connection is accepted (it follows
-// the handshake at once): one non-blocking recv() takes it without registering the
-// socket with epoll and waiting a loop iteration. What it reads goes through on_read()
+// the handshake at once, and the listener defers the accept until data is there):
+// one non-blocking recv() takes it without registering the socket with epoll and
+// waiting a loop iteration. What it reads goes through on_read()
 // like anything libuv reads, so the PROXY header and line framing stay in one place.
 // Returns true when the line is still incomplete and libuv must wait for more.
 bool ClientConnection::read_now() {

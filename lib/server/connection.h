@@ -4,7 +4,8 @@
 //
 // The fast path, which most queries take, costs four system calls after the accept
 // and never involves epoll: the line is read with one recv() on the bare descriptor
-// right after accept (it follows the handshake at once, so it has usually arrived),
+// right after accept (the listener's TCP_DEFER_ACCEPT has the kernel accept a
+// connection only once its first bytes are there, so the line has usually arrived),
 // the answer is written with one send(), and when the client sent just its line and
 // nothing is left unread (FIONREAD), the descriptor is closed (the kernel delivers the
 // answer and a FIN). All of it happens within the listener's callback.

@@ -30,8 +30,9 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // Sets TCP_NODELAY (inherited by accepted sockets), listens and starts accepting.
-  // Returns 0 or a libuv error code.
+  // Sets TCP_NODELAY (inherited by accepted sockets) and TCP_DEFER_ACCEPT (a
+  // connection is accepted once its first bytes are there), listens and starts
+  // accepting. Returns 0 or a libuv error code.
   int listen(int backlog);
   // Stops accepting and closes the socket (its handles close on the next loop
   // iteration). Idempotent.
