@@ -1,16 +1,63 @@
 #include "state/state_reports.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "state/sqlite_statement.h"
 
 namespace whoisd {
 
+namespace {
+
+// top_sources reads only the period's rows when they are under 1/8 of the log. On a
+// 10,000,000-row log over 30 days (2026-11-23): reading the whole source index takes
+// 0.4-2 s whatever the period; reading the period's rows takes 0.01 s for 1 h, 0.19 s
+// for 24 h, and is as slow as the index at about 1/10 of the log.
+constexpr std::int64_t kSmallPeriodShare = 8;
+
+// The first row of the log at or after since_us, by the time index (one B-tree
+// search); nullopt when there is none.
+std::optional<std::int64_t> first_id_at(StateDb& db, std::int64_t since_us) {
+  SqliteStatement first(db,
+                        "SELECT id FROM query_log INDEXED BY query_log_time WHERE time_us >= ? "
+                        "ORDER BY time_us LIMIT 1");
+  first.bind(1, since_us);
+  if (!first.step()) return std::nullopt;
+  return first.int64(0);
+}
+
+// Whether the rows since since_us are a small part of the log, judged by ids (which
+// the writer assigns in about the order of time): three B-tree searches.
+bool period_is_small(StateDb& db, std::int64_t since_us) {
+  auto first = first_id_at(db, since_us);
+  if (!first) return true;
+  // Two subqueries: SQLite finds a lone min() or max() with one B-tree search, both in
+  // one SELECT with a scan of the table.
+  SqliteStatement ends(db, "SELECT (SELECT min(id) FROM query_log), (SELECT max(id) FROM query_log)");
+  if (!ends.step()) return true;
+  std::int64_t lo = ends.int64(0), hi = ends.int64(1);
+  return (hi - *first + 1) * kSmallPeriodShare < hi - lo + 1;
+}
+
+}  // namespace
+
 std::vector<TopSource> top_sources(StateDb& db, std::int64_t since_us, std::size_t limit) {
   std::vector<TopSource> out;
-  SqliteStatement top(db,
-                      "SELECT source, count(*), min(time_us), max(time_us) FROM query_log WHERE time_us >= ? "
-                      "GROUP BY source ORDER BY count(*) DESC, source LIMIT ?");
+  // Two ways to count each source's rows in the period, chosen by how much of the log
+  // the period is (the results are the same; only the work differs):
+  // - most of the log: scan the whole (source, time_us) index, which holds all that is
+  //   counted, grouped by source already; the cost is the log's size, not the period's.
+  // - a small part (the default 24 h of a 90-day log): read only the period's rows, a
+  //   range of the table from the lowest id among them (exact: every row at or after
+  //   since_us has an id at least that, by the time index), so the cost is the period's.
+  const char* kWholeIndex =
+      "SELECT source, count(*), min(time_us), max(time_us) FROM query_log INDEXED BY query_log_source "
+      "WHERE time_us >= ?1 GROUP BY source ORDER BY count(*) DESC, source LIMIT ?2";
+  const char* kPeriodRows =
+      "SELECT source, count(*), min(time_us), max(time_us) FROM query_log NOT INDEXED "
+      "WHERE id >= (SELECT min(id) FROM query_log INDEXED BY query_log_time WHERE time_us >= ?1) "
+      "AND time_us >= ?1 GROUP BY source ORDER BY count(*) DESC, source LIMIT ?2";
+  SqliteStatement top(db, period_is_small(db, since_us) ? kPeriodRows : kWholeIndex);
   top.bind(1, since_us).bind(2, static_cast<std::int64_t>(limit));
   while (top.step()) {
     TopSource t;

@@ -1,0 +1,101 @@
+// whoisd-admin top's counting: the same result whichever way the log is read (the
+// whole (source, time_us) index, or only the period's rows), including rows written
+// out of time order, against a count made here from the rows themselves.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <random>
+#include <tuple>
+
+#include "state/state_db.h"
+#include "state/state_reports.h"
+#include "state_test_util.h"
+#include "support/temp_dir.h"
+
+using whoisd::StateDb;
+using whoisd::TopSource;
+using whoisd::test::TempDir;
+
+namespace {
+
+struct Row {
+  std::int64_t time_us;
+  std::string source, outcome;
+};
+
+struct Tally {
+  std::int64_t queries = 0, first_us = 0, last_us = 0;
+  std::map<std::string, std::int64_t> outcomes;
+};
+
+// The busiest `limit` sources since since_us, most first, ties by source, by brute force.
+std::vector<std::pair<std::string, Tally>> expected_top(const std::vector<Row>& rows, std::int64_t since_us,
+                                                        std::size_t limit) {
+  std::map<std::string, Tally> by_source;
+  for (const Row& r : rows) {
+    if (r.time_us < since_us) continue;
+    Tally& t = by_source[r.source];
+    t.first_us = t.queries ? std::min(t.first_us, r.time_us) : r.time_us;
+    t.last_us = t.queries ? std::max(t.last_us, r.time_us) : r.time_us;
+    ++t.queries;
+    ++t.outcomes[r.outcome];
+  }
+  std::vector<std::pair<std::string, Tally>> out(by_source.begin(), by_source.end());
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.queries > b.second.queries; });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("top sources: the same counts for short and long periods, rows out of time order included") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb db = StateDb::open(path, StateDb::Mode::create);
+
+  // 20,000 rows over ~2 days; sources of very different activity; one row in 50 is
+  // written late (a time earlier than the rows before it), as two loops may do.
+  std::mt19937_64 rng(7);
+  const std::int64_t start_us = 1'767'225'600'000'000;
+  const char* kOutcomes[] = {"found", "no_match", "invalid", "suspended"};
+  std::vector<Row> rows;
+  std::int64_t t = start_us;
+  for (int i = 0; i < 20000; ++i) {
+    t += static_cast<std::int64_t>(rng() % 17'000'000);
+    std::int64_t when = (i % 50 == 49) ? t - static_cast<std::int64_t>(rng() % 3'600'000'000) : t;
+    int s = static_cast<int>(rng() % 8 == 0 ? rng() % 5 : 5 + rng() % 400);
+    rows.push_back({when, "10.0." + std::to_string(s / 256) + "." + std::to_string(s % 256), kOutcomes[rng() % 4]});
+  }
+  db.exec("BEGIN");
+  for (const Row& r : rows)
+    db.exec("INSERT INTO query_log (time_us, source, client, query, outcome, answer_us) VALUES (" +
+            std::to_string(r.time_us) + ", '" + r.source + "', '" + r.source + "', 'exemplo.pt', '" + r.outcome +
+            "', 100)");
+  db.exec("COMMIT");
+
+  // From the whole log (read through the source index) to the last minutes (read as a
+  // range of rows), and beyond the end; and periods starting at a late row's time, so
+  // that rows written before it (lower ids) fall in the period too.
+  const std::int64_t end_us = t;
+  std::vector<std::int64_t> since_values;
+  for (std::int64_t back_us : {end_us - start_us + 1, (end_us - start_us) / 2, (end_us - start_us) / 7,
+                               (end_us - start_us) / 9, std::int64_t{3'600'000'000}, std::int64_t{300'000'000},
+                               std::int64_t{0}, std::int64_t{-1}})
+    since_values.push_back(end_us - back_us);
+  for (std::size_t i = rows.size() - 1; i > rows.size() - 300; --i)
+    if (i % 50 == 49) since_values.push_back(rows[i].time_us);
+  for (std::int64_t since_us : since_values) {
+    INFO("since " << since_us << " (" << (end_us - since_us) / 1'000'000 << " s before the last row)");
+    auto got = whoisd::top_sources(db, since_us, 10);
+    auto want = expected_top(rows, since_us, 10);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CHECK(got[i].source == want[i].first);
+      CHECK(got[i].queries == want[i].second.queries);
+      CHECK(got[i].first_us == want[i].second.first_us);
+      CHECK(got[i].last_us == want[i].second.last_us);
+      std::map<std::string, std::int64_t> outcomes(got[i].outcomes.begin(), got[i].outcomes.end());
+      CHECK(outcomes == want[i].second.outcomes);
+    }
+  }
+}
