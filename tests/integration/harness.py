@@ -123,7 +123,8 @@ def raise_open_files(wanted):
 class Daemon:
     """One whoisd process with its own configuration, snapshot and state directory."""
 
-    def __init__(self, args, config="", snapshot_sql="", name="whoisd", extra_args=()):
+    def __init__(self, args, config="", snapshot_sql="", name="whoisd", extra_args=(), preexec=None):
+        """`preexec`: called in the child before whoisd is executed (e.g. to set a limit)."""
         self.whoisd = args.whoisd
         if _snapshot_tool is None:  # (a test may run whoisd through a wrapper: keep parse_args' choice)
             use_whoisd(args.whoisd)
@@ -144,6 +145,7 @@ class Daemon:
         with open(self.config_path, "w", encoding="utf-8") as f:
             f.write(self.config_text)
         self.extra_args = list(extra_args)
+        self.preexec = preexec
         self.proc = None
         self.port = None
         self.metrics_port = None
@@ -156,7 +158,7 @@ class Daemon:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
         self.proc = subprocess.Popen(
             [self.whoisd, "--config", self.config_path] + self.extra_args,
-            stdout=self.log, stderr=self.log, env=env)
+            stdout=self.log, stderr=self.log, env=env, preexec_fn=self.preexec)
         _running.append(self.proc)
         end = time.monotonic() + DEADLINE
         while time.monotonic() < end:

@@ -6,8 +6,11 @@ a libuv-watched connection: a line that arrives in pieces after the accept (also
 byte at a time), an answer too large for the socket's buffer to a client that reads
 slowly, and a client that sends more than its line (before and after the answer), whose
 answer the lingering close protects. Then a graceful stop while a connection waits for
-the rest of its line: the stop waits for it, and every query is in the query log."""
+the rest of its line: the stop waits for it, and every query is in the query log. Then
+a daemon out of file descriptors (EMFILE at accept): it pauses accepting, logs it, and
+serves again once descriptors are free."""
 import os
+import resource
 import socket
 import subprocess
 import threading
@@ -107,6 +110,45 @@ try:
 finally:
     if d.proc.poll() is None:
         d.stop()
+
+# Out of descriptors: accept4() fails with EMFILE while the backlog still holds
+# connections. The listener pauses (rather than spinning on a socket that stays
+# readable), logs it, and serves again once descriptors are free.
+def low_open_files_limit():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+
+FD_LIMIT = 96
+few = Daemon(args, name="paths-emfile", preexec=low_open_files_limit, config="""
+[server]
+read_timeout = "60s"
+max_connections_per_source = 1000
+[proxy]
+trusted = []
+""").start()
+try:
+    held = []
+    for _ in range(FD_LIMIT):  # more than the daemon can hold: each waits for the rest of its line
+        c = few.connect()
+        c.sendall(b"exem")
+        held.append(c)
+    few.wait_for_log(r"event=accept_failed .*error=\"?Too many open files")
+    for c in held:
+        c.close()
+    end = time.monotonic() + DEADLINE
+    while True:
+        try:
+            a = few.query(QUERY, timeout=10)
+        except OSError:
+            a = b""
+        if a == baseline:
+            break
+        check(time.monotonic() < end, "no answer after the descriptors were freed: %r" % a[:200])
+        time.sleep(0.2)
+    note("ok out of descriptors: accepting paused, logged, and resumed once they were free")
+finally:
+    rc = few.stop()
+check(rc == 0, "whoisd exit status %d" % rc)
 
 # An answer larger than the socket takes at once, to a client that reads slowly: the
 # first send() takes part of it, libuv writes the rest. The listening socket is passed
