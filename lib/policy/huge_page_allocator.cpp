@@ -1,0 +1,42 @@
+#include "policy/huge_page_allocator.h"
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <new>
+
+namespace whoisd {
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kPage = 4096;
+
+std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+}  // namespace
+
+void* allocate_huge_aware(std::size_t bytes) {
+  if (bytes < kHugePage) return ::operator new(bytes);
+  const std::size_t size = round_up(bytes, kPage);
+  // Map a huge page more than needed, then unmap what lies before a 2 MB boundary and after the table.
+  void* p = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  const auto raw = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t start = round_up(raw, kHugePage);
+  const std::uintptr_t end = start + size;
+  const std::uintptr_t raw_end = raw + size + kHugePage;
+  if (start > raw) ::munmap(p, start - raw);
+  if (raw_end > end) ::munmap(reinterpret_cast<void*>(end), raw_end - end);
+  ::madvise(reinterpret_cast<void*>(start), size, MADV_HUGEPAGE);
+  return reinterpret_cast<void*>(start);
+}
+
+void deallocate_huge_aware(void* p, std::size_t bytes) {
+  if (bytes < kHugePage) {
+    ::operator delete(p);
+    return;
+  }
+  ::munmap(p, round_up(bytes, kPage));
+}
+
+}  // namespace whoisd
