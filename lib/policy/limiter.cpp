@@ -38,6 +38,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <type_traits>
 

@@ -18,8 +18,16 @@ std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to *
 RecordArena::RecordArena(std::size_t reserve_bytes) {
   // Handles count 64-byte units in 32 bits: no more than 256 GB can be named.
   reserve_bytes = std::min(round_up(reserve_bytes, kHugePage), std::size_t{0xFFFFFFFFu} * kUnit / kHugePage * kHugePage);
-  mapping_bytes_ = reserve_bytes + kHugePage;
-  void* p = ::mmap(nullptr, mapping_bytes_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // Address space only, but a limit on it (RLIMIT_AS) may refuse that much: then ask
+  // for less, down to 64 MB, rather than not start.
+  constexpr std::size_t kFallback = std::size_t{64} << 20;
+  void* p = MAP_FAILED;
+  for (;;) {
+    mapping_bytes_ = reserve_bytes + kHugePage;
+    p = ::mmap(nullptr, mapping_bytes_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED || reserve_bytes <= kFallback) break;
+    reserve_bytes = std::max(kFallback, reserve_bytes / 2 / kHugePage * kHugePage);
+  }
   if (p == MAP_FAILED) throw std::bad_alloc();
   mapping_ = static_cast<char*>(p);
   base_ = reinterpret_cast<char*>(round_up(reinterpret_cast<std::uintptr_t>(mapping_), kHugePage));

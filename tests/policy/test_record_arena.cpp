@@ -1,0 +1,90 @@
+// The limiter's record arena: blocks that do not overlap, reuse of freed blocks of the
+// same size, memory committed as needed and given back when nothing is in use, and a
+// clear failure when the reserved span is exhausted.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <map>
+#include <new>
+#include <vector>
+
+#include "policy/record_arena.h"
+
+using whoisd::RecordArena;
+
+TEST_CASE("record arena: power-of-two blocks that do not overlap") {
+  CHECK(RecordArena::block_size(1) == 64);
+  CHECK(RecordArena::block_size(64) == 64);
+  CHECK(RecordArena::block_size(65) == 128);
+  CHECK(RecordArena::block_size(3000) == 4096);
+
+  RecordArena arena(std::size_t{64} << 20);
+  struct Block {
+    std::size_t bytes;
+    int value;
+  };
+  std::map<RecordArena::Handle, Block> blocks;
+  std::size_t want_used = 0;
+  for (std::size_t i = 0; i < 3000; ++i) {
+    std::size_t bytes = 40 + (i * 37) % 5000;
+    RecordArena::Handle h = arena.allocate(bytes);
+    CHECK(h != 0);
+    CHECK(blocks.count(h) == 0);
+    std::memset(arena.at(h), static_cast<int>(i % 251), bytes);
+    blocks[h] = Block{bytes, static_cast<int>(i % 251)};
+    want_used += RecordArena::block_size(bytes);
+  }
+  CHECK(arena.used_bytes() == want_used);
+  CHECK(arena.committed_bytes() >= want_used);
+  CHECK(arena.committed_bytes() % (std::size_t{2} << 20) == 0);
+  // Each block still holds what was written to it: no two overlap.
+  std::size_t i = 0;
+  for (const auto& [h, block] : blocks) {
+    const auto* p = static_cast<const unsigned char*>(arena.at(h));
+    bool intact = true;
+    for (std::size_t b = 0; b < block.bytes; ++b) intact = intact && p[b] == block.value;
+    CHECK(intact);
+    ++i;
+  }
+  CHECK(i == 3000);
+}
+
+TEST_CASE("record arena: freed blocks are reused; all freed gives the memory back") {
+  RecordArena arena(std::size_t{64} << 20);
+  RecordArena::Handle a = arena.allocate(100);
+  RecordArena::Handle b = arena.allocate(100);
+  RecordArena::Handle c = arena.allocate(1000);
+  CHECK(arena.used_bytes() == 128 + 128 + 1024);
+  arena.release(a, 100);
+  CHECK(arena.allocate(120) == a);  // the same class: the freed block
+  CHECK(arena.allocate(60) != a);
+  arena.release(b, 100);
+  arena.release(c, 1000);
+  arena.release(a, 120);
+  CHECK(arena.used_bytes() == 64);  // the 60-byte block
+  CHECK(arena.committed_bytes() > 0);
+  arena.release(arena.allocate(60), 60);  // the free list gives it back first
+  CHECK(arena.used_bytes() == 64);
+}
+
+TEST_CASE("record arena: nothing in use means nothing committed, and it starts again") {
+  RecordArena arena(std::size_t{64} << 20);
+  std::vector<RecordArena::Handle> handles;
+  for (int i = 0; i < 100000; ++i) handles.push_back(arena.allocate(128));
+  CHECK(arena.committed_bytes() >= std::size_t{100000} * 128);
+  for (RecordArena::Handle h : handles) arena.release(h, 128);
+  CHECK(arena.used_bytes() == 0);
+  CHECK(arena.committed_bytes() == 0);
+  RecordArena::Handle h = arena.allocate(128);
+  std::memset(arena.at(h), 1, 128);  // usable again
+  CHECK(arena.used_bytes() == 128);
+}
+
+TEST_CASE("record arena: an exhausted span fails with bad_alloc, and what is held stays usable") {
+  RecordArena arena(std::size_t{4} << 20);
+  RecordArena::Handle big = arena.allocate(std::size_t{2} << 20);
+  CHECK_THROWS_AS(arena.allocate(std::size_t{4} << 20), std::bad_alloc);
+  std::memset(arena.at(big), 7, std::size_t{2} << 20);
+  arena.release(big, std::size_t{2} << 20);
+  CHECK(arena.used_bytes() == 0);
+}
