@@ -240,7 +240,7 @@ struct Limiter::Impl {
   std::atomic<const Config*> config{nullptr};
   std::mutex config_mu;                        // reconfigure() against itself
   std::vector<std::unique_ptr<Config>> configs;  // every config ever current: check() may still read an old one
-  RecordArena arena;                           // every shard's heavy records; declared first, so destroyed last
+  RecordArena arena;                           // every shard's heavy records; declared before the shards, so destroyed after them
   Shard shards[kShards];
 
   std::mutex events_mu;
