@@ -71,14 +71,21 @@ std::uint32_t IpAddress::v4_host_order() const {
 std::string IpAddress::to_string() const {
   char buf[INET6_ADDRSTRLEN];
   if (is_v4()) {
-    in_addr a4{};
-    a4.s_addr = htonl(v4_host_order());
-    inet_ntop(AF_INET, &a4, buf, sizeof buf);
-  } else {
-    in6_addr a6{};
-    std::memcpy(&a6, bytes_.data(), 16);
-    inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+    // By hand: glibc's inet_ntop formats IPv4 with sprintf, a measurable part of the
+    // query-log writer's cost per row (two addresses a query).
+    char* p = buf;
+    for (int i = 12; i < 16; ++i) {
+      unsigned v = bytes_[static_cast<std::size_t>(i)];
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+      *p++ = static_cast<char>('0' + v % 10);
+      if (i < 15) *p++ = '.';
+    }
+    return std::string(buf, static_cast<std::size_t>(p - buf));
   }
+  in6_addr a6{};
+  std::memcpy(&a6, bytes_.data(), 16);
+  inet_ntop(AF_INET6, &a6, buf, sizeof buf);
   return buf;
 }
 

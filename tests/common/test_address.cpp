@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+
+#include <cstdint>
+
 #include "common/address.h"
 
 using whoisd::IpAddress;
@@ -65,4 +69,19 @@ TEST_CASE("network map picks the most specific network") {
   CHECK(*map.find(*IpAddress::parse("10.2.2.3")) == 1);
   CHECK(*map.find(*IpAddress::parse("2001:db8:ff::1")) == 3);
   CHECK(map.find(*IpAddress::parse("192.0.2.1")) == nullptr);
+}
+
+TEST_CASE("IPv4 text is dotted decimal without leading zeros, as inet_ntop writes it") {
+  // Every byte value in every position, against the C library's formatter.
+  for (unsigned v = 0; v < 256; ++v) {
+    for (int position = 0; position < 4; ++position) {
+      std::uint32_t host = 0x01020304u & ~(0xffu << (8 * position));
+      host |= std::uint32_t{v} << (8 * position);
+      in_addr a4{};
+      a4.s_addr = htonl(host);
+      char expected[INET_ADDRSTRLEN];
+      REQUIRE(inet_ntop(AF_INET, &a4, expected, sizeof expected) != nullptr);
+      CHECK(IpAddress::v4(host).to_string() == expected);
+    }
+  }
 }
