@@ -148,15 +148,18 @@ void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
     try {
       StateDb::Transaction tx(w.db);
       for (const QueryLogEntry& e : batch) {
-        w.insert.bind(1, e.time_us)
-            .bind(2, to_string(source_key(e.client, options_.ipv6_prefix)))
-            .bind(3, e.client.to_string());
+        // The texts live until run(): bound without SQLite's copy of each.
+        const std::string source = to_string(source_key(e.client, options_.ipv6_prefix));
+        const std::string client = e.client.to_string();
+        const std::string proxy_peer = e.proxy_peer ? e.proxy_peer->to_string() : std::string();
+        const std::string query = escape_keep_utf8(e.query, 2048);
+        w.insert.bind(1, e.time_us).bind_static(2, source).bind_static(3, client);
         if (e.proxy_peer)
-          w.insert.bind(4, e.proxy_peer->to_string());
+          w.insert.bind_static(4, proxy_peer);
         else
           w.insert.bind_null(4);
-        w.insert.bind(5, escape_keep_utf8(e.query, 2048))
-            .bind(6, to_string(e.outcome))
+        w.insert.bind_static(5, query)
+            .bind_static(6, to_string(e.outcome))
             .bind(7, static_cast<std::int64_t>(e.answer_us));
         w.insert.run();
       }

@@ -17,15 +17,15 @@ constexpr std::size_t kPairBytes = 12;
 
 }  // namespace
 
-std::string encode_minutes(const std::vector<MinuteCount>& minutes) {
-  std::string out;
+void encode_minutes(const std::vector<MinuteCount>& minutes, std::string& out) {
+  out.clear();
   out.reserve(minutes.size() * kPairBytes);
   for (const MinuteCount& m : minutes) {
     put_le(out, static_cast<std::uint64_t>(m.minute), 8);
     put_le(out, m.count, 4);
   }
-  return out;
 }
+
 
 bool decode_minutes(std::string_view blob, std::vector<MinuteCount>& out) {
   out.clear();
@@ -47,16 +47,17 @@ SourceStateTable::SourceStateTable(StateDb& db)
       erase_(db, "DELETE FROM source_state WHERE source = ?") {}
 
 void SourceStateTable::write(const SourceState& state, UnixSeconds now) {
-  std::string source = to_string(state.key);
+  const std::string source = to_string(state.key);
   if (state.empty()) {
     erase_.bind(1, source).run();
     return;
   }
-  std::string minutes = encode_minutes(state.minutes);
-  upsert_.bind(1, source)
-      .bind_blob(2, state.key.bytes.data(), state.key.bytes.size())
+  // Bound without SQLite's copies: source, state and minutes_ outlive run().
+  encode_minutes(state.minutes, minutes_);
+  upsert_.bind_static(1, source)
+      .bind_blob_static(2, state.key.bytes.data(), state.key.bytes.size())
       .bind(3, std::int64_t{state.key.prefix})
-      .bind_blob(4, minutes.data(), minutes.size())
+      .bind_blob_static(4, minutes_.data(), minutes_.size())
       .bind(5, std::int64_t{state.episodes})
       .bind(6, state.last_episode)
       .bind(7, state.suspended_until)

@@ -15,7 +15,9 @@
 namespace whoisd {
 
 // The minutes column: (int64 minute, uint32 count) little-endian pairs, oldest first.
-std::string encode_minutes(const std::vector<MinuteCount>& minutes);
+// Into out, replacing its contents (its capacity is reused: the persister writes
+// thousands of rows a round).
+void encode_minutes(const std::vector<MinuteCount>& minutes, std::string& out);
 // false when `blob` is not a whole number of pairs.
 bool decode_minutes(std::string_view blob, std::vector<MinuteCount>& out);
 
@@ -32,6 +34,7 @@ class SourceStateTable {
   StateDb& db_;
   SqliteStatement upsert_;
   SqliteStatement erase_;
+  std::string minutes_;  // write()'s encoding buffer
 };
 
 }  // namespace whoisd

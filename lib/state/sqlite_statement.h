@@ -39,6 +39,16 @@ class SqliteStatement {
     check(sqlite3_bind_blob(stmt_, i, data, static_cast<int>(size), SQLITE_TRANSIENT));
     return *this;
   }
+  // Without SQLite's copy (SQLITE_STATIC): for the writers' hot loops. The caller keeps
+  // the bytes alive and unchanged until the statement is run() or reset().
+  SqliteStatement& bind_static(int i, std::string_view v) {
+    check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC));
+    return *this;
+  }
+  SqliteStatement& bind_blob_static(int i, const void* data, std::size_t size) {
+    check(sqlite3_bind_blob(stmt_, i, data, static_cast<int>(size), SQLITE_STATIC));
+    return *this;
+  }
   SqliteStatement& bind_null(int i) {
     check(sqlite3_bind_null(stmt_, i));
     return *this;

@@ -142,6 +142,13 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
     std::string journal = query_text(raw, path, "PRAGMA journal_mode = WAL");
     if (journal != "wal") throw_for(path, "cannot use write-ahead logging (journal mode is '" + journal + "')");
     db.exec("PRAGMA synchronous = NORMAL");
+    // Checkpoints every 8,000 pages of WAL (about 32 MB) instead of SQLite's 1,000: the
+    // query log's indexes rewrite the same pages in every transaction, and a checkpoint
+    // copies each page once however often it was logged, so fewer checkpoints mean
+    // fewer writes (12 % of the query-log writer's CPU per row, bench_query_log). The
+    // -wal file keeps that size on disk. Per connection, so both writers of the daemon
+    // (query log and limiter state) get it.
+    db.exec("PRAGMA wal_autocheckpoint = 8000");
     // Proves now, at start, that the file and its directory (for the -wal and -shm
     // files) are writable, rather than at the first query hours later.
     try {
