@@ -39,16 +39,19 @@ QueryAnswer QueryHandler::answer(const IpAddress& client, std::string_view line,
     case ParsedQuery::Kind::lookup:
       break;
   }
-  std::optional<PublishedDomain> domain;
+  // One per thread, reused: its strings keep their capacity from lookup to lookup, so
+  // decoding a record allocates nothing once the thread has seen a few large ones.
+  thread_local PublishedDomain domain;
+  bool found;
   try {
-    domain = store_.lookup(q.a_label);
+    found = store_.lookup(q.a_label, domain);
   } catch (const std::exception& e) {
     // The snapshot file went bad under us (I/O error, corruption): no answer beats a
     // wrong "no match"; the connection is closed and the failure logged and counted.
     log::error("lookup_failed").kv("domain", q.a_label).kv("error", e.what());
     return {std::string(), Outcome::error};
   }
-  if (domain) return {renderer.found(*domain, q.below_registration), Outcome::found};
+  if (found) return {renderer.found(domain, q.below_registration), Outcome::found};
   return {renderer.no_match(q.u_label.empty() ? q.a_label : q.u_label), Outcome::no_match};
 }
 

@@ -1,7 +1,9 @@
 #include "snapshot/published_record.h"
 
 #include <cstdint>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 namespace whoisd {
 
@@ -66,15 +68,15 @@ class Reader {
     std::uint64_t v = uint(field);
     return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
   }
-  std::string str(const char* field) {
+  // A length-prefixed string, into out (its capacity reused).
+  void str(const char* field, std::string& out) {
     std::uint64_t length = uint(field);
     if (length > left()) {
       throw PublishedRecordError(std::string("the string ") + field + " is " + std::to_string(length) +
                                  " bytes long, " + std::to_string(left()) + " are left");
     }
-    std::string s(in_.substr(pos_, static_cast<std::size_t>(length)));
+    out.assign(in_.substr(pos_, static_cast<std::size_t>(length)));
     pos_ += static_cast<std::size_t>(length);
-    return s;
   }
   // A count of items that take at least one byte each: never more than the bytes left,
   // so that a forged count cannot make the caller reserve or loop beyond the record.
@@ -152,7 +154,7 @@ std::string encode_published_record(const PublishedDomain& d) {
   return w.take();
 }
 
-PublishedDomain decode_published_record(std::string_view a_label, std::string_view record) {
+void decode_published_record(std::string_view a_label, std::string_view record, PublishedDomain& d) {
   Reader in(record);
   if (record.empty()) throw PublishedRecordError("the record is empty");
   const unsigned version = in.byte("the format version");
@@ -160,10 +162,11 @@ PublishedDomain decode_published_record(std::string_view a_label, std::string_vi
     throw PublishedRecordError("record format version " + std::to_string(version) + ", this whoisd reads version " +
                                std::to_string(kPublishedRecordVersion));
   }
-  PublishedDomain d;
-  d.a_label = std::string(a_label);
-  d.u_label = in.str("u_label");
-  d.status = in.str("status");
+  // Every field of d is assigned below (a reused d must not keep a value of the domain
+  // it held before), into strings that keep their capacity.
+  d.a_label.assign(a_label);
+  in.str("u_label", d.u_label);
+  in.str("status", d.status);
   d.created = in.sint("created");
   d.expires = in.sint("expires");
   const unsigned flags = in.byte("the disclosure flags");
@@ -173,47 +176,53 @@ PublishedDomain decode_published_record(std::string_view a_label, std::string_vi
   d.admin.disclosed = (flags & kAdminDisclosed) != 0;
   d.tech.disclosed = (flags & kTechDisclosed) != 0;
   if (r.disclosed) {
-    r.name = in.str("registrant.name");
-    r.address = in.str("registrant.address");
-    r.locality = in.str("registrant.locality");
-    r.zip_code = in.str("registrant.zip_code");
-    r.zip_locality = in.str("registrant.zip_locality");
-    r.country_code = in.str("registrant.country_code");
-    r.email = in.str("registrant.email");
+    in.str("registrant.name", r.name);
+    in.str("registrant.address", r.address);
+    in.str("registrant.locality", r.locality);
+    in.str("registrant.zip_code", r.zip_code);
+    in.str("registrant.zip_locality", r.zip_locality);
+    in.str("registrant.country_code", r.country_code);
+    in.str("registrant.email", r.email);
+  } else {
+    for (std::string* v : {&r.name, &r.address, &r.locality, &r.zip_code, &r.zip_locality, &r.country_code, &r.email})
+      v->clear();
   }
-  if (d.admin.disclosed) {
-    d.admin.name = in.str("admin.name");
-    d.admin.email = in.str("admin.email");
+  for (auto [c, name, email] : {std::tuple{&d.admin, "admin.name", "admin.email"},
+                                std::tuple{&d.tech, "tech.name", "tech.email"}}) {
+    if (c->disclosed) {
+      in.str(name, c->name);
+      in.str(email, c->email);
+    } else {
+      c->name.clear();
+      c->email.clear();
+    }
   }
-  if (d.tech.disclosed) {
-    d.tech.name = in.str("tech.name");
-    d.tech.email = in.str("tech.email");
+  auto strings = [&](std::vector<std::string>& out, const char* count_field, const char* field) {
+    out.resize(in.count(count_field));
+    for (std::string& s : out) in.str(field, s);
+  };
+  d.name_servers.resize(in.count("the number of name servers"));
+  for (PublishedNameServer& ns : d.name_servers) {
+    in.str("name_servers.host", ns.host);
+    strings(ns.ipv4, "the number of IPv4 glue addresses", "name_servers.ipv4");
+    strings(ns.ipv6, "the number of IPv6 glue addresses", "name_servers.ipv6");
   }
-  const std::size_t servers = in.count("the number of name servers");
-  d.name_servers.reserve(servers);
-  for (std::size_t i = 0; i < servers; ++i) {
-    PublishedNameServer& ns = d.name_servers.emplace_back();
-    ns.host = in.str("name_servers.host");
-    const std::size_t v4 = in.count("the number of IPv4 glue addresses");
-    ns.ipv4.reserve(v4);
-    for (std::size_t k = 0; k < v4; ++k) ns.ipv4.push_back(in.str("name_servers.ipv4"));
-    const std::size_t v6 = in.count("the number of IPv6 glue addresses");
-    ns.ipv6.reserve(v6);
-    for (std::size_t k = 0; k < v6; ++k) ns.ipv6.push_back(in.str("name_servers.ipv6"));
-  }
-  const std::size_t records = in.count("the number of DS records");
-  d.ds_records.reserve(records);
-  for (std::size_t i = 0; i < records; ++i) {
-    PublishedDsRecord& ds = d.ds_records.emplace_back();
+  d.ds_records.resize(in.count("the number of DS records"));
+  for (PublishedDsRecord& ds : d.ds_records) {
     ds.key_tag = static_cast<std::uint32_t>(in.uint_at_most("ds_records.key_tag", 65535));
     ds.algorithm = static_cast<std::uint32_t>(in.uint_at_most("ds_records.algorithm", 255));
     ds.digest_type = static_cast<std::uint32_t>(in.uint_at_most("ds_records.digest_type", 255));
-    ds.digest_hex = in.str("ds_records.digest");
+    in.str("ds_records.digest", ds.digest_hex);
     if (!is_upper_hex(ds.digest_hex)) throw PublishedRecordError("a DS digest that is not upper-case hexadecimal");
   }
   if (in.left() != 0) {
     throw PublishedRecordError(std::to_string(in.left()) + " bytes after the last field");
   }
+}
+
+PublishedDomain decode_published_record(std::string_view a_label, std::string_view record) {
+  PublishedDomain d;
+  decode_published_record(a_label, record, d);
   return d;
 }
 

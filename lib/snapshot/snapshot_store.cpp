@@ -208,7 +208,8 @@ class SnapshotStore::Snapshot {
   };
 
   Lease borrow();
-  std::optional<PublishedDomain> lookup(SnapshotConnection& connection, std::string_view a_label) const;
+  // Decodes into out (true) or returns false when a_label is not in the file.
+  bool lookup(SnapshotConnection& connection, std::string_view a_label, PublishedDomain& out) const;
 
  private:
   // Compares published_domains with the normalised tables where it is cheap: the first
@@ -307,19 +308,20 @@ void SnapshotStore::Snapshot::give_back(std::unique_ptr<SnapshotConnection> conn
   pool_returned_.notify_one();
 }
 
-std::optional<PublishedDomain> SnapshotStore::Snapshot::lookup(SnapshotConnection& connection,
-                                                               std::string_view a_label) const {
+bool SnapshotStore::Snapshot::lookup(SnapshotConnection& connection, std::string_view a_label,
+                                     PublishedDomain& out) const {
   sqlite3_stmt* stmt = connection.published.get();
   sqlite::ResetGuard reset{stmt};
   sqlite3_bind_text(stmt, 1, a_label.data(), static_cast<int>(a_label.size()), SQLITE_STATIC);
   int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc == SQLITE_DONE) return false;
   if (rc != SQLITE_ROW) {
     throw SnapshotError(info.path + ": lookup of '" + std::string(a_label) +
                         "' failed: " + sqlite3_errmsg(connection.db.get()));
   }
   try {
-    return decode_published_record(a_label, sqlite::column_blob(stmt, 0));
+    decode_published_record(a_label, sqlite::column_blob(stmt, 0), out);
+    return true;
   } catch (const PublishedRecordError& e) {
     throw SnapshotError(info.path + ": the published_domains record of '" + std::string(a_label) +
                         "' is unreadable: " + e.what() + "; " + rebuild_advice(info.path));
@@ -407,11 +409,17 @@ bool SnapshotStore::reload(std::string* error) {
   }
 }
 
-std::optional<PublishedDomain> SnapshotStore::lookup(std::string_view a_label) const {
+bool SnapshotStore::lookup(std::string_view a_label, PublishedDomain& out) const {
   std::shared_ptr<Snapshot> snapshot = current();
   if (!snapshot) throw SnapshotError(path_ + ": no snapshot open");
   Snapshot::Lease connection = snapshot->borrow();
-  return snapshot->lookup(*connection, a_label);
+  return snapshot->lookup(*connection, a_label, out);
+}
+
+std::optional<PublishedDomain> SnapshotStore::lookup(std::string_view a_label) const {
+  PublishedDomain d;
+  if (!lookup(a_label, d)) return std::nullopt;
+  return d;
 }
 
 SnapshotInfo SnapshotStore::info() const {

@@ -91,6 +91,10 @@ class SnapshotStore {  // thread-safe; lookups never wait on a reload
   // nullopt when it is not in the snapshot. Throws SnapshotError when no snapshot is open
   // or SQLite fails reading the file (e.g. a corrupt page the open-time checks missed).
   std::optional<PublishedDomain> lookup(std::string_view a_label) const;
+  // The same into out (true when found), reusing its strings' capacity: the server's
+  // path, one PublishedDomain per thread, no allocation per lookup. When it returns
+  // false or throws, out holds nothing to use.
+  bool lookup(std::string_view a_label, PublishedDomain& out) const;
   // The snapshot being served. Throws SnapshotError when none is open.
   SnapshotInfo info() const;
   bool is_open() const;
