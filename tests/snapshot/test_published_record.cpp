@@ -4,6 +4,8 @@
 // is a PublishedRecordError saying what is wrong — never a crash or a wrong domain.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "snapshot/normalised_domain_reader.h"
 #include "snapshot/published_record.h"
 #include "snapshot/sqlite_handle.h"
@@ -51,6 +53,36 @@ TEST_CASE("every fixture domain survives encoding and decoding unchanged") {
   }
   PublishedDomain d = small_domain();
   CHECK(whoisd::decode_published_record("x.pt", whoisd::encode_published_record(d)) == d);
+}
+
+TEST_CASE("decoding into a reused PublishedDomain leaves nothing of the domain it held before") {
+  // The server decodes every record into one PublishedDomain per thread: an undisclosed
+  // contact, fewer name servers, glue or DS records must not keep the previous values.
+  std::vector<PublishedDomain> domains = fixture_domains();
+  PublishedDomain full = small_domain();
+  full.admin.disclosed = true;
+  full.admin.name = "A";
+  full.admin.email = "a@x.pt";
+  full.registrant.email = "r@x.pt";
+  full.name_servers.push_back({"ns2.x.pt", {"192.0.2.2", "192.0.2.3"}, {"2001:db8::2"}});
+  full.ds_records.push_back({1, 8, 2, "CD"});
+  PublishedDomain bare;
+  bare.a_label = bare.u_label = "y.pt";
+  bare.status = "ACTIVE";
+  bare.registrant.disclosed = bare.admin.disclosed = bare.tech.disclosed = false;
+  domains.push_back(full);
+  domains.push_back(bare);
+  domains.push_back(full);
+  PublishedDomain reused;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const PublishedDomain& d : domains) {
+      INFO(d.a_label);
+      whoisd::decode_published_record(d.a_label, whoisd::encode_published_record(d), reused);
+      CHECK(whoisd::first_difference(d, reused) == "");
+      CHECK(reused == d);
+    }
+    std::reverse(domains.begin(), domains.end());
+  }
 }
 
 TEST_CASE("a record cut short anywhere, or with bytes left over, is refused") {
