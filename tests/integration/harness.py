@@ -220,24 +220,12 @@ class Daemon:
 
     def wait_metric(self, name, at_least):
         """Waits until the metric `name` reaches `at_least` (e.g. connections accepted)."""
-        end = time.monotonic() + DEADLINE
-        value = None
-        while time.monotonic() < end:
-            value = self.metrics().get(name, 0)
-            if value >= at_least:
-                return value
-            time.sleep(0.05)
-        fail("metric %s is %s, expected at least %s" % (name, value, at_least))
+        return wait_until(lambda: self.metrics().get(name, 0), lambda v: v >= at_least,
+                          lambda v: "metric %s is %s, expected at least %s" % (name, v, at_least))
 
     def wait_metric_at_most(self, name, at_most):
-        end = time.monotonic() + DEADLINE
-        value = None
-        while time.monotonic() < end:
-            value = self.metrics().get(name, 0)
-            if value <= at_most:
-                return value
-            time.sleep(0.05)
-        fail("metric %s is %s, expected at most %s" % (name, value, at_most))
+        return wait_until(lambda: self.metrics().get(name, 0), lambda v: v <= at_most,
+                          lambda v: "metric %s is %s, expected at most %s" % (name, v, at_most))
 
     def send(self, signum):
         self.proc.send_signal(signum)
@@ -261,26 +249,32 @@ class Daemon:
             return con.execute("SELECT client, proxy_peer, query, outcome FROM query_log ORDER BY id").fetchall()
 
     def wait_for_log(self, pattern, count=1):
-        end = time.monotonic() + DEADLINE
-        while time.monotonic() < end:
-            if len(re.findall(pattern, self.log_text())) >= count:
-                return
-            time.sleep(0.05)
-        fail("no %d log line(s) matching %r within %ds:\n%s" % (count, pattern, DEADLINE, self.log_text()[-4000:]))
+        wait_until(lambda: len(re.findall(pattern, self.log_text())), lambda n: n >= count,
+                   lambda n: "no %d log line(s) matching %r within %ds:\n%s"
+                   % (count, pattern, DEADLINE, self.log_text()[-4000:]))
 
     def wait_query_log_rows(self, count):
         """The query log is written in batches by a background thread."""
-        end = time.monotonic() + DEADLINE
-        rows = []
-        while time.monotonic() < end:
+        def rows():
             try:
-                rows = self.query_log()
+                return self.query_log()
             except sqlite3.Error:
-                rows = []
-            if len(rows) >= count:
-                return rows
-            time.sleep(0.1)
-        fail("the query log holds %d rows, expected %d" % (len(rows), count))
+                return []
+        return wait_until(rows, lambda r: len(r) >= count,
+                          lambda r: "the query log holds %d rows, expected %d" % (len(r), count), interval=0.1)
+
+
+def wait_until(probe, done, describe, interval=0.05):
+    """Calls probe() until done(value) holds, within DEADLINE; returns that value.
+    Otherwise fails with describe(last value), which says what was expected."""
+    end = time.monotonic() + DEADLINE
+    value = probe()
+    while not done(value):
+        if time.monotonic() >= end:
+            fail(describe(value))
+        time.sleep(interval)
+        value = probe()
+    return value
 
 
 def read_all(s):

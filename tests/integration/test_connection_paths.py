@@ -17,7 +17,7 @@ import threading
 import time
 
 from harness import (DEADLINE, Daemon, _running, build_snapshot, check, note, parse_args, private_dir, read_all,
-                     root_args)
+                     root_args, wait_until)
 
 args = parse_args()
 d = Daemon(args, name="paths", config="""
@@ -135,16 +135,13 @@ try:
     few.wait_for_log(r"event=accept_failed .*error=\"?Too many open files")
     for c in held:
         c.close()
-    end = time.monotonic() + DEADLINE
-    while True:
+    def answer():
         try:
-            a = few.query(QUERY, timeout=10)
+            return few.query(QUERY, timeout=10)
         except OSError:
-            a = b""
-        if a == baseline:
-            break
-        check(time.monotonic() < end, "no answer after the descriptors were freed: %r" % a[:200])
-        time.sleep(0.2)
+            return b""
+    wait_until(answer, lambda a: a == baseline,
+               lambda a: "no answer after the descriptors were freed: %r" % a[:200], interval=0.2)
     note("ok out of descriptors: accepting paused, logged, and resumed once they were free")
 finally:
     rc = few.stop()

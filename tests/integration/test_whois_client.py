@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all, wait_until
 
 args = parse_args()
 d = Daemon(args, name="whois", config="""
@@ -90,10 +90,8 @@ try:
         r = subprocess.run([admin, "--state-dir", d.state_dir, "lift", "127.0.0.1", "--reason", "integration test"],
                            capture_output=True, timeout=DEADLINE)
         check(r.returncode == 0, "whoisd-admin lift: %r %r" % (r.stdout, r.stderr))
-        end = time.monotonic() + DEADLINE
-        while not d.whois("exemplo.pt").startswith("Domain: exemplo.pt"):
-            check(time.monotonic() < end, "the lift was not applied by the running daemon")
-            time.sleep(0.2)
+        wait_until(lambda: d.whois("exemplo.pt"), lambda a: a.startswith("Domain: exemplo.pt"),
+                   lambda a: "the lift was not applied by the running daemon", interval=0.2)
         note("ok whoisd-admin lift applied by the running daemon")
 finally:
     rc = d.stop()
