@@ -74,6 +74,7 @@ void run_property(std::uint64_t seed, int queries, bool restarts) {
     // A few hot sources make most queries.
     int source = uniform(0, 3) == 0 ? static_cast<int>(uniform(0, 59)) : static_cast<int>(uniform(0, 5)) * 10;
     IpAddress client = client_for(source);
+    limiter->prefetch(client);  // as the daemon does at accept: must change nothing
     Decision d = limiter->check(client);
     Reference& r = reference[source_key(client, 64)];
     REQUIRE(d.source == source_key(client, 64));
