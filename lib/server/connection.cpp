@@ -223,6 +223,9 @@ bool ClientConnection::process_proxy_header() {
   if (r.header.client) {
     proxy_peer_ = peer_;
     client_ = *r.header.client;
+    // The end client's limiter slot (the listener prefetched the proxy's): its miss
+    // overlaps the connection-limit bookkeeping and the line's framing before check().
+    loop_.context().handler.prefetch(client_);
   } else {
     client_ = peer_;  // LOCAL / UNKNOWN: the proxy speaks for itself (health checks)
   }

@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "server/connection.h"
 #include "server/event_loop.h"
+#include "server/query_handler.h"
+#include "server/server_context.h"
 
 namespace whoisd {
 namespace {
@@ -127,6 +129,12 @@ void Listener::accept_pending() {
       ::close(fd);
       continue;
     }
+    // The limiter's slot for this client is most likely not in the cache (one of many
+    // sources): start loading it now, so that the miss overlaps the connection's
+    // set-up and the recv() of its query instead of stalling check() after them.
+    // (Behind a trusted proxy this is the proxy's own slot; the end client is only
+    // known once its header is parsed, just before check().)
+    loop_.context().handler.prefetch(*peer);
     ClientConnection::serve(loop_, fd, *peer);
   }
 }

@@ -11,6 +11,8 @@ namespace whoisd {
 QueryHandler::QueryHandler(Limiter& limiter, const QueryParser& parser, const SnapshotStore& store)
     : limiter_(limiter), parser_(parser), store_(store) {}
 
+void QueryHandler::prefetch(const IpAddress& client) const noexcept { limiter_.prefetch(client); }
+
 QueryAnswer QueryHandler::answer(const IpAddress& client, std::string_view line, bool too_long,
                                  const AnswerRenderer& renderer) const {
   Decision d = limiter_.check(client);
