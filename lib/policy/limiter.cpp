@@ -757,8 +757,8 @@ void Limiter::prefetch(const IpAddress& client) const noexcept {
   const std::size_t capacity = s.table_capacity.load(std::memory_order_relaxed);
   // The home slot and the next one: with linear probing at 53-80 % load a source
   // often sits one slot past its home, which is in the next cache line when the home
-  // is the second half of one (measured: 5-10 % more decisions a second than the
-  // home slot alone in bench_limiter's prefetched runs). For writing (check()
+  // is the second half of one (bench_limiter's prefetched runs: 0-14 % faster than
+  // the home slot alone, never slower; bench/README.md). For writing (check()
   // updates the slot), kept in every cache level.
   const std::uintptr_t at = table + Impl::home(k, capacity) * sizeof(Slot);
   __builtin_prefetch(reinterpret_cast<const void*>(at), 1, 3);
