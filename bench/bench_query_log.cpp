@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "state/query_counts.h"
 #include "state/query_log.h"
 #include "state/sqlite_statement.h"
 #include "state/state_db.h"
@@ -46,7 +47,8 @@ std::uint64_t splitmix(std::uint64_t& state) {
 }
 
 // A query log of `rows` rows spread evenly over the `days` before now, written
-// straight into query_log (one transaction per 100,000 rows), in time order.
+// straight into query_log (one transaction per 100,000 rows), in time order, then
+// counted into query_counts.
 void write_big_log(const std::string& path, std::int64_t rows, int days, int sources) {
   StateDb db = StateDb::open(path, StateDb::Mode::create);
   // Zipf: source k (from 1) is drawn with weight 1/k.
@@ -79,6 +81,12 @@ void write_big_log(const std::string& path, std::int64_t rows, int days, int sou
           .bind(6, static_cast<std::int64_t>(20 + (r >> 40) % 50));
       insert.run();
     }
+    tx.commit();
+  }
+  {
+    // What the writer would have counted, had the rows come through it.
+    StateDb::Transaction tx(db);
+    rebuild_query_counts(db);
     tx.commit();
   }
   std::printf("top: wrote %lld rows over %d days from %d sources in %.1f s\n", static_cast<long long>(rows), days,

@@ -1,11 +1,14 @@
 #include "state/query_log.h"
 
 #include <array>
+#include <functional>
+#include <unordered_map>
 #include <utility>
 
 #include "common/escape.h"
 #include "common/log.h"
 #include "policy/source_key.h"
+#include "state/query_counts.h"
 #include "state/sqlite_statement.h"
 #include "state/state_db.h"
 
@@ -33,13 +36,38 @@ struct QueryLog::Writer {
       : db(StateDb::open(path, StateDb::Mode::read_write)),
         insert(db,
                "INSERT INTO query_log (time_us, source, client, proxy_peer, query, outcome, answer_us) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)") {
+               "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+        add_counts(db,
+                   "INSERT INTO query_counts (hour, source, outcome, queries, first_us, last_us) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hour, source, outcome) DO UPDATE SET "
+                   "queries = queries + ?4, first_us = min(first_us, ?5), last_us = max(last_us, ?6)") {
     // The two indexes (time, source+time) take most of an insert; a page cache larger
     // than SQLite's 2 MB default keeps their hot pages in memory.
     db.exec("PRAGMA cache_size = -16384");
   }
   StateDb db;
   SqliteStatement insert;
+  SqliteStatement add_counts;
+
+  // A batch's rows counted per (hour, source, outcome): one upsert of query_counts per
+  // key instead of one per row (a batch is mostly the same hour and the busy sources).
+  struct CountKey {
+    std::int64_t hour;
+    std::string_view source;  // into `sources`
+    QueryOutcome outcome;
+    bool operator==(const CountKey&) const = default;
+  };
+  struct CountKeyHash {
+    std::size_t operator()(const CountKey& k) const noexcept {
+      return std::hash<std::string_view>()(k.source) ^ (static_cast<std::size_t>(k.hour) * 0x9e3779b97f4a7c15u) ^
+             static_cast<std::size_t>(k.outcome);
+    }
+  };
+  struct Counts {
+    std::int64_t queries = 0, first_us = 0, last_us = 0;
+  };
+  std::vector<std::string> sources;  // the batch's source keys as text, one per entry
+  std::unordered_map<CountKey, Counts, CountKeyHash> counts;
 };
 
 QueryLog::QueryLog(std::string db_path, QueryLogOptions options)
@@ -140,16 +168,32 @@ void QueryLog::run() {
 void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
   if (batch.empty()) return;
   Writer& w = *writer_;
+  // Source keys and the batch's counts, once for all attempts. `sources` is filled
+  // before any key points into it (no reallocation after).
+  w.sources.resize(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    w.sources[i] = to_string(source_key(batch[i].client, options_.ipv6_prefix));
+  w.counts.clear();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const QueryLogEntry& e = batch[i];
+    Writer::Counts& c = w.counts[{query_count_hour(e.time_us), w.sources[i], e.outcome}];
+    c.first_us = c.queries ? std::min(c.first_us, e.time_us) : e.time_us;
+    c.last_us = c.queries ? std::max(c.last_us, e.time_us) : e.time_us;
+    ++c.queries;
+  }
   // A failed transaction is rolled back whole, so it can simply be tried again: a
   // purge or an admin command may hold the file past the busy timeout, or the disk
   // may be briefly full. Meanwhile record() keeps filling the bounded backlog.
   constexpr int kAttempts = 3;
   for (int attempt = 1;; ++attempt) {
     try {
+      // The rows and their counts in one transaction: query_counts never disagrees
+      // with query_log, not even after a kill -9 (both or neither are committed).
       StateDb::Transaction tx(w.db);
-      for (const QueryLogEntry& e : batch) {
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const QueryLogEntry& e = batch[i];
         // The texts live until run(): bound without SQLite's copy of each.
-        const std::string source = to_string(source_key(e.client, options_.ipv6_prefix));
+        const std::string& source = w.sources[i];
         const std::string client = e.client.to_string();
         const std::string proxy_peer = e.proxy_peer ? e.proxy_peer->to_string() : std::string();
         const std::string query = escape_keep_utf8(e.query, 2048);
@@ -163,12 +207,22 @@ void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
             .bind(7, static_cast<std::int64_t>(e.answer_us));
         w.insert.run();
       }
+      for (const auto& [key, c] : w.counts) {
+        w.add_counts.bind(1, key.hour)
+            .bind_static(2, key.source)
+            .bind_static(3, to_string(key.outcome))
+            .bind(4, c.queries)
+            .bind(5, c.first_us)
+            .bind(6, c.last_us);
+        w.add_counts.run();
+      }
       tx.commit();
       written_.fetch_add(batch.size(), std::memory_order_relaxed);
       backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
       return;
     } catch (const StateDbError& e) {
       w.insert.reset();
+      w.add_counts.reset();
       write_errors_.fetch_add(1, std::memory_order_relaxed);
       if (attempt < kAttempts) {
         log::warn("query_log_write_failed").kv("entries", batch.size()).kv("error", e.what()).kv("retry", attempt);

@@ -96,7 +96,7 @@ class QueryLog {
   void write_batch(std::vector<QueryLogEntry>& batch);
   void report_drops(bool final);
 
-  struct Writer;  // the connection and prepared statement, used only by the writer thread
+  struct Writer;  // the connection and prepared statements, used only by the writer thread
   std::string db_path_;
   QueryLogOptions options_;
   std::unique_ptr<Writer> writer_;

@@ -1,5 +1,10 @@
 #include "state/retention.h"
 
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "state/query_counts.h"
 #include "state/sqlite_statement.h"
 
 namespace whoisd {
@@ -10,7 +15,20 @@ PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::
   // time index: each statement reads only the rows it removes.
   SqliteStatement queries(db,
                           "DELETE FROM query_log WHERE id IN "
-                          "(SELECT id FROM query_log WHERE time_us < ? ORDER BY time_us LIMIT ?)");
+                          "(SELECT id FROM query_log WHERE time_us < ? ORDER BY time_us LIMIT ?) "
+                          "RETURNING time_us, source, outcome");
+  // query_counts stays exact (query_counts.h): each (hour, source, outcome) whose rows
+  // the batch deleted is counted again from the rows left, in the same transaction.
+  // Most of them have none left (their hour is wholly older than the cutoff) and are
+  // removed; only the hour the cutoff falls in keeps some. Recounting rather than
+  // subtracting also corrects first_us, which the deleted rows may have been.
+  SqliteStatement forget_counts(db, "DELETE FROM query_counts WHERE hour = ? AND source = ? AND outcome = ?");
+  SqliteStatement recount(db,
+                          "INSERT INTO query_counts (hour, source, outcome, queries, first_us, last_us) "
+                          "SELECT ?1, ?2, ?3, count(*), min(time_us), max(time_us) FROM query_log "
+                          "INDEXED BY query_log_source WHERE source = ?2 AND time_us >= ?4 AND time_us < ?5 "
+                          "AND outcome = ?3 HAVING count(*) > 0");
+  std::set<std::tuple<std::int64_t, std::string, std::string>> touched;
   SqliteStatement events(db,
                          "DELETE FROM abuse_events WHERE id IN "
                          "(SELECT id FROM abuse_events WHERE time < ? ORDER BY time LIMIT ?)");
@@ -22,8 +40,23 @@ PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::
   auto limit = static_cast<std::int64_t>(batch);
   for (std::size_t i = 0; i < max_batches; ++i) {
     StateDb::Transaction tx(db);
-    queries.bind(1, cutoff * 1'000'000).bind(2, limit).run();
-    auto q = static_cast<std::uint64_t>(sqlite3_changes64(db.handle()));
+    queries.bind(1, cutoff * 1'000'000).bind(2, limit);
+    std::uint64_t q = 0;
+    touched.clear();
+    while (queries.step()) {
+      ++q;
+      touched.emplace(query_count_hour(queries.int64(0)), queries.text(1), queries.text(2));
+    }
+    queries.reset();
+    for (const auto& [hour, source, outcome] : touched) {
+      forget_counts.bind(1, hour).bind(2, source).bind(3, outcome).run();
+      recount.bind(1, hour)
+          .bind(2, source)
+          .bind(3, outcome)
+          .bind(4, hour * kQueryCountHourUs)
+          .bind(5, (hour + 1) * kQueryCountHourUs)
+          .run();
+    }
     events.bind(1, cutoff).bind(2, limit).run();
     auto e = static_cast<std::uint64_t>(sqlite3_changes64(db.handle()));
     actions.bind(1, cutoff).bind(2, limit).run();

@@ -74,10 +74,12 @@ class SqliteStatement {
 
   std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string text(int col) const {
+  std::string text(int col) const { return std::string(text_view(col)); }
+  // The text without a copy: valid until the next step() or reset().
+  std::string_view text_view(int col) const {
     const unsigned char* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
+    return p ? std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string_view();
   }
   std::string_view blob(int col) const {
     const void* p = sqlite3_column_blob(stmt_, col);

@@ -7,6 +7,8 @@
 #include <set>
 #include <system_error>
 
+#include "common/log.h"
+#include "state/query_counts.h"
 #include "state/state_schema.h"
 
 namespace whoisd {
@@ -70,6 +72,32 @@ std::set<std::string> table_names(sqlite3* db, const std::string& path) {
   return names;
 }
 
+// Version 1 -> 2: adds query_counts and fills it from the whole query_log, in one
+// transaction (an interrupted upgrade leaves version 1, tried again at the next start).
+// Seconds for a large log (about 25 s for 10,000,000 rows on the development machine),
+// once; logged before and after so that a slow start says why.
+void upgrade_from_version_1(StateDb& db, const std::string& path) {
+  StateDb::Transaction tx(db);
+  // Another process may have upgraded it since this one read the version.
+  if (query_int(db.handle(), path, "PRAGMA user_version") != 1) return;
+  std::int64_t rows = query_int(db.handle(), path, "SELECT count(*) FROM query_log");
+  log::info("state_schema_upgrading").kv("file", path).kv("from_version", 1).kv("to_version", 2).kv("query_log_rows",
+                                                                                                     rows);
+  auto start = std::chrono::steady_clock::now();
+  db.exec(state_schema_added_in_version_2());
+  std::int64_t counted = rebuild_query_counts(db);
+  std::int64_t hours = query_int(db.handle(), path, "SELECT count(*) FROM query_counts");
+  db.exec("PRAGMA user_version = 2");
+  tx.commit();
+  log::info("state_schema_upgraded")
+      .kv("file", path)
+      .kv("from_version", 1)
+      .kv("to_version", 2)
+      .kv("query_log_rows", counted)
+      .kv("query_counts_rows", hours)
+      .kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
+}
+
 }  // namespace
 
 std::string state_db_path(std::string_view state_dir) {
@@ -123,12 +151,21 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
     if (mode != Mode::create)
       throw_for(path, "is empty, without the whoisd state schema (the daemon creates it at its first start)");
     db.exec("PRAGMA journal_mode = WAL");
-    db.exec(std::string("BEGIN IMMEDIATE;") + std::string(state_schema_sql()) + "PRAGMA user_version = " +
+    db.exec(std::string("BEGIN IMMEDIATE;") + state_schema_sql() + "PRAGMA user_version = " +
             std::to_string(kStateSchemaVersion) + "; COMMIT;");
     version = kStateSchemaVersion;
     tables = table_names(raw, path);
   } else if (version == 0) {
     throw_for(path, "is not a whoisd state database (it has tables but no schema version)");
+  } else if (version == 1 && kStateSchemaVersion == 2) {
+    // Only the daemon upgrades: whoisd-admin may be run while an older daemon still
+    // writes the file, and an upgrade of a large log holds it for seconds.
+    if (mode != Mode::create)
+      throw_for(path, "has state schema version 1; this whoisd uses version 2, which the daemon makes of it when it "
+                      "next starts (restart whoisd, then run this again)");
+    upgrade_from_version_1(db, path);
+    version = kStateSchemaVersion;
+    tables = table_names(raw, path);
   } else if (version != kStateSchemaVersion) {
     throw_for(path, "has state schema version " + std::to_string(version) + ", this whoisd uses version " +
                         std::to_string(kStateSchemaVersion) + " (it is never reset silently: move it aside or use the "

@@ -13,7 +13,10 @@
 //
 // The schema is versioned with PRAGMA user_version (kStateSchemaVersion). A file that
 // is corrupt, not a database, of another schema version, or not writable is an error
-// naming the file and the problem: state is never reset silently.
+// naming the file and the problem: state is never reset silently. The one exception
+// to "another version" is version 1, which the daemon's open (Mode::create) upgrades
+// to version 2 in one transaction, logged (state_schema_upgrading, _upgraded); the
+// other modes refuse it, naming the restart that upgrades it.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +32,7 @@ struct StateDbError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr int kStateSchemaVersion = 1;
+inline constexpr int kStateSchemaVersion = 2;  // state_schema.h lists the versions
 inline constexpr std::string_view kStateFileName = "state.sqlite";
 
 // "<dir>/state.sqlite".

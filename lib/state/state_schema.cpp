@@ -8,7 +8,7 @@ namespace {
 // queries of one client in the same second stay ordered); everything else in Unix
 // seconds, as the limiter counts. Sources are the limiter's source keys as text:
 // "192.0.2.1" or "2001:db8:1:2::/64" — what operators type and what reports show.
-constexpr std::string_view kSchema = R"sql(
+constexpr std::string_view kSchemaVersion1 = R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -72,11 +72,36 @@ CREATE TABLE admin_actions (
 CREATE INDEX admin_actions_pending ON admin_actions (id) WHERE applied_at IS NULL;
 )sql";
 
-constexpr std::string_view kTables[] = {"meta", "source_state", "query_log", "abuse_events", "admin_actions"};
+// Added by version 2: what whoisd-admin top counts, kept by the query-log writer so
+// that a period of weeks is read in whole hours instead of row by row.
+constexpr std::string_view kAddedInVersion2 = R"sql(
+-- query_log counted per UTC hour, source and outcome (lib/state/query_counts.h): one
+-- row per (hour, source, outcome) that has rows in query_log. Always equal to
+--   SELECT time_us / 3600000000 (floor), source, outcome, count(*), min(time_us), max(time_us)
+--   FROM query_log GROUP BY 1, 2, 3
+-- because every change to query_log changes it in the same transaction: the writer
+-- adds each batch's counts with its rows (a kill -9 loses both or neither), and the
+-- purge recounts the (hour, source, outcome) whose rows it deleted from the rows left.
+-- Clustered by hour first: a period is a range of the table.
+CREATE TABLE query_counts (
+  hour     INTEGER NOT NULL,                   -- floor(time_us / 3,600,000,000): hours since the Unix epoch, UTC
+  source   TEXT NOT NULL,                      -- as query_log.source
+  outcome  TEXT NOT NULL,                      -- as query_log.outcome
+  queries  INTEGER NOT NULL,                   -- rows of query_log with this hour, source and outcome
+  first_us INTEGER NOT NULL,                   -- their smallest time_us
+  last_us  INTEGER NOT NULL,                   -- their largest time_us
+  PRIMARY KEY (hour, source, outcome)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::string_view kTables[] = {"meta", "source_state", "query_log", "abuse_events", "admin_actions",
+                                        "query_counts"};
 
 }  // namespace
 
-std::string_view state_schema_sql() { return kSchema; }
+std::string state_schema_sql() { return std::string(kSchemaVersion1) + std::string(kAddedInVersion2); }
+std::string_view state_schema_version_1_sql() { return kSchemaVersion1; }
+std::string_view state_schema_added_in_version_2() { return kAddedInVersion2; }
 std::span<const std::string_view> state_schema_tables() { return kTables; }
 
 }  // namespace whoisd

@@ -1,15 +1,24 @@
 // The state database's schema, version kStateSchemaVersion (state_db.h). A change to
-// it is a new version: bump kStateSchemaVersion (old files are then refused by name,
-// never reset).
+// it is a new version: bump kStateSchemaVersion, and either upgrade the older files in
+// StateDb::open or refuse them by name (never reset them).
+//
+// Versions: 1, the first; 2 (2026-11-23) adds query_counts, the query log counted per
+// hour, source and outcome (whoisd-admin top), built from query_log when the daemon
+// opens a version-1 file.
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace whoisd {
 
 // The CREATE statements of a new state database, run in one transaction.
-std::string_view state_schema_sql();
+std::string state_schema_sql();
+// Version 1's CREATE statements, as whoisd before version 2 ran them (tests of the upgrade).
+std::string_view state_schema_version_1_sql();
+// The CREATE statements that version 2 added to version 1 (the upgrade runs them).
+std::string_view state_schema_added_in_version_2();
 // The tables a state database must have.
 std::span<const std::string_view> state_schema_tables();
 

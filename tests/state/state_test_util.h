@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "state/query_counts.h"
 #include "state/state_db.h"
 
 namespace whoisd::test {
@@ -47,6 +48,17 @@ inline void sql_exec(const std::string& path, const std::string& sql) {
   sqlite3_free(err);
   sqlite3_close(db);
   if (rc != SQLITE_OK) throw std::runtime_error("sql_exec: " + message + " in " + sql);
+}
+
+// Rows of query_counts that differ from the count of query_log they must equal
+// (query_counts.h), in either direction: 0 when the summary is exact.
+inline std::int64_t query_counts_disagreement(const std::string& path) {
+  const std::string from_rows = std::string("SELECT ") + std::string(whoisd::kQueryCountHourSql) +
+                                " AS h, source, outcome, count(*), min(time_us), max(time_us) FROM query_log "
+                                "GROUP BY h, source, outcome";
+  const std::string summary = "SELECT hour, source, outcome, queries, first_us, last_us FROM query_counts";
+  return sql_int(path, "SELECT (SELECT count(*) FROM (" + from_rows + " EXCEPT " + summary +
+                           ")) + (SELECT count(*) FROM (" + summary + " EXCEPT " + from_rows + "))");
 }
 
 }  // namespace whoisd::test

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "policy/limiter.h"
+#include "state/query_counts.h"
 #include "state/query_log.h"
 #include "state/retention.h"
 #include "state/state_db.h"
@@ -356,6 +357,12 @@ TEST_CASE("retention: old query and abuse log rows are purged in batches, recent
            "INSERT INTO query_log (time_us, source, client, query, outcome, answer_us) "
            "SELECT (" + std::to_string(now) + " - (i % 100) * 86400) * 1000000, '192.0.2.1', '192.0.2.1', 'x.pt', "
            "'found', 5 FROM n");  // 25 rows a day over the last 100 days
+  {
+    StateDb db = StateDb::open(path, StateDb::Mode::read_write);
+    StateDb::Transaction tx(db);
+    whoisd::rebuild_query_counts(db);
+    tx.commit();
+  }
   sql_exec(path, "INSERT INTO abuse_events (time, source, kind) VALUES (" + std::to_string(now - 95 * day) +
                      ", '192.0.2.1', 'suspension_started'), (" + std::to_string(now - 5 * day) +
                      ", '192.0.2.1', 'suspension_started')");
@@ -374,6 +381,7 @@ TEST_CASE("retention: old query and abuse log rows are purged in batches, recent
   CHECK(rest.admin_actions + some.admin_actions == 1);  // the pending one stays
   CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 2500 - 9 * 25);
   CHECK(sql_int(path, "SELECT min(time_us) FROM query_log") == (now - 90 * day) * 1'000'000);
+  CHECK(whoisd::test::query_counts_disagreement(path) == 0);
   CHECK(sql_int(path, "SELECT count(*) FROM abuse_events") == 1);
   CHECK(sql_int(path, "SELECT count(*) FROM admin_actions") == 1);
 

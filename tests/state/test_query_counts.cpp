@@ -1,0 +1,230 @@
+// query_counts, the query log counted per hour, source and outcome (query_counts.h):
+// whoisd-admin top over random periods equals a count made here from the rows of
+// query_log; the summary equals the GROUP BY of the rows after the writer, after
+// purges that stop inside an hour, and after the upgrade of a version-1 file.
+//
+// A kill -9 cannot make the two disagree: the writer commits a batch's rows and its
+// counts in one transaction, and the purge deletes rows and recounts in one (SQLite
+// commits a transaction whole or not at all), so there is no state in between to
+// test; what is tested is that each transaction leaves them equal.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "state/query_counts.h"
+#include "state/query_log.h"
+#include "state/retention.h"
+#include "state/sqlite_statement.h"
+#include "state/state_db.h"
+#include "state/state_reports.h"
+#include "state/state_schema.h"
+#include "state_test_util.h"
+#include "support/temp_dir.h"
+
+using whoisd::IpAddress;
+using whoisd::QueryLog;
+using whoisd::QueryLogEntry;
+using whoisd::QueryOutcome;
+using whoisd::SqliteStatement;
+using whoisd::StateDb;
+using whoisd::TopSource;
+using whoisd::test::query_counts_disagreement;
+using whoisd::test::sql_exec;
+using whoisd::test::sql_int;
+using whoisd::test::TempDir;
+
+namespace {
+
+constexpr std::int64_t kHourUs = 3'600'000'000;
+constexpr std::int64_t kStartUs = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z, on the hour
+
+struct Tally {
+  std::int64_t queries = 0, first_us = 0, last_us = 0;
+  std::map<std::string, std::int64_t> outcomes;
+};
+
+// The busiest `limit` sources since since_us, most first, ties by source: counted
+// here from every row of query_log.
+std::vector<std::pair<std::string, Tally>> brute_force_top(StateDb& db, std::int64_t since_us, std::size_t limit) {
+  std::map<std::string, Tally> by_source;
+  SqliteStatement rows(db, "SELECT time_us, source, outcome FROM query_log");
+  while (rows.step()) {
+    std::int64_t time_us = rows.int64(0);
+    if (time_us < since_us) continue;
+    Tally& t = by_source[rows.text(1)];
+    t.first_us = t.queries ? std::min(t.first_us, time_us) : time_us;
+    t.last_us = t.queries ? std::max(t.last_us, time_us) : time_us;
+    ++t.queries;
+    ++t.outcomes[rows.text(2)];
+  }
+  std::vector<std::pair<std::string, Tally>> out(by_source.begin(), by_source.end());
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.queries > b.second.queries; });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+void check_top_equals_rows(StateDb& db, std::int64_t since_us, std::size_t limit) {
+  INFO("since " << since_us << " (" << (since_us - kStartUs) / kHourUs << " h and " << (since_us - kStartUs) % kHourUs
+                << " us after the start), limit " << limit);
+  std::vector<TopSource> got = whoisd::top_sources(db, since_us, limit);
+  auto want = brute_force_top(db, since_us, limit);
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i].source == want[i].first);
+    CHECK(got[i].queries == want[i].second.queries);
+    CHECK(got[i].first_us == want[i].second.first_us);
+    CHECK(got[i].last_us == want[i].second.last_us);
+    std::map<std::string, std::int64_t> outcomes(got[i].outcomes.begin(), got[i].outcomes.end());
+    CHECK(outcomes == want[i].second.outcomes);
+    for (std::size_t j = 1; j < got[i].outcomes.size(); ++j)  // most frequent outcome first
+      CHECK(got[i].outcomes[j - 1].second >= got[i].outcomes[j].second);
+  }
+}
+
+// `count` queries through the real writer (small batches, so that a source's hour is
+// counted over several transactions), over `hours` hours from kStartUs, from IPv4
+// and IPv6 clients of very different activity; one in 40 is late (a time up to an
+// hour before the entries recorded before it), as two event loops may do.
+std::vector<std::int64_t> log_random_queries(const std::string& path, std::mt19937_64& rng, int count, int hours) {
+  QueryLog log(path, {.batch = 97, .ipv6_prefix = 64});
+  log.start();
+  std::vector<std::int64_t> times;
+  const std::int64_t step = hours * kHourUs / count;
+  std::int64_t t = kStartUs;
+  for (int i = 0; i < count; ++i) {
+    t += static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(2 * step));
+    std::int64_t when = i % 40 == 39 ? t - static_cast<std::int64_t>(rng() % kHourUs) : t;
+    int s = static_cast<int>(rng() % 6 == 0 ? rng() % 4 : 4 + rng() % 300);
+    QueryLogEntry e;
+    e.time_us = when;
+    e.client = *IpAddress::parse(s % 3 == 0 ? "2001:db8:" + std::to_string(s) + "::" + std::to_string(rng() % 9 + 1)
+                                            : "10.0." + std::to_string(s / 256) + "." + std::to_string(s % 256));
+    e.query = "exemplo.pt";
+    e.outcome = static_cast<QueryOutcome>(rng() % (static_cast<int>(QueryOutcome::error) + 1));
+    e.answer_us = 10;
+    REQUIRE(log.record(std::move(e)));
+    times.push_back(when);
+  }
+  log.stop();
+  REQUIRE(log.counters().written == static_cast<std::uint64_t>(count));
+  return times;
+}
+
+// Periods starting anywhere: before the log, inside hours, on the hour, at a row's
+// exact time (late ones included), after the log.
+std::vector<std::int64_t> random_period_starts(std::mt19937_64& rng, const std::vector<std::int64_t>& times, int hours,
+                                               int n) {
+  std::vector<std::int64_t> starts = {kStartUs - 5 * kHourUs - 1, kStartUs, kStartUs + hours * kHourUs + kHourUs};
+  for (int i = 0; i < n; ++i) {
+    switch (i % 3) {
+      case 0: starts.push_back(kStartUs + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(hours * kHourUs))); break;
+      case 1: starts.push_back(kStartUs + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(hours)) * kHourUs); break;
+      default: starts.push_back(times[rng() % times.size()]); break;
+    }
+  }
+  return starts;
+}
+
+}  // namespace
+
+TEST_CASE("query counts: hours are floor(time / 1 h), before 1970 too", "[state][query_counts]") {
+  CHECK(whoisd::query_count_hour(0) == 0);
+  CHECK(whoisd::query_count_hour(kHourUs - 1) == 0);
+  CHECK(whoisd::query_count_hour(kHourUs) == 1);
+  CHECK(whoisd::query_count_hour(-1) == -1);
+  CHECK(whoisd::query_count_hour(-kHourUs) == -1);
+  CHECK(whoisd::query_count_hour(-kHourUs - 1) == -2);
+  CHECK(whoisd::query_count_hour(kStartUs + 5 * kHourUs + 17) == kStartUs / kHourUs + 5);
+}
+
+TEST_CASE("query counts: top over random periods equals a count of the rows, and the summary their GROUP BY",
+          "[state][query_counts]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  std::mt19937_64 rng(GENERATE(1, 2, 3));
+  const int hours = 40;
+  auto times = log_random_queries(path, rng, 12'000, hours);
+  REQUIRE(query_counts_disagreement(path) == 0);
+  CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == 12'000);
+  // A source's hour spans several batches: fewer counts than rows.
+  CHECK(sql_int(path, "SELECT count(*) FROM query_counts") < 12'000);
+
+  StateDb db = StateDb::open(path, StateDb::Mode::read_only);
+  for (std::int64_t since_us : random_period_starts(rng, times, hours, 60))
+    check_top_equals_rows(db, since_us, since_us % 2 ? 10 : 1000);
+}
+
+TEST_CASE("query counts: purges that stop inside an hour keep the summary equal to the rows", "[state][query_counts]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  std::mt19937_64 rng(11);
+  const int hours = 30;
+  auto times = log_random_queries(path, rng, 6'000, hours);
+  StateDb db = StateDb::open(path, StateDb::Mode::read_write);
+  // Cutoffs (Unix s) moving forward, most inside an hour; small batches, so that a
+  // batch often ends in the middle of a source's hour.
+  std::int64_t rows = sql_int(path, "SELECT count(*) FROM query_log");
+  for (int hour = 2; hour < hours + 2; hour += 4) {
+    std::int64_t cutoff_us = kStartUs + hour * kHourUs + static_cast<std::int64_t>(rng() % kHourUs);
+    auto purged = whoisd::purge_some(db, cutoff_us / 1'000'000, 37, 5);
+    rows -= static_cast<std::int64_t>(purged.query_log);
+    INFO("cutoff " << hour << " h and a bit; purged " << purged.query_log);
+    REQUIRE(sql_int(path, "SELECT count(*) FROM query_log") == rows);
+    REQUIRE(query_counts_disagreement(path) == 0);
+    CHECK(sql_int(path, "SELECT coalesce(sum(queries), 0) FROM query_counts") == rows);
+    for (std::int64_t since_us : random_period_starts(rng, times, hours, 6)) check_top_equals_rows(db, since_us, 50);
+  }
+  whoisd::purge_all(db, (kStartUs + (hours + 2) * kHourUs) / 1'000'000);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_counts") == 0);
+}
+
+TEST_CASE("query counts: a version-1 state database is upgraded by the daemon's open only", "[state][query_counts]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  // A file as the whoisd before version 2 made it, with a log in it.
+  {
+    std::ofstream touch(path);
+  }
+  sql_exec(path, std::string("PRAGMA journal_mode = WAL; BEGIN;") + std::string(whoisd::state_schema_version_1_sql()) +
+                     "PRAGMA user_version = 1; COMMIT;");
+  sql_exec(path,
+           "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999) "
+           "INSERT INTO query_log (time_us, source, client, query, outcome, answer_us) "
+           "SELECT " + std::to_string(kStartUs) + " + i * 7654321 - (i % 13) * 600000000, '10.0.0.' || (i * i % 37), "
+           "'10.0.0.1', 'x.pt', CASE i % 5 WHEN 0 THEN 'no_match' WHEN 1 THEN 'invalid' ELSE 'found' END, 5 FROM n");
+
+  // whoisd-admin (read-only reports, and the commands that write) refuses it by name.
+  for (auto mode : {StateDb::Mode::read_only, StateDb::Mode::read_write}) {
+    std::string error;
+    try {
+      StateDb::open(path, mode);
+    } catch (const whoisd::StateDbError& e) {
+      error = e.what();
+    }
+    CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("version 1") && Catch::Contains("restart whoisd"));
+  }
+  CHECK(sql_int(path, "PRAGMA user_version") == 1);
+
+  StateDb::open(path, StateDb::Mode::create);  // the daemon's open
+  CHECK(sql_int(path, "PRAGMA user_version") == whoisd::kStateSchemaVersion);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 5000);
+  CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == 5000);
+  CHECK(query_counts_disagreement(path) == 0);
+  StateDb db = StateDb::open(path, StateDb::Mode::read_only);
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20; ++i) {
+    std::int64_t since_us = kStartUs - kHourUs + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(12 * kHourUs));
+    check_top_equals_rows(db, since_us, 20);
+  }
+  // Opened again: nothing left to upgrade, nothing recounted.
+  StateDb::open(path, StateDb::Mode::create);
+  CHECK(query_counts_disagreement(path) == 0);
+}
