@@ -4,6 +4,9 @@
 //   bench_query_log            full run (2,000,000 queries from 2 threads)
 //   bench_query_log --quick    short run (200,000 queries)
 //   bench_query_log DIR        put the state database in DIR (default: a new directory in /tmp)
+//   bench_query_log --sources S  queries from S sources of 10.0.0.0/8 in turn (default: the 256
+//                              addresses of 192.0.2.0/24), e.g. 1000000: nearly every row of a
+//                              batch its own source, the query_counts upsert's worst case
 //   bench_query_log --top DIR [--rows N] [--days D] [--sources S]
 //                              whoisd-admin top's time (top_sources) over 1 h, 24 h, 7 d and
 //                              30 d of the log in DIR/state.sqlite; when the file does not
@@ -131,6 +134,7 @@ int main(int argc, char** argv) {
   std::string dir, top_dir;
   std::int64_t top_rows = 10'000'000;
   int top_days = 30, top_sources_count = 100'000;
+  std::uint64_t writer_sources = 0;  // 0: the 256 addresses of 192.0.2.0/24
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     bool has_value = i + 1 < argc;
@@ -143,7 +147,7 @@ int main(int argc, char** argv) {
     else if (a == "--days" && has_value)
       top_days = std::atoi(argv[++i]);
     else if (a == "--sources" && has_value)
-      top_sources_count = std::atoi(argv[++i]);
+      writer_sources = static_cast<std::uint64_t>(top_sources_count = std::max(1, std::atoi(argv[++i])));
     else
       dir = a;
   }
@@ -188,7 +192,10 @@ int main(int argc, char** argv) {
           while (log.counters().backlog > options.capacity * 3 / 4) std::this_thread::sleep_for(std::chrono::microseconds(200));
           QueryLogEntry e;
           e.time_us = base_us + i;
-          e.client = IpAddress::v4(0xc0000200u + static_cast<std::uint32_t>((i * 7 + t) & 0xff));  // 192.0.2.x
+          e.client = writer_sources == 0
+                         ? IpAddress::v4(0xc0000200u + static_cast<std::uint32_t>((i * 7 + t) & 0xff))  // 192.0.2.x
+                         : IpAddress::v4(0x0a000000u + static_cast<std::uint32_t>(
+                                                           (static_cast<std::uint64_t>(i) * 2654435761u + t) % writer_sources));
           e.query = "dominio-" + std::to_string(i % 100'000) + ".pt";
           e.outcome = i % 10 == 0 ? QueryOutcome::no_match : QueryOutcome::found;
           e.answer_us = static_cast<std::uint32_t>(20 + i % 50);
