@@ -12,6 +12,11 @@
 // abuse log. When no daemon runs, they stay queued and the daemon applies them at its
 // next start, before it answers any query (the stored state is never edited behind
 // the limiter's back). The tool waits briefly and says which of the two happened.
+//
+// top reads whole hours from query_counts (the writer's per-hour counts) and only the
+// rows of the period's first, partial hour. The tool never upgrades the state schema:
+// a version-1 file (from a whoisd before query_counts) is refused with a message
+// asking for the daemon's restart, which upgrades it (lib/state/state_db.h).
 #include <CLI/CLI.hpp>
 #include <pwd.h>
 #include <unistd.h>
@@ -433,7 +438,9 @@ int main(int argc, char** argv) {
   CLI::App app{"whoisd-admin: review and act on the whoisd daemon's abuse state and query log"};
   app.footer(
       "lift and suspend are queued in the state database; a running daemon applies them within a second\n"
-      "and records them in the abuse log. With no daemon running they are applied at its next start.");
+      "and records them in the abuse log. With no daemon running they are applied at its next start.\n"
+      "A state database of an older schema version (1) is upgraded by the daemon when it starts, not by\n"
+      "this tool: restart whoisd after an upgrade, then run whoisd-admin.");
   app.require_subcommand(1);
   app.fallthrough();
   Common c;
