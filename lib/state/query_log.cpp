@@ -1,5 +1,7 @@
 #include "state/query_log.h"
 
+#include <pthread.h>
+
 #include <array>
 #include <functional>
 #include <unordered_map>
@@ -83,7 +85,10 @@ void QueryLog::start() {
   std::lock_guard lock(mutex_);
   if (started_ || stopping_) return;
   started_ = true;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "whoisd-querylog");  // top -H, perf sched
+    run();
+  });
 }
 
 bool QueryLog::record(QueryLogEntry entry) noexcept {

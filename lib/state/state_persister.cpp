@@ -1,5 +1,7 @@
 #include "state/state_persister.h"
 
+#include <pthread.h>
+
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -145,7 +147,10 @@ void StatePersister::start() {
   std::lock_guard lock(mutex_);
   if (started_ || stopping_) return;
   started_ = true;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "whoisd-state");  // top -H, perf sched
+    run();
+  });
 }
 
 void StatePersister::stop() {
