@@ -110,6 +110,7 @@ class Daemon {
     StateDb::open(db_path, StateDb::Mode::create);
     StatePersisterOptions persist;
     persist.retention = config_.retention;
+    persist.idle_priority = true;  // the two writers yield to the event loops at once (thread_setup.h)
     persister_ = std::make_unique<StatePersister>(db_path, limiter_, clock_, persist);
     persister_->load();  // logs what it restored
     persister_->start();

@@ -1,12 +1,12 @@
 #include "server/event_loop.h"
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include <stdexcept>
 #include <string>
 
 #include "common/log.h"
+#include "common/thread_setup.h"
 #include "server/connection.h"
 #include "server/listener.h"
 
@@ -54,9 +54,7 @@ void EventLoop::start() {
   }
   started_ = true;
   thread_ = std::thread([this] {
-    // Named so that top -H, perf sched and /proc/PID/task tell the loops apart.
-    std::string name = "whoisd-loop" + std::to_string(index_);
-    pthread_setname_np(pthread_self(), name.c_str());
+    name_this_thread(("whoisd-loop" + std::to_string(index_)).c_str());
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Every handle is closed once the loop returns; nothing is left to run.
   });

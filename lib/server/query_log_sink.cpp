@@ -41,6 +41,7 @@ QueryOutcome to_log_outcome(Outcome o) {
 void QueryLogSink::open(const std::string& db_path, int ipv6_prefix) {
   QueryLogOptions options;
   options.ipv6_prefix = ipv6_prefix;
+  options.idle_priority = true;  // record() takes no lock, so the writer may yield to the loops
   log_ = std::make_unique<QueryLog>(db_path, options);
   log_->start();
 }

@@ -1,7 +1,5 @@
 #include "state/query_log.h"
 
-#include <pthread.h>
-
 #include <array>
 #include <functional>
 #include <unordered_map>
@@ -9,6 +7,7 @@
 
 #include "common/escape.h"
 #include "common/log.h"
+#include "common/thread_setup.h"
 #include "policy/source_key.h"
 #include "state/query_counts.h"
 #include "state/sqlite_statement.h"
@@ -76,7 +75,6 @@ QueryLog::QueryLog(std::string db_path, QueryLogOptions options)
     : db_path_(std::move(db_path)), options_(options), writer_(std::make_unique<Writer>(db_path_)) {
   if (options_.capacity == 0) options_.capacity = 1;
   if (options_.batch == 0) options_.batch = 1;
-  queue_.reserve(std::min<std::size_t>(options_.capacity, 8192));
 }
 
 QueryLog::~QueryLog() { stop(); }
@@ -86,31 +84,28 @@ void QueryLog::start() {
   if (started_ || stopping_) return;
   started_ = true;
   thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "whoisd-querylog");  // top -H, perf sched
+    name_this_thread("whoisd-querylog");
+    if (options_.idle_priority && !lower_this_thread_to_idle_priority())
+      log::warn("query_log_priority").kv("error", "SCHED_IDLE refused: the writer runs at normal priority");
     run();
   });
 }
 
 bool QueryLog::record(QueryLogEntry entry) noexcept {
-  std::size_t size;
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_ || backlog_.load(std::memory_order_relaxed) >= options_.capacity) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    try {
-      queue_.push_back(std::move(entry));
-    } catch (...) {  // out of memory: a drop like any other
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    size = queue_.size();
-    backlog_.fetch_add(1, std::memory_order_relaxed);
-    recorded_.fetch_add(1, std::memory_order_relaxed);
+  // A place in the bounded backlog first; given back when the entry is not queued.
+  if (backlog_.fetch_add(1, std::memory_order_relaxed) >= options_.capacity || !queue_.push(std::move(entry))) {
+    backlog_.fetch_sub(1, std::memory_order_relaxed);
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
-  // Wake the writer once a batch is ready; otherwise it wakes on its own within max_delay.
-  if (size == options_.batch) wake_.notify_one();
+  std::uint64_t n = recorded_.fetch_add(1, std::memory_order_relaxed) + 1;
+  // Wake the writer about once a batch; otherwise it wakes on its own within max_delay.
+  // Without the mutex: a wake-up lost in the race with the writer going to sleep only
+  // delays the batch to max_delay.
+  if (n % options_.batch == 0) {
+    wake_requested_.store(true, std::memory_order_release);
+    wake_.notify_one();
+  }
   return true;
 }
 
@@ -119,6 +114,9 @@ void QueryLog::stop() {
   {
     std::lock_guard lock(mutex_);
     if (stopping_ && !started_) return;
+    // After close() no record() is in progress and none will queue: the writer's last
+    // pass sees every entry that record() accepted.
+    queue_.close();
     stopping_ = true;
     was_started = started_;
   }
@@ -143,29 +141,24 @@ QueryLog::Counters QueryLog::counters() const {
 }
 
 void QueryLog::run() {
-  std::vector<QueryLogEntry> pending;
-  pending.reserve(queue_.capacity());
+  std::vector<QueryLogEntry> batch;
+  batch.reserve(std::min<std::size_t>(options_.batch, 8192));
   for (;;) {
     bool stop;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, options_.max_delay, [&] { return stopping_ || queue_.size() >= options_.batch; });
-      pending.swap(queue_);
+      wake_.wait_for(lock, options_.max_delay,
+                     [&] { return stopping_ || wake_requested_.exchange(false, std::memory_order_acquire); });
       stop = stopping_;
     }
-    std::vector<QueryLogEntry> batch;
-    for (std::size_t at = 0; at < pending.size(); at += options_.batch) {
-      std::size_t end = std::min(pending.size(), at + options_.batch);
-      batch.assign(std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(at)),
-                   std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(end)));
+    // Everything queued by now, a batch at a time (after stop, queue_ is closed: this
+    // pass is the last and takes all).
+    while (queue_.drain(batch, options_.batch) > 0) {
       write_batch(batch);
+      batch.clear();
     }
-    pending.clear();
     report_drops(false);
-    if (stop) {
-      std::lock_guard lock(mutex_);
-      if (queue_.empty()) break;  // entries accepted just before stopping_ was set still get written
-    }
+    if (stop) break;
   }
   report_drops(true);
 }

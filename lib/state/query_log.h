@@ -3,10 +3,14 @@
 // answer time. Event-loop threads call record(); a background thread writes the
 // entries to the state database in batches, one transaction each.
 //
-// record() never blocks on the disk: it holds a mutex only to move the entry into a
-// bounded in-memory backlog. When the backlog is full (the disk is slow or stuck) the
-// entry is dropped and counted; the first drop of a run logs a warning and the end of
-// the run logs how many were dropped — never silent. The daemon keeps answering.
+// record() never blocks: no mutex, no system call. It moves the entry into the calling
+// thread's own lane of a lock-free hand-off (state/handoff_queue.h), so an event loop
+// never waits for the writer thread, which can therefore run at the lowest scheduling
+// priority (options.idle_priority) without stalling the loops. The backlog is bounded:
+// when it is full (the disk is slow or stuck, or the writer gets no CPU) the entry is
+// dropped and counted; the first drop of a run logs a warning and the end of the run
+// logs how many were dropped — never silent. The daemon keeps answering. Entries from
+// one thread are written in the order that thread recorded them.
 //
 // Daemon use:
 //   QueryLog log(state_db_path(dir), {.ipv6_prefix = config.limits.ipv6_prefix});  // throws StateDbError
@@ -31,6 +35,7 @@
 #include <vector>
 
 #include "common/address.h"
+#include "state/handoff_queue.h"
 
 namespace whoisd {
 
@@ -64,6 +69,9 @@ struct QueryLogOptions {
   std::size_t batch = 4'096;                      // entries per transaction at most
   std::chrono::milliseconds max_delay{250};       // an entry waits at most about this long to be written
   int ipv6_prefix = 64;                           // for the stored source key (as the limiter groups)
+  // The writer thread runs as SCHED_IDLE: only on CPU time nothing else wants, and
+  // preempted at once when an event loop wakes (the daemon; tests keep the default).
+  bool idle_priority = false;
 };
 
 class QueryLog {
@@ -76,8 +84,9 @@ class QueryLog {
   QueryLog& operator=(const QueryLog&) = delete;
 
   void start();  // starts the writer thread
-  // Thread-safe; never waits for the disk. false when the entry was dropped (backlog full
-  // or stopped); the drop is counted.
+  // Thread-safe; never waits (no lock, no system call but a rare wake-up of the writer).
+  // false when the entry was dropped (backlog full, stopped, out of memory); the drop is
+  // counted.
   bool record(QueryLogEntry entry) noexcept;
   // Writes everything queued, then ends the writer thread. Idempotent. Later record()s are dropped.
   void stop();
@@ -101,9 +110,11 @@ class QueryLog {
   QueryLogOptions options_;
   std::unique_ptr<Writer> writer_;
 
-  mutable std::mutex mutex_;
+  HandoffQueue<QueryLogEntry> queue_;  // closed by stop(): later record()s are dropped
+  // The writer's sleep: only the writer and stop() take the mutex, never record().
+  std::mutex mutex_;
   std::condition_variable wake_;
-  std::vector<QueryLogEntry> queue_;
+  std::atomic<bool> wake_requested_{false};  // a batch is ready (set by record(), without the mutex)
   bool stopping_ = false;
   bool started_ = false;
   // Drops are logged by the writer thread (record() does no I/O): once when a run of
@@ -114,7 +125,8 @@ class QueryLog {
   std::thread thread_;
 
   // Accepted and not yet written or lost: the queue plus the batch being written.
-  // Bounded by capacity (the writer's batch counts too, or memory would reach 2x).
+  // Bounded by capacity (the writer's batch counts too, or memory would reach 2x):
+  // record() reserves its place here first and gives it back when it drops.
   std::atomic<std::uint64_t> backlog_{0};
   std::atomic<std::uint64_t> recorded_{0};
   std::atomic<std::uint64_t> written_{0};

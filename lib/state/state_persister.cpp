@@ -1,13 +1,12 @@
 #include "state/state_persister.h"
 
-#include <pthread.h>
-
 #include <set>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
 #include "common/log.h"
+#include "common/thread_setup.h"
 #include "policy/limiter.h"
 #include "state/retention.h"
 #include "state/source_state_table.h"
@@ -148,7 +147,9 @@ void StatePersister::start() {
   if (started_ || stopping_) return;
   started_ = true;
   thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "whoisd-state");  // top -H, perf sched
+    name_this_thread("whoisd-state");
+    if (options_.idle_priority && !lower_this_thread_to_idle_priority())
+      log::warn("state_priority").kv("error", "SCHED_IDLE refused: the state writer runs at normal priority");
     run();
   });
 }

@@ -44,6 +44,10 @@ struct StatePersisterOptions {
   std::chrono::seconds retention{90 * 86'400};   // query_log and abuse_events rows older than this go
   std::chrono::seconds purge_every{300};         // between purge runs
   std::size_t purge_batch = 10'000;              // rows per purge transaction
+  // The thread runs as SCHED_IDLE (common/thread_setup.h): only on CPU time nothing else
+  // wants (the daemon; tests keep the default). Its only lock shared with the event
+  // loops is a limiter shard's, held while copying that shard's changed sources.
+  bool idle_priority = false;
 };
 
 struct StatePersisterStats {

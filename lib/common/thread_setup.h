@@ -1,0 +1,22 @@
+// What a background thread of the daemon does first: a name (top -H, perf sched and
+// /proc/PID/task tell the threads apart) and, for the writers, the lowest CPU priority.
+//
+// Why SCHED_IDLE for the writers (bench/README.md, "End-to-end results", has the
+// measurements): at the same priority as the event loops, a writer's transaction runs
+// for milliseconds on one core and the scheduler lets a woken loop wait behind it,
+// even with the other core idle. A SCHED_IDLE thread is preempted as soon as a normal
+// thread wakes on its core, and the core counts as idle when a woken thread is placed.
+// It still gets every moment nothing else wants the CPU. A SCHED_IDLE thread must never
+// hold a lock that an event loop waits for (it may be preempted holding it): the query
+// log's hand-off has none.
+#pragma once
+
+namespace whoisd {
+
+// Names the calling thread (at most 15 characters are kept).
+void name_this_thread(const char* name) noexcept;
+// Puts the calling thread in SCHED_IDLE. false (and the thread unchanged) when the
+// system refuses; the caller logs it.
+bool lower_this_thread_to_idle_priority() noexcept;
+
+}  // namespace whoisd
