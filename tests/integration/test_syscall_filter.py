@@ -54,21 +54,24 @@ def expand(names, groups):
     return out
 
 
-# The unit's filter: the first allow-list, minus every ~deny-list (as systemd combines them).
+# The unit's filter as systemd combines the assignments, in order: the first is an
+# allow-list, a later one adds to it, a later ~deny-list removes from it.
 groups = syscall_groups()
-allowed, denied = None, set()
+permitted = None
 with open(unit) as f:
     for line in f:
         m = re.match(r"^SystemCallFilter=(~?)(.*)$", line.strip())
         if not m:
             continue
         names = expand(m.group(2).split(), groups)
-        if m.group(1):
-            denied |= names
+        if permitted is None:
+            check(not m.group(1), "%s's first SystemCallFilter= is a deny-list, not an allow-list" % unit)
+            permitted = names
+        elif m.group(1):
+            permitted -= names
         else:
-            allowed = names if allowed is None else allowed | names
-check(allowed is not None, "%s has no SystemCallFilter= allow-list" % unit)
-permitted = allowed - denied
+            permitted |= names
+check(permitted is not None, "%s has no SystemCallFilter= allow-list" % unit)
 
 work = private_dir("whoisd-it-syscalls-")
 trace = os.path.join(work, "strace.out")
