@@ -1,6 +1,8 @@
 #include "state/query_log.h"
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <unordered_map>
 #include <utility>
@@ -141,8 +143,8 @@ QueryLog::Counters QueryLog::counters() const {
 }
 
 void QueryLog::run() {
+  std::vector<QueryLogEntry> pending;
   std::vector<QueryLogEntry> batch;
-  batch.reserve(std::min<std::size_t>(options_.batch, 8192));
   for (;;) {
     bool stop;
     {
@@ -151,12 +153,20 @@ void QueryLog::run() {
                      [&] { return stopping_ || wake_requested_.exchange(false, std::memory_order_acquire); });
       stop = stopping_;
     }
-    // Everything queued by now, a batch at a time (after stop, queue_ is closed: this
-    // pass is the last and takes all).
-    while (queue_.drain(batch, options_.batch) > 0) {
+    // Everything queued by now (after stop, queue_ is closed: this pass is the last and
+    // takes all). The lanes come one after the other; rows go in the order the queries
+    // arrived, as when all threads shared one queue (a stable sort: one thread's entries
+    // of the same microsecond keep their order).
+    queue_.drain(pending, SIZE_MAX);
+    std::stable_sort(pending.begin(), pending.end(),
+                     [](const QueryLogEntry& a, const QueryLogEntry& b) { return a.time_us < b.time_us; });
+    for (std::size_t at = 0; at < pending.size(); at += options_.batch) {
+      std::size_t end = std::min(pending.size(), at + options_.batch);
+      batch.assign(std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(at)),
+                   std::make_move_iterator(pending.begin() + static_cast<std::ptrdiff_t>(end)));
       write_batch(batch);
-      batch.clear();
     }
+    pending.clear();
     report_drops(false);
     if (stop) break;
   }

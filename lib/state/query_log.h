@@ -9,8 +9,9 @@
 // priority (options.idle_priority) without stalling the loops. The backlog is bounded:
 // when it is full (the disk is slow or stuck, or the writer gets no CPU) the entry is
 // dropped and counted; the first drop of a run logs a warning and the end of the run
-// logs how many were dropped — never silent. The daemon keeps answering. Entries from
-// one thread are written in the order that thread recorded them.
+// logs how many were dropped — never silent. The daemon keeps answering. Each pass of
+// the writer takes everything queued and writes it in the order the queries arrived
+// (time_us), whichever thread recorded them.
 //
 // Daemon use:
 //   QueryLog log(state_db_path(dir), {.ipv6_prefix = config.limits.ipv6_prefix});  // throws StateDbError
