@@ -119,14 +119,20 @@ TEST_CASE("a burst of 200,000 queries from 4 threads: every one written or count
   log.start();
   std::vector<std::thread> threads;
   std::atomic<std::uint64_t> refused{0};
+  std::atomic<int> threads_accepted{0};  // threads with at least one entry accepted
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
+      bool any = false;
       for (int i = 0; i < kPerThread; ++i) {
         QueryLogEntry e = entry("198.51.100.1", "dominio-" + std::to_string(i) + ".pt", QueryOutcome::no_match,
                                 1'767'225'600'000'000 + i);
         e.client = IpAddress::v4(0xc6336400u + static_cast<std::uint32_t>(t));  // 198.51.100.t
-        if (!log.record(std::move(e))) refused.fetch_add(1);
+        if (log.record(std::move(e)))
+          any = true;
+        else
+          refused.fetch_add(1);
       }
+      if (any) threads_accepted.fetch_add(1);
     });
   for (auto& th : threads) th.join();
   auto during = log.counters();
@@ -139,7 +145,10 @@ TEST_CASE("a burst of 200,000 queries from 4 threads: every one written or count
   CHECK(c.backlog == 0);
   CHECK(c.write_errors == 0);
   CHECK(sql_int(path, "SELECT count(*) FROM query_log") == static_cast<std::int64_t>(c.written));
-  CHECK(sql_int(path, "SELECT count(DISTINCT source) FROM query_log") == (c.written ? kThreads : 0));
+  // One source per thread whose entries got in (a thread that started late may have met
+  // a full backlog for all of its 50,000).
+  CHECK(threads_accepted.load() >= 1);
+  CHECK(sql_int(path, "SELECT count(DISTINCT source) FROM query_log") == threads_accepted.load());
 }
 
 TEST_CASE("stop() while 3 threads record: every accepted entry is written, in the order of the query times",
