@@ -6,7 +6,8 @@
 //   bench_query_log DIR        put the state database in DIR (default: a new directory in /tmp)
 //   bench_query_log --sources S  queries from S sources of 10.0.0.0/8 in turn (default: the 256
 //                              addresses of 192.0.2.0/24), e.g. 1000000: nearly every row of a
-//                              batch its own source, the query_counts upsert's worst case
+//                              batch its own source, the worst case of the writer's counts
+//                              for query_counts (most keys per flush)
 //   bench_query_log --top DIR [--rows N] [--days D] [--sources S]
 //                              whoisd-admin top's time (top_sources) over 1 h, 24 h, 7 d and
 //                              30 d of the log in DIR/state.sqlite; when the file does not

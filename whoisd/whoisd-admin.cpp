@@ -13,8 +13,9 @@
 // next start, before it answers any query (the stored state is never edited behind
 // the limiter's back). The tool waits briefly and says which of the two happened.
 //
-// top reads whole hours from query_counts (the writer's per-hour counts) and only the
-// rows of the period's first, partial hour. The tool never upgrades the state schema:
+// top reads whole hours from query_counts (the writer's per-hour counts, added once a
+// minute) and only the rows of the period's first, partial hour and those the writer
+// has not counted yet (state/query_counts.h). The tool never upgrades the state schema:
 // a version-1 file (from a whoisd before query_counts) is refused with a message
 // asking for the daemon's restart, which upgrades it (lib/state/state_db.h).
 #include <CLI/CLI.hpp>

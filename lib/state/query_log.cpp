@@ -51,26 +51,35 @@ struct QueryLog::Writer {
   StateDb db;
   SqliteStatement insert;
   SqliteStatement add_counts;
+  std::vector<std::string> sources;  // the batch's source keys as text, one per entry
 
-  // A batch's rows counted per (hour, source, outcome): one upsert of query_counts per
-  // key instead of one per row (a batch is mostly the same hour and the busy sources).
+  // The rows this writer committed above query_counts' N (query_counts.h), counted per
+  // (hour, source, outcome): they cover exactly the ids (counted_after, counted_through].
+  // Written to query_counts in one transaction per flush (flush_counts), which sets N =
+  // counted_through: each leaf page of query_counts is then dirtied once a flush, not
+  // once per batch (with most rows from different sources, nearly once per row).
+  // Not `counting` (at the start, after a gap in the ids or a failed flush): the rows
+  // written meanwhile are not counted here, and the next flush counts every row above
+  // N from query_log instead (catch_up_query_counts).
   struct CountKey {
     std::int64_t hour;
-    std::string_view source;  // into `sources`
+    std::string source;
     QueryOutcome outcome;
     bool operator==(const CountKey&) const = default;
   };
   struct CountKeyHash {
     std::size_t operator()(const CountKey& k) const noexcept {
-      return std::hash<std::string_view>()(k.source) ^ (static_cast<std::size_t>(k.hour) * 0x9e3779b97f4a7c15u) ^
+      return std::hash<std::string>()(k.source) ^ (static_cast<std::size_t>(k.hour) * 0x9e3779b97f4a7c15u) ^
              static_cast<std::size_t>(k.outcome);
     }
   };
   struct Counts {
     std::int64_t queries = 0, first_us = 0, last_us = 0;
   };
-  std::vector<std::string> sources;  // the batch's source keys as text, one per entry
   std::unordered_map<CountKey, Counts, CountKeyHash> counts;
+  bool counting = false;
+  std::int64_t counted_after = 0, counted_through = 0;
+  std::optional<std::chrono::steady_clock::time_point> last_flush;  // none yet: the first pass flushes
 };
 
 QueryLog::QueryLog(std::string db_path, QueryLogOptions options)
@@ -167,6 +176,7 @@ void QueryLog::run() {
       write_batch(batch);
     }
     pending.clear();
+    flush_counts(stop);
     report_drops(false);
     if (stop) break;
   }
@@ -176,28 +186,24 @@ void QueryLog::run() {
 void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
   if (batch.empty()) return;
   Writer& w = *writer_;
-  // Source keys and the batch's counts, once for all attempts. `sources` is filled
-  // before any key points into it (no reallocation after).
+  // Before its first rows: what the previous writer counted only in memory (a kill -9)
+  // is counted from query_log, so that this writer's counts start at N.
+  if (!w.last_flush) flush_counts(true);
+  // Source keys once for all attempts.
   w.sources.resize(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i)
     w.sources[i] = to_string(source_key(batch[i].client, options_.ipv6_prefix));
-  w.counts.clear();
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const QueryLogEntry& e = batch[i];
-    Writer::Counts& c = w.counts[{query_count_hour(e.time_us), w.sources[i], e.outcome}];
-    c.first_us = c.queries ? std::min(c.first_us, e.time_us) : e.time_us;
-    c.last_us = c.queries ? std::max(c.last_us, e.time_us) : e.time_us;
-    ++c.queries;
-  }
   // A failed transaction is rolled back whole, so it can simply be tried again: a
   // purge or an admin command may hold the file past the busy timeout, or the disk
   // may be briefly full. Meanwhile record() keeps filling the bounded backlog.
   constexpr int kAttempts = 3;
   for (int attempt = 1;; ++attempt) {
     try {
-      // The rows and their counts in one transaction: query_counts never disagrees
-      // with query_log, not even after a kill -9 (both or neither are committed).
+      // Only the rows: their counts go to query_counts at the next flush, with N
+      // (query_counts.h). A kill -9 before it loses only the in-memory counts, which
+      // the next writer's first flush counts again from the rows above N.
       StateDb::Transaction tx(w.db);
+      std::int64_t first_id = 0;
       for (std::size_t i = 0; i < batch.size(); ++i) {
         const QueryLogEntry& e = batch[i];
         // The texts live until run(): bound without SQLite's copy of each.
@@ -214,23 +220,16 @@ void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
             .bind_static(6, to_string(e.outcome))
             .bind(7, static_cast<std::int64_t>(e.answer_us));
         w.insert.run();
+        if (i == 0) first_id = sqlite3_last_insert_rowid(w.db.handle());
       }
-      for (const auto& [key, c] : w.counts) {
-        w.add_counts.bind(1, key.hour)
-            .bind_static(2, key.source)
-            .bind_static(3, to_string(key.outcome))
-            .bind(4, c.queries)
-            .bind(5, c.first_us)
-            .bind(6, c.last_us);
-        w.add_counts.run();
-      }
+      const std::int64_t last_id = sqlite3_last_insert_rowid(w.db.handle());
       tx.commit();
       written_.fetch_add(batch.size(), std::memory_order_relaxed);
       backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      count_written(batch, first_id, last_id);
       return;
     } catch (const StateDbError& e) {
       w.insert.reset();
-      w.add_counts.reset();
       write_errors_.fetch_add(1, std::memory_order_relaxed);
       if (attempt < kAttempts) {
         log::warn("query_log_write_failed").kv("entries", batch.size()).kv("error", e.what()).kv("retry", attempt);
@@ -242,6 +241,97 @@ void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
       log::error("query_log_write_failed").kv("entries_lost", batch.size()).kv("error", e.what());
       return;
     }
+  }
+}
+
+// After a batch's commit: its rows into the in-memory counts, when they continue the
+// ids counted so far. Anything else (the first batch, rows another connection wrote in
+// between, ids reused after a purge emptied the table's end) leaves the counts to the
+// next flush's count from the rows (catch_up_query_counts), which is always right.
+void QueryLog::count_written(std::vector<QueryLogEntry>& batch, std::int64_t first_id, std::int64_t last_id) {
+  Writer& w = *writer_;
+  if (!w.counting) return;
+  if (first_id != w.counted_through + 1 || last_id - first_id + 1 != static_cast<std::int64_t>(batch.size())) {
+    w.counting = false;
+    w.counts.clear();
+    return;
+  }
+  w.counted_through = last_id;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const QueryLogEntry& e = batch[i];
+    // The source text is not needed any more: moved, not copied, into the key.
+    auto [it, added] = w.counts.try_emplace({query_count_hour(e.time_us), std::move(w.sources[i]), e.outcome});
+    Writer::Counts& c = it->second;
+    c.first_us = added ? e.time_us : std::min(c.first_us, e.time_us);
+    c.last_us = added ? e.time_us : std::max(c.last_us, e.time_us);
+    ++c.queries;
+  }
+  if (w.counts.size() >= options_.counts_flush_keys) flush_counts(false);  // the memory bound, between batches too
+}
+
+// Called by the writer thread after each pass: writes the in-memory counts to
+// query_counts every counts_flush_interval, or sooner when they hold counts_flush_keys
+// keys, and at stop (`final`). In one transaction: the counts, sorted by the table's
+// key so that its pages are visited in order, each once, and N = counted_through.
+// Before that it checks, in the same transaction, that N is still where the counts
+// start and that no purge deleted rows above it (query_counts.h): otherwise, and when
+// not counting, it counts every row above N from query_log instead. Either way the
+// writer is counting from the new N afterwards. A failed flush forgets the counts (the
+// rows are committed: the next flush counts them from query_log), so memory stays
+// bounded however long the file refuses writes.
+void QueryLog::flush_counts(bool final) {
+  Writer& w = *writer_;
+  auto now = std::chrono::steady_clock::now();
+  bool due = final || !w.last_flush || now - *w.last_flush >= options_.counts_flush_interval ||
+             (w.counting && w.counts.size() >= options_.counts_flush_keys);
+  if (!due) return;
+  w.last_flush = now;
+  if (w.counting && w.counted_through == w.counted_after) return;  // nothing new
+  try {
+    StateDb::Transaction tx(w.db);
+    bool from_memory = w.counting && query_counts_through_id(w.db) == w.counted_after;
+    if (from_memory) {
+      SqliteStatement purged(w.db, "SELECT 1 FROM meta WHERE key = ?");
+      purged.bind(1, kQueryCountsPurgedAboveKey);
+      from_memory = !purged.step();
+    }
+    std::int64_t through;
+    if (from_memory) {
+      std::vector<const std::pair<const Writer::CountKey, Writer::Counts>*> sorted;
+      sorted.reserve(w.counts.size());
+      for (const auto& kv : w.counts) sorted.push_back(&kv);
+      std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+        if (a->first.hour != b->first.hour) return a->first.hour < b->first.hour;
+        if (int c = a->first.source.compare(b->first.source); c != 0) return c < 0;
+        return to_string(a->first.outcome) < to_string(b->first.outcome);
+      });
+      for (const auto* kv : sorted) {
+        w.add_counts.bind(1, kv->first.hour)
+            .bind_static(2, kv->first.source)
+            .bind_static(3, to_string(kv->first.outcome))
+            .bind(4, kv->second.queries)
+            .bind(5, kv->second.first_us)
+            .bind(6, kv->second.last_us);
+        w.add_counts.run();
+      }
+      through = w.counted_through;
+      set_query_counts_through_id(w.db, through);
+    } else {
+      std::int64_t rows = catch_up_query_counts(w.db);
+      through = query_counts_through_id(w.db);
+      if (rows > 0) log::info("query_counts_caught_up").kv("query_log_rows", rows).kv("through_id", through);
+    }
+    tx.commit();
+    w.counts.clear();
+    w.counting = true;
+    w.counted_after = w.counted_through = through;
+  } catch (const StateDbError& e) {
+    w.add_counts.reset();
+    w.counts.clear();
+    w.counting = false;
+    log::warn("query_counts_flush_failed")
+        .kv("error", e.what())
+        .kv("then", "the next flush counts the rows from query_log");
   }
 }
 

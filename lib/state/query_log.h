@@ -1,7 +1,8 @@
 // The query log the registry must keep (SPEC §4, Anexo 2.5): every query with its
 // time, source, proxy peer, the text as received (escaped), the outcome and the
 // answer time. Event-loop threads call record(); a background thread writes the
-// entries to the state database in batches, one transaction each.
+// entries to the state database in batches, one transaction each, and adds their
+// counts to query_counts once a minute (state/query_counts.h).
 //
 // record() never blocks: no mutex, no system call. It moves the entry into the calling
 // thread's own lane of a lock-free hand-off (state/handoff_queue.h), so an event loop
@@ -73,6 +74,11 @@ struct QueryLogOptions {
   // The writer thread runs as SCHED_IDLE: only on CPU time nothing else wants, and
   // preempted at once when an event loop wakes (the daemon; tests keep the default).
   bool idle_priority = false;
+  // The written rows' counts per (hour, source, outcome) are kept in memory and added to
+  // query_counts (state/query_counts.h) this often, sooner when they hold this many keys,
+  // and at stop(): one transaction then instead of an upsert per key in every batch.
+  std::chrono::milliseconds counts_flush_interval{60'000};
+  std::size_t counts_flush_keys = 200'000;
 };
 
 class QueryLog {
@@ -104,6 +110,8 @@ class QueryLog {
  private:
   void run();
   void write_batch(std::vector<QueryLogEntry>& batch);
+  void count_written(std::vector<QueryLogEntry>& batch, std::int64_t first_id, std::int64_t last_id);
+  void flush_counts(bool final);
   void report_drops(bool final);
 
   struct Writer;  // the connection and prepared statements, used only by the writer thread

@@ -16,18 +16,32 @@ PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::
   SqliteStatement queries(db,
                           "DELETE FROM query_log WHERE id IN "
                           "(SELECT id FROM query_log WHERE time_us < ? ORDER BY time_us LIMIT ?) "
-                          "RETURNING time_us, source, outcome");
-  // query_counts stays exact (query_counts.h): each (hour, source, outcome) whose rows
-  // the batch deleted is counted again from the rows left, in the same transaction.
-  // Most of them have none left (their hour is wholly older than the cutoff) and are
-  // removed; only the hour the cutoff falls in keeps some. Recounting rather than
-  // subtracting also corrects first_us, which the deleted rows may have been.
+                          "RETURNING time_us, source, outcome, id");
+  // query_counts stays exact (query_counts.h): it counts the rows with id <= N, so each
+  // (hour, source, outcome) whose rows <= N the batch deleted is counted again from
+  // those left <= N, in the same transaction. Most of them have none left (their hour
+  // is wholly older than the cutoff) and are removed; only the hour the cutoff falls
+  // in keeps some. Recounting rather than subtracting also corrects first_us, which the
+  // deleted rows may have been.
+  //
+  // Rows above N are the query-log writer's, counted only in its memory until its next
+  // flush (about a minute). The purge deletes rows older than the retention, at least
+  // an hour and in practice days, so it never reaches them: the rows above N arrived
+  // within the last flush interval (plus the writer's backlog, seconds). Should it
+  // anyway (the clock stepped back by more than the retention, or the daemon ran with
+  // a retention that short), it says so in meta (kQueryCountsPurgedAboveKey) and the
+  // writer's next flush counts the rows above N from query_log instead of its memory.
+  // And should it delete the rows with the highest ids (the whole log was older than
+  // the cutoff), SQLite may give those ids again to the next rows: N is lowered to the
+  // highest id left, which counts the same rows.
   SqliteStatement forget_counts(db, "DELETE FROM query_counts WHERE hour = ? AND source = ? AND outcome = ?");
   SqliteStatement recount(db,
                           "INSERT INTO query_counts (hour, source, outcome, queries, first_us, last_us) "
                           "SELECT ?1, ?2, ?3, count(*), min(time_us), max(time_us) FROM query_log "
                           "INDEXED BY query_log_source WHERE source = ?2 AND time_us >= ?4 AND time_us < ?5 "
-                          "AND outcome = ?3 HAVING count(*) > 0");
+                          "AND outcome = ?3 AND id <= ?6 HAVING count(*) > 0");
+  SqliteStatement purged_above(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')");
+  SqliteStatement max_id(db, "SELECT coalesce(max(id), 0) FROM query_log");
   std::set<std::tuple<std::int64_t, std::string, std::string>> touched;
   SqliteStatement events(db,
                          "DELETE FROM abuse_events WHERE id IN "
@@ -40,14 +54,25 @@ PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::
   auto limit = static_cast<std::int64_t>(batch);
   for (std::size_t i = 0; i < max_batches; ++i) {
     StateDb::Transaction tx(db);
+    const std::int64_t through = query_counts_through_id(db);
     queries.bind(1, cutoff * 1'000'000).bind(2, limit);
     std::uint64_t q = 0;
+    bool above = false;
     touched.clear();
     while (queries.step()) {
       ++q;
-      touched.emplace(query_count_hour(queries.int64(0)), queries.text(1), queries.text(2));
+      if (queries.int64(3) > through)
+        above = true;
+      else
+        touched.emplace(query_count_hour(queries.int64(0)), queries.text(1), queries.text(2));
     }
     queries.reset();
+    if (above) purged_above.bind(1, kQueryCountsPurgedAboveKey).run();
+    if (q > 0) {
+      std::int64_t highest = max_id.step() ? max_id.int64(0) : 0;
+      max_id.reset();
+      if (highest < through) set_query_counts_through_id(db, highest);
+    }
     for (const auto& [hour, source, outcome] : touched) {
       forget_counts.bind(1, hour).bind(2, source).bind(3, outcome).run();
       recount.bind(1, hour)
@@ -55,6 +80,7 @@ PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::
           .bind(3, outcome)
           .bind(4, hour * kQueryCountHourUs)
           .bind(5, (hour + 1) * kQueryCountHourUs)
+          .bind(6, through)
           .run();
     }
     events.bind(1, cutoff).bind(2, limit).run();

@@ -190,6 +190,11 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
     // files) are writable, rather than at the first query hours later.
     try {
       db.exec("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_opened_at', CAST(strftime('%s','now') AS TEXT))");
+      // query_counts' N (query_counts.h), before anything writes rows: 0 for a new file;
+      // for a file of the first schema-2 writer, which counted every batch in its own
+      // transaction, all its rows.
+      db.exec("INSERT OR IGNORE INTO meta(key, value) SELECT 'query_counts_through_id', "
+              "CAST(coalesce(max(id), 0) AS TEXT) FROM query_log");
     } catch (const StateDbError& e) {
       throw_for(path, std::string("is not writable: ") + e.what());
     }

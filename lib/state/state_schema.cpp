@@ -76,12 +76,15 @@ CREATE INDEX admin_actions_pending ON admin_actions (id) WHERE applied_at IS NUL
 // that a period of weeks is read in whole hours instead of row by row.
 constexpr std::string_view kAddedInVersion2 = R"sql(
 -- query_log counted per UTC hour, source and outcome (lib/state/query_counts.h): one
--- row per (hour, source, outcome) that has rows in query_log. Always equal to
+-- row per (hour, source, outcome) that has rows in query_log up to id N, the meta key
+-- query_counts_through_id. Always equal to
 --   SELECT time_us / 3600000000 (floor), source, outcome, count(*), min(time_us), max(time_us)
---   FROM query_log GROUP BY 1, 2, 3
--- because every change to query_log changes it in the same transaction: the writer
--- adds each batch's counts with its rows (a kill -9 loses both or neither), and the
--- purge recounts the (hour, source, outcome) whose rows it deleted from the rows left.
+--   FROM query_log WHERE id <= N GROUP BY 1, 2, 3
+-- because every change to either keeps that true in its transaction: the writer adds
+-- its counts of the rows above N and moves N past them in one transaction a minute
+-- (a kill -9 loses only its counts in memory; the next writer counts those rows again
+-- from query_log), and the purge recounts the (hour, source, outcome) whose rows <= N
+-- it deleted from the rows left. Reports add the rows above N (about a minute of them).
 -- Clustered by hour first: a period is a range of the table.
 CREATE TABLE query_counts (
   hour     INTEGER NOT NULL,                   -- floor(time_us / 3,600,000,000): hours since the Unix epoch, UTC

@@ -4,7 +4,9 @@
 //
 // Versions: 1, the first; 2 (2026-11-23) adds query_counts, the query log counted per
 // hour, source and outcome (whoisd-admin top), built from query_log when the daemon
-// opens a version-1 file.
+// opens a version-1 file. Within version 2, the meta key query_counts_through_id
+// (query_counts.h) says up to which query_log id it counts; a file without it counts
+// every row (StateDb::open adds it).
 #pragma once
 
 #include <span>

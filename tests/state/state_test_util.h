@@ -51,14 +51,23 @@ inline void sql_exec(const std::string& path, const std::string& sql) {
 }
 
 // Rows of query_counts that differ from the count of query_log they must equal
-// (query_counts.h), in either direction: 0 when the summary is exact.
-inline std::int64_t query_counts_disagreement(const std::string& path) {
-  const std::string from_rows = std::string("SELECT ") + std::string(whoisd::kQueryCountHourSql) +
-                                " AS h, source, outcome, count(*), min(time_us), max(time_us) FROM query_log "
-                                "GROUP BY h, source, outcome";
+// (query_counts.h: the rows with id <= N), in either direction: 0 when the summary is
+// exact. `all_rows`: the count of every row instead, which it equals once the writer
+// has flushed (N = max(id)).
+inline std::int64_t query_counts_disagreement(const std::string& path, bool all_rows = true) {
+  const std::string from_rows =
+      std::string("SELECT ") + std::string(whoisd::kQueryCountHourSql) +
+      " AS h, source, outcome, count(*), min(time_us), max(time_us) FROM query_log " +
+      (all_rows ? "" : "WHERE id <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'query_counts_through_id') ") +
+      "GROUP BY h, source, outcome";
   const std::string summary = "SELECT hour, source, outcome, queries, first_us, last_us FROM query_counts";
   return sql_int(path, "SELECT (SELECT count(*) FROM (" + from_rows + " EXCEPT " + summary +
                            ")) + (SELECT count(*) FROM (" + summary + " EXCEPT " + from_rows + "))");
+}
+
+// query_counts' N (query_counts.h) as stored.
+inline std::int64_t query_counts_through_id(const std::string& path) {
+  return sql_int(path, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'query_counts_through_id'");
 }
 
 }  // namespace whoisd::test

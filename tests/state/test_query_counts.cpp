@@ -3,10 +3,10 @@
 // query_log; the summary equals the GROUP BY of the rows after the writer, after
 // purges that stop inside an hour, and after the upgrade of a version-1 file.
 //
-// A kill -9 cannot make the two disagree: the writer commits a batch's rows and its
-// counts in one transaction, and the purge deletes rows and recounts in one (SQLite
-// commits a transaction whole or not at all), so there is no state in between to
-// test; what is tested is that each transaction leaves them equal.
+// The writer keeps the counts of the rows above N (query_counts_through_id) in memory
+// until its next flush: top is exact with such an unflushed tail, a copy of the file
+// taken then (what a kill -9 leaves) is made exact by the next writer's catch-up, and
+// purges with a tail (even ones that delete rows of it, or every row) stay exact.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "state/query_counts.h"
@@ -29,11 +30,13 @@
 using whoisd::IpAddress;
 using whoisd::QueryLog;
 using whoisd::QueryLogEntry;
+using whoisd::QueryLogOptions;
 using whoisd::QueryOutcome;
 using whoisd::SqliteStatement;
 using whoisd::StateDb;
 using whoisd::TopSource;
 using whoisd::test::query_counts_disagreement;
+using whoisd::test::query_counts_through_id;
 using whoisd::test::sql_exec;
 using whoisd::test::sql_int;
 using whoisd::test::TempDir;
@@ -90,9 +93,7 @@ void check_top_equals_rows(StateDb& db, std::int64_t since_us, std::size_t limit
 // counted over several transactions), over `hours` hours from kStartUs, from IPv4
 // and IPv6 clients of very different activity; one in 40 is late (a time up to an
 // hour before the entries recorded before it), as two event loops may do.
-std::vector<std::int64_t> log_random_queries(const std::string& path, std::mt19937_64& rng, int count, int hours) {
-  QueryLog log(path, {.batch = 97, .ipv6_prefix = 64});
-  log.start();
+std::vector<std::int64_t> record_random_queries(QueryLog& log, std::mt19937_64& rng, int count, int hours) {
   std::vector<std::int64_t> times;
   const std::int64_t step = hours * kHourUs / count;
   std::int64_t t = kStartUs;
@@ -110,10 +111,29 @@ std::vector<std::int64_t> log_random_queries(const std::string& path, std::mt199
     REQUIRE(log.record(std::move(e)));
     times.push_back(when);
   }
+  return times;
+}
+
+std::vector<std::int64_t> log_random_queries(const std::string& path, std::mt19937_64& rng, int count, int hours) {
+  QueryLog log(path, {.batch = 97, .ipv6_prefix = 64});
+  log.start();
+  auto times = record_random_queries(log, rng, count, hours);
   log.stop();
   REQUIRE(log.counters().written == static_cast<std::uint64_t>(count));
   return times;
 }
+
+// A writer that flushes its counts only at stop(): what it writes stays above N.
+QueryLogOptions unflushed_writer() { return {.batch = 97, .ipv6_prefix = 64, .counts_flush_interval = std::chrono::hours(10)}; }
+
+// Waits (without a time limit of its own: ctest's applies) until the writer has
+// committed `written` rows.
+void wait_written(const QueryLog& log, std::uint64_t written) {
+  while (log.counters().written < written) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(log.counters().written == written);
+}
+
+std::int64_t max_id(const std::string& path) { return sql_int(path, "SELECT coalesce(max(id), 0) FROM query_log"); }
 
 // Periods starting anywhere: before the log, inside hours, on the hour, at a row's
 // exact time (late ones included), after the log.
@@ -227,4 +247,168 @@ TEST_CASE("query counts: a version-1 state database is upgraded by the daemon's 
   // Opened again: nothing left to upgrade, nothing recounted.
   StateDb::open(path, StateDb::Mode::create);
   CHECK(query_counts_disagreement(path) == 0);
+}
+
+TEST_CASE("query counts: top is exact with rows the writer has not counted yet, and a copy taken then (a kill -9) is "
+          "made exact by the next writer", "[state][query_counts]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  CHECK(query_counts_through_id(path) == 0);
+  std::mt19937_64 rng(GENERATE(21, 22));
+  const int hours = 30;
+  auto times = log_random_queries(path, rng, 5'000, hours);
+  REQUIRE(query_counts_through_id(path) == max_id(path));  // stop() flushed
+
+  std::string copy = dir.path() + "/copy.sqlite";
+  {
+    QueryLog log(path, unflushed_writer());
+    log.start();
+    auto more = record_random_queries(log, rng, 4'000, hours);
+    times.insert(times.end(), more.begin(), more.end());
+    wait_written(log, 4'000);
+    // The tail: rows above N, counted only in the writer's memory (the first pass's
+    // catch-up may have counted a few).
+    std::int64_t through = query_counts_through_id(path);
+    REQUIRE(through < max_id(path));
+    CHECK(max_id(path) - through > 3'000);
+    CHECK(query_counts_disagreement(path, false) == 0);
+    CHECK(query_counts_disagreement(path) > 0);
+    {
+      StateDb db = StateDb::open(path, StateDb::Mode::read_only);
+      for (std::int64_t since_us : random_period_starts(rng, times, hours, 40))
+        check_top_equals_rows(db, since_us, since_us % 2 ? 10 : 1000);
+    }
+    // The file as a kill -9 would leave it now: the committed rows, not the counts in memory.
+    sql_exec(path, "VACUUM INTO '" + copy + "'");
+    log.stop();
+  }
+  CHECK(query_counts_disagreement(path) == 0);
+  CHECK(query_counts_through_id(path) == max_id(path));
+
+  REQUIRE(query_counts_through_id(copy) < max_id(copy));
+  CHECK(query_counts_disagreement(copy, false) == 0);
+  {
+    StateDb db = StateDb::open(copy, StateDb::Mode::read_only);
+    for (std::int64_t since_us : random_period_starts(rng, times, hours, 10)) check_top_equals_rows(db, since_us, 50);
+  }
+  // The next writer counts the rows its predecessor had only in memory, then its own.
+  StateDb::open(copy, StateDb::Mode::create);
+  {
+    QueryLog log(copy, unflushed_writer());
+    log.start();
+    record_random_queries(log, rng, 500, hours);
+    log.stop();
+  }
+  CHECK(query_counts_disagreement(copy) == 0);
+  CHECK(query_counts_through_id(copy) == max_id(copy));
+  CHECK(sql_int(copy, "SELECT sum(queries) FROM query_counts") == 9'500);
+}
+
+TEST_CASE("query counts: a flush at the key bound, and a writer that never started, count every row",
+          "[state][query_counts]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  std::mt19937_64 rng(31);
+  {
+    QueryLogOptions options = unflushed_writer();
+    options.counts_flush_keys = 50;  // many flushes while it writes
+    QueryLog log(path, options);
+    log.start();
+    record_random_queries(log, rng, 3'000, 10);
+    wait_written(log, 3'000);
+    // Flushed well before stop(): most of the rows are counted already.
+    CHECK(query_counts_through_id(path) > 1'500);
+    CHECK(query_counts_disagreement(path, false) == 0);
+    log.stop();
+  }
+  CHECK(query_counts_disagreement(path) == 0);
+  {
+    QueryLog log(path, unflushed_writer());  // stop() writes what was recorded, on its own thread
+    record_random_queries(log, rng, 300, 10);
+    log.stop();
+  }
+  CHECK(query_counts_disagreement(path) == 0);
+  CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == 3'300);
+}
+
+TEST_CASE("query counts: purges while the writer holds uncounted rows stay exact, also when they delete some of "
+          "those rows or all of the log", "[state][query_counts]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  std::mt19937_64 rng(41);
+  const int hours = 30;
+  auto times = log_random_queries(path, rng, 4'000, hours);
+  StateDb db = StateDb::open(path, StateDb::Mode::read_write);
+  const std::string purged_above_key = "SELECT count(*) FROM meta WHERE key = 'query_counts_purged_above_through_id'";
+
+  SECTION("the tail is newer than every cutoff (the daemon's case: retention of days, a flush a minute)") {
+    QueryLog log(path, unflushed_writer());
+    log.start();
+    // The tail's times after the whole log: hours 40 to 50.
+    std::vector<std::int64_t> tail;
+    for (int i = 0; i < 1'500; ++i) {
+      QueryLogEntry e;
+      e.time_us = kStartUs + 40 * kHourUs + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(10 * kHourUs));
+      e.client = *IpAddress::parse("10.1.0." + std::to_string(rng() % 50));
+      e.query = "exemplo.pt";
+      e.outcome = rng() % 3 ? QueryOutcome::found : QueryOutcome::no_match;
+      times.push_back(e.time_us);
+      REQUIRE(log.record(std::move(e)));
+    }
+    wait_written(log, 1'500);
+    REQUIRE(query_counts_through_id(path) < max_id(path));
+    for (int hour = 2; hour < hours + 2; hour += 5) {
+      std::int64_t cutoff_us = kStartUs + hour * kHourUs + static_cast<std::int64_t>(rng() % kHourUs);
+      whoisd::purge_some(db, cutoff_us / 1'000'000, 37, 5);
+      INFO("cutoff " << hour << " h and a bit");
+      REQUIRE(query_counts_disagreement(path, false) == 0);
+      REQUIRE(query_counts_through_id(path) < max_id(path));
+      for (std::int64_t since_us : random_period_starts(rng, times, hours + 20, 6)) check_top_equals_rows(db, since_us, 50);
+    }
+    CHECK(sql_int(path, purged_above_key) == 0);
+    log.stop();
+    CHECK(query_counts_disagreement(path) == 0);
+  }
+
+  SECTION("the tail is as old as the log: the purge deletes rows the writer counted in memory") {
+    QueryLog log(path, unflushed_writer());
+    log.start();
+    auto more = record_random_queries(log, rng, 2'000, hours);
+    times.insert(times.end(), more.begin(), more.end());
+    wait_written(log, 2'000);
+    for (int hour = 2; hour < hours + 2; hour += 5) {
+      std::int64_t cutoff_us = kStartUs + hour * kHourUs + static_cast<std::int64_t>(rng() % kHourUs);
+      whoisd::purge_some(db, cutoff_us / 1'000'000, 37, 5);
+      INFO("cutoff " << hour << " h and a bit");
+      REQUIRE(query_counts_disagreement(path, false) == 0);
+      for (std::int64_t since_us : random_period_starts(rng, times, hours, 6)) check_top_equals_rows(db, since_us, 50);
+    }
+    CHECK(sql_int(path, purged_above_key) == 1);
+    log.stop();  // its flush counts the rows above N from query_log, not from its memory
+    CHECK(query_counts_disagreement(path) == 0);
+    CHECK(sql_int(path, purged_above_key) == 0);
+    CHECK(sql_int(path, "SELECT coalesce(sum(queries), 0) FROM query_counts") ==
+          sql_int(path, "SELECT count(*) FROM query_log"));
+  }
+
+  SECTION("the purge deletes the whole log, tail included: the next rows may get the same ids again") {
+    QueryLog log(path, unflushed_writer());
+    log.start();
+    record_random_queries(log, rng, 1'000, hours);
+    wait_written(log, 1'000);
+    whoisd::purge_all(db, (kStartUs + (hours + 2) * kHourUs) / 1'000'000, 100);
+    REQUIRE(sql_int(path, "SELECT count(*) FROM query_log") == 0);
+    CHECK(sql_int(path, "SELECT count(*) FROM query_counts") == 0);
+    CHECK(query_counts_through_id(path) == 0);
+    auto again = record_random_queries(log, rng, 700, hours);
+    wait_written(log, 1'700);
+    CHECK(query_counts_disagreement(path, false) == 0);
+    for (std::int64_t since_us : random_period_starts(rng, again, hours, 10)) check_top_equals_rows(db, since_us, 50);
+    log.stop();
+    CHECK(query_counts_disagreement(path) == 0);
+    CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == 700);
+  }
 }
