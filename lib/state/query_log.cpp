@@ -266,12 +266,17 @@ void QueryLog::count_written(std::vector<QueryLogEntry>& batch, std::int64_t fir
     c.last_us = added ? e.time_us : std::max(c.last_us, e.time_us);
     ++c.queries;
   }
-  if (w.counts.size() >= options_.counts_flush_keys) flush_counts(false);  // the memory bound, between batches too
+  if (counted_rows_due()) flush_counts(false);  // between the batches of a pass too
+}
+
+bool QueryLog::counted_rows_due() const {
+  const Writer& w = *writer_;
+  return w.counting && w.counted_through - w.counted_after >= static_cast<std::int64_t>(options_.counts_flush_rows);
 }
 
 // Called by the writer thread after each pass: writes the in-memory counts to
-// query_counts every counts_flush_interval, or sooner when they hold counts_flush_keys
-// keys, and at stop (`final`). In one transaction: the counts, sorted by the table's
+// query_counts every counts_flush_interval, or sooner when they count
+// counts_flush_rows rows, and at stop (`final`). In one transaction: the counts, sorted by the table's
 // key so that its pages are visited in order, each once, and N = counted_through.
 // Before that it checks, in the same transaction, that N is still where the counts
 // start and that no purge deleted rows above it (query_counts.h): otherwise, and when
@@ -283,7 +288,7 @@ void QueryLog::flush_counts(bool final) {
   Writer& w = *writer_;
   auto now = std::chrono::steady_clock::now();
   bool due = final || !w.last_flush || now - *w.last_flush >= options_.counts_flush_interval ||
-             (w.counting && w.counts.size() >= options_.counts_flush_keys);
+             counted_rows_due();
   if (!due) return;
   w.last_flush = now;
   if (w.counting && w.counted_through == w.counted_after) return;  // nothing new

@@ -75,10 +75,14 @@ struct QueryLogOptions {
   // preempted at once when an event loop wakes (the daemon; tests keep the default).
   bool idle_priority = false;
   // The written rows' counts per (hour, source, outcome) are kept in memory and added to
-  // query_counts (state/query_counts.h) this often, sooner when they hold this many keys,
-  // and at stop(): one transaction then instead of an upsert per key in every batch.
+  // query_counts (state/query_counts.h) this often, sooner when they count this many
+  // rows, and at stop(): one transaction then instead of an upsert per key in every
+  // batch. The row bound bounds the memory (a key at most per row), the rows that
+  // whoisd-admin top reads as rows and those a restarted writer counts again after a
+  // kill -9 (about 0.1 s each per 200,000, bench/README.md) when queries come faster
+  // than 200,000 a minute.
   std::chrono::milliseconds counts_flush_interval{60'000};
-  std::size_t counts_flush_keys = 200'000;
+  std::size_t counts_flush_rows = 200'000;
 };
 
 class QueryLog {
@@ -112,6 +116,7 @@ class QueryLog {
   void write_batch(std::vector<QueryLogEntry>& batch);
   void count_written(std::vector<QueryLogEntry>& batch, std::int64_t first_id, std::int64_t last_id);
   void flush_counts(bool final);
+  bool counted_rows_due() const;
   void report_drops(bool final);
 
   struct Writer;  // the connection and prepared statements, used only by the writer thread

@@ -305,7 +305,7 @@ TEST_CASE("query counts: top is exact with rows the writer has not counted yet, 
   CHECK(sql_int(copy, "SELECT sum(queries) FROM query_counts") == 9'500);
 }
 
-TEST_CASE("query counts: a flush at the key bound, and a writer that never started, count every row",
+TEST_CASE("query counts: a flush at the row bound, and a writer that never started, count every row",
           "[state][query_counts]") {
   TempDir dir;
   std::string path = whoisd::state_db_path(dir.path());
@@ -313,7 +313,7 @@ TEST_CASE("query counts: a flush at the key bound, and a writer that never start
   std::mt19937_64 rng(31);
   {
     QueryLogOptions options = unflushed_writer();
-    options.counts_flush_keys = 50;  // many flushes while it writes
+    options.counts_flush_rows = 250;  // many flushes while it writes
     QueryLog log(path, options);
     log.start();
     record_random_queries(log, rng, 3'000, 10);
