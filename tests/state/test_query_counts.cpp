@@ -412,3 +412,29 @@ TEST_CASE("query counts: purges while the writer holds uncounted rows stay exact
     CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == 700);
   }
 }
+
+TEST_CASE("query counts: a flush that fails forgets the counts in memory; the next one counts the rows instead",
+          "[state][query_counts]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  std::mt19937_64 rng(51);
+  QueryLogOptions options = unflushed_writer();
+  options.counts_flush_rows = 100;
+  QueryLog log(path, options);
+  log.start();
+  record_random_queries(log, rng, 50, 5);
+  wait_written(log, 50);
+  // From now on every write to query_counts fails (the rows still go in).
+  sql_exec(path, "CREATE TRIGGER refuse_counts BEFORE INSERT ON query_counts "
+                 "BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+  record_random_queries(log, rng, 1'000, 5);
+  wait_written(log, 1'050);
+  CHECK(query_counts_through_id(path) < 1'050);
+  CHECK(query_counts_disagreement(path, false) == 0);
+  sql_exec(path, "DROP TRIGGER refuse_counts");
+  log.stop();
+  CHECK(log.counters().written == 1'050);
+  CHECK(query_counts_disagreement(path) == 0);
+  CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == 1'050);
+}
