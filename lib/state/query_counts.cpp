@@ -43,7 +43,7 @@ std::int64_t catch_up_query_counts(StateDb& db) {
   std::int64_t max_id = max_query_log_id(db);
   std::int64_t rows = 0;
   if (max_id > through) {
-    // "WHERE true" before ON CONFLICT: SQLite's parsing ambiguity of an upsert after a SELECT.
+    // The WHERE clause also settles the parsing ambiguity of an upsert after a SELECT.
     SqliteStatement add(db, std::string("INSERT INTO query_counts (hour, source, outcome, queries, first_us, last_us) "
                                         "SELECT ") +
                                 std::string(kQueryCountHourSql) +

@@ -5,12 +5,13 @@
 // It counts the rows up to an id: the meta key query_counts_through_id = N, and
 //   query_counts == GROUP BY (hour, source, outcome) over the query_log rows with id <= N
 // in every committed state of the file. The query-log writer counts the rows it writes
-// in memory and adds them, with the new N, in one transaction a minute or 200,000 rows (query_log.cpp:
-// one upsert per key a minute instead of one per key and batch, which touched a page of
-// query_counts for nearly every row when most sources are seen once). The rows above N
-// are few (at most about a minute of them): a report reads them as rows (top_sources),
-// and the purge recounts only the rows <= N of what it deleted from. So a report that
-// combines the summary with rows is exact, never an estimate.
+// in memory and adds them, with the new N, in one transaction a minute or every
+// 200,000 rows (query_log.cpp: one upsert per key a flush instead of one per key and
+// batch, which touched a page of query_counts for nearly every row when most sources
+// are seen once). The rows above N are few (a minute of them, at most 200,000): a
+// report reads them as rows (top_sources), and the purge recounts only the rows <= N of
+// what it deleted from. So a report that combines the summary with rows is exact,
+// never an estimate.
 #pragma once
 
 #include <cstdint>
