@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -160,21 +162,31 @@ TEST_CASE("stop() while 3 threads record: every accepted entry is written, in th
   log.start();
   std::vector<std::thread> threads;
   std::atomic<std::uint64_t> accepted{0};
+  std::array<std::atomic<std::uint64_t>, kThreads> accepted_by{};  // each thread's accepted entries
+  std::atomic<bool> stopping{false};
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
       // Until stop() refuses: the last accepted entries race with the writer's last pass.
       for (std::int64_t i = 0;; ++i) {
         QueryLogEntry e = entry("198.51.100.1", "x.pt", QueryOutcome::found, 1'767'225'600'000'000 + i);
         e.client = IpAddress::v4(0xc6336400u + static_cast<std::uint32_t>(t));  // 198.51.100.t
-        if (log.record(std::move(e)))
+        if (log.record(std::move(e))) {
           accepted.fetch_add(1);
-        else if (log.counters().backlog < 100'000)
-          break;  // refused for being stopped, not for a full backlog
+          accepted_by[static_cast<std::size_t>(t)].fetch_add(1);
+        } else if (stopping.load()) {
+          break;  // refused once stop() was called (before it, only for a full backlog)
+        }
       }
     });
+  // Stop once the writer is busy and every thread is recording (on a loaded machine a
+  // thread may start after the others have written 20,000 entries).
+  auto every_thread_recording = [&] {
+    return std::all_of(accepted_by.begin(), accepted_by.end(), [](const auto& n) { return n.load() > 0; });
+  };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (log.counters().written < 20'000 && std::chrono::steady_clock::now() < deadline)
+  while ((log.counters().written < 20'000 || !every_thread_recording()) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  stopping.store(true);
   log.stop();
   for (auto& th : threads) th.join();
   auto c = log.counters();
