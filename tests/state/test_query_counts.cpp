@@ -24,6 +24,7 @@
 #include "state/state_db.h"
 #include "state/state_reports.h"
 #include "state/state_schema.h"
+#include "expected_top.h"
 #include "state_test_util.h"
 #include "support/temp_dir.h"
 
@@ -46,47 +47,18 @@ namespace {
 constexpr std::int64_t kHourUs = 3'600'000'000;
 constexpr std::int64_t kStartUs = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z, on the hour
 
-struct Tally {
-  std::int64_t queries = 0, first_us = 0, last_us = 0;
-  std::map<std::string, std::int64_t> outcomes;
-};
-
-// The busiest `limit` sources since since_us, most first, ties by source: counted
-// here from every row of query_log.
-std::vector<std::pair<std::string, Tally>> brute_force_top(StateDb& db, std::int64_t since_us, std::size_t limit) {
-  std::map<std::string, Tally> by_source;
+// The busiest `limit` sources since since_us, counted here from every row of query_log.
+whoisd::test::ExpectedTop brute_force_top(StateDb& db, std::int64_t since_us, std::size_t limit) {
+  whoisd::test::ExpectedTopCounter counter(since_us);
   SqliteStatement rows(db, "SELECT time_us, source, outcome FROM query_log");
-  while (rows.step()) {
-    std::int64_t time_us = rows.int64(0);
-    if (time_us < since_us) continue;
-    Tally& t = by_source[rows.text(1)];
-    t.first_us = t.queries ? std::min(t.first_us, time_us) : time_us;
-    t.last_us = t.queries ? std::max(t.last_us, time_us) : time_us;
-    ++t.queries;
-    ++t.outcomes[rows.text(2)];
-  }
-  std::vector<std::pair<std::string, Tally>> out(by_source.begin(), by_source.end());
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.queries > b.second.queries; });
-  if (out.size() > limit) out.resize(limit);
-  return out;
+  while (rows.step()) counter.add(rows.int64(0), rows.text(1), rows.text(2));
+  return counter.top(limit);
 }
 
 void check_top_equals_rows(StateDb& db, std::int64_t since_us, std::size_t limit) {
   INFO("since " << since_us << " (" << (since_us - kStartUs) / kHourUs << " h and " << (since_us - kStartUs) % kHourUs
                 << " us after the start), limit " << limit);
-  std::vector<TopSource> got = whoisd::top_sources(db, since_us, limit);
-  auto want = brute_force_top(db, since_us, limit);
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    CHECK(got[i].source == want[i].first);
-    CHECK(got[i].queries == want[i].second.queries);
-    CHECK(got[i].first_us == want[i].second.first_us);
-    CHECK(got[i].last_us == want[i].second.last_us);
-    std::map<std::string, std::int64_t> outcomes(got[i].outcomes.begin(), got[i].outcomes.end());
-    CHECK(outcomes == want[i].second.outcomes);
-    for (std::size_t j = 1; j < got[i].outcomes.size(); ++j)  // most frequent outcome first
-      CHECK(got[i].outcomes[j - 1].second >= got[i].outcomes[j].second);
-  }
+  whoisd::test::check_same_top(whoisd::top_sources(db, since_us, limit), brute_force_top(db, since_us, limit));
 }
 
 // `count` queries through the real writer (small batches, so that a source's hour is

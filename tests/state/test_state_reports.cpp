@@ -12,6 +12,7 @@
 #include "state/query_counts.h"
 #include "state/state_db.h"
 #include "state/state_reports.h"
+#include "expected_top.h"
 #include "state_test_util.h"
 #include "support/temp_dir.h"
 
@@ -25,29 +26,6 @@ struct Row {
   std::int64_t time_us;
   std::string source, outcome;
 };
-
-struct Tally {
-  std::int64_t queries = 0, first_us = 0, last_us = 0;
-  std::map<std::string, std::int64_t> outcomes;
-};
-
-// The busiest `limit` sources since since_us, most first, ties by source, by brute force.
-std::vector<std::pair<std::string, Tally>> expected_top(const std::vector<Row>& rows, std::int64_t since_us,
-                                                        std::size_t limit) {
-  std::map<std::string, Tally> by_source;
-  for (const Row& r : rows) {
-    if (r.time_us < since_us) continue;
-    Tally& t = by_source[r.source];
-    t.first_us = t.queries ? std::min(t.first_us, r.time_us) : r.time_us;
-    t.last_us = t.queries ? std::max(t.last_us, r.time_us) : r.time_us;
-    ++t.queries;
-    ++t.outcomes[r.outcome];
-  }
-  std::vector<std::pair<std::string, Tally>> out(by_source.begin(), by_source.end());
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second.queries > b.second.queries; });
-  if (out.size() > limit) out.resize(limit);
-  return out;
-}
 
 }  // namespace
 
@@ -90,15 +68,8 @@ TEST_CASE("top sources: the same counts for short and long periods, rows out of 
   for (std::int64_t since_us : since_values) {
     INFO("since " << since_us << " (" << (end_us - since_us) / 1'000'000 << " s before the last row)");
     auto got = whoisd::top_sources(db, since_us, 10);
-    auto want = expected_top(rows, since_us, 10);
-    REQUIRE(got.size() == want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      CHECK(got[i].source == want[i].first);
-      CHECK(got[i].queries == want[i].second.queries);
-      CHECK(got[i].first_us == want[i].second.first_us);
-      CHECK(got[i].last_us == want[i].second.last_us);
-      std::map<std::string, std::int64_t> outcomes(got[i].outcomes.begin(), got[i].outcomes.end());
-      CHECK(outcomes == want[i].second.outcomes);
-    }
+    whoisd::test::ExpectedTopCounter want(since_us);
+    for (const Row& r : rows) want.add(r.time_us, r.source, r.outcome);
+    whoisd::test::check_same_top(got, want.top(10));
   }
 }
