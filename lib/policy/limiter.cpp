@@ -848,6 +848,7 @@ std::size_t Limiter::export_dirty(const std::function<void(const SourceState&)>&
     for (std::size_t i = 0; i < n; ++i) sink(batch[i]);
     total += n;
   }
+  im.arena.prefault_spare();  // after the sink's I/O: the loops allocate from it until the next export
   return total;
 }
 

@@ -189,6 +189,9 @@ class Limiter {
   // Calls sink for every source changed since the last export_dirty(), including
   // sources forgotten by sweep() (as an empty() state). Returns how many. Called from
   // lib/state's own thread; sink runs with no lock held, so it may do I/O.
+  // Since it runs every second off the event loops, it also faults in the memory the
+  // next heavy records will take (RecordArena::prefault_spare), so that a loop does
+  // not stall for milliseconds on a fresh huge page when a record grows.
   std::size_t export_dirty(const std::function<void(const SourceState&)>& sink);
   // Every tracked source (for a full rewrite); does not clear dirty marks.
   std::size_t export_all(const std::function<void(const SourceState&)>& sink);

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <new>
@@ -53,17 +54,45 @@ RecordArena::Handle RecordArena::allocate(std::size_t bytes) {
     return h;
   }
   if (size > reserved_ - top_) throw std::bad_alloc();
-  if (top_ + size > committed_) {
-    std::size_t grow = round_up(top_ + size, kHugePage) - committed_;
-    if (::mprotect(base_ + committed_, grow, PROT_READ | PROT_WRITE) != 0) throw std::bad_alloc();
-    // Advice only: without huge pages the arena works the same, just slower.
-    ::madvise(base_ + committed_, grow, MADV_HUGEPAGE);
-    committed_ += grow;
-  }
+  if (top_ + size > committed_ && !commit(top_ + size)) throw std::bad_alloc();
   auto h = static_cast<Handle>(top_ / kUnit);
   top_ += size;
   used_ += size;
   return h;
+}
+
+bool RecordArena::commit(std::size_t end) {
+  std::size_t grow = round_up(end, kHugePage) - committed_;
+  if (::mprotect(base_ + committed_, grow, PROT_READ | PROT_WRITE) != 0) return false;
+  // Advice only: without huge pages the arena works the same, just slower.
+  ::madvise(base_ + committed_, grow, MADV_HUGEPAGE);
+  committed_ += grow;
+  return true;
+}
+
+void RecordArena::prefault_spare() {
+  char* from = nullptr;
+  std::size_t bytes = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (used_ == 0) return;
+    const std::size_t grew = top_ > top_at_prefault_ ? top_ - top_at_prefault_ : 0;
+    top_at_prefault_ = top_;
+    const std::size_t spare = std::max({kHugePage, used_ / 8, 2 * grew});
+    const std::size_t end = std::min(round_up(top_ + spare, kHugePage), reserved_);
+    const std::size_t start = std::max(prefaulted_, top_ / kHugePage * kHugePage);
+    if (end <= start) return;
+    if (end > committed_ && !commit(end)) return;
+    from = base_ + start;
+    bytes = end - start;
+    prefaulted_ = end;
+  }
+  // Outside the lock: faulting in a few huge pages takes milliseconds, and allocate()
+  // on the loops must not wait for it. Blocks handed out meanwhile from this range are
+  // fine: populating only faults in pages that are not there yet, never changes one.
+  // A release() that gave everything back meanwhile makes this fail or fault in memory
+  // the arena commits again anyway: both harmless (and errors are ignored: advice).
+  ::madvise(from, bytes, MADV_POPULATE_WRITE);
 }
 
 void RecordArena::release(Handle handle, std::size_t bytes) {
@@ -78,6 +107,8 @@ void RecordArena::release(Handle handle, std::size_t bytes) {
     ::mprotect(base_, committed_, PROT_NONE);
     committed_ = 0;
     top_ = kUnit;
+    prefaulted_ = 0;
+    top_at_prefault_ = 0;
     free_.fill(0);
   }
 }

@@ -12,8 +12,15 @@
 // block is in use any more (every heavy source forgotten), the whole span is given
 // back to the kernel.
 //
-// Thread safety: allocate() and release() lock; at() does not (the span never moves),
-// so a block's contents are guarded by whatever guards its owner.
+// Why prefault_spare(): the first write to a fresh 2 MB huge page is a page fault that
+// clears it, ~4 ms of system time on the development VM (bench/README.md, limiter). In
+// allocate() that stall lands on an event loop, in the middle of a query; called from
+// a background thread (the limiter's export, on lib/state's thread), it faults in the
+// memory the next allocations will take before they need it.
+//
+// Thread safety: allocate(), release() and prefault_spare() lock (the last one not
+// while it faults memory in); at() does not (the span never moves), so a block's
+// contents are guarded by whatever guards its owner.
 #pragma once
 
 #include <array>
@@ -43,6 +50,13 @@ class RecordArena {
   // Gives back a block from allocate() with the same `bytes`.
   void release(Handle handle, std::size_t bytes);
 
+  // Commits and faults in the memory the next allocations from the top will take:
+  // at least 2 MB, an eighth of the blocks in use, and twice what the top grew since
+  // the last call (so a burst of growth between two calls is covered next time).
+  // Nothing while no block is in use (the arena holds no memory then). Advice only:
+  // memory the kernel will not fault in now is faulted by allocate()'s first write.
+  void prefault_spare();
+
   void* at(Handle handle) const { return base_ + std::size_t{handle} * kUnit; }
 
   std::size_t used_bytes() const;       // blocks in use
@@ -51,6 +65,9 @@ class RecordArena {
  private:
   static constexpr int kClasses = 40;
   static int size_class(std::size_t bytes);
+  // Makes [0, end rounded up to 2 MB) readable and writable; false if the kernel
+  // refuses. Caller holds mu_ and end > committed_.
+  bool commit(std::size_t end);
 
   mutable std::mutex mu_;
   char* mapping_ = nullptr;  // what mmap returned (base_ aligned up inside it)
@@ -60,6 +77,8 @@ class RecordArena {
   std::size_t committed_ = 0;
   std::size_t top_ = kUnit;  // bump pointer (offset); offset 0 is never handed out, so no handle is 0
   std::size_t used_ = 0;
+  std::size_t prefaulted_ = 0;  // offset up to which prefault_spare() has faulted memory in
+  std::size_t top_at_prefault_ = 0;  // top_ at the last prefault_spare()
   std::array<Handle, kClasses> free_{};  // per class, the first free block (its first 4 bytes: the next)
 };
 

@@ -1,11 +1,14 @@
 // The limiter's record arena: blocks that do not overlap, reuse of freed blocks of the
 // same size, memory committed as needed and given back when nothing is in use, and a
-// clear failure when the reserved span is exhausted.
+// clear failure when the reserved span is exhausted; memory faulted in ahead by
+// prefault_spare(), also while another thread allocates.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "policy/record_arena.h"
@@ -87,4 +90,67 @@ TEST_CASE("record arena: an exhausted span fails with bad_alloc, and what is hel
   std::memset(arena.at(big), 7, std::size_t{2} << 20);
   arena.release(big, std::size_t{2} << 20);
   CHECK(arena.used_bytes() == 0);
+}
+
+TEST_CASE("record arena: prefault_spare commits memory ahead of the top, never while nothing is in use") {
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  RecordArena arena(std::size_t{256} << 20);
+  arena.prefault_spare();
+  CHECK(arena.committed_bytes() == 0);  // nothing in use: the arena holds no memory
+
+  std::vector<RecordArena::Handle> handles;
+  for (int i = 0; i < 40000; ++i) {  // 10 MB of blocks: the top is past 10 MB
+    handles.push_back(arena.allocate(256));
+    std::memset(arena.at(handles.back()), i % 251, 256);
+  }
+  const std::size_t top = 64 + 40000 * 256;  // offset 0 is never handed out
+  auto round_up = [&](std::size_t n) { return (n + kHuge - 1) / kHuge * kHuge; };
+  CHECK(arena.committed_bytes() == round_up(top));
+  arena.prefault_spare();
+  // At least 2 MB, an eighth of what is in use, twice the growth since the last call
+  // (the whole top here): the top plus twice that, rounded up to 2 MB.
+  CHECK(arena.committed_bytes() == round_up(3 * top));
+  arena.prefault_spare();  // no growth since: the spare is already there
+  CHECK(arena.committed_bytes() == round_up(3 * top));
+  // Blocks taken from the prefaulted memory are ordinary blocks; the old ones are intact.
+  for (int i = 0; i < 40000; ++i) {
+    handles.push_back(arena.allocate(256));
+    std::memset(arena.at(handles.back()), 3, 256);
+  }
+  bool intact = true;
+  for (int i = 0; i < 40000; ++i) {
+    const auto* p = static_cast<const unsigned char*>(arena.at(handles[static_cast<std::size_t>(i)]));
+    intact = intact && p[0] == i % 251 && p[255] == i % 251;
+  }
+  CHECK(intact);
+  CHECK(arena.used_bytes() == 80000 * 256);
+  for (RecordArena::Handle h : handles) arena.release(h, 256);
+  CHECK(arena.committed_bytes() == 0);  // all freed: the prefaulted memory goes back too
+  arena.prefault_spare();
+  CHECK(arena.committed_bytes() == 0);
+}
+
+TEST_CASE("record arena: prefault_spare from another thread while blocks are taken, written and freed") {
+  RecordArena arena(std::size_t{512} << 20);
+  std::atomic<bool> done{false};
+  std::thread prefaulter([&] {
+    while (!done.load()) arena.prefault_spare();
+  });
+  bool intact = true;
+  for (int round = 0; round < 20; ++round) {
+    std::vector<RecordArena::Handle> handles;
+    for (int i = 0; i < 20000; ++i) {
+      handles.push_back(arena.allocate(64 << (i % 4)));
+      std::memset(arena.at(handles.back()), (round + i) % 251, std::size_t{64} << (i % 4));
+    }
+    for (int i = 0; i < 20000; ++i) {
+      const auto* p = static_cast<const unsigned char*>(arena.at(handles[static_cast<std::size_t>(i)]));
+      intact = intact && p[0] == (round + i) % 251 && p[(std::size_t{64} << (i % 4)) - 1] == (round + i) % 251;
+    }
+    for (int i = 0; i < 20000; ++i) arena.release(handles[static_cast<std::size_t>(i)], std::size_t{64} << (i % 4));
+    CHECK(arena.used_bytes() == 0);  // each round ends with everything given back, racing the prefaults
+  }
+  done = true;
+  prefaulter.join();
+  CHECK(intact);
 }
