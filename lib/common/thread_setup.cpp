@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "common/log.h"
+
 namespace whoisd {
 
 void name_this_thread(const char* name) noexcept { pthread_setname_np(pthread_self(), name); }
@@ -11,6 +13,12 @@ bool lower_this_thread_to_idle_priority() noexcept {
   sched_param param{};
   param.sched_priority = 0;
   return pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) == 0;
+}
+
+void set_up_writer_thread(const char* name, bool idle_priority, std::string_view refused_event) {
+  name_this_thread(name);
+  if (idle_priority && !lower_this_thread_to_idle_priority())
+    log::warn(refused_event).kv("thread", name).kv("error", "SCHED_IDLE refused: the thread runs at normal priority");
 }
 
 }  // namespace whoisd

@@ -6,12 +6,10 @@
 
 namespace whoisd {
 
-namespace {
 std::int64_t max_query_log_id(StateDb& db) {
   SqliteStatement select(db, "SELECT coalesce(max(id), 0) FROM query_log");
   return select.step() ? select.int64(0) : 0;
 }
-}  // namespace
 
 std::int64_t rebuild_query_counts(StateDb& db) {
   db.exec("DELETE FROM query_counts");

@@ -44,6 +44,9 @@ std::int64_t rebuild_query_counts(StateDb& db);
 // empty). Read it in the transaction that reads the summary. Throws StateDbError.
 std::int64_t query_counts_through_id(StateDb& db);
 
+// The highest query_log id, 0 when the log is empty. Throws StateDbError.
+std::int64_t max_query_log_id(StateDb& db);
+
 // Counts the rows above N into query_counts (one INSERT ... SELECT ... GROUP BY, upserts)
 // and sets N = max(id), in the caller's write transaction: the query-log writer at its
 // start (its in-memory counts died with the previous process) and whenever it cannot

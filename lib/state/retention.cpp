@@ -41,7 +41,6 @@ PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::
                           "INDEXED BY query_log_source WHERE source = ?2 AND time_us >= ?4 AND time_us < ?5 "
                           "AND outcome = ?3 AND id <= ?6 HAVING count(*) > 0");
   SqliteStatement purged_above(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')");
-  SqliteStatement max_id(db, "SELECT coalesce(max(id), 0) FROM query_log");
   std::set<std::tuple<std::int64_t, std::string, std::string>> touched;
   SqliteStatement events(db,
                          "DELETE FROM abuse_events WHERE id IN "
@@ -69,8 +68,7 @@ PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::
     queries.reset();
     if (above) purged_above.bind(1, kQueryCountsPurgedAboveKey).run();
     if (q > 0) {
-      std::int64_t highest = max_id.step() ? max_id.int64(0) : 0;
-      max_id.reset();
+      const std::int64_t highest = max_query_log_id(db);
       if (highest < through) set_query_counts_through_id(db, highest);
     }
     for (const auto& [hour, source, outcome] : touched) {
