@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <functional>
-#include <unordered_map>
 #include <utility>
 
 #include "common/escape.h"
 #include "common/log.h"
 #include "common/thread_setup.h"
 #include "policy/source_key.h"
+#include "state/query_count_table.h"
 #include "state/query_counts.h"
 #include "state/sqlite_statement.h"
 #include "state/state_db.h"
@@ -51,7 +50,8 @@ struct QueryLog::Writer {
   StateDb db;
   SqliteStatement insert;
   SqliteStatement add_counts;
-  std::vector<std::string> sources;  // the batch's source keys as text, one per entry
+  std::vector<SourceKey> keys;       // the batch's source keys, one per entry
+  std::vector<std::string> sources;  // the same as text (reused: no allocation per row)
 
   // The rows this writer committed above query_counts' N (query_counts.h), counted per
   // (hour, source, outcome): they cover exactly the ids (counted_after, counted_through].
@@ -61,22 +61,7 @@ struct QueryLog::Writer {
   // Not `counting` (at the start, after a gap in the ids or a failed flush): the rows
   // written meanwhile are not counted here, and the next flush counts every row above
   // N from query_log instead (catch_up_query_counts).
-  struct CountKey {
-    std::int64_t hour;
-    std::string source;
-    QueryOutcome outcome;
-    bool operator==(const CountKey&) const = default;
-  };
-  struct CountKeyHash {
-    std::size_t operator()(const CountKey& k) const noexcept {
-      return std::hash<std::string>()(k.source) ^ (static_cast<std::size_t>(k.hour) * 0x9e3779b97f4a7c15u) ^
-             static_cast<std::size_t>(k.outcome);
-    }
-  };
-  struct Counts {
-    std::int64_t queries = 0, first_us = 0, last_us = 0;
-  };
-  std::unordered_map<CountKey, Counts, CountKeyHash> counts;
+  QueryCountTable counts;
   bool counting = false;
   std::int64_t counted_after = 0, counted_through = 0;
   std::optional<std::chrono::steady_clock::time_point> last_flush;  // none yet: the first pass flushes
@@ -86,6 +71,9 @@ QueryLog::QueryLog(std::string db_path, QueryLogOptions options)
     : db_path_(std::move(db_path)), options_(options), writer_(std::make_unique<Writer>(db_path_)) {
   if (options_.capacity == 0) options_.capacity = 1;
   if (options_.batch == 0) options_.batch = 1;
+  // At most a key per row between two flushes, and a flush is due once counts_flush_rows
+  // rows are counted (checked after each batch).
+  writer_->counts.reserve(std::min<std::size_t>(options_.counts_flush_rows + options_.batch, 1u << 20));
 }
 
 QueryLog::~QueryLog() { stop(); }
@@ -95,9 +83,7 @@ void QueryLog::start() {
   if (started_ || stopping_) return;
   started_ = true;
   thread_ = std::thread([this] {
-    name_this_thread("whoisd-querylog");
-    if (options_.idle_priority && !lower_this_thread_to_idle_priority())
-      log::warn("query_log_priority").kv("error", "SCHED_IDLE refused: the writer runs at normal priority");
+    set_up_writer_thread("whoisd-querylog", options_.idle_priority, "query_log_priority");
     run();
   });
 }
@@ -190,9 +176,12 @@ void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
   // is counted from query_log, so that this writer's counts start at N.
   if (!w.last_flush) flush_counts(true);
   // Source keys once for all attempts.
+  w.keys.resize(batch.size());
   w.sources.resize(batch.size());
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    w.sources[i] = to_string(source_key(batch[i].client, options_.ipv6_prefix));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    w.keys[i] = source_key(batch[i].client, options_.ipv6_prefix);
+    w.sources[i] = to_string(w.keys[i]);
+  }
   // A failed transaction is rolled back whole, so it can simply be tried again: a
   // purge or an admin command may hold the file past the busy timeout, or the disk
   // may be briefly full. Meanwhile record() keeps filling the bounded backlog.
@@ -257,15 +246,8 @@ void QueryLog::count_written(std::vector<QueryLogEntry>& batch, std::int64_t fir
     return;
   }
   w.counted_through = last_id;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const QueryLogEntry& e = batch[i];
-    // The source text is not needed any more: moved, not copied, into the key.
-    auto [it, added] = w.counts.try_emplace({query_count_hour(e.time_us), std::move(w.sources[i]), e.outcome});
-    Writer::Counts& c = it->second;
-    c.first_us = added ? e.time_us : std::min(c.first_us, e.time_us);
-    c.last_us = added ? e.time_us : std::max(c.last_us, e.time_us);
-    ++c.queries;
-  }
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    w.counts.add(batch[i].time_us, w.keys[i], w.sources[i], batch[i].outcome);
   if (counted_rows_due()) flush_counts(false);  // between the batches of a pass too
 }
 
@@ -302,21 +284,15 @@ void QueryLog::flush_counts(bool final) {
     }
     std::int64_t through;
     if (from_memory) {
-      std::vector<const std::pair<const Writer::CountKey, Writer::Counts>*> sorted;
-      sorted.reserve(w.counts.size());
-      for (const auto& kv : w.counts) sorted.push_back(&kv);
-      std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
-        if (a->first.hour != b->first.hour) return a->first.hour < b->first.hour;
-        if (int c = a->first.source.compare(b->first.source); c != 0) return c < 0;
-        return to_string(a->first.outcome) < to_string(b->first.outcome);
-      });
-      for (const auto* kv : sorted) {
-        w.add_counts.bind(1, kv->first.hour)
-            .bind_static(2, kv->first.source)
-            .bind_static(3, to_string(kv->first.outcome))
-            .bind(4, kv->second.queries)
-            .bind(5, kv->second.first_us)
-            .bind(6, kv->second.last_us);
+      w.counts.sort_in_table_order();
+      for (std::size_t i = 0; i < w.counts.size(); ++i) {
+        const QueryCountTable::Row row = w.counts.row(i);
+        w.add_counts.bind(1, row.hour)
+            .bind_static(2, row.source)
+            .bind_static(3, to_string(row.outcome))
+            .bind(4, row.queries)
+            .bind(5, row.first_us)
+            .bind(6, row.last_us);
         w.add_counts.run();
       }
       through = w.counted_through;
