@@ -147,9 +147,7 @@ void StatePersister::start() {
   if (started_ || stopping_) return;
   started_ = true;
   thread_ = std::thread([this] {
-    name_this_thread("whoisd-state");
-    if (options_.idle_priority && !lower_this_thread_to_idle_priority())
-      log::warn("state_priority").kv("error", "SCHED_IDLE refused: the state writer runs at normal priority");
+    set_up_writer_thread("whoisd-state", options_.idle_priority, "state_priority");
     run();
   });
 }
