@@ -98,6 +98,16 @@ void upgrade_from_version_1(StateDb& db, const std::string& path) {
       .kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
 }
 
+// Version 2 -> 3: adds the (empty) source_journal; source_state stays as it is.
+void upgrade_from_version_2(StateDb& db, const std::string& path) {
+  StateDb::Transaction tx(db);
+  if (query_int(db.handle(), path, "PRAGMA user_version") != 2) return;
+  db.exec(state_schema_added_in_version_3());
+  db.exec("PRAGMA user_version = 3");
+  tx.commit();
+  log::info("state_schema_upgraded").kv("file", path).kv("from_version", 2).kv("to_version", 3);
+}
+
 }  // namespace
 
 std::string state_db_path(std::string_view state_dir) {
@@ -157,13 +167,16 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
     tables = table_names(raw, path);
   } else if (version == 0) {
     throw_for(path, "is not a whoisd state database (it has tables but no schema version)");
-  } else if (version == 1 && kStateSchemaVersion == 2) {
+  } else if (version == 1 || version == 2) {
     // Only the daemon upgrades: whoisd-admin may be run while an older daemon still
-    // writes the file, and an upgrade of a large log holds it for seconds.
+    // writes the file (which would not fold a journal it does not know), and an
+    // upgrade of a large log holds it for seconds.
     if (mode != Mode::create)
-      throw_for(path, "has state schema version 1; this whoisd uses version 2, which the daemon makes of it when it "
-                      "next starts (restart whoisd, then run this again)");
-    upgrade_from_version_1(db, path);
+      throw_for(path, "has state schema version " + std::to_string(version) + "; this whoisd uses version " +
+                          std::to_string(kStateSchemaVersion) +
+                          ", which the daemon makes of it when it next starts (restart whoisd, then run this again)");
+    if (version == 1) upgrade_from_version_1(db, path);
+    upgrade_from_version_2(db, path);
     version = kStateSchemaVersion;
     tables = table_names(raw, path);
   } else if (version != kStateSchemaVersion) {

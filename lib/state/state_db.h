@@ -14,9 +14,10 @@
 // The schema is versioned with PRAGMA user_version (kStateSchemaVersion). A file that
 // is corrupt, not a database, of another schema version, or not writable is an error
 // naming the file and the problem: state is never reset silently. The one exception
-// to "another version" is version 1, which the daemon's open (Mode::create) upgrades
-// to version 2 in one transaction, logged (state_schema_upgrading, _upgraded); the
-// other modes refuse it, naming the restart that upgrades it.
+// to "another version" is the older versions 1 and 2, which the daemon's open
+// (Mode::create) upgrades to version 3 (1 -> 2 in one transaction, 2 -> 3 in another),
+// logged (state_schema_upgrading, _upgraded); the other modes refuse them, naming the
+// restart that upgrades them.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +33,7 @@ struct StateDbError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr int kStateSchemaVersion = 2;  // state_schema.h lists the versions
+inline constexpr int kStateSchemaVersion = 3;  // state_schema.h lists the versions
 inline constexpr std::string_view kStateFileName = "state.sqlite";
 
 // "<dir>/state.sqlite".

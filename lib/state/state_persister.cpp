@@ -1,7 +1,9 @@
 #include "state/state_persister.h"
 
+#include <cstring>
 #include <set>
 #include <stdexcept>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "common/thread_setup.h"
 #include "policy/limiter.h"
 #include "state/retention.h"
+#include "state/source_journal.h"
 #include "state/source_state_table.h"
 #include "state/sqlite_statement.h"
 #include "state/state_db.h"
@@ -48,12 +51,27 @@ EventRow event_row(const LimiterEvent& e) {
   return row;
 }
 
+struct SourceKeyHash {
+  std::size_t operator()(const SourceKey& k) const noexcept {
+    std::uint64_t a, b;
+    std::memcpy(&a, k.bytes.data(), 8);
+    std::memcpy(&b, k.bytes.data() + 8, 8);
+    return static_cast<std::size_t>((a * 0x9e3779b97f4a7c15u) ^ (b * 0xc2b2ae3d27d4eb4fu) ^ k.prefix);
+  }
+};
+
+// What whoisd-admin's views read from source_state (suspensions, history).
+bool has_suspension_fields(const SourceState& s) {
+  return s.episodes != 0 || s.last_episode != 0 || s.suspended_until != 0 || s.flags != 0;
+}
+
 }  // namespace
 
 struct StatePersister::Impl {
   explicit Impl(const std::string& path)
       : db(StateDb::open(path, StateDb::Mode::read_write)),
         sources(db),
+        journal(db),
         insert_event(db,
                      "INSERT INTO abuse_events (time, source, kind, episode, until, reason, operator) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)"),
@@ -65,6 +83,37 @@ struct StatePersister::Impl {
   std::mutex mutex;  // one round or purge at a time on this connection
   StateDb db;
   SourceStateTable sources;
+  SourceJournal journal;
+  SourceJournalRecord record;  // the round's changed sources (its buffer is reused)
+  // The sources whose source_state row has suspension fields (episodes, suspension,
+  // flags): a state of theirs is written straight to source_state too, also the one
+  // that clears those fields, so that whoisd-admin's views are never a fold behind.
+  // As many as the sources with a suspension in the quiet period (the limiter's heavy
+  // records hold them as well).
+  std::unordered_set<SourceKey, SourceKeyHash> suspension_rows;
+  std::vector<std::pair<SourceKey, bool>> suspension_rows_changed;  // applied once the round commits
+  std::uint64_t journal_entries = 0;  // in source_journal since the last fold
+  std::uint64_t journal_bytes = 0;    // their blobs' bytes
+  UnixSeconds next_fold = 0;
+
+  // Writes `state` to source_state now when whoisd-admin's views need it (see
+  // suspension_rows); true if it did.
+  bool write_direct_if_needed(const SourceState& state, UnixSeconds now) {
+    bool fields = has_suspension_fields(state);
+    if (!fields && !suspension_rows.count(state.key)) return false;
+    sources.write(state, now);
+    suspension_rows_changed.emplace_back(state.key, fields);
+    return true;
+  }
+  void apply_suspension_rows_changed() {
+    for (const auto& [key, fields] : suspension_rows_changed) {
+      if (fields)
+        suspension_rows.insert(key);
+      else
+        suspension_rows.erase(key);
+    }
+    suspension_rows_changed.clear();
+  }
   SqliteStatement insert_event;
   SqliteStatement pending_actions;
   SqliteStatement mark_applied;
@@ -80,7 +129,7 @@ struct StatePersister::Impl {
   std::uint64_t limiter_events_dropped_seen = 0;
 
   std::atomic<std::uint64_t> rounds{0}, round_errors{0}, sources_written{0}, events_written{0}, actions_applied{0},
-      rows_purged{0};
+      rows_purged{0}, folds{0}, sources_written_direct{0};
 };
 
 StatePersister::StatePersister(std::string db_path, Limiter& limiter, const Clock& clock,
@@ -104,7 +153,25 @@ StateLoadSummary StatePersister::load() {
   std::vector<std::string> refused;
   {
     std::lock_guard lock(impl_->mutex);
+    // What the last run journaled since its last fold (all of it after a kill -9).
+    JournalFold folded;
+    {
+      StateDb::Transaction tx(impl_->db);
+      folded = impl_->journal.fold(impl_->sources);
+      tx.commit();
+    }
+    if (folded.records > 0)
+      log::info("state_journal_folded")
+          .kv("file", impl_->db.path())
+          .kv("records", folded.records)
+          .kv("sources", folded.sources)
+          .kv("at", "load");
+    impl_->journal_entries = 0;
+    impl_->journal_bytes = 0;
+    impl_->next_fold = now + options_.fold_every.count();
+    impl_->suspension_rows.clear();
     impl_->sources.load_all([&](const SourceState& state) {
+      if (has_suspension_fields(state)) impl_->suspension_rows.insert(state.key);
       if (!limiter_.import(state)) {
         if (!state.key.is_v4() && state.key.prefix != limiter_.ipv6_prefix()) {
           refused.push_back(to_string(state.key));
@@ -165,7 +232,7 @@ void StatePersister::stop() {
     thread_.join();  // the thread writes the last round
   } else {
     try {
-      round();
+      round_and_fold(true);
     } catch (const StateDbError& e) {
       log::error("state_write_failed").kv("error", e.what());
     }
@@ -215,13 +282,15 @@ void StatePersister::run() {
     }
   }
   try {
-    round();
+    round_and_fold(true);
   } catch (const StateDbError& e) {
     log::error("state_write_failed").kv("error", e.what()).kv("at", "stop");
   }
 }
 
-void StatePersister::round() {
+void StatePersister::round() { round_and_fold(false); }
+
+void StatePersister::round_and_fold(bool fold_now) {
   Impl& im = *impl_;
   std::lock_guard lock(im.mutex);
   UnixSeconds now = clock_.now();
@@ -298,33 +367,70 @@ void StatePersister::round() {
     }
     for (const ActionMark& m : im.unwritten_marks) im.mark_applied.bind(1, m.applied_at).bind(2, m.result).bind(3, m.id).run();
 
-    // 3. The sources that changed (all of them after a failed round, whose dirty
-    // marks were consumed without being stored).
+    // 3. The sources that changed: one journal record, plus the rows whoisd-admin's
+    // views read written straight to source_state (write_direct_if_needed). After a
+    // failed round, whose dirty marks were consumed without being stored, the journal
+    // is folded and every source written to source_state instead.
     std::string sink_error;
-    std::uint64_t written = 0;
-    auto sink = [&](const SourceState& state) {
-      if (!sink_error.empty()) return;
-      try {
-        im.sources.write(state, now);
-        ++written;
-      } catch (const StateDbError& e) {
-        sink_error = e.what();
-      }
-    };
+    std::uint64_t written = 0, direct = 0;
+    im.record.clear();
+    im.suspension_rows_changed.clear();
     bool rewrite = im.full_rewrite;
     im.full_rewrite = true;  // until this round commits
     if (rewrite) {
+      im.journal.fold(im.sources);
       limiter_.export_dirty([](const SourceState&) {});  // export_all covers them
-      limiter_.export_all(sink);
+      limiter_.export_all([&](const SourceState& state) {
+        if (!sink_error.empty()) return;
+        try {
+          im.sources.write(state, now);
+          im.suspension_rows_changed.emplace_back(state.key, has_suspension_fields(state));
+          ++written;
+          ++direct;
+        } catch (const StateDbError& e) {
+          sink_error = e.what();
+        }
+      });
     } else {
-      limiter_.export_dirty(sink);
+      limiter_.export_dirty([&](const SourceState& state) {
+        if (!sink_error.empty()) return;
+        try {
+          im.record.add(state);
+          if (im.write_direct_if_needed(state, now)) ++direct;
+          ++written;
+        } catch (const StateDbError& e) {
+          sink_error = e.what();
+        }
+      });
     }
     if (!sink_error.empty()) throw StateDbError(sink_error);
+    if (im.record.entries() > 0) im.journal.append(now, im.record);
+
+    // 4. The journal folded into source_state every fold_every, or once it holds
+    // fold_entries entries or fold_bytes (what bounds the fold's memory and the
+    // journal's size).
+    const std::uint64_t journal_entries = im.journal_entries + im.record.entries();
+    const std::uint64_t journal_bytes = im.journal_bytes + im.record.bytes().size();
+    const bool fold = !rewrite && (fold_now || journal_entries >= options_.fold_entries ||
+                                   journal_bytes + 28 * journal_entries >= options_.fold_bytes ||
+                                   (journal_entries > 0 && now >= im.next_fold));
+    if (fold) im.journal.fold(im.sources);
 
     tx.commit();
     im.full_rewrite = false;
+    im.apply_suspension_rows_changed();
+    if (fold || rewrite) {
+      im.journal_entries = 0;
+      im.journal_bytes = 0;
+      im.next_fold = now + options_.fold_every.count();
+      ++im.folds;
+    } else {
+      im.journal_entries = journal_entries;
+      im.journal_bytes = journal_bytes;
+    }
     im.events_written += im.unwritten_events.size();
     im.sources_written += written;
+    im.sources_written_direct += direct;
     for (const ActionMark& m : im.unwritten_marks) im.applied_ids.erase(m.id);
     im.unwritten_events.clear();
     im.unwritten_marks.clear();
@@ -350,6 +456,8 @@ StatePersisterStats StatePersister::stats() const {
   s.events_written = impl_->events_written.load();
   s.admin_actions_applied = impl_->actions_applied.load();
   s.rows_purged = impl_->rows_purged.load();
+  s.folds = impl_->folds.load();
+  s.sources_written_direct = impl_->sources_written_direct.load();
   return s;
 }
 

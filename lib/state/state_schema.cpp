@@ -97,14 +97,35 @@ CREATE TABLE query_counts (
 ) WITHOUT ROWID;
 )sql";
 
+// Added by version 3: the limiter's changed sources appended once a round instead of
+// upserted into source_state (lib/state/source_journal.h).
+constexpr std::string_view kAddedInVersion3 = R"sql(
+-- One row per round of the daemon's state writer: the sources whose state changed in
+-- it, encoded (lib/state/source_journal.h). A source's stored state is its source_state
+-- row unless it has an entry here, in which case its last entry (by id). The daemon
+-- folds the rows into source_state (each source once, the rows deleted, in one
+-- transaction) every minute or so, at its stop and before loading at its start.
+-- Suspensions are also written straight to source_state in the round that changes
+-- them, so whoisd-admin's views never need to read this table.
+CREATE TABLE source_journal (
+  id      INTEGER PRIMARY KEY,
+  time    INTEGER NOT NULL,                    -- Unix s of the round
+  entries INTEGER NOT NULL,                    -- source states in the blob
+  states  BLOB NOT NULL                        -- the entries, as source_journal.h describes
+);
+)sql";
+
 constexpr std::string_view kTables[] = {"meta", "source_state", "query_log", "abuse_events", "admin_actions",
-                                        "query_counts"};
+                                        "query_counts", "source_journal"};
 
 }  // namespace
 
-std::string state_schema_sql() { return std::string(kSchemaVersion1) + std::string(kAddedInVersion2); }
+std::string state_schema_sql() {
+  return std::string(kSchemaVersion1) + std::string(kAddedInVersion2) + std::string(kAddedInVersion3);
+}
 std::string_view state_schema_version_1_sql() { return kSchemaVersion1; }
 std::string_view state_schema_added_in_version_2() { return kAddedInVersion2; }
+std::string_view state_schema_added_in_version_3() { return kAddedInVersion3; }
 std::span<const std::string_view> state_schema_tables() { return kTables; }
 
 }  // namespace whoisd

@@ -6,7 +6,9 @@
 // hour, source and outcome (whoisd-admin top), built from query_log when the daemon
 // opens a version-1 file. Within version 2, the meta key query_counts_through_id
 // (query_counts.h) says up to which query_log id it counts; a file without it counts
-// every row (StateDb::open adds it).
+// every row (StateDb::open adds it); 3 (2026-11-23) adds source_journal, the limiter's
+// changed sources appended each round and folded into source_state every minute
+// (source_journal.h); the daemon adds the (empty) table to a version-1 or -2 file.
 #pragma once
 
 #include <span>
@@ -21,6 +23,8 @@ std::string state_schema_sql();
 std::string_view state_schema_version_1_sql();
 // The CREATE statements that version 2 added to version 1 (the upgrade runs them).
 std::string_view state_schema_added_in_version_2();
+// The CREATE statements that version 3 added to version 2 (the upgrade runs them).
+std::string_view state_schema_added_in_version_3();
 // The tables a state database must have.
 std::span<const std::string_view> state_schema_tables();
 

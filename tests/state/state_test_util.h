@@ -7,6 +7,9 @@
 #include <string>
 
 #include "state/query_counts.h"
+#include "state/source_journal.h"
+#include "state/source_state_table.h"
+#include "state/sqlite_statement.h"
 #include "state/state_db.h"
 
 namespace whoisd::test {
@@ -68,6 +71,18 @@ inline std::int64_t query_counts_disagreement(const std::string& path, bool all_
 // query_counts' N (query_counts.h) as stored.
 inline std::int64_t query_counts_through_id(const std::string& path) {
   return sql_int(path, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'query_counts_through_id'");
+}
+
+// One integer from a query of source_state as the daemon's next load would see it:
+// with what source_journal holds folded in (source_journal.h), in a transaction that is
+// rolled back afterwards, so the file is left as it was.
+inline std::int64_t stored_int(const std::string& path, const std::string& sql) {
+  whoisd::StateDb db = whoisd::StateDb::open(path, whoisd::StateDb::Mode::read_write);
+  whoisd::StateDb::Transaction tx(db);  // never committed
+  whoisd::SourceStateTable table(db);
+  whoisd::SourceJournal(db).fold(table);
+  whoisd::SqliteStatement select(db, sql);
+  return select.step() ? select.int64(0) : -1;
 }
 
 }  // namespace whoisd::test
