@@ -7,6 +7,7 @@
 // query than the source had): a wrong decision fails the run (exit 1).
 #include <x86intrin.h>
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <chrono>
@@ -29,6 +30,14 @@ double cpu_seconds() {
   return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
 }
 double seconds_since(double start) { return cpu_seconds() - start; }
+
+// The part of this thread's CPU time spent in the kernel (here: page faults, e.g. the
+// first write to a fresh 2 MB huge page, ~4 ms each on the development VM).
+double system_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) / 1e6;
+}
 
 // Memory of this process in transparent huge pages (the limiter asks for them for its
 // big tables and its record arena; the kernel may or may not grant them).
@@ -179,6 +188,9 @@ int main(int argc, char** argv) {
       ring[n % kRing] = client(order[n & order_mask]);
       limiter.prefetch(ring[n % kRing]);
     }
+    const std::size_t heavy_bytes_before = limiter.stats().heavy_bytes;
+    double export_system_s = 0;
+    const double system_before = system_seconds();
     start = cpu_seconds();
     for (std::size_t n = 0; n < count; ++n) {
       if ((n & 0xFFFF) == 0) clock.advance(1);
@@ -196,11 +208,14 @@ int main(int argc, char** argv) {
       if (fenced) _mm_lfence();
       if ((n & 0xFFFFF) == 0xFFFFF) {
         double t = cpu_seconds();
+        double system_t = system_seconds();
         exported += double(limiter.export_dirty([](const SourceState&) {}));
+        export_system_s += system_seconds() - system_t;
         export_s += seconds_since(t);
       }
     }
     double total_s = seconds_since(start);
+    const double system_s = system_seconds() - system_before;
     double decide_s = total_s - export_s;
     char how[96] = "";
     if (ahead)
@@ -212,6 +227,11 @@ int main(int argc, char** argv) {
                 "with the export of their %.0f dirty states on the same core %.2f million/s (%.0f ns an exported state)\n",
                 count, sources, how, double(count) / decide_s / 1e6, decide_s * 1e9 / double(count), exported,
                 double(count) / total_s / 1e6, export_s * 1e9 / exported);
+    // Why one run may differ from the next (bench/README.md): kernel time in the
+    // decisions, e.g. page faults when heavy records outgrow their blocks.
+    std::printf("    system time: decisions %.3f s, exports %.3f s; heavy records grew by %.1f MB\n",
+                system_s - export_system_s, export_system_s,
+                (double(limiter.stats().heavy_bytes) - double(heavy_bytes_before)) / 1e6);
     verify("random order", counts, answered, count, [&](auto&& decided) {
       for (std::size_t n = 0; n < count; ++n) decided(order[n & order_mask]);
     });
