@@ -85,4 +85,14 @@ inline std::int64_t stored_int(const std::string& path, const std::string& sql) 
   return select.step() ? select.int64(0) : -1;
 }
 
+// What StateDb::open(path, mode) throws, or "" when it opens.
+inline std::string open_error(const std::string& path, whoisd::StateDb::Mode mode) {
+  try {
+    whoisd::StateDb::open(path, mode);
+  } catch (const whoisd::StateDbError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace whoisd::test

@@ -195,13 +195,7 @@ TEST_CASE("query counts: a version-1 state database is upgraded by the daemon's 
 
   // whoisd-admin (read-only reports, and the commands that write) refuses it by name.
   for (auto mode : {StateDb::Mode::read_only, StateDb::Mode::read_write}) {
-    std::string error;
-    try {
-      StateDb::open(path, mode);
-    } catch (const whoisd::StateDbError& e) {
-      error = e.what();
-    }
-    CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("version 1") && Catch::Contains("restart whoisd"));
+    CHECK_THAT(whoisd::test::open_error(path, mode), Catch::Contains(path) && Catch::Contains("version 1") && Catch::Contains("restart whoisd"));
   }
   CHECK(sql_int(path, "PRAGMA user_version") == 1);
 

@@ -362,13 +362,7 @@ TEST_CASE("a version-2 state database is upgraded to 3 by the daemon's open only
                      "x'b66bc10100000000" "05000000', 1, 1767225000, 1767311400, 0, 1767225000);"
                      "PRAGMA user_version = 2; COMMIT;");
   for (auto mode : {StateDb::Mode::read_only, StateDb::Mode::read_write}) {
-    std::string error;
-    try {
-      StateDb::open(path, mode);
-    } catch (const whoisd::StateDbError& e) {
-      error = e.what();
-    }
-    CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("version 2") && Catch::Contains("restart whoisd"));
+    CHECK_THAT(whoisd::test::open_error(path, mode), Catch::Contains(path) && Catch::Contains("version 2") && Catch::Contains("restart whoisd"));
   }
   CHECK(sql_int(path, "PRAGMA user_version") == 2);
   StateDb::open(path, StateDb::Mode::create);

@@ -14,23 +14,11 @@
 
 using whoisd::StateDb;
 using whoisd::StateDbError;
+using whoisd::test::open_error;
 using whoisd::test::sql_exec;
 using whoisd::test::sql_int;
 using whoisd::test::sql_text;
 using whoisd::test::TempDir;
-
-namespace {
-
-std::string open_error(const std::string& path, StateDb::Mode mode) {
-  try {
-    StateDb::open(path, mode);
-  } catch (const StateDbError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
 
 TEST_CASE("a missing state database is created with the schema, in WAL mode", "[state][db]") {
   TempDir dir;
