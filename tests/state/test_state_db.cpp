@@ -13,7 +13,6 @@
 #include "support/temp_dir.h"
 
 using whoisd::StateDb;
-using whoisd::StateDbError;
 using whoisd::test::open_error;
 using whoisd::test::sql_exec;
 using whoisd::test::sql_int;
