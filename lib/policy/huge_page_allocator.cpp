@@ -8,23 +8,28 @@
 namespace whoisd {
 namespace {
 
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
 constexpr std::size_t kPage = 4096;
 
 std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
+void* map_anonymous(std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return p;
+}
+
 }  // namespace
 
 void* allocate_huge_aware(std::size_t bytes) {
-  if (bytes < kHugePage) return ::operator new(bytes);
+  if (bytes < kOwnMappingMinBytes) return ::operator new(bytes);
   const std::size_t size = round_up(bytes, kPage);
+  if (bytes < kHugePageBytes) return map_anonymous(size);
   // Map a huge page more than needed, then unmap what lies before a 2 MB boundary and after the table.
-  void* p = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
+  void* p = map_anonymous(size + kHugePageBytes);
   const auto raw = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t start = round_up(raw, kHugePage);
+  const std::uintptr_t start = round_up(raw, kHugePageBytes);
   const std::uintptr_t end = start + size;
-  const std::uintptr_t raw_end = raw + size + kHugePage;
+  const std::uintptr_t raw_end = raw + size + kHugePageBytes;
   if (start > raw) ::munmap(p, start - raw);
   if (raw_end > end) ::munmap(reinterpret_cast<void*>(end), raw_end - end);
   ::madvise(reinterpret_cast<void*>(start), size, MADV_HUGEPAGE);
@@ -32,7 +37,7 @@ void* allocate_huge_aware(std::size_t bytes) {
 }
 
 void deallocate_huge_aware(void* p, std::size_t bytes) {
-  if (bytes < kHugePage) {
+  if (bytes < kOwnMappingMinBytes) {
     ::operator delete(p);
     return;
   }
