@@ -1,7 +1,8 @@
 // The query-log writer's counts of the rows it wrote since its last flush to
 // query_counts (state/query_counts.h), per (UTC hour, source, outcome): queries, first
-// and last time. Up to one key per row between two flushes (200,000 by default), so its
-// size is the writer's memory with many distinct sources (issue #5, scenario 3: a
+// and last time. Up to one key per row between two flushes, and at most 100,000 keys by
+// default (QueryLogOptions::counts_flush_keys), so its size is the writer's memory with
+// many distinct sources (issue #5, scenario 3: a
 // million sources, one query each).
 //
 // Why not a std::unordered_map keyed by the source's text: a node, a string and a
@@ -13,7 +14,7 @@
 // the sources' texts (needed only for the flush's order) appended to one character
 // array. clear() keeps all three allocations, so a writer reuses the same memory from
 // flush to flush and allocates nothing once the busiest flush has been seen: about
-// 48 + 4 x 2..4 + 10..17 bytes a key, 13-15 MB for 200,000 keys.
+// 48 + 4 x 2..4 + 10..17 bytes a key, 6.5-7.5 MB for 100,000 keys.
 //
 // Use (the writer thread only):
 //   table.add(row.time_us, key, to_string(key), row.outcome);   // once per written row

@@ -72,8 +72,9 @@ QueryLog::QueryLog(std::string db_path, QueryLogOptions options)
   if (options_.capacity == 0) options_.capacity = 1;
   if (options_.batch == 0) options_.batch = 1;
   // At most a key per row between two flushes, and a flush is due once counts_flush_rows
-  // rows are counted (checked after each batch).
-  writer_->counts.reserve(std::min<std::size_t>(options_.counts_flush_rows + options_.batch, 1u << 20));
+  // rows or counts_flush_keys keys are counted (checked after each batch).
+  writer_->counts.reserve(
+      std::min<std::size_t>(std::min(options_.counts_flush_rows, options_.counts_flush_keys) + options_.batch, 1u << 20));
 }
 
 QueryLog::~QueryLog() { stop(); }
@@ -248,18 +249,20 @@ void QueryLog::count_written(std::vector<QueryLogEntry>& batch, std::int64_t fir
   w.counted_through = last_id;
   for (std::size_t i = 0; i < batch.size(); ++i)
     w.counts.add(batch[i].time_us, w.keys[i], w.sources[i], batch[i].outcome);
-  if (counted_rows_due()) flush_counts(false);  // between the batches of a pass too
+  if (counts_full()) flush_counts(false);  // between the batches of a pass too
 }
 
-bool QueryLog::counted_rows_due() const {
+bool QueryLog::counts_full() const {
   const Writer& w = *writer_;
-  return w.counting && w.counted_through - w.counted_after >= static_cast<std::int64_t>(options_.counts_flush_rows);
+  return w.counting && (w.counted_through - w.counted_after >= static_cast<std::int64_t>(options_.counts_flush_rows) ||
+                        w.counts.size() >= options_.counts_flush_keys);
 }
 
 // Called by the writer thread after each pass: writes the in-memory counts to
 // query_counts every counts_flush_interval, or sooner when they count
-// counts_flush_rows rows, and at stop (`final`). In one transaction: the counts, sorted by the table's
-// key so that its pages are visited in order, each once, and N = counted_through.
+// counts_flush_rows rows or hold counts_flush_keys keys (counts_full), and at stop
+// (`final`). In one transaction: the counts, sorted by the table's key so that its
+// pages are visited in order, each once, and N = counted_through.
 // Before that it checks, in the same transaction, that N is still where the counts
 // start and that no purge deleted rows above it (query_counts.h): otherwise, and when
 // not counting, it counts every row above N from query_log instead. Either way the
@@ -270,7 +273,7 @@ void QueryLog::flush_counts(bool final) {
   Writer& w = *writer_;
   auto now = std::chrono::steady_clock::now();
   bool due = final || !w.last_flush || now - *w.last_flush >= options_.counts_flush_interval ||
-             counted_rows_due();
+             counts_full();
   if (!due) return;
   w.last_flush = now;
   if (w.counting && w.counted_through == w.counted_after) return;  // nothing new

@@ -83,6 +83,13 @@ struct QueryLogOptions {
   // than 200,000 a minute.
   std::chrono::milliseconds counts_flush_interval{60'000};
   std::size_t counts_flush_rows = 200'000;
+  // ... and sooner again once they hold this many keys (hour, source, outcome): the
+  // bound of the table's memory (about 70 bytes a key, reserved at start,
+  // query_count_table.h). With sources that come back, 200,000 rows make far fewer
+  // keys and this bound is not reached; with a million sources seen once each (bench
+  // scenario 3), every row is a key, and a table for 200,000 of them (13 MB) was among
+  // what kept whoisd near its 100 MB budget.
+  std::size_t counts_flush_keys = 100'000;
 };
 
 class QueryLog {
@@ -116,7 +123,7 @@ class QueryLog {
   void write_batch(std::vector<QueryLogEntry>& batch);
   void count_written(std::vector<QueryLogEntry>& batch, std::int64_t first_id, std::int64_t last_id);
   void flush_counts(bool final);
-  bool counted_rows_due() const;
+  bool counts_full() const;
   void report_drops(bool final);
 
   struct Writer;  // the connection and prepared statements, used only by the writer thread

@@ -299,6 +299,39 @@ TEST_CASE("query counts: a flush at the row bound, and a writer that never start
   CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == 3'300);
 }
 
+TEST_CASE("query counts: a flush at the key bound when every row is a new source, none when sources come back",
+          "[state][query_counts]") {
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  QueryLogOptions options = unflushed_writer();
+  options.counts_flush_keys = 200;  // far below the row bound (200,000); the interval is 10 h
+  QueryLog log(path, options);
+  log.start();
+  auto record_from = [&log](int source, int i) {
+    QueryLogEntry e;
+    e.time_us = kStartUs + i;  // all in one hour
+    e.client = *IpAddress::parse("10.1." + std::to_string(source / 256) + "." + std::to_string(source % 256));
+    e.query = "exemplo.pt";
+    e.outcome = QueryOutcome::found;
+    REQUIRE(log.record(std::move(e)));
+  };
+  for (int i = 0; i < 1'000; ++i) record_from(i, i);  // a million sources, scaled down
+  wait_written(log, 1'000);
+  // Flushed once 200 keys are held (checked after each batch of at most 97 rows): at most
+  // 296 rows are not counted yet, and fewer than 200 keys are held now.
+  CHECK(query_counts_through_id(path) > 1'000 - 297);
+  CHECK(query_counts_disagreement(path, false) == 0);
+  // 1,000 more rows from 10 of the latest sources: at most 10 more keys, so no flush.
+  for (int i = 0; i < 1'000; ++i) record_from(990 + i % 10, 1'000 + i);
+  wait_written(log, 2'000);
+  CHECK(query_counts_through_id(path) <= 1'000);
+  log.stop();
+  CHECK(query_counts_through_id(path) == 2'000);
+  CHECK(query_counts_disagreement(path) == 0);
+  CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == 2'000);
+}
+
 TEST_CASE("query counts: purges while the writer holds uncounted rows stay exact, also when they delete some of "
           "those rows or all of the log", "[state][query_counts]") {
   TempDir dir;
