@@ -41,6 +41,19 @@ void fill_and_check(void* p, std::size_t bytes, unsigned char value) {
   CHECK(b[bytes - 1] == value);
 }
 
+// A table mapped on its own: aligned to `alignment`, writable to its last byte, and
+// gone from the address space once freed.
+void check_own_mapping(std::size_t bytes, std::size_t alignment) {
+  INFO(bytes << " bytes");
+  void* p = allocate_huge_aware(bytes);
+  REQUIRE(p != nullptr);
+  CHECK(reinterpret_cast<std::uintptr_t>(p) % alignment == 0);
+  fill_and_check(p, bytes, 0xA5);
+  CHECK(is_mapped(p, bytes));
+  deallocate_huge_aware(p, bytes);
+  CHECK_FALSE(is_mapped(p, bytes));
+}
+
 }  // namespace
 
 TEST_CASE("huge-page allocator: small tables come from operator new") {
@@ -53,27 +66,13 @@ TEST_CASE("huge-page allocator: small tables come from operator new") {
 }
 
 TEST_CASE("huge-page allocator: middle-sized tables are mapped on their own and unmapped when freed") {
-  for (std::size_t bytes : {kOwnMappingMinBytes, kOwnMappingMinBytes + 40, std::size_t{1} << 20, kHugePageBytes - 8}) {
-    void* p = allocate_huge_aware(bytes);
-    REQUIRE(p != nullptr);
-    CHECK(reinterpret_cast<std::uintptr_t>(p) % kPage == 0);
-    fill_and_check(p, bytes, 0xA5);
-    CHECK(is_mapped(p, bytes));
-    deallocate_huge_aware(p, bytes);
-    CHECK_FALSE(is_mapped(p, bytes));
-  }
+  for (std::size_t bytes : {kOwnMappingMinBytes, kOwnMappingMinBytes + 40, std::size_t{1} << 20, kHugePageBytes - 8})
+    check_own_mapping(bytes, kPage);
 }
 
 TEST_CASE("huge-page allocator: tables of 2 MB or more are 2 MB-aligned and unmapped when freed") {
-  for (std::size_t bytes : {kHugePageBytes, kHugePageBytes + 100, std::size_t{5} << 20}) {
-    void* p = allocate_huge_aware(bytes);
-    REQUIRE(p != nullptr);
-    CHECK(reinterpret_cast<std::uintptr_t>(p) % kHugePageBytes == 0);
-    fill_and_check(p, bytes, 0x3C);
-    CHECK(is_mapped(p, bytes));
-    deallocate_huge_aware(p, bytes);
-    CHECK_FALSE(is_mapped(p, bytes));
-  }
+  for (std::size_t bytes : {kHugePageBytes, kHugePageBytes + 100, std::size_t{5} << 20})
+    check_own_mapping(bytes, kHugePageBytes);
 }
 
 TEST_CASE("huge-page allocator: a vector growing through every size class keeps its contents") {
