@@ -86,9 +86,10 @@ struct QueryLogOptions {
   // ... and sooner again once they hold this many keys (hour, source, outcome): the
   // bound of the table's memory (about 70 bytes a key, reserved at start,
   // query_count_table.h). With sources that come back, 200,000 rows make far fewer
-  // keys and this bound is not reached; with a million sources seen once each (bench
-  // scenario 3), every row is a key, and a table for 200,000 of them (13 MB) was among
-  // what kept whoisd near its 100 MB budget.
+  // keys and this bound is not reached (a lower row bound would flush the same keys
+  // more often); with a million sources seen once each (bench scenario 3), every row
+  // is a key, and a table for 200,000 of them (13 MB) was among what kept whoisd near
+  // its 100 MB budget.
   std::size_t counts_flush_keys = 100'000;
 };
 
