@@ -2,8 +2,7 @@
 // query_counts (state/query_counts.h), per (UTC hour, source, outcome): queries, first
 // and last time. Up to one key per row between two flushes, and at most 100,000 keys by
 // default (QueryLogOptions::counts_flush_keys), so its size is the writer's memory with
-// many distinct sources (issue #5, scenario 3: a
-// million sources, one query each).
+// many distinct sources (issue #5, scenario 3: a million sources, one query each).
 //
 // Why not a std::unordered_map keyed by the source's text: a node, a string and a
 // cached hash per key, about 100 bytes each, allocated one by one and freed at every

@@ -72,7 +72,8 @@ QueryLog::QueryLog(std::string db_path, QueryLogOptions options)
   if (options_.capacity == 0) options_.capacity = 1;
   if (options_.batch == 0) options_.batch = 1;
   // At most a key per row between two flushes, and a flush is due once counts_flush_rows
-  // rows or counts_flush_keys keys are counted (checked after each batch).
+  // rows are counted or counts_flush_keys keys held (checked after each batch, so up to
+  // a batch more).
   writer_->counts.reserve(
       std::min<std::size_t>(std::min(options_.counts_flush_rows, options_.counts_flush_keys) + options_.batch, 1u << 20));
 }

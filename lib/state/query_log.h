@@ -77,10 +77,9 @@ struct QueryLogOptions {
   // The written rows' counts per (hour, source, outcome) are kept in memory and added to
   // query_counts (state/query_counts.h) this often, sooner when they count this many
   // rows, and at stop(): one transaction then instead of an upsert per key in every
-  // batch. The row bound bounds the memory (a key at most per row), the rows that
-  // whoisd-admin top reads as rows and those a restarted writer counts again after a
-  // kill -9 (about 0.2 s each per 200,000, bench/README.md) when queries come faster
-  // than 200,000 a minute.
+  // batch. The row bound bounds the rows that whoisd-admin top reads as rows and those
+  // a restarted writer counts again after a kill -9 (about 0.2 s each per 200,000,
+  // bench/README.md) when queries come faster than 200,000 a minute.
   std::chrono::milliseconds counts_flush_interval{60'000};
   std::size_t counts_flush_rows = 200'000;
   // ... and sooner again once they hold this many keys (hour, source, outcome): the
