@@ -31,8 +31,9 @@ std::size_t utf8_sequence(std::string_view s) {
   return bad ? 0 : len;
 }
 
-std::string escape(std::string_view raw, std::size_t max_bytes, bool keep_utf8) {
-  std::string out;
+// Into `out` (cleared first, its capacity kept).
+void escape_into(std::string& out, std::string_view raw, std::size_t max_bytes, bool keep_utf8) {
+  out.clear();
   bool cut = raw.size() > max_bytes;
   if (cut) raw = raw.substr(0, max_bytes);
   out.reserve(raw.size());
@@ -41,9 +42,11 @@ std::string escape(std::string_view raw, std::size_t max_bytes, bool keep_utf8) 
     if (c == '\\') {
       out += "\\\\";
       ++i;
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-      ++i;
+    } else if (c >= 0x20 && c < 0x7f) {  // the common case: a run of printable ASCII, copied at once
+      std::size_t end = i + 1;
+      while (end < raw.size() && raw[end] >= 0x20 && raw[end] < 0x7f && raw[end] != '\\') ++end;
+      out.append(raw.data() + i, end - i);
+      i = end;
     } else if (std::size_t n = keep_utf8 ? utf8_sequence(raw.substr(i)) : 0) {
       out.append(raw.substr(i, n));
       i += n;
@@ -53,6 +56,11 @@ std::string escape(std::string_view raw, std::size_t max_bytes, bool keep_utf8) 
     }
   }
   if (cut) out += "...";
+}
+
+std::string escape(std::string_view raw, std::size_t max_bytes, bool keep_utf8) {
+  std::string out;
+  escape_into(out, raw, max_bytes, keep_utf8);
   return out;
 }
 
@@ -60,5 +68,8 @@ std::string escape(std::string_view raw, std::size_t max_bytes, bool keep_utf8) 
 
 std::string escape_bytes(std::string_view raw, std::size_t max_bytes) { return escape(raw, max_bytes, false); }
 std::string escape_keep_utf8(std::string_view raw, std::size_t max_bytes) { return escape(raw, max_bytes, true); }
+void escape_keep_utf8(std::string_view raw, std::size_t max_bytes, std::string& out) {
+  escape_into(out, raw, max_bytes, true);
+}
 
 }  // namespace whoisd

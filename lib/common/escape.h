@@ -16,5 +16,7 @@ std::string escape_bytes(std::string_view raw, std::size_t max_bytes = 4096);
 // As escape_bytes, but well-formed UTF-8 sequences of printable characters are kept
 // as they are (for logs a person reads, where "açores.pt" should stay readable).
 std::string escape_keep_utf8(std::string_view raw, std::size_t max_bytes = 4096);
+// The same into `out`, replacing what it held (its capacity reused: for hot loops).
+void escape_keep_utf8(std::string_view raw, std::size_t max_bytes, std::string& out);
 
 }  // namespace whoisd

@@ -20,6 +20,56 @@ namespace {
 constexpr std::array<std::string_view, 9> kOutcomeWords = {
     "found", "no_match", "invalid", "help", "limit_crossed", "suspended", "too_many_connections", "timeout", "error"};
 
+// Rows a statement inserts, for the query log's rows and the counts' upserts. A
+// statement's fixed cost (its cursors on the table and its indexes opened and closed,
+// the VM halted and reset) was about a quarter of a query-log row's insert when each
+// row had its own statement (callgrind, bench/README.md "Round 7"); with 32 rows to a
+// statement it is paid once for all of them. What is left over, fewer than 32, goes
+// one row a statement.
+constexpr std::size_t kRowsPerStatement = 32;
+constexpr int kQueryLogColumns = 7;
+constexpr int kQueryCountsColumns = 6;
+
+// "<head> VALUES (?, ..), (?, ..) <tail>": `rows` groups of `columns` parameters, the
+// r-th row's c-th column being parameter r * columns + c (from 1).
+std::string rows_sql(std::string_view head, int columns, std::size_t rows, std::string_view tail) {
+  std::string group = "(?";
+  for (int c = 1; c < columns; ++c) group += ", ?";
+  group += ")";
+  std::string sql(head);
+  sql += " VALUES ";
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (r != 0) sql += ", ";
+    sql += group;
+  }
+  sql += tail;
+  return sql;
+}
+
+constexpr std::string_view kInsertQueryLog =
+    "INSERT INTO query_log (time_us, source, client, proxy_peer, query, outcome, answer_us)";
+constexpr std::string_view kInsertQueryCounts =
+    "INSERT INTO query_counts (hour, source, outcome, queries, first_us, last_us)";
+constexpr std::string_view kAddToQueryCounts =
+    " ON CONFLICT (hour, source, outcome) DO UPDATE SET queries = queries + excluded.queries, "
+    "first_us = min(first_us, excluded.first_us), last_us = max(last_us, excluded.last_us)";
+
+// Inserts items [0, count) with `group` (kRowsPerStatement rows) while that many are
+// left, then with `single`. bind_row(statement, row, item) binds the item as the
+// statement's row-th row; after_statement(first_item, rows) runs after each statement.
+template <typename BindRow, typename AfterStatement>
+void insert_rows(SqliteStatement& single, SqliteStatement& group, std::size_t count, BindRow bind_row,
+                 AfterStatement after_statement) {
+  for (std::size_t at = 0; at < count;) {
+    const std::size_t rows = count - at >= kRowsPerStatement ? kRowsPerStatement : 1;
+    SqliteStatement& statement = rows == kRowsPerStatement ? group : single;
+    for (std::size_t r = 0; r < rows; ++r) bind_row(statement, r, at + r);
+    statement.run();
+    after_statement(at, rows);
+    at += rows;
+  }
+}
+
 }  // namespace
 
 std::string_view to_string(QueryOutcome outcome) {
@@ -36,20 +86,23 @@ std::optional<QueryOutcome> parse_query_outcome(std::string_view word) {
 struct QueryLog::Writer {
   explicit Writer(const std::string& path)
       : db(StateDb::open(path, StateDb::Mode::read_write)),
-        insert(db,
-               "INSERT INTO query_log (time_us, source, client, proxy_peer, query, outcome, answer_us) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)"),
-        add_counts(db,
-                   "INSERT INTO query_counts (hour, source, outcome, queries, first_us, last_us) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hour, source, outcome) DO UPDATE SET "
-                   "queries = queries + ?4, first_us = min(first_us, ?5), last_us = max(last_us, ?6)") {
+        insert(db, rows_sql(kInsertQueryLog, kQueryLogColumns, 1, "")),
+        insert_group(db, rows_sql(kInsertQueryLog, kQueryLogColumns, kRowsPerStatement, "")),
+        add_counts(db, rows_sql(kInsertQueryCounts, kQueryCountsColumns, 1, kAddToQueryCounts)),
+        add_counts_group(db,
+                         rows_sql(kInsertQueryCounts, kQueryCountsColumns, kRowsPerStatement, kAddToQueryCounts)) {
     // The two indexes (time, source+time) take most of an insert; a page cache larger
     // than SQLite's 2 MB default keeps their hot pages in memory.
     db.exec("PRAGMA cache_size = -16384");
   }
   StateDb db;
-  SqliteStatement insert;
-  SqliteStatement add_counts;
+  SqliteStatement insert;            // one row
+  SqliteStatement insert_group;      // kRowsPerStatement rows
+  SqliteStatement add_counts;        // one key
+  SqliteStatement add_counts_group;  // kRowsPerStatement keys
+  // The texts bound to a statement's rows, kept until it has run (bound without
+  // SQLite's copy); reused, so that a row allocates nothing once they have grown.
+  std::array<std::string, kRowsPerStatement> clients, proxy_peers, queries;
   std::vector<SourceKey> keys;       // the batch's source keys, one per entry
   std::vector<std::string> sources;  // the same as text (reused: no allocation per row)
 
@@ -195,24 +248,32 @@ void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
       // the next writer's first flush counts again from the rows above N.
       StateDb::Transaction tx(w.db);
       std::int64_t first_id = 0;
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        const QueryLogEntry& e = batch[i];
-        // The texts live until run(): bound without SQLite's copy of each.
-        const std::string& source = w.sources[i];
-        const std::string client = e.client.to_string();
-        const std::string proxy_peer = e.proxy_peer ? e.proxy_peer->to_string() : std::string();
-        const std::string query = escape_keep_utf8(e.query, 2048);
-        w.insert.bind(1, e.time_us).bind_static(2, source).bind_static(3, client);
-        if (e.proxy_peer)
-          w.insert.bind_static(4, proxy_peer);
-        else
-          w.insert.bind_null(4);
-        w.insert.bind_static(5, query)
-            .bind_static(6, to_string(e.outcome))
-            .bind(7, static_cast<std::int64_t>(e.answer_us));
-        w.insert.run();
-        if (i == 0) first_id = sqlite3_last_insert_rowid(w.db.handle());
-      }
+      insert_rows(
+          w.insert, w.insert_group, batch.size(),
+          [&](SqliteStatement& insert, std::size_t r, std::size_t i) {
+            const QueryLogEntry& e = batch[i];
+            const int p = static_cast<int>(r) * kQueryLogColumns;
+            w.clients[r] = e.client.to_string();
+            escape_keep_utf8(e.query, 2048, w.queries[r]);
+            insert.bind(p + 1, e.time_us).bind_static(p + 2, w.sources[i]).bind_static(p + 3, w.clients[r]);
+            if (e.proxy_peer) {
+              w.proxy_peers[r] = e.proxy_peer->to_string();
+              insert.bind_static(p + 4, w.proxy_peers[r]);
+            } else {
+              insert.bind_null(p + 4);
+            }
+            insert.bind_static(p + 5, w.queries[r])
+                .bind_static(p + 6, to_string(e.outcome))
+                .bind(p + 7, static_cast<std::int64_t>(e.answer_us));
+          },
+          [&](std::size_t first_item, std::size_t rows) {
+            // A statement's rows take the ids after the largest (SQLite's rowid rule for a
+            // table whose ids have not reached the maximum; nothing else writes inside this
+            // transaction), so its first row's id is its last one's less the others.
+            // count_written checks the batch's ids against its count of rows as well.
+            if (first_item == 0)
+              first_id = sqlite3_last_insert_rowid(w.db.handle()) - static_cast<std::int64_t>(rows - 1);
+          });
       const std::int64_t last_id = sqlite3_last_insert_rowid(w.db.handle());
       tx.commit();
       written_.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -221,6 +282,7 @@ void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {
       return;
     } catch (const StateDbError& e) {
       w.insert.reset();
+      w.insert_group.reset();
       write_errors_.fetch_add(1, std::memory_order_relaxed);
       if (attempt < kAttempts) {
         log::warn("query_log_write_failed").kv("entries", batch.size()).kv("error", e.what()).kv("retry", attempt);
@@ -289,16 +351,19 @@ void QueryLog::flush_counts(bool final) {
     std::int64_t through;
     if (from_memory) {
       w.counts.sort_in_table_order();
-      for (std::size_t i = 0; i < w.counts.size(); ++i) {
-        const QueryCountTable::Row row = w.counts.row(i);
-        w.add_counts.bind(1, row.hour)
-            .bind_static(2, row.source)
-            .bind_static(3, to_string(row.outcome))
-            .bind(4, row.queries)
-            .bind(5, row.first_us)
-            .bind(6, row.last_us);
-        w.add_counts.run();
-      }
+      insert_rows(
+          w.add_counts, w.add_counts_group, w.counts.size(),
+          [&](SqliteStatement& add, std::size_t r, std::size_t i) {
+            const QueryCountTable::Row row = w.counts.row(i);
+            const int p = static_cast<int>(r) * kQueryCountsColumns;
+            add.bind(p + 1, row.hour)
+                .bind_static(p + 2, row.source)
+                .bind_static(p + 3, to_string(row.outcome))
+                .bind(p + 4, row.queries)
+                .bind(p + 5, row.first_us)
+                .bind(p + 6, row.last_us);
+          },
+          [](std::size_t, std::size_t) {});
       through = w.counted_through;
       set_query_counts_through_id(w.db, through);
     } else {
@@ -312,6 +377,7 @@ void QueryLog::flush_counts(bool final) {
     w.counted_after = w.counted_through = through;
   } catch (const StateDbError& e) {
     w.add_counts.reset();
+    w.add_counts_group.reset();
     w.counts.clear();
     w.counting = false;
     log::warn("query_counts_flush_failed")

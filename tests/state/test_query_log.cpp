@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/escape.h"
 #include "state/query_log.h"
 #include "state/state_db.h"
 #include "state_test_util.h"
@@ -87,6 +88,53 @@ TEST_CASE("a logged query keeps time, source, client, proxy, escaped text, outco
   CHECK(sql_text(path, "SELECT client FROM query_log WHERE outcome = 'found'") == "192.0.2.9");
   CHECK(sql_text(path, "SELECT proxy_peer FROM query_log WHERE outcome = 'found'") == "<null>");
   CHECK(sql_text(path, "SELECT query FROM query_log WHERE outcome = 'found'") == "açores.pt");
+}
+
+TEST_CASE("rows inserted 32 to a statement hold what rows inserted one by one hold", "[state][query_log]") {
+  // The writer inserts a batch 32 rows to a statement and its last rows one by one, with
+  // the texts of a statement's rows in buffers reused from statement to statement: every
+  // row must still hold its own entry's values (a long query before a short one, a
+  // proxied row before a direct one), in order, with consecutive ids, and the counts
+  // flushed at stop must equal a count of the rows.
+  const std::size_t batch = GENERATE(std::size_t{4096}, std::size_t{40}, std::size_t{1});
+  CAPTURE(batch);
+  constexpr int kRows = 75;  // with a batch of 4096: two statements of 32, then 11 of one
+  TempDir dir;
+  std::string path = new_state(dir);
+  std::vector<QueryLogEntry> sent;
+  for (int i = 0; i < kRows; ++i) {
+    const std::string client = i % 5 == 0 ? "2001:db8:" + std::to_string(i) + "::1" : "192.0.2." + std::to_string(i);
+    std::string query = i % 7 == 0 ? std::string(300 + i, 'x') + "\x01\\.pt" : "d" + std::to_string(i) + ".pt";
+    if (i % 4 == 1) query += "\xff\r";
+    QueryLogEntry e = entry(client.c_str(), query, static_cast<QueryOutcome>(i % 9), 1'767'225'600'000'000 + i * 1'000);
+    e.answer_us = static_cast<std::uint32_t>(i * 3);
+    if (i % 3 == 0) e.proxy_peer = *IpAddress::parse("10.0.0." + std::to_string(i));
+    sent.push_back(e);
+  }
+  {
+    QueryLog log(path, {.batch = batch});
+    for (const QueryLogEntry& e : sent) REQUIRE(log.record(e));
+    log.stop();  // never started: stop() writes what was recorded, in batches
+    CHECK(log.counters().written == kRows);
+  }
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == kRows);
+  CHECK(sql_int(path, "SELECT min(id) FROM query_log") == 1);
+  CHECK(sql_int(path, "SELECT max(id) FROM query_log") == kRows);
+  for (int i = 0; i < kRows; ++i) {
+    const QueryLogEntry& e = sent[static_cast<std::size_t>(i)];
+    const std::string row = " FROM query_log WHERE id = " + std::to_string(i + 1);
+    CAPTURE(i);
+    CHECK(sql_int(path, "SELECT time_us" + row) == e.time_us);
+    CHECK(sql_text(path, "SELECT client" + row) == e.client.to_string());
+    CHECK(sql_text(path, "SELECT proxy_peer" + row) == (e.proxy_peer ? e.proxy_peer->to_string() : "<null>"));
+    CHECK(sql_text(path, "SELECT query" + row) == whoisd::escape_keep_utf8(e.query, 2048));
+    CHECK(sql_text(path, "SELECT outcome" + row) == whoisd::to_string(e.outcome));
+    CHECK(sql_int(path, "SELECT answer_us" + row) == e.answer_us);
+  }
+  CHECK(sql_text(path, "SELECT source FROM query_log WHERE id = 6") == "2001:db8:5::/64");
+  CHECK(sql_text(path, "SELECT value FROM meta WHERE key = 'query_counts_through_id'") == std::to_string(kRows));
+  CHECK(whoisd::test::query_counts_disagreement(path) == 0);
+  CHECK(sql_int(path, "SELECT sum(queries) FROM query_counts") == kRows);
 }
 
 TEST_CASE("a full backlog drops and counts; what was accepted is written at stop", "[state][query_log]") {
