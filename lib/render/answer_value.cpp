@@ -1,6 +1,8 @@
 #include "render/answer_value.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 namespace whoisd {
 namespace {
@@ -43,6 +45,19 @@ bool is_banned_code_point(char32_t cp) {
          || cp == 0xFEFF;                     // byte order mark / zero-width no-break space
 }
 
+// Whether all 8 bytes of `w` are printable ASCII (0x20-0x7E), tested on the word at
+// once: a byte below 0x20 borrows into its high bit when 0x20 is taken from it (and
+// had that bit clear), a byte of 0x7F or more has its high bit set once 1 is added (or
+// had it already). Borrows and carries can mark more bytes than the one that caused
+// them, never fewer, so the answer for the word as a whole is exact.
+bool all_printable_ascii(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101u;
+  constexpr std::uint64_t kHighBits = 0x8080808080808080u;
+  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHighBits;
+  const std::uint64_t del_or_above = ((w + kOnes) | w) & kHighBits;
+  return (below_space | del_or_above) == 0;
+}
+
 }  // namespace
 
 void append_answer_value(std::string& out, std::string_view raw, std::size_t max_code_points) {
@@ -56,8 +71,12 @@ void append_answer_value(std::string& out, std::string_view raw, std::size_t max
     const auto b = static_cast<unsigned char>(raw[i]);
     if (b >= 0x20 && b < 0x7F) {  // the common case: printable ASCII, copied in runs
       std::size_t j = i + 1;
-      const std::size_t limit = i + (max_code_points - kept);
-      while (j < raw.size() && j < limit) {
+      const std::size_t limit = std::min(raw.size(), i + (max_code_points - kept));
+      for (std::uint64_t w; j + 8 <= limit; j += 8) {  // 8 bytes a step while all are printable
+        std::memcpy(&w, raw.data() + j, 8);
+        if (!all_printable_ascii(w)) break;
+      }
+      while (j < limit) {
         const auto c = static_cast<unsigned char>(raw[j]);
         if (c < 0x20 || c >= 0x7F) break;
         ++j;

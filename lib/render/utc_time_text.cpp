@@ -37,48 +37,54 @@ CivilTime to_civil(std::int64_t unix_seconds) {
   return {year, month, day, secs / 3600, secs / 60 % 60, secs % 60};
 }
 
-void append2(std::string& out, unsigned v) {
-  out.push_back(static_cast<char>('0' + v / 10));
-  out.push_back(static_cast<char>('0' + v % 10));
+// Two and four digits, written into a buffer: a timestamp is then one append (the
+// renderer writes two in every found answer).
+char* put2(char* at, unsigned v) {
+  at[0] = static_cast<char>('0' + v / 10);
+  at[1] = static_cast<char>('0' + v % 10);
+  return at + 2;
 }
 
-void append4(std::string& out, std::int64_t year) {
+char* put4(char* at, std::int64_t year) {
   const auto v = static_cast<unsigned>(year);  // 0..9999 after clamping
-  append2(out, v / 100);
-  append2(out, v % 100);
+  return put2(put2(at, v / 100), v % 100);
 }
 
 }  // namespace
 
 void append_registry_time(std::string& out, std::int64_t unix_seconds) {
   const CivilTime c = to_civil(unix_seconds);
-  append2(out, c.day);
-  out.push_back('/');
-  append2(out, c.month);
-  out.push_back('/');
-  append4(out, c.year);
-  out.push_back(' ');
-  append2(out, c.hour);
-  out.push_back(':');
-  append2(out, c.minute);
-  out.push_back(':');
-  append2(out, c.second);
+  char text[19];  // DD/MM/YYYY HH:MM:SS
+  char* at = put2(text, c.day);
+  *at++ = '/';
+  at = put2(at, c.month);
+  *at++ = '/';
+  at = put4(at, c.year);
+  *at++ = ' ';
+  at = put2(at, c.hour);
+  *at++ = ':';
+  at = put2(at, c.minute);
+  *at++ = ':';
+  at = put2(at, c.second);
+  out.append(text, static_cast<std::size_t>(at - text));
 }
 
 void append_iso_time(std::string& out, std::int64_t unix_seconds) {
   const CivilTime c = to_civil(unix_seconds);
-  append4(out, c.year);
-  out.push_back('-');
-  append2(out, c.month);
-  out.push_back('-');
-  append2(out, c.day);
-  out.push_back('T');
-  append2(out, c.hour);
-  out.push_back(':');
-  append2(out, c.minute);
-  out.push_back(':');
-  append2(out, c.second);
-  out.push_back('Z');
+  char text[20];  // YYYY-MM-DDTHH:MM:SSZ
+  char* at = put4(text, c.year);
+  *at++ = '-';
+  at = put2(at, c.month);
+  *at++ = '-';
+  at = put2(at, c.day);
+  *at++ = 'T';
+  at = put2(at, c.hour);
+  *at++ = ':';
+  at = put2(at, c.minute);
+  *at++ = ':';
+  at = put2(at, c.second);
+  *at++ = 'Z';
+  out.append(text, static_cast<std::size_t>(at - text));
 }
 
 }  // namespace whoisd

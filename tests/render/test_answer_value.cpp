@@ -91,6 +91,29 @@ TEST_CASE("the output never holds a control character or an invalid sequence", "
   }
 }
 
+TEST_CASE("a byte in the middle of a long printable run is judged as it is anywhere else", "[render][value]") {
+  // Printable runs are scanned 8 bytes at a time: each byte value, at every offset of a
+  // 40-byte run (so at each place in a word and in the bytes after the last whole word),
+  // must come out as it does alone, with the run around it unchanged.
+  const std::string run = "Rua das Flores 123, 4050-262 Porto ~ PT!";
+  REQUIRE(run.size() == 40);
+  for (int b = 0; b < 256; ++b) {
+    const std::string alone = answer_value(std::string(1, static_cast<char>(b)));
+    for (std::size_t at = 0; at < run.size(); ++at) {
+      std::string in = run;
+      in[at] = static_cast<char>(b);
+      INFO("byte " << b << " at " << at);
+      REQUIRE(answer_value(in) == run.substr(0, at) + alone + run.substr(at + 1));
+    }
+  }
+  // The bound falls inside, at the edge of and after a whole 8-byte step.
+  for (std::size_t bound = 1; bound <= 41; ++bound) {
+    INFO("bound " << bound);
+    const std::string expected = bound < run.size() ? run.substr(0, bound) + std::string(kTruncationMarker) : run;
+    REQUIRE(answer_value(run, bound) == expected);
+  }
+}
+
 TEST_CASE("a word value keeps no space, so parsers cannot split another host out of it", "[render][value]") {
   using whoisd::answer_word;
   CHECK(answer_word("ns1.example.pt") == "ns1.example.pt");
