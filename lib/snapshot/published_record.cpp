@@ -45,6 +45,13 @@ class Reader {
     return static_cast<unsigned char>(in_[pos_++]);
   }
   std::uint64_t uint(const char* field) {
+    // Most varints of a record (lengths, counts, flags) are one byte.
+    if (pos_ < in_.size() && static_cast<unsigned char>(in_[pos_]) < 0x80) {
+      return static_cast<unsigned char>(in_[pos_++]);
+    }
+    return uint_of_bytes(field);
+  }
+  std::uint64_t uint_of_bytes(const char* field) {
     std::uint64_t v = 0;
     for (int shift = 0; shift < 70; shift += 7) {
       unsigned char b = byte(field);
@@ -75,7 +82,8 @@ class Reader {
       throw PublishedRecordError(std::string("the string ") + field + " is " + std::to_string(length) +
                                  " bytes long, " + std::to_string(left()) + " are left");
     }
-    out.assign(in_.substr(pos_, static_cast<std::size_t>(length)));
+    out.clear();  // then append: cheaper than assign's general replace, and the capacity stays
+    out.append(in_.data() + pos_, static_cast<std::size_t>(length));
     pos_ += static_cast<std::size_t>(length);
   }
   // A count of items that take at least one byte each: never more than the bytes left,
