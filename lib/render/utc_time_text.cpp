@@ -50,6 +50,15 @@ char* put4(char* at, std::int64_t year) {
   return put2(put2(at, v / 100), v % 100);
 }
 
+// HH:MM:SS, the time of day both forms end with.
+char* put_time_of_day(char* at, const CivilTime& c) {
+  at = put2(at, c.hour);
+  *at++ = ':';
+  at = put2(at, c.minute);
+  *at++ = ':';
+  return put2(at, c.second);
+}
+
 }  // namespace
 
 void append_registry_time(std::string& out, std::int64_t unix_seconds) {
@@ -61,11 +70,7 @@ void append_registry_time(std::string& out, std::int64_t unix_seconds) {
   *at++ = '/';
   at = put4(at, c.year);
   *at++ = ' ';
-  at = put2(at, c.hour);
-  *at++ = ':';
-  at = put2(at, c.minute);
-  *at++ = ':';
-  at = put2(at, c.second);
+  at = put_time_of_day(at, c);
   out.append(text, static_cast<std::size_t>(at - text));
 }
 
@@ -78,11 +83,7 @@ void append_iso_time(std::string& out, std::int64_t unix_seconds) {
   *at++ = '-';
   at = put2(at, c.day);
   *at++ = 'T';
-  at = put2(at, c.hour);
-  *at++ = ':';
-  at = put2(at, c.minute);
-  *at++ = ':';
-  at = put2(at, c.second);
+  at = put_time_of_day(at, c);
   *at++ = 'Z';
   out.append(text, static_cast<std::size_t>(at - text));
 }
