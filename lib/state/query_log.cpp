@@ -49,11 +49,11 @@ std::string rows_sql(std::string_view head, int columns, std::size_t rows, std::
 // OR FAIL, not the default ABORT: a statement of several rows that can abort half way
 // keeps a statement journal (the pages it changes, to undo it alone), and past 64 KiB
 // SQLite writes that journal to a temporary file: 2.7 extra pwrite() a row, which made
-// 32 rows a statement cost more CPU than one (bench/README.md "Round 7"; a statement of
-// one row keeps no journal). FAIL stops the statement without
-// undoing its earlier rows, which needs no journal; a failure here throws, and the
-// batch's transaction is rolled back whole in any case. (No row can fail a constraint:
-// every NOT NULL column is bound a value.)
+// 32 rows a statement cost more CPU than one (bench/README.md "Round 7"; a statement
+// of one row keeps no journal). FAIL stops the statement without undoing its earlier
+// rows, which needs no journal; a failure here throws, and the batch's transaction is
+// rolled back whole in any case. (No row can fail a constraint: every NOT NULL column
+// is bound a value.)
 constexpr std::string_view kInsertQueryLog =
     "INSERT OR FAIL INTO query_log (time_us, source, client, proxy_peer, query, outcome, answer_us)";
 constexpr std::string_view kInsertQueryCounts =

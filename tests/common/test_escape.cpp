@@ -30,6 +30,17 @@ TEST_CASE("escaping is bounded") {
   CHECK(out.substr(100) == "...");
 }
 
+TEST_CASE("escape_keep_utf8 into a buffer replaces what it held, and runs stop where they must") {
+  std::string out(300, 'z');  // a longer earlier value: nothing of it may remain
+  escape_keep_utf8("ab\\cd\x7f" "ef a\xc3\xa7o", 4096, out);
+  CHECK(out == "ab\\\\cd\\x7fef a\xc3\xa7o");
+  CHECK(out == escape_keep_utf8("ab\\cd\x7f" "ef a\xc3\xa7o"));
+  escape_keep_utf8("", 4096, out);
+  CHECK(out.empty());
+  escape_keep_utf8(std::string(50, 'q'), 10, out);
+  CHECK(out == std::string(10, 'q') + "...");
+}
+
 TEST_CASE("ISO 8601 UTC") {
   CHECK(whoisd::log::iso8601_utc(0) == "1970-01-01T00:00:00Z");
   CHECK(whoisd::log::iso8601_utc(1795424400) == "2026-11-23T09:00:00Z");
