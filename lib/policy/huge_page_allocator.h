@@ -21,9 +21,13 @@ namespace whoisd {
 void* allocate_huge_aware(std::size_t bytes);             // throws std::bad_alloc
 void deallocate_huge_aware(void* p, std::size_t bytes);  // the same `bytes`
 
-// The sizes at which allocate_huge_aware changes method (exposed for its tests).
+// The sizes at which allocate_huge_aware changes method (exposed for its tests; the
+// record arena maps its records in the same 2 MB huge pages).
 inline constexpr std::size_t kOwnMappingMinBytes = std::size_t{64} << 10;
 inline constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
+
+// n rounded up to a multiple of `to` (a page size: mappings and their alignment).
+inline constexpr std::size_t round_up_to(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
 
 template <class T>
 struct HugePageAllocator {

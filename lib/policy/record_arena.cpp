@@ -7,31 +7,27 @@
 #include <cstring>
 #include <new>
 
+#include "policy/huge_page_allocator.h"
+
 namespace whoisd {
-namespace {
-
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
-
-std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
-
-}  // namespace
 
 RecordArena::RecordArena(std::size_t reserve_bytes) {
   // Handles count 64-byte units in 32 bits: no more than 256 GB can be named.
-  reserve_bytes = std::min(round_up(reserve_bytes, kHugePage), std::size_t{0xFFFFFFFFu} * kUnit / kHugePage * kHugePage);
+  reserve_bytes = std::min(round_up_to(reserve_bytes, kHugePageBytes),
+                           std::size_t{0xFFFFFFFFu} * kUnit / kHugePageBytes * kHugePageBytes);
   // Address space only, but a limit on it (RLIMIT_AS) may refuse that much: then ask
   // for less, down to 64 MB, rather than not start.
   constexpr std::size_t kFallback = std::size_t{64} << 20;
   void* p = MAP_FAILED;
   for (;;) {
-    mapping_bytes_ = reserve_bytes + kHugePage;
+    mapping_bytes_ = reserve_bytes + kHugePageBytes;
     p = ::mmap(nullptr, mapping_bytes_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p != MAP_FAILED || reserve_bytes <= kFallback) break;
-    reserve_bytes = std::max(kFallback, reserve_bytes / 2 / kHugePage * kHugePage);
+    reserve_bytes = std::max(kFallback, reserve_bytes / 2 / kHugePageBytes * kHugePageBytes);
   }
   if (p == MAP_FAILED) throw std::bad_alloc();
   mapping_ = static_cast<char*>(p);
-  base_ = reinterpret_cast<char*>(round_up(reinterpret_cast<std::uintptr_t>(mapping_), kHugePage));
+  base_ = reinterpret_cast<char*>(round_up_to(reinterpret_cast<std::uintptr_t>(mapping_), kHugePageBytes));
   reserved_ = reserve_bytes;
 }
 
@@ -62,7 +58,7 @@ RecordArena::Handle RecordArena::allocate(std::size_t bytes) {
 }
 
 bool RecordArena::commit(std::size_t end) {
-  std::size_t grow = round_up(end, kHugePage) - committed_;
+  std::size_t grow = round_up_to(end, kHugePageBytes) - committed_;
   if (::mprotect(base_ + committed_, grow, PROT_READ | PROT_WRITE) != 0) return false;
   // Advice only: without huge pages the arena works the same, just slower.
   ::madvise(base_ + committed_, grow, MADV_HUGEPAGE);
@@ -78,9 +74,9 @@ void RecordArena::prefault_spare() {
     if (used_ == 0) return;
     const std::size_t grew = top_ > top_at_prefault_ ? top_ - top_at_prefault_ : 0;
     top_at_prefault_ = top_;
-    const std::size_t spare = std::max({kHugePage, used_ / 8, 2 * grew});
-    const std::size_t end = std::min(round_up(top_ + spare, kHugePage), reserved_);
-    const std::size_t start = std::max(prefaulted_, top_ / kHugePage * kHugePage);
+    const std::size_t spare = std::max({kHugePageBytes, used_ / 8, 2 * grew});
+    const std::size_t end = std::min(round_up_to(top_ + spare, kHugePageBytes), reserved_);
+    const std::size_t start = std::max(prefaulted_, top_ / kHugePageBytes * kHugePageBytes);
     if (end <= start) return;
     if (end > committed_ && !commit(end)) return;
     from = base_ + start;
