@@ -109,7 +109,8 @@ struct QueryLog::Writer {
   SqliteStatement add_counts;        // one key
   SqliteStatement add_counts_group;  // kRowsPerStatement keys
   // The texts bound to a statement's rows, kept until it has run (bound without
-  // SQLite's copy); reused, so that a row allocates nothing once they have grown.
+  // SQLite's copy). The escaped queries are written into their buffers, which keep
+  // their capacity; the addresses are IpAddress::to_string()'s strings, moved in.
   std::array<std::string, kRowsPerStatement> clients, proxy_peers, queries;
   std::vector<SourceKey> keys;       // the batch's source keys, one per entry
   std::vector<std::string> sources;  // the same as text (reused: no allocation per row)
