@@ -35,7 +35,8 @@ bench_forget() {  # bench_forget PID: stopped already; drop it from the list
 }
 
 # bench_tools BUILD_DIR [NEED_WHOISD]: sets LOADGEN, WHOISD, SNAPSHOT_TOOL, NGINX,
-# NGINX_STREAM_MODULE; dies naming what is missing.
+# NGINX_STREAM_MODULE and NGINX_JS_MODULE (empty when njs is not installed: the
+# graceful reference is then left out); dies naming what is missing.
 bench_tools() {
   local build=$1 need_whoisd=${2:-1}
   [ -d "$build" ] || bench_die "no build directory '$build' (build first: cmake -S . -B build && cmake --build build)"
@@ -53,6 +54,8 @@ bench_tools() {
   [ -x "$NGINX" ] || bench_die "nginx is not installed (apt-get install nginx libnginx-mod-stream)"
   NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
   [ -f "$NGINX_STREAM_MODULE" ] || bench_die "missing $NGINX_STREAM_MODULE (apt-get install libnginx-mod-stream)"
+  NGINX_JS_MODULE=/usr/lib/nginx/modules/ngx_stream_js_module.so
+  [ -f "$NGINX_JS_MODULE" ] || NGINX_JS_MODULE=""
 }
 
 bench_workdir() {
@@ -99,24 +102,50 @@ bench_snapshot() {
   echo "$file"
 }
 
-# bench_start_nginx WORKERS PORT TEXT_FILE: nginx's stream module answering the file's
-# text to every connection; sets NGINX_PID. Its own prefix, config and pid file under
-# BENCH_WORK: the system's nginx service is not touched.
+# bench_start_nginx WORKERS PORT TEXT_FILE [read-line]: nginx's stream module answering
+# the file's text to every connection; sets NGINX_PID. Its own prefix, config and pid
+# file under BENCH_WORK/nginx (or nginx-read-line): the system's nginx service is not
+# touched.
+# Plain, `return` writes the text and closes as soon as it accepts, before the query
+# has arrived; the query then meets a closed socket and nginx's kernel resets the
+# connection. With read-line (njs, NGINX_JS_MODULE), a preread handler first waits for
+# the query's LF, so nginx reads the query and closes with a FIN as a WHOIS server
+# must: the graceful reference (bench/README.md, "Round 7").
 bench_start_nginx() {
-  local workers=$1 port=$2 text_file=$3 dir=$BENCH_WORK/nginx text
+  local workers=$1 port=$2 text_file=$3 mode=${4:-plain} dir text modules="" stream_js="" server_js=""
+  dir=$BENCH_WORK/nginx
+  [ "$mode" = read-line ] && dir=$BENCH_WORK/nginx-read-line
   mkdir -p "$dir/logs"
+  if [ "$mode" = read-line ]; then
+    [ -n "$NGINX_JS_MODULE" ] || bench_die "the read-line reference needs njs (apt-get install libnginx-mod-stream-js)"
+    modules="load_module $NGINX_JS_MODULE;"
+    stream_js="js_import main from $dir/whois.js;"
+    server_js="js_preread main.read_line;"
+    # Done at the LF, or when the client half-closes without one.
+    cat >"$dir/whois.js" <<'JS'
+function read_line(s) {
+    s.on('upload', function (data, flags) {
+        if (data.indexOf('\n') != -1 || flags.last) s.done();
+    });
+}
+export default {read_line};
+JS
+  fi
   # nginx string: escape backslashes and quotes, turn CR LF into \r\n escapes.
   text=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\r$//' "$text_file" | awk '{printf "%s\\r\\n", $0}')
   cat >"$dir/nginx.conf" <<CONF
 load_module $NGINX_STREAM_MODULE;
+$modules
 worker_processes $workers;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events { worker_connections 16384; }
 stream {
+  $stream_js
   server {
     listen 127.0.0.1:$port reuseport backlog=4096;
+    $server_js
     return "$text";
   }
 }

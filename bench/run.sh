@@ -18,7 +18,8 @@
 #   WHOISD_BENCH_SOURCES    distinct sources in scenario 3 (1000000)
 #   WHOISD_BENCH_STARTS     start-ups timed in scenario 5 (3)
 #   WHOISD_BENCH_ROUNDS     alternating nginx/whoisd peak rounds in scenarios 0 and 1 (3)
-#   WHOISD_BENCH_SCENARIOS  which to run, of "0 1 2 3 4 5" (all; 0 is nginx)
+#   WHOISD_BENCH_SCENARIOS  which to run, of "0 1 2 3 4 5" (all; 0 is nginx: its plain
+#                           `return` and, when njs is installed, the graceful reference)
 #   WHOISD_BENCH_SMOKE=1    a short run for CI: targets are printed, not judged
 #   WHOISD_BENCH_NICE       priority of servers and generator when root (-10; 0: unchanged)
 #   BENCH_KEEP=1            keep the work directory (configs, logs, generator outputs)
@@ -128,6 +129,10 @@ common=(--warmup "$warmup" --duration "$((seconds + warmup))" --threads "$thread
 # servers the same chances, and the best round is the least disturbed.
 # Whoisd's 65,536 sources take turns: each makes far fewer than 1,000 queries a run.
 nginx_qps=0; s1=""; s1h=""; s1_ratio=-; s2=""; s3=""; s4=""; nginx_port=""; s1_port=""; s1_pid=""
+# The graceful reference (0g): nginx reads the query's line before the same `return`,
+# and closes with a FIN as whoisd does; the plain `return` answers before the query
+# arrives, and the query then draws a reset. Not the issue's ceiling, printed beside it.
+graceful_qps=0; graceful_s=""; graceful_port=""; graceful_list=""
 answer_file=$BENCH_WORK/nginx-answer.txt
 # A found answer of typical size (FORMAT.md's example), so both servers write as much.
 cat >"$answer_file" <<'TEXT'
@@ -155,6 +160,17 @@ if want 0; then
   bench_start_nginx "$loops" "$nginx_port" "$answer_file"
   bench_wait_ready "$nginx_port" "$NGINX_PID" "$BENCH_WORK/nginx/error.log" --names "$answer_file" --expect any
   nginx_workers=$(bench_children "$NGINX_PID")
+  nginx_pid=$NGINX_PID
+  if [ -n "$NGINX_JS_MODULE" ]; then
+    graceful_port=$(bench_port)
+    bench_start_nginx "$loops" "$graceful_port" "$answer_file" read-line
+    graceful_pid=$NGINX_PID
+    bench_wait_ready "$graceful_port" "$graceful_pid" "$BENCH_WORK/nginx-read-line/error.log" --names "$answer_file" \
+      --expect any
+    graceful_workers=$(bench_children "$graceful_pid")
+  else
+    note "bench: njs is not installed (libnginx-mod-stream-js): no graceful reference"
+  fi
 fi
 if want 1; then
   s1_port=$(bench_port)
@@ -169,6 +185,12 @@ for round in $(seq "$rounds"); do
       --connections "$conns" --cpu-pids "$nginx_workers" "${common[@]}")
     q=$(bench_kv "$s" qps); nginx_list="$nginx_list ${q%.*}"
     if awk -v a="${q:-0}" -v b="$nginx_qps" 'BEGIN { exit !(a > b) }'; then nginx_qps=$q; nginx_s=$s; fi
+    if [ -n "$graceful_port" ]; then
+      s=$(run_loadgen "nginx-read-line-peak-$round" --target "127.0.0.1:$graceful_port" --names "$answer_file" \
+        --expect any --connections "$conns" --cpu-pids "$graceful_workers" "${common[@]}")
+      q=$(bench_kv "$s" qps); graceful_list="$graceful_list ${q%.*}"
+      if awk -v a="${q:-0}" -v b="$graceful_qps" 'BEGIN { exit !(a > b) }'; then graceful_qps=$q; graceful_s=$s; fi
+    fi
   fi
   if want 1; then
     s=$(run_loadgen "whoisd-peak-$round" --target "127.0.0.1:$s1_port" --snapshot "$snapshot" --sources 65536 \
@@ -178,21 +200,29 @@ for round in $(seq "$rounds"); do
     if awk -v a="${q:-0}" -v b="$(bench_kv "$s1" qps)" 'BEGIN { exit !(a > b + 0) }'; then s1=$s; fi
   fi
 done
-ratio() { awk -v a="$1" -v b="$nginx_qps" 'BEGIN { if (b > 0 && a != "") printf "%.2f", a / b; else print "-" }'; }
+# ratio QPS [OF]: QPS as a fraction of OF (default: the plain nginx ceiling).
+ratio() { awk -v a="$1" -v b="${2:-$nginx_qps}" 'BEGIN { if (b > 0 && a != "") printf "%.2f", a / b; else print "-" }'; }
 if want 0; then
   row "0  fixed text, closed loop" nginx "$nginx_s" 1.00 "ceiling; best of rounds:$nginx_list"
+  if [ -n "$graceful_port" ]; then
+    row "0g same after reading the line" nginx "$graceful_s" "$(ratio "$graceful_qps")" \
+      "graceful reference (FIN, no reset); best of rounds:$graceful_list"
+    bench_stop "$graceful_pid"; bench_forget "$graceful_pid"
+  fi
   half=$(awk -v q="$nginx_qps" 'BEGIN { printf "%d", q / 2 }')
   if [ "$half" -gt 0 ]; then
     s=$(run_loadgen nginx-half --target "127.0.0.1:$nginx_port" --names "$answer_file" --expect any \
       --rate "$half" --connections 2000 --cpu-pids "$nginx_workers" "${common[@]}")
     row "0h fixed text at half peak ($half/s)" nginx "$s" - "$(open_loop_note "$s")"
   fi
-  bench_stop "$NGINX_PID"; bench_forget "$NGINX_PID"
+  bench_stop "$nginx_pid"; bench_forget "$nginx_pid"
 fi
 if want 1; then
   s1_qps=$(bench_kv "$s1" qps); s1_qps=${s1_qps:-0}
   s1_ratio=$(ratio "$s1_qps")
-  row "1  $domains domains, under limit" whoisd "$s1" "$s1_ratio" "mix 90/8/2; best of rounds:$s1_list"
+  s1_graceful=$(ratio "$s1_qps" "$graceful_qps")
+  row "1  $domains domains, under limit" whoisd "$s1" "$s1_ratio" \
+    "mix 90/8/2; best of rounds:$s1_list${graceful_port:+; $s1_graceful of 0g}"
   half1=$(awk -v q="$s1_qps" 'BEGIN { printf "%d", q / 2 }')
   if [ "$half1" -gt 0 ]; then
     s1h=$(run_loadgen whoisd-half --target "127.0.0.1:$s1_port" --snapshot "$snapshot" --sources 65536 \
@@ -329,6 +359,9 @@ done
 t4=$(awk -v b="$max_beyond" 'BEGIN { print (b < 100 * 1024) ? 1 : 0 }')
 if want 0 && want 1; then
   printf 'target: scenario 1 at >= 0.90 of nginx          %-10s %s\n' "$s1_ratio" "$(verdict "$t1")"
+  if [ -n "$graceful_port" ]; then
+    printf 'beside it: scenario 1 / graceful reference (0g) %-10s %s\n' "$s1_graceful" "(not judged: issue 5 names the plain return)"
+  fi
 fi
 if want 1; then
   printf 'target: p99 < 1 ms at half the peak rate        %-10s %s\n' "${p99h:-?} ms" "$(verdict "$t2")"
