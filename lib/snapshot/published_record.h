@@ -32,7 +32,9 @@ std::string encode_published_record(const PublishedDomain& d);
 PublishedDomain decode_published_record(std::string_view a_label, std::string_view record);
 // The same into d, every field assigned, its strings and vectors reusing their capacity
 // (the server decodes into one PublishedDomain per thread: no allocation per lookup
-// once it has held a large record). When it throws, d holds a mix of fields: use none.
+// once the thread has decoded a large record; list items d no longer needs are kept
+// for the next record in a spare pool of the calling thread). When it throws, d holds a
+// mix of fields: use none.
 void decode_published_record(std::string_view a_label, std::string_view record, PublishedDomain& d);
 
 // The first field in which a and b differ ("registrant.email", "name_servers[1].ipv4"),
