@@ -1,6 +1,7 @@
 #include "server/connection_limits.h"
 
 #include <cstring>
+#include <random>
 
 namespace whoisd {
 
@@ -13,20 +14,30 @@ std::string connection_source_text(const IpAddress& client, int ipv6_prefix) {
   return client.masked(ipv6_prefix).to_string() + "/" + std::to_string(ipv6_prefix);
 }
 
-std::size_t ConnectionLimits::Hash::operator()(const IpAddress& a) const noexcept {
-  // FNV-1a over the 16 bytes: cheap, and the keys are addresses, not attacker-chosen
-  // strings of any length; a /64 holder still gets only its one key.
-  std::uint64_t h = 1469598103934665603ULL;
-  for (auto b : a.bytes()) {
-    h ^= b;
-    h *= 1099511628211ULL;
-  }
-  return static_cast<std::size_t>(h);
+ConnectionLimits::ConnectionLimits() {
+  std::random_device random;
+  hash_.seed = (std::uint64_t{random()} << 32) ^ random();
+  for (Shard& s : shards_) s.open = OpenMap(0, hash_);
 }
 
-ConnectionLimits::Shard& ConnectionLimits::shard(const IpAddress& source) { return shards_[Hash{}(source) % kShards]; }
+std::size_t ConnectionSourceHash::operator()(const IpAddress& a) const noexcept {
+  // The two halves folded with the seed, then splitmix64's finaliser: a few
+  // multiplications instead of one per byte.
+  std::uint64_t high = 0, low = 0;
+  std::memcpy(&high, a.bytes().data(), 8);
+  std::memcpy(&low, a.bytes().data() + 8, 8);
+  std::uint64_t h = seed ^ high ^ ((low + seed) * 0x9E3779B97F4A7C15ULL);
+  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
+  return static_cast<std::size_t>(h ^ (h >> 31));
+}
+
+// The shard from the hash's upper half; the map's buckets use the whole of it.
+ConnectionLimits::Shard& ConnectionLimits::shard(const IpAddress& source) {
+  return shards_[(hash_(source) >> 32) % kShards];
+}
 const ConnectionLimits::Shard& ConnectionLimits::shard(const IpAddress& source) const {
-  return shards_[Hash{}(source) % kShards];
+  return shards_[(hash_(source) >> 32) % kShards];
 }
 
 bool ConnectionLimits::acquire_total(std::uint32_t max_total) {
@@ -42,12 +53,20 @@ void ConnectionLimits::release_total() { total_.fetch_sub(1, std::memory_order_r
 bool ConnectionLimits::acquire_source(const IpAddress& source, std::uint32_t max_per_source) {
   Shard& s = shard(source);
   std::lock_guard lock(s.mutex);
-  auto& count = s.open[source];
-  if (count >= max_per_source) {
-    if (count == 0) s.open.erase(source);
-    return false;
+  auto it = s.open.find(source);
+  if (it != s.open.end()) {
+    if (it->second >= max_per_source) return false;
+    ++it->second;
+    return true;
   }
-  ++count;
+  if (max_per_source == 0) return false;
+  if (s.spare.empty()) {
+    s.open.emplace(source, 1);
+  } else {
+    s.spare.key() = source;
+    s.spare.mapped() = 1;
+    s.open.insert(std::move(s.spare));  // the key is new: the node is taken, spare left empty
+  }
   return true;
 }
 
@@ -56,7 +75,11 @@ void ConnectionLimits::release_source(const IpAddress& source) {
   std::lock_guard lock(s.mutex);
   auto it = s.open.find(source);
   if (it == s.open.end()) return;
-  if (--it->second == 0) s.open.erase(it);
+  if (--it->second != 0) return;
+  if (s.spare.empty())
+    s.spare = s.open.extract(it);
+  else
+    s.open.erase(it);
 }
 
 std::uint32_t ConnectionLimits::open_for(const IpAddress& source) const {

@@ -20,8 +20,18 @@ IpAddress connection_source(const IpAddress& client, int ipv6_prefix);
 // Its text for answers and logs: "192.0.2.1", "2001:db8:1:2::/64".
 std::string connection_source_text(const IpAddress& client, int ipv6_prefix);
 
+// The hash of ConnectionLimits' maps, keyed with a per-process random seed: an IPv6
+// client chooses its /64s (a /48 holds 65,536 of them), and must not be able to aim
+// them at one bucket.
+struct ConnectionSourceHash {
+  std::uint64_t seed = 0;
+  std::size_t operator()(const IpAddress& a) const noexcept;
+};
+
 class ConnectionLimits {
  public:
+  ConnectionLimits();
+
   // Takes one slot of the total. false (nothing taken) when `max_total` are open.
   bool acquire_total(std::uint32_t max_total);
   void release_total();
@@ -33,18 +43,22 @@ class ConnectionLimits {
   std::uint32_t open_for(const IpAddress& source) const;
 
  private:
-  struct Hash {
-    std::size_t operator()(const IpAddress& a) const noexcept;
-  };
+  using Hash = ConnectionSourceHash;
+  using OpenMap = std::unordered_map<IpAddress, std::uint32_t, Hash>;
   struct Shard {
     mutable std::mutex mutex;
-    std::unordered_map<IpAddress, std::uint32_t, Hash> open;
+    OpenMap open;
+    // The node of the last source whose count fell to 0, kept for the next new source:
+    // a connection from a source with no other open then takes and gives back a slot
+    // without allocating and freeing a node.
+    OpenMap::node_type spare;
   };
   static constexpr std::size_t kShards = 16;
   Shard& shard(const IpAddress& source);
   const Shard& shard(const IpAddress& source) const;
 
   std::atomic<std::uint32_t> total_{0};
+  Hash hash_;  // seeded in the constructor, which gives each shard's map a copy
   std::array<Shard, kShards> shards_;
 };
 
