@@ -87,6 +87,31 @@ TEST_CASE("connection counts: total and per source, IPv6 by prefix", "[connectio
   CHECK(limits.open_for(connection_source(a1, 64)) == 1);
   CHECK(limits.acquire_source(connection_source(a1, 64), 2));
 
+  // A source whose count falls to zero leaves its map node to the next new source of
+  // its shard: thousands of sources, each taking and giving back slots in turn while
+  // others stay open, keep every count exact (no key of one left on another's node).
+  ConnectionLimits churn;
+  std::vector<IpAddress> sources;
+  for (std::uint32_t i = 0; i < 4096; ++i) sources.push_back(IpAddress::v4(0xC0000200u + i));
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    REQUIRE(churn.acquire_source(sources[i], 3));
+    if (i % 3 == 0) REQUIRE(churn.acquire_source(sources[i], 3));  // a second slot
+    if (i > 0 && i % 2 == 0) churn.release_source(sources[i - 1]);  // the previous one drops a slot
+  }
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    INFO(i);
+    const std::uint32_t expected = 1 + (i % 3 == 0 ? 1 : 0) - (i % 2 == 1 && i + 1 < sources.size() ? 1 : 0);
+    CHECK(churn.open_for(sources[i]) == expected);
+  }
+  CHECK_FALSE(churn.acquire_source(sources[0], 0));  // no slot at all: nothing is kept
+  CHECK(churn.open_for(sources[1]) == 0);
+  CHECK_FALSE(churn.acquire_source(sources[1], 0));
+  CHECK(churn.open_for(sources[1]) == 0);
+  churn.release_source(sources[1]);  // holds none: nothing to give back
+  CHECK(churn.open_for(sources[1]) == 0);
+  CHECK(churn.acquire_source(sources[1], 1));
+  CHECK_FALSE(churn.acquire_source(sources[1], 1));
+
   // Many threads taking and giving back: the counts end where they started.
   ConnectionLimits shared;
   auto src = *IpAddress::parse("192.0.2.1");
