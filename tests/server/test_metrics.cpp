@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -182,15 +183,21 @@ TEST_CASE("HTTP responses", "[metrics]") {
 
 namespace {
 
-// Connects to 127.0.0.1:port, sends `request`, and reads until the server closes.
-std::string exchange(std::uint16_t port, const std::string& request) {
+// Connects to 127.0.0.1:port, sends `request`, and returns the whole reply (read until
+// the server closes); nullopt when the socket, the connection or the wait for the reply
+// failed. Free of Catch2's macros, so that threads may call it (Catch2's assertions are
+// not thread-safe: ThreadSanitizer reports their counters).
+std::optional<std::string> try_exchange(std::uint16_t port, const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
+  if (fd < 0) return std::nullopt;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
   std::size_t sent = 0;
   while (sent < request.size()) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -201,13 +208,22 @@ std::string exchange(std::uint16_t port, const std::string& request) {
   char buf[4096];
   while (true) {
     pollfd p{fd, POLLIN, 0};
-    REQUIRE(::poll(&p, 1, 10000) == 1);  // a hang fails the test instead of blocking it
+    if (::poll(&p, 1, 10000) != 1) {  // a hang fails the test instead of blocking it
+      ::close(fd);
+      return std::nullopt;
+    }
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     reply.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
   return reply;
+}
+
+std::string exchange(std::uint16_t port, const std::string& request) {
+  std::optional<std::string> reply = try_exchange(port, request);
+  REQUIRE(reply.has_value());
+  return *reply;
 }
 
 }  // namespace
@@ -240,7 +256,8 @@ TEST_CASE("GET /metrics over loopback", "[metrics][http]") {
   std::atomic<int> good{0};
   for (int i = 0; i < 8; ++i)
     scrapers.emplace_back([&] {
-      if (exchange(server.port(), "GET /metrics HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0) == 0) ++good;
+      std::optional<std::string> scraped = try_exchange(server.port(), "GET /metrics HTTP/1.0\r\n\r\n");
+      if (scraped && scraped->rfind("HTTP/1.1 200 OK\r\n", 0) == 0) ++good;
     });
   for (auto& t : scrapers) t.join();
   CHECK(good == 8);
