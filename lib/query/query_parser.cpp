@@ -54,11 +54,22 @@ constexpr const char* kNotDomain = "not a domain name";
 constexpr std::size_t kMaxLabelOctets = 63;
 constexpr std::size_t kMaxNameOctets = 253;
 
-ParsedQuery invalid(const char* why) {
-  ParsedQuery q;
-  q.kind = ParsedQuery::Kind::invalid;
-  q.reason = why;
-  return q;
+// Every field of `out` is assigned (a reused ParsedQuery keeps nothing of the query it
+// held before), into strings that keep their capacity.
+void set_invalid(ParsedQuery& out, const char* why) {
+  out.kind = ParsedQuery::Kind::invalid;
+  out.a_label.clear();
+  out.u_label.clear();
+  out.below_registration = false;
+  out.reason.assign(why);
+}
+
+void set_help(ParsedQuery& out) {
+  out.kind = ParsedQuery::Kind::help;
+  out.a_label.clear();
+  out.u_label.clear();
+  out.below_registration = false;
+  out.reason.clear();
 }
 
 bool is_ascii_space(unsigned char c) {
@@ -283,16 +294,16 @@ bool has_ace_prefix(std::string_view name) {
 
 // Scope (.pt and its hierarchies) and the composition rules of Art. 8 and 9 for
 // the registered label, on a name that passed UTS #46.
-ParsedQuery scope_and_compose(std::string_view a_name, std::string_view u_name) {
+void scope_and_compose(std::string_view a_name, std::string_view u_name, ParsedQuery& out) {
   const auto tld = last_label(a_name);
-  if (tld != "pt") return invalid(reason::kNotPt);
-  if (tld.size() == a_name.size()) return invalid(reason::kTopLevel);
+  if (tld != "pt") return set_invalid(out, reason::kNotPt);
+  if (tld.size() == a_name.size()) return set_invalid(out, reason::kTopLevel);
 
   // Labels counted from the end: pt, then maybe a hierarchy, then the registration.
   std::size_t labels_up = 2;  // the registered label is this many labels from the end
   std::size_t a_start = label_start_from_end(a_name, 2);
   if (is_hierarchy(label_at(a_name, a_start))) {
-    if (a_start == 0) return invalid(reason::kHierarchy);
+    if (a_start == 0) return set_invalid(out, reason::kHierarchy);
     labels_up = 3;
     a_start = label_start_from_end(a_name, 3);
   }
@@ -307,7 +318,7 @@ ParsedQuery scope_and_compose(std::string_view a_name, std::string_view u_name) 
   for (std::size_t i = 0; i < u_registered.size();) {
     const char32_t cp = next_code_point(u_registered, i);
     if (!(cp < 0x80 ? is_ldh_lower(static_cast<unsigned char>(cp)) : is_portuguese_letter(cp)))
-      return invalid(cp < 0x80 ? reason::kBadChar : reason::kNotPtChar);
+      return set_invalid(out, cp < 0x80 ? reason::kBadChar : reason::kNotPtChar);
     ++chars;
     if (chars == 3) third = cp;
     if (chars == 4) fourth = cp;
@@ -315,19 +326,18 @@ ParsedQuery scope_and_compose(std::string_view a_name, std::string_view u_name) 
   // An A-label that ToUnicode left as it was did not decode to anything.
   if (a_registered.size() >= 4 && a_registered.substr(0, 4) == "xn--" &&
       u_registered == a_registered)
-    return invalid(reason::kPunycode);
-  if (chars < 2) return invalid(reason::kLabelTooShort);
-  if (chars > kMaxLabelOctets) return invalid(reason::kLabelTooLong);
+    return set_invalid(out, reason::kPunycode);
+  if (chars < 2) return set_invalid(out, reason::kLabelTooShort);
+  if (chars > kMaxLabelOctets) return set_invalid(out, reason::kLabelTooLong);
   // Art. 9 n.º 1 e): "--" in the third and fourth places (of the name as
   // registered, the U-label; its A-label's "xn--" is the only exception).
-  if (third == U'-' && fourth == U'-') return invalid(reason::kHyphen34);
+  if (third == U'-' && fourth == U'-') return set_invalid(out, reason::kHyphen34);
 
-  ParsedQuery q;
-  q.kind = ParsedQuery::Kind::lookup;
-  q.a_label = a_name.substr(a_start);
-  q.u_label = u_name.substr(u_start);
-  q.below_registration = a_start > 0;
-  return q;
+  out.kind = ParsedQuery::Kind::lookup;
+  out.a_label.assign(a_name.substr(a_start));
+  out.u_label.assign(u_name.substr(u_start));
+  out.below_registration = a_start > 0;
+  out.reason.clear();
 }
 
 using IdnaFunction = int32_t (*)(const UIDNA*, const char*, int32_t, char*, int32_t, UIDNAInfo*,
@@ -368,31 +378,39 @@ QueryParser::QueryParser() {
 
 QueryParser::~QueryParser() { uidna_close(idna_); }
 
-ParsedQuery QueryParser::parse(std::string_view line) const { return parse_impl(line, true); }
-
-ParsedQuery QueryParser::parse_without_ascii_fast_path(std::string_view line) const {
-  return parse_impl(line, false);
+ParsedQuery QueryParser::parse(std::string_view line) const {
+  ParsedQuery q;
+  parse_impl(line, true, q);
+  return q;
 }
 
-ParsedQuery QueryParser::parse_impl(std::string_view line, bool ascii_fast_path) const {
+void QueryParser::parse(std::string_view line, ParsedQuery& out) const { parse_impl(line, true, out); }
+
+ParsedQuery QueryParser::parse_without_ascii_fast_path(std::string_view line) const {
+  ParsedQuery q;
+  parse_impl(line, false, q);
+  return q;
+}
+
+void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, ParsedQuery& out) const {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.size() > kMaxQueryLineBytes) return invalid(reason::kTooLong);
+  if (line.size() > kMaxQueryLineBytes) return set_invalid(out, reason::kTooLong);
 
   while (!line.empty() && is_ascii_space(static_cast<unsigned char>(line.front())))
     line.remove_prefix(1);
   while (!line.empty() && is_ascii_space(static_cast<unsigned char>(line.back())))
     line.remove_suffix(1);
-  if (line.empty()) return invalid(reason::kEmpty);
+  if (line.empty()) return set_invalid(out, reason::kEmpty);
 
   bool ascii = true;
   bool inner_space = false;
   for (const char ch : line) {
     const auto c = static_cast<unsigned char>(ch);
     if (c == ' ' || c == '\t') inner_space = true;
-    else if (c < 0x20 || c == 0x7F) return invalid(reason::kControl);
+    else if (c < 0x20 || c == 0x7F) return set_invalid(out, reason::kControl);
     else if (c >= 0x80) ascii = false;
   }
-  if (inner_space) return invalid(reason::kMoreThanOne);
+  if (inner_space) return set_invalid(out, reason::kMoreThanOne);
 
   // Non-ASCII: UTF-8 if it is valid UTF-8, else ISO-8859-1 from older clients.
   std::string converted;
@@ -406,45 +424,45 @@ ParsedQuery QueryParser::parse_impl(std::string_view line, bool ascii_fast_path)
     while (i < token.size()) {
       const std::size_t at = i;
       const char32_t cp = next_code_point(token, i);
-      if (is_c1_control(cp)) return invalid(reason::kControl);
-      if (is_unicode_space(cp) && at > 0 && i < token.size()) return invalid(reason::kMoreThanOne);
+      if (is_c1_control(cp)) return set_invalid(out, reason::kControl);
+      if (is_unicode_space(cp) && at > 0 && i < token.size()) return set_invalid(out, reason::kMoreThanOne);
     }
   }
 
-  if (iequals(token, "help")) {
-    ParsedQuery q;
-    q.kind = ParsedQuery::Kind::help;
-    return q;
-  }
+  if (iequals(token, "help")) return set_help(out);
   // "-h", "--help", "-T" (its arguments were another token): a flag. A name
   // with dots and a leading hyphen ("-example.pt") is told what is wrong with it.
   if (token.front() == '-' && token.find('.') == std::string_view::npos)
-    return invalid(reason::kFlag);
-  if (token.find('@') != std::string_view::npos) return invalid(reason::kEmail);
-  if (looks_like_phone(token)) return invalid(reason::kPhone);
-  if (ascii && is_ipv4_like_or_address(token)) return invalid(reason::kAddress);
-  if (looks_like_handle(token)) return invalid(reason::kHandle);
+    return set_invalid(out, reason::kFlag);
+  if (token.find('@') != std::string_view::npos) return set_invalid(out, reason::kEmail);
+  if (looks_like_phone(token)) return set_invalid(out, reason::kPhone);
+  if (ascii && is_ipv4_like_or_address(token)) return set_invalid(out, reason::kAddress);
+  if (looks_like_handle(token)) return set_invalid(out, reason::kHandle);
 
   std::string_view name = token;
   if (name.back() == '.') name.remove_suffix(1);
-  if (name.empty()) return invalid(reason::kNotPt);
-  if (name.back() == '.') return invalid(reason::kEmptyLabel);
+  if (name.empty()) return set_invalid(out, reason::kNotPt);
+  if (name.back() == '.') return set_invalid(out, reason::kEmptyLabel);
 
   // Scope first where it can be seen without UTS #46: "example.com" is out of
   // scope whatever else may be wrong with it.
   const auto tld = last_label(name);
   bool tld_ascii = true;
   for (const char ch : tld) tld_ascii = tld_ascii && static_cast<unsigned char>(ch) < 0x80;
-  if (tld_ascii && !iequals(tld, "pt")) return invalid(reason::kNotPt);
+  if (tld_ascii && !iequals(tld, "pt")) return set_invalid(out, reason::kNotPt);
 
   if (ascii && ascii_fast_path && !has_ace_prefix(name)) {
     // Plain LDH names need no UTS #46 mapping beyond lower case, and their
     // U-label is the A-label: skip ICU, which costs most of the time here.
-    std::string lower(name);
-    for (char& ch : lower) ch = to_lower(ch);
+    // On the stack: an ASCII name is part of the line, at most kMaxQueryLineBytes long
+    // (checked above; the test below only keeps that obvious here).
+    std::array<char, kMaxQueryLineBytes> lower_buf;
+    if (name.size() > lower_buf.size()) return set_invalid(out, reason::kTooLong);
+    for (std::size_t i = 0; i < name.size(); ++i) lower_buf[i] = to_lower(name[i]);
+    const std::string_view lower(lower_buf.data(), name.size());
     if (const char* why = reason_for_idna_errors(ascii_name_errors(lower) & ~kIgnoredIdnaErrors))
-      return invalid(why);
-    return scope_and_compose(lower, lower);
+      return set_invalid(out, why);
+    return scope_and_compose(lower, lower, out);
   }
 
   // Valid results fit the stack buffer; an invalid name may map to far more
@@ -454,25 +472,25 @@ ParsedQuery QueryParser::parse_impl(std::string_view line, bool ascii_fast_path)
   std::string a_heap;
   UIDNAInfo info = UIDNA_INFO_INITIALIZER;
   const auto a_name = run_idna(uidna_nameToASCII_UTF8, idna_, name, a_buf, a_heap, info);
-  if (!a_name) return invalid(reason::kNotDomain);
+  if (!a_name) return set_invalid(out, reason::kNotDomain);
   if (const char* why = reason_for_idna_errors(info.errors & ~kIgnoredIdnaErrors))
-    return invalid(why);
+    return set_invalid(out, why);
   std::string_view a_text = *a_name;
   // A mapped dot (U+3002 and the like) may have ended the name in a root label.
   if (!a_text.empty() && a_text.back() == '.') {
-    if (token.size() != name.size()) return invalid(reason::kEmptyLabel);
+    if (token.size() != name.size()) return set_invalid(out, reason::kEmptyLabel);
     a_text.remove_suffix(1);
   }
-  if (a_text.empty()) return invalid(reason::kNotPt);
+  if (a_text.empty()) return set_invalid(out, reason::kNotPt);
 
   std::array<char, 1024> u_buf;
   std::string u_heap;
   info = UIDNA_INFO_INITIALIZER;
   const auto u_name = run_idna(uidna_nameToUnicodeUTF8, idna_, a_text, u_buf, u_heap, info);
-  if (!u_name) return invalid(reason::kNotDomain);
+  if (!u_name) return set_invalid(out, reason::kNotDomain);
   if (const char* why = reason_for_idna_errors(info.errors & ~kIgnoredIdnaErrors))
-    return invalid(why);
-  return scope_and_compose(a_text, *u_name);
+    return set_invalid(out, why);
+  return scope_and_compose(a_text, *u_name, out);
 }
 
 }  // namespace whoisd

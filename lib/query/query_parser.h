@@ -35,13 +35,16 @@ class QueryParser {
 
   // `line`: the bytes the client sent before LF (a CR may end it).
   ParsedQuery parse(std::string_view line) const;
+  // The same into `out`, every field assigned, its strings reusing their capacity (the
+  // server parses into one ParsedQuery per thread: no allocation per query).
+  void parse(std::string_view line, ParsedQuery& out) const;
 
   // As parse(), but every name goes through ICU, also plain ASCII ones that
   // parse() checks itself. For tests and the fuzzer: both must always agree.
   ParsedQuery parse_without_ascii_fast_path(std::string_view line) const;
 
  private:
-  ParsedQuery parse_impl(std::string_view line, bool ascii_fast_path) const;
+  void parse_impl(std::string_view line, bool ascii_fast_path, ParsedQuery& out) const;
 
   UIDNA* idna_ = nullptr;
 };

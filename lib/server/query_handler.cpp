@@ -32,7 +32,9 @@ QueryAnswer QueryHandler::answer(const IpAddress& client, std::string_view line,
   }
   if (too_long) return {renderer.invalid(kReasonLineTooLong), Outcome::invalid};
 
-  ParsedQuery q = parser_.parse(line);
+  // One per thread, reused like the domain below: its strings keep their capacity.
+  thread_local ParsedQuery q;
+  parser_.parse(line, q);
   switch (q.kind) {
     case ParsedQuery::Kind::invalid:
       return {renderer.invalid(q.reason), Outcome::invalid};

@@ -94,6 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view line(reinterpret_cast<const char*>(data), size);
   const auto q = parser().parse(line);
   require(same(q, parser().parse_without_ascii_fast_path(line)));
+  // Parsed into a ParsedQuery that holds what earlier inputs left in it, as the server does.
+  static ParsedQuery reused;
+  parser().parse(line, reused);
+  require(same(q, reused));
 
   std::string_view body = line;
   if (!body.empty() && body.back() == '\r') body.remove_suffix(1);

@@ -388,6 +388,28 @@ TEST_CASE("query table: parse() and the ICU-only path give the expected answer",
   }
 }
 
+TEST_CASE("query table: parsing into a reused ParsedQuery leaves nothing of the query before", "[query]") {
+  // The server parses every line into one ParsedQuery per thread: a help or invalid
+  // query after a lookup (and the reverse) must not keep its labels, flag or reason.
+  const QueryParser parser;
+  std::vector<Case> table = cases();
+  ParsedQuery reused;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& c : table) {
+      INFO("input: " << c.input << " pass " << pass);
+      parser.parse(c.input, reused);
+      check(c, reused);
+      const ParsedQuery fresh = parser.parse(c.input);
+      CHECK(kind_name(reused.kind) == std::string(kind_name(fresh.kind)));
+      CHECK(reused.a_label == fresh.a_label);
+      CHECK(reused.u_label == fresh.u_label);
+      CHECK(reused.below_registration == fresh.below_registration);
+      CHECK(reused.reason == fresh.reason);
+    }
+    std::reverse(table.begin(), table.end());
+  }
+}
+
 TEST_CASE("query: every invalid reason is a known fixed text without the words clients read as "
           "not registered", "[query]") {
   const QueryParser parser;
