@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/thread_setup.h"
 #include "policy/source_key.h"
+#include "state/multi_row_sql.h"
 #include "state/query_count_table.h"
 #include "state/query_counts.h"
 #include "state/sqlite_statement.h"
@@ -20,40 +21,11 @@ namespace {
 constexpr std::array<std::string_view, 9> kOutcomeWords = {
     "found", "no_match", "invalid", "help", "limit_crossed", "suspended", "too_many_connections", "timeout", "error"};
 
-// Rows a statement inserts, for the query log's rows and the counts' upserts. A
-// statement's fixed cost (its cursors on the table and its indexes opened and closed,
-// the VM halted and reset) was about a quarter of a query-log row's insert when each
-// row had its own statement (callgrind, bench/README.md "Round 7"); with 32 rows to a
-// statement it is paid once for all of them. What is left over, fewer than 32, goes
-// one row a statement.
-constexpr std::size_t kRowsPerStatement = 32;
 constexpr int kQueryLogColumns = 7;
 constexpr int kQueryCountsColumns = 6;
 
-// "<head> VALUES (?, ..), (?, ..) <tail>": `rows` groups of `columns` parameters, the
-// r-th row's c-th column being parameter r * columns + c (from 1).
-std::string rows_sql(std::string_view head, int columns, std::size_t rows, std::string_view tail) {
-  std::string group = "(?";
-  for (int c = 1; c < columns; ++c) group += ", ?";
-  group += ")";
-  std::string sql(head);
-  sql += " VALUES ";
-  for (std::size_t r = 0; r < rows; ++r) {
-    if (r != 0) sql += ", ";
-    sql += group;
-  }
-  sql += tail;
-  return sql;
-}
-
-// OR FAIL, not the default ABORT: a statement of several rows that can abort half way
-// keeps a statement journal (the pages it changes, to undo it alone), and past 64 KiB
-// SQLite writes that journal to a temporary file: 2.7 extra pwrite() a row, which made
-// 32 rows a statement cost more CPU than one (bench/README.md "Round 7"; a statement
-// of one row keeps no journal). FAIL stops the statement without undoing its earlier
-// rows, which needs no journal; a failure here throws, and the batch's transaction is
-// rolled back whole in any case. (No row can fail a constraint: every NOT NULL column
-// is bound a value.)
+// OR FAIL (multi_row_sql.h). No row can fail a constraint: every NOT NULL column is
+// bound a value.
 constexpr std::string_view kInsertQueryLog =
     "INSERT OR FAIL INTO query_log (time_us, source, client, proxy_peer, query, outcome, answer_us)";
 constexpr std::string_view kInsertQueryCounts =
