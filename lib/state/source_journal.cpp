@@ -205,15 +205,16 @@ JournalFold SourceJournal::fold(SourceStateTable& table) {
   // In key order, which keeps consecutive writes within a few leaf pages of
   // source_state: its key is the source's text, whose order differs from the address's
   // only within the last group ("10.0.0.10" before "10.0.0.9"), a few pages at most.
-  std::size_t written = 0;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (i + 1 < entries.size() && entries[i + 1].key == entries[i].key) continue;
-    const Record& r = records[entries[i].record];
-    decode_journal_entry(r.blob, entries[i].offset, state, error);  // decoded once above: cannot fail
-    table.write(state, r.time);
-    ++written;
-  }
-  done.sources = written;
+  std::vector<const Entry*> last;  // each source's last entry, in key order
+  last.reserve(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    if (i + 1 == entries.size() || entries[i + 1].key != entries[i].key) last.push_back(&entries[i]);
+  table.write_all(last.size(), [&](std::size_t i, SourceState& out) {
+    const Record& r = records[last[i]->record];
+    decode_journal_entry(r.blob, last[i]->offset, out, error);  // decoded once above: cannot fail
+    return r.time;
+  });
+  done.sources = last.size();
 
   SqliteStatement erase(db_, "DELETE FROM source_journal WHERE id <= ?");
   erase.bind(1, records.back().id).run();

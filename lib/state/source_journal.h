@@ -69,17 +69,22 @@ struct JournalFold {
   std::uint64_t sources = 0;  // source_state rows written or deleted: distinct sources
 };
 
+// What a fold holds in memory per journal entry besides the blobs: where the entry is
+// (its source key, record and offset: 28 bytes) and, for a source's last entry, a
+// pointer to it in the list written to source_state (8).
+inline constexpr std::uint64_t kFoldBytesPerEntry = 36;
+
 class SourceJournal {
  public:
   explicit SourceJournal(StateDb& db);
   // Appends one round's record, within the caller's transaction. Throws StateDbError.
   void append(UnixSeconds time, const SourceJournalRecord& record);
   // Writes every source's last journal entry into `table` (deleting the rows of
-  // forgotten sources), one write per source in address order, and deletes the
-  // records, within the caller's transaction. Memory: the records' blobs and 28 bytes
-  // per entry, freed on return (the persister bounds the entries between
-  // folds). A record that cannot be decoded is an error naming the file, the record's
-  // id and what was wrong: the file is damaged. Throws StateDbError.
+  // forgotten sources; SourceStateTable::write_all), in address order, and deletes the
+  // records, within the caller's transaction. Memory: the records' blobs and
+  // kFoldBytesPerEntry per entry, freed on return (the persister bounds the entries
+  // between folds). A record that cannot be decoded is an error naming the file, the
+  // record's id and what was wrong: the file is damaged. Throws StateDbError.
   JournalFold fold(SourceStateTable& table);
 
  private:

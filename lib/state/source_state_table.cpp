@@ -36,34 +36,82 @@ bool decode_minutes(std::string_view blob, std::vector<MinuteCount>& out) {
   return true;
 }
 
+namespace {
+
+constexpr int kSourceStateColumns = 9;
+// OR FAIL (multi_row_sql.h); every NOT NULL column is bound a value.
+constexpr std::string_view kInsertSourceState =
+    "INSERT OR FAIL INTO source_state (source, key, prefix, minutes, episodes, last_episode, suspended_until, "
+    "flags, updated_at)";
+constexpr std::string_view kReplaceSourceState =
+    " ON CONFLICT (source) DO UPDATE SET key = excluded.key, prefix = excluded.prefix, "
+    "minutes = excluded.minutes, episodes = excluded.episodes, last_episode = excluded.last_episode, "
+    "suspended_until = excluded.suspended_until, flags = excluded.flags, updated_at = excluded.updated_at";
+
+}  // namespace
+
 SourceStateTable::SourceStateTable(StateDb& db)
     : db_(db),
-      upsert_(db,
-              "INSERT INTO source_state (source, key, prefix, minutes, episodes, last_episode, suspended_until, flags, "
-              "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET key = excluded.key, "
-              "prefix = excluded.prefix, minutes = excluded.minutes, episodes = excluded.episodes, "
-              "last_episode = excluded.last_episode, suspended_until = excluded.suspended_until, "
-              "flags = excluded.flags, updated_at = excluded.updated_at"),
+      upsert_(db, rows_sql(kInsertSourceState, kSourceStateColumns, 1, kReplaceSourceState)),
+      upsert_group_(db, rows_sql(kInsertSourceState, kSourceStateColumns, kRowsPerStatement, kReplaceSourceState)),
       erase_(db, "DELETE FROM source_state WHERE source = ?") {}
 
+void SourceStateTable::fill_row(const SourceState& state, UnixSeconds now, Row& row) {
+  row.source = to_string(state.key);
+  row.key = state.key;
+  encode_minutes(state.minutes, row.minutes);
+  row.episodes = state.episodes;
+  row.last_episode = state.last_episode;
+  row.suspended_until = state.suspended_until;
+  row.flags = state.flags;
+  row.updated_at = now;
+}
+
+void SourceStateTable::bind_row(SqliteStatement& statement, int index, const Row& row) {
+  const int p = index * kSourceStateColumns;
+  statement.bind_static(p + 1, row.source)
+      .bind_blob_static(p + 2, row.key.bytes.data(), row.key.bytes.size())
+      .bind(p + 3, std::int64_t{row.key.prefix})
+      .bind_blob_static(p + 4, row.minutes.data(), row.minutes.size())
+      .bind(p + 5, std::int64_t{row.episodes})
+      .bind(p + 6, row.last_episode)
+      .bind(p + 7, row.suspended_until)
+      .bind(p + 8, std::int64_t{row.flags})
+      .bind(p + 9, row.updated_at);
+}
+
 void SourceStateTable::write(const SourceState& state, UnixSeconds now) {
-  const std::string source = to_string(state.key);
   if (state.empty()) {
-    erase_.bind(1, source).run();
+    erase_.bind(1, to_string(state.key)).run();
     return;
   }
-  // Bound without SQLite's copies: source, state and minutes_ outlive run().
-  encode_minutes(state.minutes, minutes_);
-  upsert_.bind_static(1, source)
-      .bind_blob_static(2, state.key.bytes.data(), state.key.bytes.size())
-      .bind(3, std::int64_t{state.key.prefix})
-      .bind_blob_static(4, minutes_.data(), minutes_.size())
-      .bind(5, std::int64_t{state.episodes})
-      .bind(6, state.last_episode)
-      .bind(7, state.suspended_until)
-      .bind(8, std::int64_t{state.flags})
-      .bind(9, now);
+  fill_row(state, now, row_);
+  bind_row(upsert_, 0, row_);
   upsert_.run();
+}
+
+void SourceStateTable::write_all(std::size_t count,
+                                 const std::function<UnixSeconds(std::size_t, SourceState&)>& state_of) {
+  // The rows to keep gather in group_rows_ until a statement's worth; the last few
+  // (fewer than kRowsPerStatement) then go one a statement.
+  SourceState state;
+  std::size_t gathered = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const UnixSeconds now = state_of(i, state);
+    if (state.empty()) {
+      erase_.bind(1, to_string(state.key)).run();
+      continue;
+    }
+    fill_row(state, now, group_rows_[gathered]);
+    if (++gathered < kRowsPerStatement) continue;
+    for (std::size_t r = 0; r < gathered; ++r) bind_row(upsert_group_, static_cast<int>(r), group_rows_[r]);
+    upsert_group_.run();
+    gathered = 0;
+  }
+  for (std::size_t r = 0; r < gathered; ++r) {
+    bind_row(upsert_, 0, group_rows_[r]);
+    upsert_.run();
+  }
 }
 
 std::size_t SourceStateTable::load_all(const std::function<void(const SourceState&)>& sink) {

@@ -2,6 +2,7 @@
 // SourceState) as rows, one per source, keyed by the source's text.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "common/clock.h"
 #include "policy/limiter.h"
+#include "state/multi_row_sql.h"
 #include "state/sqlite_statement.h"
 #include "state/state_db.h"
 
@@ -26,15 +28,39 @@ class SourceStateTable {
   explicit SourceStateTable(StateDb& db);
   // Writes the state, or deletes the row of a forgotten (empty()) one. Within the caller's transaction.
   void write(const SourceState& state, UnixSeconds now);
+  // The same for `count` states of distinct sources (the journal's fold, thousands at
+  // once): state_of(i, state) fills the i-th and returns its time (`now` above). The
+  // rows to keep are upserted kRowsPerStatement to a statement (multi_row_sql.h), the
+  // forgotten ones deleted. Within the caller's transaction; throws StateDbError.
+  void write_all(std::size_t count, const std::function<UnixSeconds(std::size_t, SourceState&)>& state_of);
   // Calls sink for every stored row; a row that cannot be read (bad key or minutes)
   // is an error naming the source: the file is damaged. Throws StateDbError.
   std::size_t load_all(const std::function<void(const SourceState&)>& sink);
 
  private:
+  // One row's values, kept until its statement has run (its texts are bound without
+  // SQLite's copies).
+  struct Row {
+    std::string source;
+    SourceKey key;
+    std::string minutes;
+    std::uint32_t episodes = 0;
+    UnixSeconds last_episode = 0;
+    UnixSeconds suspended_until = 0;
+    std::uint8_t flags = 0;
+    UnixSeconds updated_at = 0;
+  };
+  // The row of `state` into `row` (its strings keep their capacity).
+  static void fill_row(const SourceState& state, UnixSeconds now, Row& row);
+  // Binds `row` as the index-th row of `statement` (parameters index * 9 + 1 ..).
+  static void bind_row(SqliteStatement& statement, int index, const Row& row);
+
   StateDb& db_;
-  SqliteStatement upsert_;
+  SqliteStatement upsert_;        // one row
+  SqliteStatement upsert_group_;  // kRowsPerStatement rows
   SqliteStatement erase_;
-  std::string minutes_;  // write()'s encoding buffer
+  Row row_;                                     // write()'s
+  std::array<Row, kRowsPerStatement> group_rows_;  // write_all()'s, a statement's worth
 };
 
 }  // namespace whoisd

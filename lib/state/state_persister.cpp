@@ -412,7 +412,7 @@ void StatePersister::round_and_fold(bool fold_now) {
     const std::uint64_t journal_entries = im.journal_entries + im.record.entries();
     const std::uint64_t journal_bytes = im.journal_bytes + im.record.bytes().size();
     const bool fold = !rewrite && (fold_now || journal_entries >= options_.fold_entries ||
-                                   journal_bytes + 28 * journal_entries >= options_.fold_bytes ||
+                                   journal_bytes + kFoldBytesPerEntry * journal_entries >= options_.fold_bytes ||
                                    (journal_entries > 0 && now >= im.next_fold));
     if (fold) im.journal.fold(im.sources);
 

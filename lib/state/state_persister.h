@@ -56,9 +56,9 @@ struct StatePersisterOptions {
   std::size_t purge_batch = 10'000;              // rows per purge transaction
   std::chrono::seconds fold_every{60};           // between folds of the journal into source_state
   // ... or sooner, once the journal holds this many source entries, or its blobs plus
-  // 28 bytes an entry (what the fold holds in memory) reach fold_bytes: bounds the
-  // fold's memory and how long it holds the file. A source's entry is ~11 bytes with a
-  // few minutes in its window, up to ~4 KB with a day of them.
+  // kFoldBytesPerEntry an entry (what the fold holds in memory) reach fold_bytes:
+  // bounds the fold's memory and how long it holds the file. A source's entry is ~11
+  // bytes with a few minutes in its window, up to ~4 KB with a day of them.
   std::uint64_t fold_entries = 262'144;
   std::uint64_t fold_bytes = 8 << 20;
   // The thread runs as SCHED_IDLE (common/thread_setup.h): only on CPU time nothing else

@@ -6,10 +6,12 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "policy/limiter.h"
 #include "state/source_journal.h"
+#include "state/source_state_table.h"
 #include "state/state_db.h"
 #include "state/state_persister.h"
 #include "state/state_reports.h"
@@ -169,6 +171,62 @@ TEST_CASE("journal entries decode to the states encoded; a damaged entry is name
   CHECK_THAT(decode_error("\x04\x01\x02\x03\x04\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"s),
              Catch::Contains("longer than 64 bits"));
   CHECK_THAT(decode_error("\x04\x01\x02\x03\x04\x00\x00\x00\x00\xff\xff\xff\x0f"s), Catch::Contains("more minutes"));
+}
+
+TEST_CASE("write_all writes many sources 32 rows a statement and the rest one a statement, deleting forgotten ones",
+          "[state][journal]") {
+  // 75 sources (two statements of 32, then 11 alone): IPv4 and IPv6 keys, windows of 0-5
+  // minutes, suspension fields on some; every 7th forgotten (empty: its row deleted).
+  TempDir dir;
+  std::string path = new_state(dir);
+  StateDb db = StateDb::open(path, StateDb::Mode::read_write);
+  whoisd::SourceStateTable table(db);
+  auto state_for = [](std::size_t i, int version) {
+    SourceState s;
+    s.key = i % 2 ? whoisd::source_key(ip("2001:db8:" + std::to_string(i) + "::1"), 64)
+                  : whoisd::source_key(ip("198.51.100." + std::to_string(i)), 64);
+    for (std::size_t m = 0; m < (i + static_cast<std::size_t>(version)) % 6; ++m)
+      s.minutes.push_back({static_cast<std::int64_t>(29'000'000 + m * 3 + i), static_cast<std::uint32_t>(i + m + 1)});
+    if (i % 5 == 0) {
+      s.episodes = static_cast<std::uint32_t>(i / 5 + 1);
+      s.last_episode = 1'700'000'000 + static_cast<std::int64_t>(i);
+      s.suspended_until = s.last_episode + 86'400;
+      s.flags = static_cast<std::uint8_t>(i % 3);
+    }
+    return s;
+  };
+  auto write = [&](int version, bool forget) {
+    StateDb::Transaction tx(db);
+    table.write_all(75, [&](std::size_t i, SourceState& out) {
+      out = forget && i % 7 == 0 ? SourceState{state_for(i, version).key, {}, 0, 0, 0, 0} : state_for(i, version);
+      return whoisd::UnixSeconds{1'800'000'000 + static_cast<std::int64_t>(i) + version};
+    });
+    tx.commit();
+  };
+  auto check_rows = [&](int version, bool forgotten) {
+    std::map<std::size_t, SourceState> expected;
+    for (std::size_t i = 0; i < 75; ++i) {
+      SourceState s = state_for(i, version);
+      if (forgotten && i % 7 == 0) continue;
+      if (s.empty()) continue;  // never written
+      expected[i] = s;
+    }
+    std::map<std::string, SourceState> loaded;
+    table.load_all([&](const SourceState& s) { loaded[whoisd::to_string(s.key)] = s; });
+    CHECK(loaded.size() == expected.size());
+    for (const auto& [i, s] : expected) {
+      INFO("source " << i << " " << whoisd::to_string(s.key));
+      auto it = loaded.find(whoisd::to_string(s.key));
+      REQUIRE(it != loaded.end());
+      CHECK(it->second == s);
+      CHECK(sql_int(path, "SELECT updated_at FROM source_state WHERE source = '" + whoisd::to_string(s.key) + "'") ==
+            1'800'000'000 + static_cast<std::int64_t>(i) + version);
+    }
+  };
+  write(0, false);
+  check_rows(0, false);
+  write(1, true);  // every row replaced; every 7th deleted
+  check_rows(1, true);
 }
 
 TEST_CASE("a kill -9 between journal writes and a fold: the next start folds the journal and loads every round",
