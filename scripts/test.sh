@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds whoisd and passes every test:
 #   1. the release build with warnings as errors, and its CTest suite;
-#   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, then under
+#      ThreadSanitizer (scripts/tsan.sh);
 #   3. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 60) on its seed corpus;
 #   4. a few seconds of the benchmarks, to show they build and run.
 # WHOISD_QUICK=1 runs step 1 only (for the edit-build-test loop).
@@ -27,6 +28,9 @@ cmake --build build-asan -j "$jobs"
 step "tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure --timeout 900
+
+step "ThreadSanitizer build and tests"
+"$root/scripts/tsan.sh"
 
 step "fuzz targets (${FUZZ_SECONDS:-60} s each)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DWHOISD_FUZZ=ON -DWHOISD_TESTS=OFF -DWHOISD_BENCH=OFF \

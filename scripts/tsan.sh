@@ -2,7 +2,7 @@
 # Builds whoisd with ThreadSanitizer (build-tsan) and runs the CTest suite under it:
 # the event loops, the query-log and state writers, the snapshot swap and the limiter's
 # shards share memory, and ASan does not see a missing happens-before.
-# Not part of scripts/test.sh yet (see README.md, "Tests"). tests/tsan.supp lists the
+# scripts/test.sh runs it after the ASan + UBSan suite. tests/tsan.supp lists the
 # reports that are not whoisd's (libuv's raw close).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
