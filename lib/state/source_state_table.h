@@ -50,7 +50,7 @@ class SourceStateTable {
     std::uint8_t flags = 0;
     UnixSeconds updated_at = 0;
   };
-  // The row of `state` into `row` (its strings keep their capacity).
+  // The row of `state` into `row` (its minutes buffer keeps its capacity).
   static void fill_row(const SourceState& state, UnixSeconds now, Row& row);
   // Binds `row` as the index-th row of `statement` (parameters index * 9 + 1 ..).
   static void bind_row(SqliteStatement& statement, int index, const Row& row);
