@@ -114,10 +114,10 @@ bench_snapshot() {
 bench_start_nginx() {
   local workers=$1 port=$2 text_file=$3 mode=${4:-plain} dir text modules="" stream_js="" server_js=""
   dir=$BENCH_WORK/nginx
-  [ "$mode" = read-line ] && dir=$BENCH_WORK/nginx-read-line
-  mkdir -p "$dir/logs"
   if [ "$mode" = read-line ]; then
     [ -n "$NGINX_JS_MODULE" ] || bench_die "the read-line reference needs njs (apt-get install libnginx-mod-stream-js)"
+    dir=$BENCH_WORK/nginx-read-line
+    mkdir -p "$dir"
     modules="load_module $NGINX_JS_MODULE;"
     stream_js="js_import main from $dir/whois.js;"
     server_js="js_preread main.read_line;"
@@ -131,6 +131,7 @@ function read_line(s) {
 export default {read_line};
 JS
   fi
+  mkdir -p "$dir/logs"
   # nginx string: escape backslashes and quotes, turn CR LF into \r\n escapes.
   text=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\r$//' "$text_file" | awk '{printf "%s\\r\\n", $0}')
   cat >"$dir/nginx.conf" <<CONF
