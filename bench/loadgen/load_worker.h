@@ -81,6 +81,8 @@ class LoadWorker {
   enum class State { idle, querying, closing, cooling };
 
   void launch(Client& c, std::uint64_t intended_ns);
+  void send_query(Client& c);  // the line, then reading the answer
+  static ErrorKind write_error_kind(int status);
   void end_query(Client& c, const ErrorKind* error);
   void client_free(Client& c);  // the connection is closed: start the next query or retire
   void note_error(ErrorKind kind, const Client& c, std::string_view detail);
@@ -89,7 +91,6 @@ class LoadWorker {
   void arm_schedule_timer(std::uint64_t at_ns);
   void maybe_shut_down();
 
-  static void on_connect(uv_connect_t* req, int status);
   static void on_write(uv_write_t* req, int status);
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
