@@ -11,6 +11,23 @@ if [ "$(id -u)" = 0 ] && [ "${WHOISD_BENCH_NICE:--10}" != 0 ]; then BENCH_NICE=(
 
 bench_die() { echo "bench: $*" >&2; exit 2; }
 
+# bench_cpu_probe: one fixed CPU-bound loop (awk, about 0.1-0.3 s) timed five times, in
+# user seconds, and the slowest over the fastest. On this kind of virtual machine the
+# host takes CPU time without the guest seeing any steal time (bench/README.md, round
+# 9): the probe's spread and slowness show such a disturbed run whatever the servers do.
+bench_cpu_probe() {
+  local times="" t
+  for _ in 1 2 3 4 5; do
+    t=$( { TIMEFORMAT=%U; time awk 'BEGIN { for (i = 0; i < 3000000; i++) s += i * i }'; } 2>&1 )
+    times="$times $t"
+  done
+  awk -v l="$times" 'BEGIN {
+    n = split(l, v, " "); lo = v[1]; hi = v[1]
+    for (i = 2; i <= n; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] }
+    printf "%s s (slowest/fastest %.2f)", substr(l, 2), (lo > 0 ? hi / lo : 0)
+  }'
+}
+
 bench_cleanup() {
   local pid
   for pid in "${BENCH_PIDS[@]}"; do bench_stop "$pid"; done

@@ -61,7 +61,9 @@ note() { printf '%s\n' "$*" >&2; }
 cpu_model=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
 mem_gb=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+probe_start=$(bench_cpu_probe)
 note "bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $cpu_model, $(nproc) cores, $mem_gb GB; load average $load_start"
+note "bench: CPU probe (a fixed awk loop, user time of 5 runs): $probe_start"
 note "bench: whoisd loops = nginx workers = $loops; generator: $threads thread(s), $conns connections; $seconds s runs"
 
 snapshot=""
@@ -364,9 +366,11 @@ want 5 && rows+=("$(printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %7s %8s %9s  
 
 # ------------------------------------------------------------------------------ table
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+probe_end=$(bench_cpu_probe)
 echo
 echo "whoisd end-to-end benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $cpu_model, $(nproc) cores, $mem_gb GB RAM; load average $load_start at start, $load_end at end"
+echo "CPU probe (a fixed awk loop, user time of 5 runs; bench-lib.sh): $probe_start at start, $probe_end at end"
 echo "whoisd loops = nginx workers = $loops; generator (same machine): $threads thread(s), $conns connections; ${seconds} s runs after ${warmup} s warm-up; ${BENCH_NICE[*]:-no nice}"
 echo
 printf '%-34s %-6s %9s %6s %7s %7s %8s %6s %7s %7s %8s %9s  %s\n' scenario server "queries/s" "/nginx" "p50 ms" "p99 ms" \
