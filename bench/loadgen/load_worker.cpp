@@ -152,11 +152,7 @@ void LoadWorker::launch(Client& c, std::uint64_t intended_ns) {
   }
   if (err != 0) {
     if (fd >= 0) ::close(fd);
-    note_error(ErrorKind::socket, c, std::string("socket/bind: ") + std::strerror(err));
-    ++result_.completed;
-    // Retry a little later instead of at once: the cause (descriptors, ports) needs time.
-    c.state = State::cooling;
-    uv_timer_start(&c.timer, on_timer, kRetryAfterSocketErrorMs, 0);
+    retry_later(c, ErrorKind::socket, std::string("socket/bind: ") + std::strerror(err));
     return;
   }
   // connect() itself, and the query written right after it without waiting for the
@@ -169,11 +165,7 @@ void LoadWorker::launch(Client& c, std::uint64_t intended_ns) {
       errno != EINPROGRESS) {
     const int connect_errno = errno;
     ::close(fd);
-    const ErrorKind kind = ErrorKind::connect;
-    note_error(kind, c, std::string("connect: ") + std::strerror(connect_errno));
-    ++result_.completed;
-    c.state = State::cooling;
-    uv_timer_start(&c.timer, on_timer, kRetryAfterSocketErrorMs, 0);
+    retry_later(c, ErrorKind::connect, std::string("connect: ") + std::strerror(connect_errno));
     return;
   }
   uv_tcp_init(&loop_, &c.tcp);
@@ -182,6 +174,16 @@ void LoadWorker::launch(Client& c, std::uint64_t intended_ns) {
   c.state = State::querying;
   uv_timer_start(&c.timer, on_timer, plan_.timeout_ns / 1'000'000, 0);
   send_query(c);
+}
+
+// A query that failed before it had a libuv handle (no socket, no port, a connect()
+// refused at once): counted, and the client tries again a little later instead of at
+// once, since the cause (descriptors, ports, a server not listening) needs time.
+void LoadWorker::retry_later(Client& c, ErrorKind kind, const std::string& detail) {
+  note_error(kind, c, detail);
+  ++result_.completed;
+  c.state = State::cooling;
+  uv_timer_start(&c.timer, on_timer, kRetryAfterSocketErrorMs, 0);
 }
 
 // Errors of a write on a socket whose handshake has not completed are the connect's.

@@ -82,6 +82,7 @@ class LoadWorker {
 
   void launch(Client& c, std::uint64_t intended_ns);
   void send_query(Client& c);  // the line, then reading the answer
+  void retry_later(Client& c, ErrorKind kind, const std::string& detail);
   static ErrorKind write_error_kind(int status);
   void end_query(Client& c, const ErrorKind* error);
   void client_free(Client& c);  // the connection is closed: start the next query or retire
