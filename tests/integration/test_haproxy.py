@@ -151,13 +151,20 @@ try:
     found = 'whoisd_queries_total{outcome="found"}'
     check(m1.get(found, 0) - m0.get(found, 0) == 2 * LIMIT + 1, "found answers counted: %s" % m1.get(found))
 
-    # The query log keeps the end client and the proxy as its peer.
-    rows = d.wait_query_log_rows(2 * (LIMIT + 1) + 1 + 1)
+    # The query log keeps the end client and the proxy as its peer. Every connection above is a
+    # row: the harness's start-up "help", the 2 * (LIMIT + 1) + 1 proxied queries, the proxy's
+    # own query and the three refused headers. The log is written in batches, so wait for all
+    # of them: waiting for fewer let the check below race the writer.
+    rows = d.wait_query_log_rows(1 + 2 * (LIMIT + 1) + 1 + 1 + 3)
     proxied = [r for r in rows if r[0] in ("127.0.0.2", "127.0.0.3")]
     check(len(proxied) == 2 * (LIMIT + 1) + 1, "query log rows of the end clients: %r" % (rows,))
     check(all(r[1] == "127.0.0.1" for r in proxied), "proxy peer of proxied queries: %r" % (proxied,))
     check(any(r[0] == "127.0.0.1" and r[1] is None and r[3] == "found" for r in rows),
           "the proxy's own query is logged as direct: %r" % (rows,))
+    refused = [r for r in rows if r[3] == "invalid"]
+    check(sorted(r[0] for r in refused) == ["127.0.0.1", "127.0.0.5", "127.0.0.6"]
+          and all(r[1] is None for r in refused),
+          "refused PROXY headers logged as invalid queries of the connecting peer: %r" % (rows,))
     note("ok query log: end clients with the proxy as peer")
 finally:
     if haproxy.poll() is None:
