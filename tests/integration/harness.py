@@ -3,7 +3,9 @@
 Each test starts its own daemon in a private temporary directory, on a port the
 kernel picks (listen = "127.0.0.1:0"; the daemon logs the port it got), and stops
 it at the end. Any daemon still running when the test exits, passes or fails, is
-killed (atexit), so that a failed test never leaves a process behind.
+killed (atexit), so that a failed test never leaves a process behind. The private
+directories are removed when the test passes (or skips) and kept, with their paths
+printed, when it fails: the daemon's log and state are what one reads then.
 
 Deadlines are generous (the tests must pass on a loaded 2-core machine) and nothing
 asserts how long anything took.
@@ -11,6 +13,7 @@ asserts how long anything took.
 import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -23,6 +26,8 @@ import urllib.request
 DEADLINE = 120.0  # seconds: "surely broken", never "too slow"
 
 _running = []
+_private_dirs = []
+_failed = False
 
 
 def _kill_all():
@@ -35,10 +40,31 @@ def _kill_all():
                 pass
 
 
-atexit.register(_kill_all)
+def _at_exit():
+    _kill_all()
+    if _failed:
+        for d in _private_dirs:
+            print("kept for inspection: " + d, file=sys.stderr, flush=True)
+        return
+    for d in _private_dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_at_exit)
+
+
+def _mark_failed_on_exception(kind, value, tb):
+    global _failed
+    _failed = True
+    sys.__excepthook__(kind, value, tb)
+
+
+sys.excepthook = _mark_failed_on_exception
 
 
 def fail(message):
+    global _failed
+    _failed = True
     print("FAIL: " + message, file=sys.stderr, flush=True)
     _kill_all()
     sys.exit(1)
@@ -102,6 +128,7 @@ def private_dir(prefix):
     """A temporary directory. Started as root, whoisd drops to `nobody` after binding,
     so then the directory must be usable by that user too."""
     d = tempfile.mkdtemp(prefix=prefix)
+    _private_dirs.append(d)
     if os.geteuid() == 0:
         os.chmod(d, 0o777)
     return d

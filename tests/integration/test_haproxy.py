@@ -176,5 +176,4 @@ finally:
     haproxy_log.close()
     rc = d.stop()
 check(rc == 0, "whoisd exit status %d" % rc)
-shutil.rmtree(work, ignore_errors=True)
 note("PASS")

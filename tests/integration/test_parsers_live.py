@@ -11,7 +11,6 @@ their --live mode. Header and footer lines are configured, as in production.
 Skipped (77) when node's whoiser is not installed (scripts/npm-setup.sh)."""
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 
@@ -56,5 +55,4 @@ try:
         note("ok " + r.stdout.strip())
 finally:
     d.stop()
-shutil.rmtree(work, ignore_errors=True)
 note("ok third-party parsers against the daemon")
