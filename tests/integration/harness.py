@@ -187,19 +187,11 @@ class Daemon:
             [self.whoisd, "--config", self.config_path] + self.extra_args,
             stdout=self.log, stderr=self.log, env=env, preexec_fn=self.preexec)
         _running.append(self.proc)
-        end = time.monotonic() + DEADLINE
-        while time.monotonic() < end:
-            text = self.log_text()[offset:]
-            m = re.search(r"event=start listen=127\.0\.0\.1:(\d+).* metrics=(?:127\.0\.0\.1:(\d+)|off)", text)
-            if m:
-                self.port = int(m.group(1))
-                self.metrics_port = int(m.group(2)) if m.group(2) else None
-                break
-            if self.proc.poll() is not None:
-                fail("whoisd exited at start-up (status %s):\n%s" % (self.proc.returncode, text))
-            time.sleep(0.05)
-        else:
-            fail("whoisd did not log its start within %ds:\n%s" % (DEADLINE, self.log_text()))
+        m = wait_for_log_line(self.proc, lambda: self.log_text()[offset:],
+                              r"event=start listen=127\.0\.0\.1:(\d+).* metrics=(?:127\.0\.0\.1:(\d+)|off)",
+                              "whoisd's start")
+        self.port = int(m.group(1))
+        self.metrics_port = int(m.group(2)) if m.group(2) else None
         # It logs "start" once the loops run; make sure one answers.
         answer = self.query(b"help\r\n")
         check(len(answer) > 0, "whoisd does not answer after start")
@@ -302,6 +294,17 @@ def wait_until(probe, done, describe, interval=0.05):
         time.sleep(interval)
         value = probe()
     return value
+
+
+def wait_for_log_line(proc, read_log, pattern, what):
+    """Waits until read_log() matches `pattern`; returns the match. Fails, naming `what`
+    and showing the log, when the process exits first or DEADLINE passes."""
+    state = wait_until(lambda: (re.search(pattern, read_log()), proc.poll()),
+                       lambda v: v[0] is not None or v[1] is not None,
+                       lambda v: "%s: not logged within %ds:\n%s" % (what, DEADLINE, read_log()[-4000:]))
+    if state[0] is None:
+        fail("%s: the process exited first (status %s):\n%s" % (what, state[1], read_log()[-4000:]))
+    return state[0]
 
 
 def read_all(s):

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all, wait_until
 
 args = parse_args()
 d = Daemon(args, name="stop", config="""
@@ -62,10 +62,8 @@ class Client(threading.Thread):
 clients = [Client() for _ in range(4)]
 for c in clients:
     c.start()
-end = time.monotonic() + DEADLINE
-while sum(c.whole for c in clients) < 200:
-    check(time.monotonic() < end, "the clients got no answers")
-    time.sleep(0.01)
+wait_until(lambda: sum(c.whole for c in clients), lambda n: n >= 200,
+           lambda n: "the clients got %d answers, not 200" % n, interval=0.01)
 
 # Connections in flight: connected and accepted, half a line sent. The load pauses
 # while they are set up, so that the open-connections gauge counts only them.
@@ -81,10 +79,8 @@ d.wait_metric("whoisd_connections_open", 8)  # all 8 accepted by the loops
 before = sum(c.whole for c in clients)
 for c in clients:
     c.hold.clear()
-end = time.monotonic() + DEADLINE
-while sum(c.whole for c in clients) < before + 50:
-    check(time.monotonic() < end, "the load did not resume")
-    time.sleep(0.01)
+wait_until(lambda: sum(c.whole for c in clients), lambda n: n >= before + 50,
+           lambda n: "the load did not resume: %d answers since, not 50" % (n - before), interval=0.01)
 d.send(15)  # SIGTERM, under load
 d.wait_for_log(r"event=stopping")
 for s in slow:

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 
-from harness import DEADLINE, Daemon, build_snapshot, check, note, parse_args
+from harness import DEADLINE, Daemon, build_snapshot, check, note, parse_args, wait_until
 
 args = parse_args()
 
@@ -78,9 +78,9 @@ try:
         # Let the clients see this version before replacing it again: 8 more answers
         # means at least 4 were asked after the reload (each client has one in flight).
         end_count = sum(c.count for c in clients) + 8
-        end = time.monotonic() + DEADLINE
-        while sum(c.count for c in clients) < end_count and time.monotonic() < end:
-            time.sleep(0.01)
+        wait_until(lambda: sum(c.count for c in clients), lambda k: k >= end_count,
+                   lambda k: "the clients stalled after reload %d: %d answers, not %d" % (n, k, end_count),
+                   interval=0.01)
     check(all(c.is_alive() for c in clients), "a client thread died")
     # A broken file: refused, the last good one keeps serving.
     tmp = d.snapshot + ".new"

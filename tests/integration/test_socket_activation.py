@@ -9,9 +9,8 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
-from harness import DEADLINE, _running, build_snapshot, check, fail, note, parse_args, private_dir, read_all, root_args
+from harness import DEADLINE, _running, build_snapshot, check, note, parse_args, private_dir, read_all, root_args, wait_for_log_line
 
 args = parse_args()
 activate = shutil.which("systemd-socket-activate")
@@ -41,11 +40,7 @@ def log_text():
         return f.read().decode("utf-8", "replace")
 
 
-end = time.monotonic() + DEADLINE
-while not re.search(r"Listening on 127\.0\.0\.1:%d" % port, log_text()):
-    if p.poll() is not None or time.monotonic() > end:
-        fail("systemd-socket-activate did not listen:\n" + log_text())
-    time.sleep(0.05)
+wait_for_log_line(p, log_text, r"Listening on 127\.0\.0\.1:%d" % port, "systemd-socket-activate listening")
 try:
     answers = []
     for _ in range(20):  # the first connection starts whoisd; all are answered

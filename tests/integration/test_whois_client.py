@@ -102,7 +102,7 @@ check(rc == 0, "whoisd exit status after restart %d" % rc)
 import os
 import subprocess
 import tempfile
-from harness import DEADLINE, _running, build_snapshot, fail, private_dir, root_args
+from harness import DEADLINE, _running, build_snapshot, private_dir, root_args, wait_for_log_line
 work = private_dir("whoisd-it-cli-")
 snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
 log_path = os.path.join(work, "whoisd.log")
@@ -112,15 +112,8 @@ p = subprocess.Popen([args.whoisd, "--snapshot", snap, "--listen", "127.0.0.1:0"
 _running.append(p)
 d2 = Daemon.__new__(Daemon)
 d2.log_path, d2.proc, d2.log, d2.state_dir = log_path, p, log, os.path.join(work, "state")
-end = time.monotonic() + DEADLINE
-while True:
-    m = re.search(r"event=start listen=127\.0\.0\.1:(\d+)", d2.log_text())
-    if m:
-        d2.port = int(m.group(1))
-        break
-    if p.poll() is not None or time.monotonic() > end:
-        fail("whoisd --snapshot --listen --state-dir did not start:\n" + d2.log_text())
-    time.sleep(0.05)
+d2.port = int(wait_for_log_line(p, d2.log_text, r"event=start listen=127\.0\.0\.1:(\d+)",
+                                 "whoisd --snapshot --listen --state-dir start").group(1))
 try:
     notfound = d2.whois("nao-existe-de-todo.pt")
     check(notfound.startswith("nao-existe-de-todo.pt - no match"), "no-match answer:\n" + notfound)
