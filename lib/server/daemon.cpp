@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -31,6 +32,7 @@
 #include "server/query_log_sink.h"
 #include "server/server.h"
 #include "server/socket_activation.h"
+#include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_store.h"
 #include "state/state_db.h"
 #include "state/state_persister.h"
@@ -206,7 +208,7 @@ class Daemon {
     uv_loop_init(&loop);
     loop.data = this;
     uv_signal_t hup, term, intr;
-    uv_timer_t sweep, settle;
+    uv_timer_t sweep, settle, served_check;
     uv_fs_event_t watch;
     for (uv_signal_t* s : {&hup, &term, &intr}) {
       uv_signal_init(&loop, s);
@@ -230,6 +232,17 @@ class Daemon {
     uv_timer_init(&loop, &sweep);
     sweep.data = this;
     uv_timer_start(&sweep, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->limiter_.sweep(20'000); }, 1000, 1000);
+
+    // The served file written in place (cp or scp over the path instead of a rename): seen
+    // at once through the file's own change events, and every second in case those are
+    // not delivered (some file systems); retried from the timer only (see below).
+    uv_fs_event_init(&loop, &served_watch_);
+    served_watch_.data = this;
+    uv_timer_init(&loop, &served_check);
+    served_check.data = this;
+    uv_timer_start(&served_check, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->check_served_file(t->loop, true); },
+                   1000, 1000);
+    watch_served_file();
 
     // [snapshot] watch: a new file renamed over the path reloads it as SIGHUP would
     // (the snapshot only). The directory is watched, since the rename replaces the
@@ -266,7 +279,8 @@ class Daemon {
     uv_run(&loop, UV_RUN_DEFAULT);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&hup), reinterpret_cast<uv_handle_t*>(&term),
                            reinterpret_cast<uv_handle_t*>(&intr), reinterpret_cast<uv_handle_t*>(&sweep),
-                           reinterpret_cast<uv_handle_t*>(&settle), reinterpret_cast<uv_handle_t*>(&watch)})
+                           reinterpret_cast<uv_handle_t*>(&settle), reinterpret_cast<uv_handle_t*>(&watch),
+                           reinterpret_cast<uv_handle_t*>(&served_check), reinterpret_cast<uv_handle_t*>(&served_watch_)})
       uv_close(h, nullptr);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -274,6 +288,51 @@ class Daemon {
     // is ignored; a second SIGTERM or SIGINT ends the process at once (an operator's
     // "now"; the state on disk is then at most a second old).
     std::signal(SIGHUP, SIG_IGN);
+  }
+
+  // Watches the inode now served (a reload serves another: then called again).
+  void watch_served_file() {
+    uv_fs_event_stop(&served_watch_);
+    if (!store_.is_open()) return;
+    served_watch_generation_ = store_.info().generation;
+    int rc = uv_fs_event_start(
+        &served_watch_,
+        [](uv_fs_event_t* h, const char*, int, int status) {
+          if (status == 0) static_cast<Daemon*>(h->data)->check_served_file(h->loop, false);
+        },
+        config_.snapshot_path.c_str(), 0);
+    if (rc != 0)  // the one-second check still runs
+      log::warn("snapshot_file_watch_failed").kv("snapshot", config_.snapshot_path).kv("error", uv_strerror(rc));
+  }
+
+  // The registry installs a snapshot by renaming a new file over the path. A copy over it
+  // writes into the very file the connections map and read inside a transaction they
+  // never end, and SQLite, told the file is immutable, reads whatever is there (answers
+  // "no match" for registered domains, in the test that found this). Once noticed, the
+  // store refuses lookups on that file (no answer rather than a wrong one), the error is
+  // logged once, and the file at the path is reloaded: from the timer only, and only
+  // when it changed since the last try, so that a copy in progress is retried about once
+  // a second (each refused as truncated) and a broken result is not retried forever.
+  void check_served_file(uv_loop_t* loop, bool may_reload) {
+    if (!store_.is_open()) return;
+    const std::uint64_t generation = store_.info().generation;
+    if (generation != served_watch_generation_) watch_served_file();
+    if (!store_.written_in_place()) return;
+    if (in_place_logged_generation_ != generation) {
+      in_place_logged_generation_ = generation;
+      metrics_.snapshot_written_in_place.inc();
+      log::error("snapshot_written_in_place")
+          .kv("snapshot", config_.snapshot_path)
+          .kv("serving_generation", generation)
+          .kv("hint", "its lookups are refused until a reload serves a whole file; install a snapshot by writing "
+                      "it beside the path and renaming it over the path");
+    }
+    if (!may_reload) return;
+    std::optional<FileIdentity> at_path = identity_of(config_.snapshot_path);
+    if (at_path && at_path != in_place_tried_) {
+      in_place_tried_ = at_path;
+      request_reload(loop, false);
+    }
   }
 
   void maybe_leave(uv_loop_t* loop) {
@@ -376,6 +435,10 @@ class Daemon {
   bool reload_again_ = false;
   bool reload_config_ = false;        // this reload rereads the configuration too (SIGHUP)
   bool reload_again_config_ = false;
+  uv_fs_event_t served_watch_{};      // the served file's own change events
+  std::uint64_t served_watch_generation_ = 0;
+  std::uint64_t in_place_logged_generation_ = 0;
+  std::optional<FileIdentity> in_place_tried_;  // the file at the path when last reloaded for that
   std::string watched_name_;          // [snapshot] watch: the file name in its directory
   uv_timer_t* watch_settle_ = nullptr;
   bool stop_requested_ = false;

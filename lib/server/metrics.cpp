@@ -348,6 +348,9 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry, const Clock& clock)
                                         std::vector<double>(kAnswerSecondsBuckets.begin(), kAnswerSecondsBuckets.end()))),
       snapshot_reloads_ok(registry.counter("whoisd_snapshot_reloads_total", kReloadsHelp, {{"result", "ok"}})),
       snapshot_reloads_failed(registry.counter("whoisd_snapshot_reloads_total", kReloadsHelp, {{"result", "failed"}})),
+      snapshot_written_in_place(registry.counter(
+          "whoisd_snapshot_written_in_place_total",
+          "Served snapshot files seen written in place (copied over instead of renamed); their lookups are refused.")),
       snapshot_domains(registry.gauge("whoisd_snapshot_domains", "Domains in the snapshot being served.")),
       snapshot_bytes(registry.gauge("whoisd_snapshot_bytes", "Size of the snapshot file being served, in bytes.")),
       watched_(std::make_shared<Watched>()) {

@@ -153,6 +153,7 @@ class DaemonMetrics {
   Histogram& answer_seconds;                // whoisd_answer_seconds: accept (or header) to answer written
   Counter& snapshot_reloads_ok;             // whoisd_snapshot_reloads_total{result="ok"}
   Counter& snapshot_reloads_failed;         // whoisd_snapshot_reloads_total{result="failed"}
+  Counter& snapshot_written_in_place;       // whoisd_snapshot_written_in_place_total
   Gauge& snapshot_domains;                  // whoisd_snapshot_domains
   Gauge& snapshot_bytes;                    // whoisd_snapshot_bytes
 

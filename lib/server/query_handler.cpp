@@ -1,5 +1,7 @@
 #include "server/query_handler.h"
 
+#include <chrono>
+
 #include "common/log.h"
 #include "policy/limiter.h"
 #include "query/query_parser.h"
@@ -10,6 +12,18 @@ namespace whoisd {
 
 QueryHandler::QueryHandler(Limiter& limiter, const QueryParser& parser, const SnapshotStore& store)
     : limiter_(limiter), parser_(parser), store_(store) {}
+
+bool QueryHandler::may_log_lookup_failure(std::uint64_t* suppressed) const {
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::int64_t last = last_failure_log_ms_.load(std::memory_order_relaxed);
+  if (now_ms - last < 1000 || !last_failure_log_ms_.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) {
+    failure_logs_suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  *suppressed = failure_logs_suppressed_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
 
 void QueryHandler::prefetch(const IpAddress& client) const noexcept { limiter_.prefetch(client); }
 
@@ -52,7 +66,9 @@ QueryAnswer QueryHandler::answer(const IpAddress& client, std::string_view line,
   } catch (const std::exception& e) {
     // The snapshot file went bad under us (I/O error, corruption): no answer beats a
     // wrong "no match"; the connection is closed and the failure logged and counted.
-    log::error("lookup_failed").kv("domain", q.a_label).kv("error", e.what());
+    std::uint64_t suppressed = 0;
+    if (may_log_lookup_failure(&suppressed))
+      log::error("lookup_failed").kv("domain", q.a_label).kv("error", e.what()).kv("suppressed", suppressed);
     return {std::string(), Outcome::error};
   }
   if (found) return {renderer.found(domain, q.below_registration), Outcome::found};

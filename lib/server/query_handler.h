@@ -6,6 +6,8 @@
 // the whole answer as one string.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -46,9 +48,15 @@ class QueryHandler {
   void prefetch(const IpAddress& client) const noexcept;
 
  private:
+  // At most one lookup_failed line a second, from all loops: a snapshot written in place
+  // fails every lookup until it is reloaded, and a line each would flood the journal.
+  bool may_log_lookup_failure(std::uint64_t* suppressed) const;
+
   Limiter& limiter_;
   const QueryParser& parser_;
   const SnapshotStore& store_;
+  mutable std::atomic<std::int64_t> last_failure_log_ms_{-1'000'000};
+  mutable std::atomic<std::uint64_t> failure_logs_suppressed_{0};
 };
 
 }  // namespace whoisd

@@ -77,4 +77,10 @@ std::optional<FileIdentity> identity_of(const std::string& path) {
   return identity_of(st);
 }
 
+std::optional<FileIdentity> identity_of_open_file(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return identity_of(st);
+}
+
 }  // namespace whoisd

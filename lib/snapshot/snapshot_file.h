@@ -26,6 +26,8 @@ struct FileIdentity {
 
 // The identity of the file at path, nullopt when it cannot be stat()ed.
 std::optional<FileIdentity> identity_of(const std::string& path);
+// The same of an open file (fstat), whatever its path names now.
+std::optional<FileIdentity> identity_of_open_file(int fd);
 
 // That the file at path exists and can be read, is a SQLite 3 database, not in WAL mode,
 // and not shorter than its header says. Returns its size and identity. Throws

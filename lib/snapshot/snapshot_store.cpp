@@ -1,7 +1,13 @@
 #include "snapshot/snapshot_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <condition_variable>
 #include <iterator>
@@ -199,6 +205,14 @@ class SnapshotStore::Snapshot {
   FileIdentity identity;
 
   Snapshot(std::string path, std::size_t connections, bool full_integrity_check, std::uint64_t generation);
+  ~Snapshot();
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+  // True once the file this snapshot opened was seen written in place (its size or
+  // modification time changed): from then on every lookup throws. One fstat().
+  bool check_written_in_place();
+  bool written_in_place() const { return written_in_place_.load(std::memory_order_relaxed); }
 
   // A pooled connection, given back when the lease goes out of scope.
   class Lease {
@@ -231,6 +245,13 @@ class SnapshotStore::Snapshot {
   std::mutex pool_mutex_;
   std::condition_variable pool_returned_;
   std::vector<std::unique_ptr<SnapshotConnection>> idle_;
+  // The opened file itself (not the path, which a rename may point elsewhere), to see
+  // whether anything writes into it: the connections read it through a shared mapping
+  // and a held read transaction, and the file is opened immutable, so SQLite would
+  // read whatever a copy over it left (an answer "no match" for registered domains,
+  // in the test that found it) without noticing.
+  int fd_ = -1;
+  std::atomic<bool> written_in_place_{false};
 };
 
 SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, bool full_integrity_check,
@@ -240,6 +261,8 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
   const std::string& file = info.path;
   auto [bytes, before] = check_snapshot_file(file);
   info.file_bytes = bytes;
+  fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw SnapshotError(file + ": cannot open for reading: " + std::strerror(errno));
   try {
     std::unique_ptr<SnapshotConnection> first = open_connection(file, bytes, false);
     sqlite3* db = first->db.get();
@@ -277,10 +300,23 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
   }
   // Every connection must read the same file: if another was renamed over the path
   // while they were being opened, some may read the new one. Refuse; the caller retries.
-  if (identity_of(file) != before) {
+  if (identity_of(file) != before || identity_of_open_file(fd_) != before) {
     throw SnapshotError(file + ": the file was replaced while it was being opened; reload again");
   }
   identity = before;
+}
+
+SnapshotStore::Snapshot::~Snapshot() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool SnapshotStore::Snapshot::check_written_in_place() {
+  if (written_in_place()) return true;
+  std::optional<FileIdentity> now = identity_of_open_file(fd_);
+  // The change time is left out: a hard link or chmod changes it, not the content.
+  if (now && now->size == identity.size && now->mtime_ns == identity.mtime_ns) return false;
+  written_in_place_.store(true, std::memory_order_relaxed);
+  return true;
 }
 
 SnapshotStore::Snapshot::Lease SnapshotStore::Snapshot::borrow() {
@@ -319,6 +355,11 @@ void SnapshotStore::Snapshot::give_back(std::unique_ptr<SnapshotConnection> conn
 
 bool SnapshotStore::Snapshot::lookup(SnapshotConnection& connection, std::string_view a_label,
                                      PublishedDomain& out) const {
+  // No answer rather than one read from pages a copy is overwriting.
+  if (written_in_place()) {
+    throw SnapshotError(info.path + ": the file was written in place since it was opened, so it can no longer be "
+                        "read; install a snapshot by renaming a new file over the path");
+  }
   sqlite3_stmt* stmt = connection.published.get();
   sqlite::ResetGuard reset{stmt};
   sqlite3_bind_text(stmt, 1, a_label.data(), static_cast<int>(a_label.size()), SQLITE_STATIC);
@@ -416,6 +457,11 @@ bool SnapshotStore::reload(std::string* error) {
     if (error != nullptr) *error = e.what();
     return false;
   }
+}
+
+bool SnapshotStore::written_in_place() const {
+  std::shared_ptr<Snapshot> snapshot = current();
+  return snapshot && snapshot->check_written_in_place();
 }
 
 bool SnapshotStore::lookup(std::string_view a_label, PublishedDomain& out) const {

@@ -5,7 +5,8 @@
 // - Read-only: the file is opened with SQLITE_OPEN_READONLY and the `immutable=1` URI
 //   parameter, so SQLite takes no locks and creates no -journal, -wal or -shm file; it
 //   works on a read-only file in a read-only directory. The registry must therefore
-//   replace a served file by rename, never write into it.
+//   replace a served file by rename, never write into it; a file written in place
+//   anyway is noticed (written_in_place()) and no longer read.
 // - Validation on open and reload: SQLite header, WAL mode refused, file size at least
 //   page count x page size (a truncated copy is refused), PRAGMA user_version (version 1,
 //   the layout without published_domains, is refused with the whoisd-snapshot command
@@ -95,6 +96,12 @@ class SnapshotStore {  // thread-safe; lookups never wait on a reload
   // path, one PublishedDomain per thread, no allocation per lookup. When it returns
   // false or throws, out holds nothing to use.
   bool lookup(std::string_view a_label, PublishedDomain& out) const;
+  // Whether the file being served was written in place since it was opened (its size
+  // or modification time changed: a copy over the path instead of a rename). Once seen,
+  // every lookup on it throws SnapshotError, so that no answer is read from pages being
+  // overwritten, until open() or reload() serves a file again. One fstat(): the daemon
+  // calls it every second and whenever the file signals a change.
+  bool written_in_place() const;
   // The snapshot being served. Throws SnapshotError when none is open.
   SnapshotInfo info() const;
   bool is_open() const;

@@ -104,6 +104,27 @@ check(not failures, "%d failed/mixed/truncated answers, e.g. %s" % (len(failures
 check(len(versions) >= 10, "the clients saw only versions %s" % sorted(versions))
 note("ok %d answers during 20 reloads, versions seen: %d, none failed, truncated or mixed" % (total, len(versions)))
 
+# A new file copied over the served one in place (cp, scp) instead of renamed: the daemon
+# sees the file it serves written, refuses lookups on it rather than read pages being
+# overwritten (SQLite, told the file is immutable, would not notice), and reloads the
+# file once it is whole, without a SIGHUP.
+import shutil
+build_snapshot(args.source_dir, d.snapshot, version_sql(21))  # renamed over: served after the SIGHUP
+d.send(1)
+d.wait_for_log(r"event=snapshot_reloaded", 21)
+check(b"V21 " in d.query(QUERIES[0]), "V21 served")
+v22 = os.path.join(d.dir, "v22.sqlite")
+build_snapshot(args.source_dir, v22, version_sql(22))
+shutil.copyfile(v22, d.snapshot)  # opens the served file with O_TRUNC and writes it again
+d.wait_for_log(r"event=snapshot_written_in_place snapshot=%s serving_generation=22" % re.escape(d.snapshot))
+d.wait_for_log(r"event=snapshot_reloaded", 22)
+a = d.query(QUERIES[0])
+check(b"V22 " in a and untagged(a) == untagged(baseline[QUERIES[0]]), "after the copy in place: %r" % a[:300])
+check(d.query(QUERIES[2]) == baseline[QUERIES[2]], "no-match answer after the copy in place")
+check(d.metrics().get("whoisd_snapshot_written_in_place_total") == 1,
+      "written-in-place counter: %s" % d.metrics().get("whoisd_snapshot_written_in_place_total"))
+note("ok a snapshot copied in place over the served file: noticed, its lookups refused, reloaded")
+
 # SIGHUP also rereads the configuration: new answer texts apply at once; a setting
 # that needs a restart is named; a broken file is refused and the old one stays.
 from harness import merge_config

@@ -3,6 +3,10 @@
 // refused and the old one keeps serving.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <thread>
@@ -52,6 +56,14 @@ void install(const std::string& from, const std::string& path) {
   REQUIRE(std::rename(temp.c_str(), path.c_str()) == 0);
 }
 
+// Dates the file back (a snapshot installed long before it is overwritten): a copy over
+// it in the same clock tick could otherwise leave its size and modification time as
+// they were.
+void date_back(const std::string& path) {
+  const struct timespec times[2] = {{1600000000, 0}, {1600000000, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("reload serves the new file; a bad file is refused and the old one keeps serving") {
@@ -71,6 +83,7 @@ TEST_CASE("reload serves the new file; a bad file is refused and the old one kee
   install(b, path);
   // Until reload, the old file is still served (it is held open, though renamed over).
   CHECK(version_of(*store.lookup("exemplo.pt")) == 'A');
+  CHECK_FALSE(store.written_in_place());  // renamed over: the served file is untouched
   std::string error;
   REQUIRE(store.reload(&error));
   CHECK(error.empty());
@@ -170,4 +183,53 @@ TEST_CASE("swaps under concurrent lookups: no failed, missing or mixed lookup") 
   CHECK(seen_a.load() > 0);
   CHECK(seen_b.load() > 0);
   CHECK(store.info().generation == 37);
+}
+
+TEST_CASE("a file copied over the served one in place: lookups refused, not read from it, until a reload") {
+  TempDir dir;
+  const std::string a = dir.file("a.sqlite"), b = dir.file("b.sqlite"), path = dir.file("pt.sqlite");
+  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), a);
+  whoisd::test::copy_file(a, b);
+  whoisd::test::run_sql(b, kMarkB);
+  whoisd::test::rebuild_published_view(b);
+  install(a, path);
+  date_back(path);
+  SnapshotStore store(path);
+  store.open();
+  REQUIRE(version_of(*store.lookup("exemplo.pt")) == 'A');
+
+  // What changes only the inode's metadata is not a write: a hard link, a chmod.
+  REQUIRE(::link(path.c_str(), dir.file("link.sqlite").c_str()) == 0);
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  CHECK_FALSE(store.written_in_place());
+  CHECK(version_of(*store.lookup("exemplo.pt")) == 'A');
+
+  // cp b pt.sqlite: the same inode, truncated and written again.
+  whoisd::test::copy_file(b, path);
+  CHECK(store.written_in_place());
+  CHECK_THROWS_WITH(store.lookup("exemplo.pt"), Catch::Contains(path) && Catch::Contains("written in place"));
+  CHECK_THROWS_AS(store.lookup("nao-existe.pt"), whoisd::SnapshotError);  // never a "no match" from it either
+  CHECK(store.written_in_place());  // it stays so: the pages the connections hold are gone
+
+  // A reload opens the file now at the path, whole again, and serves it.
+  std::string error;
+  REQUIRE(store.reload(&error));
+  CHECK_FALSE(store.written_in_place());
+  CHECK(version_of(*store.lookup("exemplo.pt")) == 'B');
+  CHECK_FALSE(store.lookup("nao-existe.pt"));
+  CHECK(store.info().generation == 2);
+
+  // A copy cut short (the first page only, as a copy in progress leaves it): refused as
+  // truncated, and the store keeps refusing lookups rather than serve either file.
+  date_back(path);
+  REQUIRE(store.reload(&error));  // opened again with the old date, so a new write shows
+  whoisd::test::write_bytes(path, whoisd::test::read_bytes(a).substr(0, 4096));
+  CHECK(store.written_in_place());
+  CHECK_FALSE(store.reload(&error));
+  CHECK_THAT(error, Catch::Contains("truncated"));
+  CHECK_THROWS_AS(store.lookup("exemplo.pt"), whoisd::SnapshotError);
+  // The copy completes: served again.
+  whoisd::test::copy_file(a, path);
+  REQUIRE(store.reload(&error));
+  CHECK(version_of(*store.lookup("exemplo.pt")) == 'A');
 }
