@@ -130,8 +130,10 @@ note("ok a snapshot copied in place over the served file: noticed, its lookups r
 from harness import merge_config
 with open(d.config_path, "w", encoding="utf-8") as f:
     f.write(merge_config(d.config_text, '[answers]\nfooter = ["% Reloaded footer"]\n[server]\nloops = 3\n'))
+# Every SIGHUP above reread the configuration too: wait for this one's line.
+reloaded_before = len(re.findall(r"event=config_reloaded", d.log_text()))
 d.send(1)
-d.wait_for_log(r"event=config_reloaded")
+d.wait_for_log(r"event=config_reloaded", reloaded_before + 1)
 d.wait_for_log(r"event=config_needs_restart key=server.loops")
 a = d.query(b"nao-existe.pt\r\n")
 check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after the configuration reload: %r" % a)
