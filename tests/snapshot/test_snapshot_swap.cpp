@@ -56,6 +56,19 @@ void install(const std::string& from, const std::string& path) {
   REQUIRE(std::rename(temp.c_str(), path.c_str()) == 0);
 }
 
+struct Versions {
+  std::string a, b, path;  // version A, version B (kMarkB), and the path a store serves
+};
+// Both versions of the fixture in dir; nothing at the path yet.
+Versions two_versions(const TempDir& dir) {
+  Versions v{dir.file("a.sqlite"), dir.file("b.sqlite"), dir.file("pt.sqlite")};
+  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), v.a);
+  whoisd::test::copy_file(v.a, v.b);
+  whoisd::test::run_sql(v.b, kMarkB);
+  whoisd::test::rebuild_published_view(v.b);
+  return v;
+}
+
 // Dates the file back (a snapshot installed long before it is overwritten): a copy over
 // it in the same clock tick could otherwise leave its size and modification time as
 // they were.
@@ -68,11 +81,7 @@ void date_back(const std::string& path) {
 
 TEST_CASE("reload serves the new file; a bad file is refused and the old one keeps serving") {
   TempDir dir;
-  const std::string a = dir.file("a.sqlite"), b = dir.file("b.sqlite"), path = dir.file("pt.sqlite");
-  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), a);
-  whoisd::test::copy_file(a, b);
-  whoisd::test::run_sql(b, kMarkB);
-  whoisd::test::rebuild_published_view(b);
+  const auto [a, b, path] = two_versions(dir);
   install(a, path);
 
   SnapshotStore store(path);
@@ -116,12 +125,8 @@ TEST_CASE("reload serves the new file; a bad file is refused and the old one kee
 
 TEST_CASE("swaps under concurrent lookups: no failed, missing or mixed lookup") {
   TempDir dir;
-  const std::string a = dir.file("a.sqlite"), b = dir.file("b.sqlite"), path = dir.file("pt.sqlite");
+  const auto [a, b, path] = two_versions(dir);
   const std::string broken = dir.file("broken.sqlite");
-  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), a);
-  whoisd::test::copy_file(a, b);
-  whoisd::test::run_sql(b, kMarkB);
-  whoisd::test::rebuild_published_view(b);
   whoisd::test::write_bytes(broken, std::string(8192, '\0'));
   install(a, path);
   const std::vector<std::string> names = whoisd::test::all_a_labels(a);
@@ -187,11 +192,7 @@ TEST_CASE("swaps under concurrent lookups: no failed, missing or mixed lookup") 
 
 TEST_CASE("a file copied over the served one in place: lookups refused, not read from it, until a reload") {
   TempDir dir;
-  const std::string a = dir.file("a.sqlite"), b = dir.file("b.sqlite"), path = dir.file("pt.sqlite");
-  whoisd::test::copy_file(whoisd::test::shared_fixture_snapshot(), a);
-  whoisd::test::copy_file(a, b);
-  whoisd::test::run_sql(b, kMarkB);
-  whoisd::test::rebuild_published_view(b);
+  const auto [a, b, path] = two_versions(dir);
   install(a, path);
   date_back(path);
   SnapshotStore store(path);
