@@ -205,9 +205,6 @@ class SnapshotStore::Snapshot {
   FileIdentity identity;
 
   Snapshot(std::string path, std::size_t connections, bool full_integrity_check, std::uint64_t generation);
-  ~Snapshot();
-  Snapshot(const Snapshot&) = delete;
-  Snapshot& operator=(const Snapshot&) = delete;
 
   // True once the file this snapshot opened was seen written in place (its size or
   // modification time changed): from then on every lookup throws. One fstat().
@@ -250,7 +247,16 @@ class SnapshotStore::Snapshot {
   // and a held read transaction, and the file is opened immutable, so SQLite would
   // read whatever a copy over it left (an answer "no match" for registered domains,
   // in the test that found it) without noticing.
-  int fd_ = -1;
+  // (A member that closes itself, so that a file refused by the constructor is closed too.)
+  struct OpenFile {
+    int fd = -1;
+    OpenFile() = default;
+    OpenFile(const OpenFile&) = delete;
+    OpenFile& operator=(const OpenFile&) = delete;
+    ~OpenFile() {
+      if (fd >= 0) ::close(fd);
+    }
+  } file_;
   std::atomic<bool> written_in_place_{false};
 };
 
@@ -261,8 +267,8 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
   const std::string& file = info.path;
   auto [bytes, before] = check_snapshot_file(file);
   info.file_bytes = bytes;
-  fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw SnapshotError(file + ": cannot open for reading: " + std::strerror(errno));
+  file_.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (file_.fd < 0) throw SnapshotError(file + ": cannot open for reading: " + std::strerror(errno));
   try {
     std::unique_ptr<SnapshotConnection> first = open_connection(file, bytes, false);
     sqlite3* db = first->db.get();
@@ -300,19 +306,15 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
   }
   // Every connection must read the same file: if another was renamed over the path
   // while they were being opened, some may read the new one. Refuse; the caller retries.
-  if (identity_of(file) != before || identity_of_open_file(fd_) != before) {
+  if (identity_of(file) != before || identity_of_open_file(file_.fd) != before) {
     throw SnapshotError(file + ": the file was replaced while it was being opened; reload again");
   }
   identity = before;
 }
 
-SnapshotStore::Snapshot::~Snapshot() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 bool SnapshotStore::Snapshot::check_written_in_place() {
   if (written_in_place()) return true;
-  std::optional<FileIdentity> now = identity_of_open_file(fd_);
+  std::optional<FileIdentity> now = identity_of_open_file(file_.fd);
   // The change time is left out: a hard link or chmod changes it, not the content.
   if (now && now->size == identity.size && now->mtime_ns == identity.mtime_ns) return false;
   written_in_place_.store(true, std::memory_order_relaxed);

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <iterator>
 #include <thread>
 
 #include "snapshot/snapshot_store.h"
@@ -232,5 +234,26 @@ TEST_CASE("a file copied over the served one in place: lookups refused, not read
   // The copy completes: served again.
   whoisd::test::copy_file(a, path);
   REQUIRE(store.reload(&error));
+  CHECK(version_of(*store.lookup("exemplo.pt")) == 'A');
+}
+
+TEST_CASE("a refused file leaves no descriptor open, however often it is refused") {
+  TempDir dir;
+  const auto [a, b, path] = two_versions(dir);
+  install(a, path);
+  SnapshotStore store(path);
+  store.open();
+  const std::string bad = dir.file("bad.sqlite");
+  whoisd::test::copy_file(a, bad);
+  whoisd::test::run_sql(bad, "DROP TABLE ds_records");  // a SQLite file that fails validation
+  install(bad, path);
+  auto open_descriptors = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{});
+  };
+  const auto before = open_descriptors();
+  std::string error;
+  for (int i = 0; i < 20; ++i) CHECK_FALSE(store.reload(&error));
+  CHECK_THAT(error, Catch::Contains("ds_records"));
+  CHECK(open_descriptors() == before);
   CHECK(version_of(*store.lookup("exemplo.pt")) == 'A');
 }
