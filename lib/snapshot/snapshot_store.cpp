@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "snapshot/mapping_guard.h"
 #include "snapshot/normalised_domain_reader.h"
 #include "snapshot/published_record.h"
 #include "snapshot/published_view.h"
@@ -209,7 +210,9 @@ class SnapshotStore::Snapshot {
   // True once the file this snapshot opened was seen written in place (its size or
   // modification time changed): from then on every lookup throws. One fstat().
   bool check_written_in_place();
-  bool written_in_place() const { return written_in_place_.load(std::memory_order_relaxed); }
+  bool written_in_place() const {
+    return written_in_place_.load(std::memory_order_relaxed) || mapping_guard::damaged(guard_.slot);
+  }
 
   // A pooled connection, given back when the lease goes out of scope.
   class Lease {
@@ -239,6 +242,15 @@ class SnapshotStore::Snapshot {
   void probe_published_view(SnapshotConnection& connection) const;
   void give_back(std::unique_ptr<SnapshotConnection> connection);
 
+  // The file's SIGBUS guard (mapping_guard.h): declared before the connections, so that it
+  // ends after them, once nothing maps the file any more.
+  struct GuardSlot {
+    int slot = -1;
+    GuardSlot() = default;
+    GuardSlot(const GuardSlot&) = delete;
+    GuardSlot& operator=(const GuardSlot&) = delete;
+    ~GuardSlot() { mapping_guard::unwatch(slot); }
+  } guard_;
   std::mutex pool_mutex_;
   std::condition_variable pool_returned_;
   std::vector<std::unique_ptr<SnapshotConnection>> idle_;
@@ -267,6 +279,7 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
   const std::string& file = info.path;
   auto [bytes, before] = check_snapshot_file(file);
   info.file_bytes = bytes;
+  guard_.slot = mapping_guard::watch(before.dev, before.ino);  // before the first connection maps it
   file_.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (file_.fd < 0) throw SnapshotError(file + ": cannot open for reading: " + std::strerror(errno));
   try {
