@@ -53,7 +53,8 @@ namespace {
 // one not registered). Nothing else can notice: the file is opened immutable, so no
 // writer waits on the transaction and it can see no change; a reload opens new
 // connections, and closing one rolls its transaction back. Should an error end it,
-// SQLite goes back to autocommit, and lookups work as before, only slower.
+// SQLite goes back to autocommit, and lookups work as before, only slower (a disk read
+// error injected under a lookup: tests/snapshot/test_snapshot_read_error.cpp).
 void prepare_statements(SnapshotConnection& connection) {
   connection.published = sqlite::prepare(connection.db.get(), kPublishedSql, true);
   sqlite::exec(connection.db.get(), "BEGIN");
