@@ -53,11 +53,23 @@ namespace {
 // one not registered). Nothing else can notice: the file is opened immutable, so no
 // writer waits on the transaction and it can see no change; a reload opens new
 // connections, and closing one rolls its transaction back. Should an error end it,
-// SQLite goes back to autocommit, and lookups work as before, only slower (a disk read
-// error injected under a lookup: tests/snapshot/test_snapshot_read_error.cpp).
+// SQLite goes back to autocommit, and the failed lookup begins it again
+// (restore_read_transaction; a disk read error injected under lookups:
+// tests/snapshot/test_snapshot_read_error.cpp).
 void prepare_statements(SnapshotConnection& connection) {
   connection.published = sqlite::prepare(connection.db.get(), kPublishedSql, true);
   sqlite::exec(connection.db.get(), "BEGIN");
+}
+
+// After a failed lookup: an I/O error (or running out of memory) makes SQLite roll the
+// held read transaction back, and the connection would then serve in autocommit mode,
+// slower, until the next reload. Begins it again; if that fails too (the file still
+// unreadable), the next error tries again. Only on the error path: a lookup that
+// succeeds never asks.
+void restore_read_transaction(SnapshotConnection& connection) {
+  sqlite3* db = connection.db.get();
+  sqlite3_reset(connection.published.get());  // the failed statement must not be active
+  if (sqlite3_get_autocommit(db) != 0) sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
 }
 
 // Opens a connection; with `prepare` also its statements (which needs a valid schema).
@@ -382,8 +394,10 @@ bool SnapshotStore::Snapshot::lookup(SnapshotConnection& connection, std::string
   int rc = sqlite3_step(stmt);
   if (rc == SQLITE_DONE) return false;
   if (rc != SQLITE_ROW) {
-    throw SnapshotError(info.path + ": lookup of '" + std::string(a_label) +
+    SnapshotError error(info.path + ": lookup of '" + std::string(a_label) +
                         "' failed: " + sqlite3_errmsg(connection.db.get()));
+    restore_read_transaction(connection);
+    throw error;
   }
   try {
     decode_published_record(a_label, sqlite::column_blob(stmt, 0), out);
