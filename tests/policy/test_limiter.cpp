@@ -3,14 +3,15 @@
 #include <catch2/catch.hpp>
 
 #include "policy/limiter.h"
+#include "support/test_address.h"
 
 using namespace whoisd;
 using namespace std::chrono_literals;
 using Verdict = Decision::Verdict;
+using whoisd::test::ip;
 
 namespace {
 
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 Network net(const char* text) { return *Network::parse(text); }
 
 constexpr UnixSeconds kStart = 1'767'225'600;  // 2026-01-01T00:00:00Z, minute-aligned

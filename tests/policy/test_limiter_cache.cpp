@@ -8,15 +8,16 @@
 #include <deque>
 
 #include "policy/limiter.h"
+#include "support/test_address.h"
 
 using namespace whoisd;
 using namespace std::chrono_literals;
 using Verdict = Decision::Verdict;
+using whoisd::test::ip;
 
 namespace {
 
 constexpr UnixSeconds kStart = 1'767'225'600;  // minute-aligned
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
 // Answer times kept by the test itself: the count a decision at `now` must report
 // is the answers of minutes now/60 - W .. now/60 (W = window in minutes).

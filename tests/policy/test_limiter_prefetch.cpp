@@ -10,14 +10,15 @@
 #include <vector>
 
 #include "policy/limiter.h"
+#include "support/test_address.h"
 
 using namespace whoisd;
 using Verdict = Decision::Verdict;
+using whoisd::test::ip;
 
 namespace {
 
 Network net(const char* text) { return *Network::parse(text); }
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
 // Clients of every kind: IPv4, IPv6 in a few /64s with varying interface ids, IPv4
 // written as mapped IPv6, exempt ones, ones under a network limit, the extremes.

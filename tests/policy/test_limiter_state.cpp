@@ -6,14 +6,15 @@
 #include <map>
 
 #include "policy/limiter.h"
+#include "support/test_address.h"
 
 using namespace whoisd;
 using namespace std::chrono_literals;
 using Verdict = Decision::Verdict;
+using whoisd::test::ip;
 
 namespace {
 
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 IpAddress v4(std::uint32_t n) { return IpAddress::v4(0x0A000000u + n); }  // 10.x.y.z
 
 constexpr UnixSeconds kStart = 1'767'225'600;

@@ -1,13 +1,14 @@
 #include <catch2/catch.hpp>
 
 #include "policy/source_key.h"
+#include "support/test_address.h"
 
 using whoisd::IpAddress;
 using whoisd::parse_source_key;
 using whoisd::source_key;
+using whoisd::test::ip;
 
 namespace {
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 }  // namespace
 
 TEST_CASE("an IPv4 address is its own source") {

@@ -11,8 +11,16 @@
 #include "state/source_state_table.h"
 #include "state/sqlite_statement.h"
 #include "state/state_db.h"
+#include "support/temp_dir.h"
 
 namespace whoisd::test {
+
+// A new, empty state file in `dir`, created as the daemon creates it; its path.
+inline std::string new_state(const TempDir& dir) {
+  std::string path = whoisd::state_db_path(dir.path());
+  whoisd::StateDb::open(path, whoisd::StateDb::Mode::create);
+  return path;
+}
 
 // One integer from a query on its own connection to `path` (read-only).
 inline std::int64_t sql_int(const std::string& path, const std::string& sql) {

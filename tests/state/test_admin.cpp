@@ -17,6 +17,7 @@
 #include "state/state_reports.h"
 #include "state_test_util.h"
 #include "support/temp_dir.h"
+#include "support/test_address.h"
 
 using namespace std::chrono_literals;
 using whoisd::Decision;
@@ -33,6 +34,7 @@ using whoisd::test::Json;
 using whoisd::test::parse_json;
 using whoisd::test::sql_int;
 using whoisd::test::TempDir;
+using whoisd::test::ip;
 
 namespace {
 
@@ -79,8 +81,6 @@ Run admin_text(const TempDir& dir, std::vector<std::string> args) {
   args.insert(args.begin(), {"--state-dir", dir.path()});
   return admin(dir, args);
 }
-
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
 QueryLogEntry logged(const char* client, const char* query, QueryOutcome outcome, std::int64_t time_us) {
   QueryLogEntry e;

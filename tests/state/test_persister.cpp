@@ -18,6 +18,7 @@
 #include "state/state_reports.h"
 #include "state_test_util.h"
 #include "support/temp_dir.h"
+#include "support/test_address.h"
 
 using namespace std::chrono_literals;
 using whoisd::Decision;
@@ -32,21 +33,15 @@ using whoisd::test::sql_int;
 using whoisd::test::sql_text;
 using whoisd::test::stored_int;
 using whoisd::test::TempDir;
+using whoisd::test::ip;
+using whoisd::test::new_state;
 
 namespace {
-
-IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
 LimiterConfig small_limits(std::uint32_t queries = 10) {
   LimiterConfig c;
   c.queries = queries;
   return c;
-}
-
-std::string new_state(const TempDir& dir) {
-  std::string path = whoisd::state_db_path(dir.path());
-  StateDb::open(path, StateDb::Mode::create);
-  return path;
 }
 
 Decision::Verdict run(Limiter& limiter, const char* client, int queries) {

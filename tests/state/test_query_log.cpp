@@ -28,14 +28,9 @@ using whoisd::StateDb;
 using whoisd::test::sql_int;
 using whoisd::test::sql_text;
 using whoisd::test::TempDir;
+using whoisd::test::new_state;
 
 namespace {
-
-std::string new_state(const TempDir& dir) {
-  std::string path = whoisd::state_db_path(dir.path());
-  StateDb::open(path, StateDb::Mode::create);
-  return path;
-}
 
 QueryLogEntry entry(const char* client, std::string query, QueryOutcome outcome, std::int64_t time_us = 1'000'000) {
   QueryLogEntry e;

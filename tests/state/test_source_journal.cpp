@@ -18,6 +18,7 @@
 #include "state/state_schema.h"
 #include "state_test_util.h"
 #include "support/temp_dir.h"
+#include "support/test_address.h"
 
 using namespace std::chrono_literals;
 using whoisd::Decision;
@@ -34,21 +35,15 @@ using whoisd::test::sql_exec;
 using whoisd::test::sql_int;
 using whoisd::test::stored_int;
 using whoisd::test::TempDir;
+using whoisd::test::ip;
+using whoisd::test::new_state;
 
 namespace {
-
-IpAddress ip(const std::string& text) { return *IpAddress::parse(text); }
 
 LimiterConfig limits(std::uint32_t queries) {
   LimiterConfig c;
   c.queries = queries;
   return c;
-}
-
-std::string new_state(const TempDir& dir) {
-  std::string path = whoisd::state_db_path(dir.path());
-  StateDb::open(path, StateDb::Mode::create);
-  return path;
 }
 
 // The clients of the tests below: IPv4 and IPv6 (/64) sources.
