@@ -15,7 +15,6 @@
 #include <sqlite3.h>
 
 #include <atomic>
-#include <cstring>
 #include <string>
 
 #include "snapshot/snapshot_store.h"
@@ -127,6 +126,8 @@ class ShimVfs {
     vfs_.xOpen = shim_open;
     REQUIRE(sqlite3_vfs_register(&vfs_, 1) == SQLITE_OK);
     REQUIRE(sqlite3_auto_extension(extension()) == SQLITE_OK);
+    g_fail_reads = false;
+    g_rollbacks = 0;
   }
   ~ShimVfs() {
     sqlite3_cancel_auto_extension(extension());
