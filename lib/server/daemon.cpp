@@ -357,6 +357,7 @@ class Daemon {
         [](uv_work_t* w, int) {
           auto* self = static_cast<Daemon*>(w->data);
           self->reloading_ = false;
+          self->adopt_reloaded_config();
           if (self->reload_again_ && !self->stop_requested_) {
             self->reload_again_ = false;
             bool with = self->reload_again_config_;
@@ -402,17 +403,27 @@ class Daemon {
     }
     server_.update_settings(live_settings(fresh, limiter_.ipv6_prefix()));
     log::set_level(fresh.log_level);
-    // Keep what cannot change live as it runs, so that a later reload compares with it.
-    auto running = config_;
-    config_ = fresh;
-    config_.server.listen = running.server.listen;
-    config_.server.loops = running.server.loops;
-    config_.server.user = running.server.user;
-    config_.snapshot_path = running.snapshot_path;
-    config_.snapshot_watch = running.snapshot_watch;
-    config_.state_dir = running.state_dir;
-    config_.metrics_listen = running.metrics_listen;
+    reloaded_config_ = std::move(fresh);  // becomes config_ on the loop thread: adopt_reloaded_config
     log::info("config_reloaded").kv("config", *options_.config_path);
+  }
+
+  // On the loop thread, when a reload is done. The loop's own callbacks read config_
+  // (the snapshot path, when the served file is checked or watched) while reload() runs
+  // on the pool, so config_ is written here only, never there (ThreadSanitizer caught
+  // the assignment racing uv_fs_event_start's read of the path).
+  void adopt_reloaded_config() {
+    if (!reloaded_config_) return;
+    Config fresh = std::move(*reloaded_config_);
+    reloaded_config_.reset();
+    // Keep what cannot change live as it runs, so that a later reload compares with it.
+    fresh.server.listen = config_.server.listen;
+    fresh.server.loops = config_.server.loops;
+    fresh.server.user = config_.server.user;
+    fresh.snapshot_path = config_.snapshot_path;
+    fresh.snapshot_watch = config_.snapshot_watch;
+    fresh.state_dir = config_.state_dir;
+    fresh.metrics_listen = config_.metrics_listen;
+    config_ = std::move(fresh);
   }
 
   DaemonOptions options_;
@@ -435,6 +446,7 @@ class Daemon {
   bool reload_again_ = false;
   bool reload_config_ = false;        // this reload rereads the configuration too (SIGHUP)
   bool reload_again_config_ = false;
+  std::optional<Config> reloaded_config_;  // from reload() on the pool, for adopt_reloaded_config()
   uv_fs_event_t served_watch_{};      // the served file's own change events
   std::uint64_t served_watch_generation_ = 0;
   std::uint64_t in_place_logged_generation_ = 0;

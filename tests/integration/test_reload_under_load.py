@@ -135,6 +135,11 @@ reloaded_before = len(re.findall(r"event=config_reloaded", d.log_text()))
 d.send(1)
 d.wait_for_log(r"event=config_reloaded", reloaded_before + 1)
 d.wait_for_log(r"event=config_needs_restart key=server.loops")
+# What needs a restart stays as the daemon started (the configuration kept after a
+# reload is adopted on the loop thread): rereading the same file says so again.
+needs_before = len(re.findall(r"event=config_needs_restart key=server\.loops", d.log_text()))
+d.send(1)
+d.wait_for_log(r"event=config_needs_restart key=server\.loops", needs_before + 1)
 a = d.query(b"nao-existe.pt\r\n")
 check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after the configuration reload: %r" % a)
 with open(d.config_path, "w", encoding="utf-8") as f:
