@@ -86,6 +86,9 @@ void apply_overrides(Config& config, const ConfigOverrides& overrides);
 // What differs between two configurations that a running daemon cannot apply
 // without a restart (listeners, loops, paths, user, metrics address): the key names.
 std::vector<std::string> settings_needing_restart(const Config& running, const Config& wanted);
+// Sets those settings of `wanted` to the running ones: what a reload adopts, so that a
+// later reload compares with what actually runs.
+void keep_settings_needing_restart(Config& wanted, const Config& running);
 
 // A one-line summary for --check-config and the start-up log.
 std::string describe(const Config& config);

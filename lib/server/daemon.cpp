@@ -415,14 +415,7 @@ class Daemon {
     if (!reloaded_config_) return;
     Config fresh = std::move(*reloaded_config_);
     reloaded_config_.reset();
-    // Keep what cannot change live as it runs, so that a later reload compares with it.
-    fresh.server.listen = config_.server.listen;
-    fresh.server.loops = config_.server.loops;
-    fresh.server.user = config_.server.user;
-    fresh.snapshot_path = config_.snapshot_path;
-    fresh.snapshot_watch = config_.snapshot_watch;
-    fresh.state_dir = config_.state_dir;
-    fresh.metrics_listen = config_.metrics_listen;
+    keep_settings_needing_restart(fresh, config_);  // a later reload compares with what runs
     config_ = std::move(fresh);
   }
 

@@ -152,6 +152,20 @@ TEST_CASE("what a reload cannot change is named", "[config]") {
   CHECK(settings_needing_restart(a, a).empty());
 }
 
+TEST_CASE("a reload keeps every setting that needs a restart as it runs, and takes the rest", "[config]") {
+  Config running = parse_config("", "running");
+  Config wanted = parse_config(
+      "[server]\nlisten = [\"127.0.0.1:4343\"]\nloops = 4\nuser = \"nobody\"\nread_timeout = \"1s\"\n"
+      "[snapshot]\npath = \"/other.sqlite\"\nwatch = true\n[state]\ndir = \"/x\"\n"
+      "[metrics]\nlisten = \"127.0.0.1:9999\"\n[limits]\nqueries = 7\n",
+      "wanted");
+  REQUIRE(settings_needing_restart(running, wanted).size() == 7);  // every one of them differs
+  keep_settings_needing_restart(wanted, running);
+  CHECK(settings_needing_restart(running, wanted).empty());
+  CHECK(wanted.server.read_timeout == 1s);  // the live ones are the new file's
+  CHECK(wanted.limits.queries == 7);
+}
+
 TEST_CASE("the documented example parses", "[config]") {
   Config c = load_config_file(std::string(WHOISD_SOURCE_DIR) + "/conf/whoisd.conf");
   CHECK(c.server.listen.size() == 2);
