@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/log.h"
 #include "policy/source_key.h"
@@ -44,9 +45,9 @@ std::optional<MetricsOutcome> metrics_outcome(Outcome o) {
 
 }  // namespace
 
-void ClientConnection::serve(EventLoop& loop, int fd, const IpAddress& peer) {
+void ClientConnection::serve(EventLoop& loop, int fd, const IpAddress& peer, std::uint64_t held_if_silent_ns) {
   auto* c = new ClientConnection(loop, fd, peer);
-  c->start();
+  c->start(held_if_silent_ns);
   // Not handed to libuv: it was answered (or refused) and closed within start(). A
   // watched connection deletes itself once its handles are closed.
   if (!c->watched_) delete c;
@@ -55,7 +56,7 @@ void ClientConnection::serve(EventLoop& loop, int fd, const IpAddress& peer) {
 ClientConnection::ClientConnection(EventLoop& loop, int fd, const IpAddress& peer)
     : loop_(loop), settings_(loop.settings().get()), fd_(fd), peer_(peer), client_(peer) {}
 
-void ClientConnection::start() {
+void ClientConnection::start(std::uint64_t held_if_silent_ns) {
   accepted_ns_ = uv_hrtime();
   auto& metrics = loop_.context().metrics;
   metrics.connections_open.inc();
@@ -74,10 +75,19 @@ void ClientConnection::start() {
   // header names one. Anyone else is limited as itself, from the start.
   if (!trusted_peer_ && !take_source_slot(peer_)) return;
 
-  if (!read_now()) return;  // answered, refused or closed without waiting
+  bool nothing_arrived = false;
+  if (!read_now(nothing_arrived)) return;  // answered, refused or closed without waiting
   // The line has not (fully) arrived: wait for it under libuv, within the read timeout.
+  // The timeout counts from the client's connect. A connection that had sent nothing
+  // when accepted was held by the kernel for the listener's deferral first: that much
+  // of its timeout is gone, and its logged time starts that much earlier.
+  std::chrono::milliseconds read_timeout = settings_->read_timeout;
+  if (nothing_arrived && held_if_silent_ns > 0) {
+    accepted_ns_ -= std::min(accepted_ns_, held_if_silent_ns);
+    read_timeout -= std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(held_if_silent_ns));
+  }
   if (!watch()) return;
-  restart_timer(settings_->read_timeout);
+  restart_timer(read_timeout);  // at least 1 ms: a read timeout shorter than the deferral ends it now
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_cb, read_cb) != 0) close();
 }
 
@@ -118,14 +128,18 @@ void ClientConnection::stop_reading() {
 // one non-blocking recv() takes it without registering the socket with epoll and
 // waiting a loop iteration. What it reads goes through on_read()
 // like anything libuv reads, so the PROXY header and line framing stay in one place.
-// Returns true when the line is still incomplete and libuv must wait for more.
-bool ClientConnection::read_now() {
+// Returns true when the line is still incomplete and libuv must wait for more, with
+// `nothing_arrived` set when not one byte had.
+bool ClientConnection::read_now(bool& nothing_arrived) {
   uv_buf_t buf = loop_.read_buffer();
   ssize_t n;
   do {
     n = ::recv(fd_, buf.base, buf.len, 0);  // the accepted socket is non-blocking
   } while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    nothing_arrived = true;
+    return true;
+  }
   ssize_t nread = n < 0 ? static_cast<ssize_t>(uv_translate_sys_error(errno)) : n == 0 ? static_cast<ssize_t>(UV_EOF) : n;
   on_read(nread, &buf);
   return phase_ == Phase::reading;

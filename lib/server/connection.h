@@ -45,7 +45,10 @@ class ClientConnection {
   // Serves the connection just accepted on `loop` as `fd` (non-blocking, owned from
   // here) from `peer`. Returns once it is answered and closed, or once it waits under
   // libuv; a waiting connection owns itself and deletes itself once closed.
-  static void serve(EventLoop& loop, int fd, const IpAddress& peer);
+  // `held_if_silent_ns`: how long the listening socket made a connection that had sent
+  // nothing wait before it could be accepted (TCP_DEFER_ACCEPT's deferral, or 0), which
+  // its read timeout has then already used.
+  static void serve(EventLoop& loop, int fd, const IpAddress& peer, std::uint64_t held_if_silent_ns);
 
   // For waiting connections (the loop's list): the server stops accepting. A
   // connection that has already written its answer closes now (the kernel still
@@ -63,11 +66,11 @@ class ClientConnection {
 
   ClientConnection(EventLoop& loop, int fd, const IpAddress& peer);
   ~ClientConnection() = default;
-  void start();
+  void start(std::uint64_t held_if_silent_ns);
   bool watch();
   void stop_reading();
   bool take_source_slot(const IpAddress& client);
-  bool read_now();
+  bool read_now(bool& nothing_arrived);
   bool nothing_unread();
   void discard_unread();
   void on_read(ssize_t nread, const uv_buf_t* buf);
@@ -115,7 +118,7 @@ class ClientConnection {
   bool linger_ = true;                  // after the answer, read until the client closes (see above)...
   bool sent_more_than_line_ = false;    // ...when the client sent more than its line (or it is unread)
 
-  std::uint64_t accepted_ns_ = 0;       // uv_hrtime() at accept
+  std::uint64_t accepted_ns_ = 0;       // uv_hrtime() at accept (at connect for a silent one: start())
   std::string input_;                   // bytes received, bounded
   std::string answer_;                  // the whole answer, alive until the write completes
 };

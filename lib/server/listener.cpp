@@ -22,7 +22,8 @@ namespace {
 constexpr int kAcceptsPerWake = 64;
 // How long accepting pauses when descriptors or memory ran out.
 constexpr std::uint64_t kPauseMs = 100;
-// TCP_DEFER_ACCEPT (see Listener::listen): the kernel turns it into one SYN-ACK retransmit.
+// TCP_DEFER_ACCEPT (see Listener::listen): the kernel turns it into one SYN-ACK retransmit,
+// sent when the SYN-ACK's first timeout (1 s) expires.
 constexpr int kDeferAcceptSeconds = 1;
 
 // The accept failed for this connection only (it was reset or aborted before the
@@ -72,11 +73,14 @@ int Listener::listen(int backlog) {
   // WHOIS clients speak first: with TCP_DEFER_ACCEPT the kernel queues a connection
   // for accept once its first data (the query, or a PROXY header) has arrived, so the
   // recv() right after accept finds it and the connection is answered without waiting
-  // under epoll. A client that connects and sends nothing is still accepted, after one
-  // retransmitted SYN-ACK (about a second), and then meets the read timeout as before.
+  // under epoll. A client that connects and sends nothing is still accepted, once its
+  // ACK of the SYN-ACK retransmitted at the end of the deferral arrives (a second after
+  // its connect at least); its read timeout then counts from its connect, not from
+  // that accept (ClientConnection::start).
   // (Again only an optimisation: a failure is not a reason to refuse the listener.)
   int defer_seconds = kDeferAcceptSeconds;
-  (void)::setsockopt(fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds);
+  if (::setsockopt(fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds) == 0)
+    held_if_silent_ns_ = static_cast<std::uint64_t>(defer_seconds) * 1'000'000'000;
   if (::listen(fd_, backlog) != 0) return uv_translate_sys_error(errno);
   return uv_poll_start(&poll_, UV_READABLE, on_readable);
 }
@@ -135,7 +139,7 @@ void Listener::accept_pending() {
     // (Behind a trusted proxy this is the proxy's own slot; the end client is only
     // known once its header is parsed, just before check().)
     loop_.context().handler.prefetch(*peer);
-    ClientConnection::serve(loop_, fd, *peer);
+    ClientConnection::serve(loop_, fd, *peer, held_if_silent_ns_);
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <string>
 
 namespace whoisd {
@@ -51,6 +52,9 @@ class Listener {
   std::string name_;
   uv_poll_t poll_{};
   uv_timer_t resume_timer_{};
+  // How long the kernel has already held a connection that is accepted before sending
+  // anything: TCP_DEFER_ACCEPT's deferral when it could be set, else 0.
+  std::uint64_t held_if_silent_ns_ = 0;
   bool initialized_ = false;  // the handles exist (listen() ran)
   bool closing_ = false;
   int open_handles_ = 0;
