@@ -21,6 +21,9 @@
 #                           and at half of it (3)
 #   WHOISD_BENCH_SCENARIOS  which to run, of "0 1 2 3 4 5" (all; 0 is nginx: its plain
 #                           `return` and, when njs is installed, the graceful reference)
+#   WHOISD_BENCH_RATES      open-loop rates (queries/s) at which scenarios 0 and 1's servers
+#                           are also run, alternated, for a second table of latency by load
+#                           (none; e.g. "2000 4000 8000": 3 servers x rounds runs a rate)
 #   WHOISD_BENCH_SMOKE=1    a short run for CI: targets are printed, not judged
 #   WHOISD_BENCH_NICE       priority of servers and generator when root (-10; 0: unchanged)
 #   BENCH_KEEP=1            keep the work directory (configs, logs, generator outputs)
@@ -45,6 +48,10 @@ starts=${WHOISD_BENCH_STARTS:-3}
 rounds=${WHOISD_BENCH_ROUNDS:-3}
 smoke=${WHOISD_BENCH_SMOKE:-0}
 scenarios=" ${WHOISD_BENCH_SCENARIOS:-0 1 2 3 4 5} "
+rates=${WHOISD_BENCH_RATES:-}
+for rate in $rates; do
+  [[ "$rate" =~ ^[1-9][0-9]*$ ]] || bench_die "WHOISD_BENCH_RATES: '$rate' is not a rate in queries a second"
+done
 want() { [[ "$scenarios" == *" $1 "* ]]; }
 seed=1
 warmup=1
@@ -238,6 +245,34 @@ for round in $(seq "$rounds"); do
       --watch-mapped "$prefix" "${common[@]}")")
   fi
 done
+# Latency by load (WHOISD_BENCH_RATES): the same open loop at fixed rates, every server
+# of scenarios 0 and 1 in turn within each round. At a rate that leaves the two cores
+# room, a server's p50 and p99 are its own path's; as the rate nears the peak they
+# become the queues of cores shared with the generator (bench/README.md, Round 11).
+rate_rows=()
+rate_row() {  # rate_row RATE SERVER ROUND SUMMARY
+  rate_rows+=("$(printf '%8s %-9s %5s %9s %7s %7s %8s %8s %6s %7s' "$1" "$2" "$3" "$(bench_kv "$4" qps | cut -d. -f1)" \
+    "$(bench_kv "$4" p50_ms)" "$(bench_kv "$4" p99_ms)" "$(bench_kv "$4" p999_ms)" "$(bench_kv "$4" lag_p99_ms)" \
+    "$(bench_kv "$4" errors)" "$(bench_kv "$4" gen_cpu)")")
+}
+for rate in $rates; do
+  for round in $(seq "$rounds"); do
+    open=(--rate "$rate" --connections 2000 "${common[@]}")
+    if want 0; then
+      rate_row "$rate" nginx "$round" "$(run_loadgen "nginx-rate-$rate-$round" --target "127.0.0.1:$nginx_port" \
+        --names "$answer_file" --expect any "${open[@]}")"
+      if [ -n "$graceful_port" ]; then
+        rate_row "$rate" "nginx 0g" "$round" "$(run_loadgen "nginx-read-line-rate-$rate-$round" \
+          --target "127.0.0.1:$graceful_port" --names "$answer_file" --expect any "${open[@]}")"
+      fi
+    fi
+    if want 1; then
+      rate_row "$rate" whoisd "$round" "$(run_loadgen "whoisd-rate-$rate-$round" --target "127.0.0.1:$s1_port" \
+        --snapshot "$snapshot" --sources 65536 --source-base 127.1.0.0 "${open[@]}")"
+    fi
+  done
+done
+
 if want 0; then
   row "0  fixed text, closed loop" nginx "$nginx_s" 1.00 "ceiling; best of rounds:$nginx_list"
   if [ -n "$graceful_port" ]; then
@@ -379,6 +414,14 @@ printf '%s\n' "${rows[@]}"
 echo "(gen CPU: cores the generator used; srv us: the server's CPU time per query, all its processes and threads;"
 echo " peak MB: the server's VmHWM; beyond MB: its largest RSS minus the snapshot file's mapped pages)"
 echo
+if [ "${#rate_rows[@]}" -gt 0 ]; then
+  echo "latency by load: open loop at fixed rates (WHOISD_BENCH_RATES), servers alternated in each round"
+  printf '%8s %-9s %5s %9s %7s %7s %8s %8s %6s %7s\n' rate server round "queries/s" "p50 ms" "p99 ms" "p99.9 ms" \
+    "lag p99" errors "gen CPU"
+  printf '%s\n' "${rate_rows[@]}"
+  echo "(lag p99: how late the generator itself started its connections against the schedule, ms)"
+  echo
+fi
 
 # ---------------------------------------------------------------------------- targets
 verdict() { if [ "$1" = 1 ]; then echo met; else echo "NOT MET"; fi; }
