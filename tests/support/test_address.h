@@ -2,6 +2,7 @@
 // mistake in the test: it is named, not dereferenced as an empty optional.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
