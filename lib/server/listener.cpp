@@ -76,7 +76,9 @@ int Listener::listen(int backlog) {
   // under epoll. A client that connects and sends nothing is still accepted, once its
   // ACK of the SYN-ACK retransmitted at the end of the deferral arrives (a second after
   // its connect at least); its read timeout then counts from its connect, not from
-  // that accept (ClientConnection::start).
+  // that accept (ClientConnection::start). (The one exception: a connection a socket
+  // passed by systemd queued without data before this call was not held, and its
+  // timeout ends up to a second early, once, at start-up.)
   // (Again only an optimisation: a failure is not a reason to refuse the listener.)
   int defer_seconds = kDeferAcceptSeconds;
   if (::setsockopt(fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds) == 0)
