@@ -187,6 +187,8 @@ if want 1; then
   bench_start_whoisd s1 "$snapshot" "$s1_port" "$loops" 1000
   s1_pid=$WHOISD_PID
   bench_wait_ready "$s1_port" "$s1_pid" "$WHOISD_LOG" --snapshot "$snapshot" --max-names 10
+  # Scenario 1's load, the same at the peak, at half of it and at WHOISD_BENCH_RATES.
+  s1_load=(--target "127.0.0.1:$s1_port" --snapshot "$snapshot" --sources 65536 --source-base 127.1.0.0)
 fi
 nginx_list=""; s1_list=""; s1_all=()
 for round in $(seq "$rounds"); do
@@ -203,8 +205,8 @@ for round in $(seq "$rounds"); do
     fi
   fi
   if want 1; then
-    s=$(run_loadgen "whoisd-peak-$round" --target "127.0.0.1:$s1_port" --snapshot "$snapshot" --sources 65536 \
-      --source-base 127.1.0.0 --connections "$conns" --watch-pid "$s1_pid" --watch-mapped "$prefix" "${common[@]}")
+    s=$(run_loadgen "whoisd-peak-$round" "${s1_load[@]}" --connections "$conns" --watch-pid "$s1_pid" \
+      --watch-mapped "$prefix" "${common[@]}")
     s1_all+=("$s")
     q=$(bench_kv "$s" qps); s1_list="$s1_list ${q%.*}"
     if awk -v a="${q:-0}" -v b="$(bench_kv "$s1" qps)" 'BEGIN { exit !(a > b + 0) }'; then s1=$s; fi
@@ -240,8 +242,7 @@ for round in $(seq "$rounds"); do
       --expect any --rate "$half" --connections 2000 --cpu-pids "$nginx_workers" "${common[@]}")")
   fi
   if [ "$half1" -gt 0 ]; then
-    s1h_all+=("$(run_loadgen "whoisd-half-$round" --target "127.0.0.1:$s1_port" --snapshot "$snapshot" \
-      --sources 65536 --source-base 127.1.0.0 --rate "$half1" --connections 2000 --watch-pid "$s1_pid" \
+    s1h_all+=("$(run_loadgen "whoisd-half-$round" "${s1_load[@]}" --rate "$half1" --connections 2000 --watch-pid "$s1_pid" \
       --watch-mapped "$prefix" "${common[@]}")")
   fi
 done
@@ -267,8 +268,7 @@ for rate in $rates; do
       fi
     fi
     if want 1; then
-      rate_row "$rate" whoisd "$round" "$(run_loadgen "whoisd-rate-$rate-$round" --target "127.0.0.1:$s1_port" \
-        --snapshot "$snapshot" --sources 65536 --source-base 127.1.0.0 "${open[@]}")"
+      rate_row "$rate" whoisd "$round" "$(run_loadgen "whoisd-rate-$rate-$round" "${s1_load[@]}" "${open[@]}")"
     fi
   done
 done
