@@ -14,8 +14,10 @@ namespace {
 constexpr std::string_view kCrlf = "\r\n";
 
 // Words that client libraries take to mean "domain not registered" when they find
-// them in a short answer (FORMAT.md). Compared ignoring ASCII case.
-constexpr std::array<std::string_view, 3> kMisleadingWords = {"error", "not found", "restricted"};
+// them in an answer (FORMAT.md): "no match" is Net::Whois::Raw's not-found text for
+// .pt, matched in every answer, found ones included; the others are matched in short
+// answers. Compared ignoring ASCII case.
+constexpr std::array<std::string_view, 4> kMisleadingWords = {"no match", "error", "not found", "restricted"};
 
 // Invalid-query reasons come from the query parser as fixed texts; this one
 // replaces any that would break the rules above, so a future wording cannot.
@@ -24,12 +26,14 @@ constexpr std::size_t kMaxReasonCodePoints = 120;
 // Sources are addresses or prefixes ("2001:db8:1:2::/64"); bounded all the same.
 constexpr std::size_t kMaxSourceCodePoints = 64;
 
-bool contains_misleading_word(std::string_view text) {
+// The first of kMisleadingWords that `text` holds, or "".
+std::string_view misleading_word(std::string_view text) {
   std::string lower(text);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
-  return std::any_of(kMisleadingWords.begin(), kMisleadingWords.end(),
-                     [&](std::string_view w) { return lower.find(w) != std::string::npos; });
+  for (const std::string_view word : kMisleadingWords)
+    if (lower.find(word) != std::string::npos) return word;
+  return {};
 }
 
 template <typename Integer>
@@ -118,25 +122,18 @@ std::size_t field_bytes(const PublishedDomain& d) {
 }  // namespace
 
 std::string configured_line_problem(std::string_view line) {
-  std::string lower(line);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
-  if (lower.find("no match") != std::string::npos) {
+  const std::string_view word = misleading_word(line);
+  if (word.empty()) return "";
+  if (word == "no match")
     return "holds \"no match\", which Net::Whois::Raw takes for \"domain not registered\" in any answer";
-  }
-  for (const std::string_view word : kMisleadingWords) {
-    if (lower.find(word) != std::string::npos) {
-      return "holds \"" + std::string(word) + "\", which client libraries take for \"domain not registered\"";
-    }
-  }
-  return "";
+  return "holds \"" + std::string(word) + "\", which client libraries take for \"domain not registered\"";
 }
 
 AnswerRenderer::AnswerRenderer(AnswerTexts texts) : window_text_(window_wording(texts.limit_window_seconds)) {
   for (const std::string& line : texts.header) header_block_ += configured_line(line);
   for (const std::string& line : texts.footer) {
     const std::string cleaned = configured_line(line);
-    if (contains_misleading_word(cleaned)) footer_fits_fixed_ = false;
+    if (!misleading_word(cleaned).empty()) footer_fits_fixed_ = false;
     footer_block_ += cleaned;
   }
   footer_lines_ = texts.footer.size();
@@ -223,7 +220,7 @@ std::string AnswerRenderer::no_match(std::string_view domain) const {
 
 std::string AnswerRenderer::invalid(std::string_view reason) const {
   std::string cleaned = answer_value(reason, kMaxReasonCodePoints);
-  if (cleaned.empty() || contains_misleading_word(cleaned)) cleaned = kFallbackReason;
+  if (cleaned.empty() || !misleading_word(cleaned).empty()) cleaned = kFallbackReason;
   std::string out;
   out.reserve(cleaned.size() + 20 + footer_block_.size());
   out.append("Invalid query: ");

@@ -52,13 +52,16 @@ inline constexpr std::string_view kNotDisclosed = "Not disclosed";
 
 // Fixed answers hold fewer lines than this, footer included (FORMAT.md).
 inline constexpr std::size_t kFixedAnswerMaxLines = 4;
+// The longest footer the one-line fixed answers (no match, invalid query, both limit
+// answers) can carry: the limit answers need it to say whom to contact (SPEC §4).
+inline constexpr std::size_t kMaxFooterLines = kFixedAnswerMaxLines - 1;
 
 // Why a configured header or footer line would mislead client libraries, or "" when
 // it would not: a line holding "no match" (Net::Whois::Raw's not-found text for .pt,
 // matched in every answer, found ones included), "not found", "error" or
 // "restricted" (any case) can make a parser report a registered domain as free.
-// For the configuration loader, to refuse such a line with this reason; the
-// renderer itself already keeps such a footer off the fixed answers.
+// The configuration loader refuses such a line with this reason; the renderer, given
+// one all the same, keeps such a footer off the fixed answers.
 std::string configured_line_problem(std::string_view line);
 
 class AnswerRenderer {  // const methods, thread-safe; every answer is one std::string, CRLF, UTF-8

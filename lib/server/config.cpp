@@ -11,6 +11,7 @@
 
 #include "common/duration.h"
 #include "common/escape.h"
+#include "render/answer_renderer.h"
 
 namespace whoisd {
 namespace {
@@ -127,6 +128,8 @@ class Reader {
       if (!(line == "%" || line.rfind("% ", 0) == 0))
         fail(&item, key, "each line must start with \"% \" (so that clients read it as a comment): \"" + escape_keep_utf8(line, 80) + "\"");
       if (line.size() > 1000) fail(&item, key, "a line is longer than 1000 bytes");
+      if (std::string problem = configured_line_problem(line); !problem.empty())
+        fail(&item, key, "\"" + escape_keep_utf8(line, 80) + "\" " + problem);
       out.push_back(std::move(line));
     }
     return out;
@@ -244,7 +247,13 @@ Config parse_config(std::string_view text, const std::string& source) {
   if (auto t = r.table(root, "answers")) {
     r.only_known(*t, "answers", {"header", "footer"});
     if (auto n = t->get("header")) c.header = r.answer_lines(*n, "answers.header");
-    if (auto n = t->get("footer")) c.footer = r.answer_lines(*n, "answers.footer");
+    if (auto n = t->get("footer")) {
+      c.footer = r.answer_lines(*n, "answers.footer");
+      if (c.footer.size() > kMaxFooterLines)
+        r.fail(n, "answers.footer", "has " + std::to_string(c.footer.size()) + " lines; at most " +
+                                        std::to_string(kMaxFooterLines) +
+                                        ", so that the limit answers, which stay under five lines, carry it");
+    }
   }
   if (auto t = r.table(root, "metrics")) {
     r.only_known(*t, "metrics", {"listen"});

@@ -272,6 +272,7 @@ TEST_CASE("fixed answers: an invalid-query reason with a misleading word or noth
   CHECK(renderer.invalid("syntax error") == "Invalid query: unsupported query\r\n");
   CHECK(renderer.invalid("domain NOT FOUND") == "Invalid query: unsupported query\r\n");
   CHECK(renderer.invalid("Restricted") == "Invalid query: unsupported query\r\n");
+  CHECK(renderer.invalid("No Match here") == "Invalid query: unsupported query\r\n");
   CHECK(renderer.invalid("") == "Invalid query: unsupported query\r\n");
   CHECK(renderer.invalid("two\r\nlines") == "Invalid query: two  lines\r\n");
   CHECK(renderer.invalid(std::string(500, 'r')).size() < 160);
@@ -305,6 +306,10 @@ TEST_CASE("fixed answers: no header; the footer only while under five lines and 
     CHECK(renderer.limit_crossed("192.0.2.1", 1000, 0, 1).find("RESTRICTED") == std::string::npos);
     CHECK(renderer.no_match("example.pt") == "example.pt - no match\r\n");
     CHECK_THAT(renderer.found(plain(), false), Catch::EndsWith("% Access is RESTRICTED to lawful use\r\n"));
+  }
+  SECTION("so is one with \"no match\" (the loader refuses both; the renderer does not rely on it)") {
+    const AnswerRenderer renderer(AnswerTexts{header, {"% A 'No Match' answer means the name is free"}});
+    CHECK(renderer.invalid("not a .pt domain") == "Invalid query: not a .pt domain\r\n");
   }
 }
 

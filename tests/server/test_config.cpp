@@ -108,6 +108,16 @@ TEST_CASE("a refusal names the file, the line and the key", "[config]") {
   CHECK(error_of("[limits]\nsuspension = \"1500ms\"\n").find("whole number of seconds") != std::string::npos);
   CHECK(error_of("snapshot = 1\n").rfind("t.conf:1: snapshot: must be a table", 0) == 0);
   CHECK(error_of("[answers]\nfooter = [\"x\"]\n").rfind("t.conf:2: answers.footer: each line must start with", 0) == 0);
+  // Words that parsers read as "domain not registered", and a footer the limit answers cannot carry.
+  CHECK(error_of("[answers]\nheader = [\"% ok\",\n  \"% Report errors to whois@pt.pt\"]\n") ==
+        "t.conf:3: answers.header: \"% Report errors to whois@pt.pt\" holds \"error\", which client libraries take "
+        "for \"domain not registered\"");
+  CHECK(error_of("[answers]\nfooter = [\"% a 'No Match' answer means free\"]\n")
+            .rfind("t.conf:2: answers.footer: \"% a 'No Match' answer means free\" holds \"no match\", which "
+                   "Net::Whois::Raw", 0) == 0);
+  CHECK(error_of("[answers]\nfooter = [\"% a\", \"% b\", \"% c\", \"% d\"]\n") ==
+        "t.conf:2: answers.footer: has 4 lines; at most 3, so that the limit answers, which stay under five lines, "
+        "carry it");
   CHECK(error_of("[proxy]\ntrusted = [\"300.1.1.1/8\"]\n").rfind("t.conf:2: proxy.trusted: ", 0) == 0);
   CHECK(error_of("[server]\nuser = \"\"\n").rfind("t.conf:2: server.user: ", 0) == 0);
   CHECK(error_of("[server]\nuser = \"a\\u0001b\"\n").find("control characters") != std::string::npos);
