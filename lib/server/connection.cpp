@@ -43,6 +43,11 @@ std::optional<MetricsOutcome> metrics_outcome(Outcome o) {
   return std::nullopt;
 }
 
+// A line past the cap is answered unparsed (QueryHandler::answer's refusal).
+std::string_view refusal_of(const QueryLineFrame& frame) {
+  return frame.status == QueryLineFrame::Status::too_long ? kReasonLineTooLong : std::string_view{};
+}
+
 }  // namespace
 
 void ClientConnection::serve(EventLoop& loop, int fd, const IpAddress& peer, std::uint64_t held_if_silent_ns) {
@@ -178,7 +183,7 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
     if (nread == UV_EOF && header_done_ && !input_.empty()) {
       stop_reading();
       QueryLineFrame frame = frame_query_line(input_, true);
-      answer_line(frame.line, frame.status == QueryLineFrame::Status::too_long);
+      answer_line(frame.line, refusal_of(frame));
       return;
     }
     close();
@@ -211,8 +216,12 @@ bool ClientConnection::process_proxy_header() {
     std::uint64_t suppressed = 0;
     if (loop_.may_warn(&suppressed))
       log::warn("proxy_refused").kv("peer", peer_.to_string()).kv("reason", "untrusted").kv("suppressed", suppressed);
-    refuse(settings_->renderer->invalid(kReasonUntrustedProxy), Outcome::invalid,
-           std::string_view(input_).substr(0, std::min<std::size_t>(input_.size(), kProxyV1MaxBytes)));
+    // A query from this peer like any other, whatever the header claims: it counts
+    // against the peer's own limit, and a suspended peer gets the suspension answer.
+    stop_reading();
+    sent_more_than_line_ = true;  // the line after the header may still be on the way
+    answer_line(std::string_view(input_).substr(0, std::min<std::size_t>(input_.size(), kProxyV1MaxBytes)),
+                kReasonUntrustedProxy);
     return false;
   }
   ProxyParseResult r = parse_proxy_header(input_);
@@ -222,6 +231,9 @@ bool ClientConnection::process_proxy_header() {
       r.reason = "too long";
       [[fallthrough]];
     case ProxyParseResult::Status::invalid: {
+      // Refused without the limiter: a trusted proxy's broken header names no end
+      // client, and charging the proxy would charge every user behind it. It is
+      // logged, counted, and answered as an invalid query.
       metrics.proxy_refused(ProxyRefusal::invalid).inc();
       std::uint64_t suppressed = 0;
       if (loop_.may_warn(&suppressed))
@@ -257,14 +269,14 @@ void ClientConnection::process_input() {
   // Bytes after the line (or a line past the cap) mean the client sends more than one
   // line, maybe still: the answer is then protected by the lingering close.
   sent_more_than_line_ = frame.status == QueryLineFrame::Status::too_long || input_.find('\n') + 1 < input_.size();
-  answer_line(frame.line, frame.status == QueryLineFrame::Status::too_long);
+  answer_line(frame.line, refusal_of(frame));
 }
 
-void ClientConnection::answer_line(std::string_view line, bool too_long) {
+void ClientConnection::answer_line(std::string_view line, std::string_view refusal) {
   std::uint64_t started = uv_hrtime();
   QueryAnswer a;
   try {
-    a = loop_.context().handler.answer(client_, line, too_long, *settings_->renderer);
+    a = loop_.context().handler.answer(client_, line, refusal, *settings_->renderer);
   } catch (const std::exception& e) {
     log::error("query_failed").kv("client", client_.to_string()).kv("error", e.what());
     a = {};
@@ -281,7 +293,7 @@ void ClientConnection::answer_line(std::string_view line, bool too_long) {
 void ClientConnection::refuse(std::string text, Outcome outcome, std::string_view query) {
   stop_reading();
   if (outcome == Outcome::too_many_connections) linger_ = false;
-  sent_more_than_line_ = true;  // a refused PROXY header: its line may still be on the way
+  sent_more_than_line_ = true;  // a malformed PROXY header: its line may still be on the way
   write_answer(std::move(text), outcome, query, uv_hrtime());
 }
 

@@ -27,7 +27,7 @@ bool QueryHandler::may_log_lookup_failure(std::uint64_t* suppressed) const {
 
 void QueryHandler::prefetch(const IpAddress& client) const noexcept { limiter_.prefetch(client); }
 
-QueryAnswer QueryHandler::answer(const IpAddress& client, std::string_view line, bool too_long,
+QueryAnswer QueryHandler::answer(const IpAddress& client, std::string_view line, std::string_view refusal,
                                  const AnswerRenderer& renderer) const {
   Decision d = limiter_.check(client);
   switch (d.verdict) {
@@ -44,7 +44,7 @@ QueryAnswer QueryHandler::answer(const IpAddress& client, std::string_view line,
     case Decision::Verdict::exempt:
       break;
   }
-  if (too_long) return {renderer.invalid(kReasonLineTooLong), Outcome::invalid};
+  if (!refusal.empty()) return {renderer.invalid(refusal), Outcome::invalid};
 
   // One per thread, reused like the domain below: its strings keep their capacity.
   thread_local ParsedQuery q;

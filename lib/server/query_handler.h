@@ -36,10 +36,12 @@ class QueryHandler {
   // All three must outlive the handler; each is thread-safe.
   QueryHandler(Limiter& limiter, const QueryParser& parser, const SnapshotStore& store);
 
-  // `line`: the bytes before LF (a CR may end it). `too_long`: the client sent more
-  // than the longest line allowed; `line` then holds only its start, and the answer
-  // is the invalid-query one (the query still counts).
-  QueryAnswer answer(const IpAddress& client, std::string_view line, bool too_long,
+  // `line`: the bytes before LF (a CR may end it). `refusal`: when not empty, the line
+  // is not parsed but answered with the invalid-query answer for this reason (a line
+  // past the cap, of which `line` holds the start; a PROXY header from a peer that may
+  // not send one). Such a query still counts, and a suspended source is told so: every
+  // query counts (SPEC §4), whatever it is.
+  QueryAnswer answer(const IpAddress& client, std::string_view line, std::string_view refusal,
                      const AnswerRenderer& renderer) const;
 
   // Starts loading what answer() will read first for this client (its limiter slot,

@@ -3,8 +3,9 @@
 a trusted peer, v1 and v2 headers name the end client, and the limit applies to
 each end client separately and the query log records the proxy as the peer; a
 trusted peer without a header is its own source; from an untrusted address
-(127.0.0.2) a PROXY header is refused with an invalid-query answer and counted; the
-total connection limit refuses with the one-line answer."""
+(127.0.0.2) a PROXY header is refused with an invalid-query answer and counted, and
+it counts against that address's own limit like any query (a suspended address gets
+the suspension answer); the total connection limit refuses with the one-line answer."""
 import socket
 import struct
 
@@ -69,9 +70,18 @@ try:
         check(a.startswith("Invalid query: PROXY header"), "untrusted PROXY header: %r" % a)
     m1 = d.metrics().get('whoisd_proxy_headers_refused_total{reason="untrusted"}', 0)
     check(m1 - m0 == 2, "refused PROXY headers counted: %s -> %s" % (m0, m1))
-    a = ask(q, source="127.0.0.2")
-    check(a.startswith("Domain: exemplo.pt"), "untrusted peer's plain query: %r" % a)
     note("ok PROXY header from an untrusted address refused and counted")
+    # Each was a query of 127.0.0.2's own: the next one crosses its limit of 2 ...
+    a = ask(q, source="127.0.0.2")
+    check(a.startswith("Query limit exceeded: 127.0.0.2 made 2 queries"),
+          "the refused headers counted against the untrusted peer: %r" % a)
+    # ... a header from it while suspended gets the suspension answer ...
+    a = ask(v2("192.0.2.9", q), source="127.0.0.2")
+    check(a.startswith("Query limit exceeded: 127.0.0.2 is suspended until"), "PROXY header from a suspended peer: %r" % a)
+    # ... and the end client those headers named was charged nothing.
+    a = ask(v1("192.0.2.9", q))
+    check(a.startswith("Domain: exemplo.pt"), "the client an untrusted header named: %r" % a)
+    note("ok an untrusted PROXY header counts against its sender, who is limited and suspended as usual")
     a = ask(b"PROXY TCP4 nonsense\r\n" + q)
     check(a.startswith("Invalid query: malformed PROXY header"), "malformed header: %r" % a)
     note("ok malformed header from a trusted peer refused")
@@ -85,12 +95,12 @@ try:
     d.wait_metric_at_most("whoisd_connections_open", 0)
     held = [d.connect() for _ in range(6)]
     d.wait_metric("whoisd_connections_open", 6)
-    a = ask(b"exemplo.pt\r\n", source="127.0.0.2")
-    check(a == "Too many connections from 127.0.0.2\r\n", "total connection limit: %r" % a)
+    a = ask(b"exemplo.pt\r\n", source="127.0.0.5")
+    check(a == "Too many connections from 127.0.0.5\r\n", "total connection limit: %r" % a)
     for h in held:
         h.close()
     d.wait_metric_at_most("whoisd_connections_open", 0)
-    check(ask(b"exemplo.pt\r\n", source="127.0.0.2").startswith("Domain: exemplo.pt"), "answers again after")
+    check(ask(b"exemplo.pt\r\n", source="127.0.0.5").startswith("Domain: exemplo.pt"), "answers again after")
     note("ok total connection limit")
 finally:
     rc = d.stop()
