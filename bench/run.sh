@@ -165,18 +165,23 @@ Name Server: ns1.example.pt | IPv4: 192.0.2.1 and IPv6: 2001:db8::1
 Name Server: ns2.example.net | IPv4:  and IPv6: 
 DS Record: 12345 13 2 8F3C6B1E4F0D9A7C2B5E8D1F3A6C9E0B2D4F7A1C3E5B8D0F2A4C6E8B1D3F5A7C
 TEXT
+# The references' load, the same at the peak, at half of it and at WHOISD_BENCH_RATES:
+# queries drawn from the answer text's lines (nginx answers whatever it is sent), any
+# complete answer accepted.
+fixed_text=(--names "$answer_file" --expect any)
 if want 0; then
   nginx_port=$(bench_port)
   bench_start_nginx "$loops" "$nginx_port" "$answer_file"
-  bench_wait_ready "$nginx_port" "$NGINX_PID" "$BENCH_WORK/nginx/error.log" --names "$answer_file" --expect any
+  bench_wait_ready "$nginx_port" "$NGINX_PID" "$BENCH_WORK/nginx/error.log" "${fixed_text[@]}"
+  nginx_load=(--target "127.0.0.1:$nginx_port" "${fixed_text[@]}")
   nginx_workers=$(bench_children "$NGINX_PID")
   nginx_pid=$NGINX_PID
   if [ -n "$NGINX_JS_MODULE" ]; then
     graceful_port=$(bench_port)
     bench_start_nginx "$loops" "$graceful_port" "$answer_file" read-line
     graceful_pid=$NGINX_PID
-    bench_wait_ready "$graceful_port" "$graceful_pid" "$BENCH_WORK/nginx-read-line/error.log" --names "$answer_file" \
-      --expect any
+    bench_wait_ready "$graceful_port" "$graceful_pid" "$BENCH_WORK/nginx-read-line/error.log" "${fixed_text[@]}"
+    graceful_load=(--target "127.0.0.1:$graceful_port" "${fixed_text[@]}")
     graceful_workers=$(bench_children "$graceful_pid")
   else
     note "bench: njs is not installed (libnginx-mod-stream-js): no graceful reference"
@@ -193,13 +198,13 @@ fi
 nginx_list=""; s1_list=""; s1_all=()
 for round in $(seq "$rounds"); do
   if want 0; then
-    s=$(run_loadgen "nginx-peak-$round" --target "127.0.0.1:$nginx_port" --names "$answer_file" --expect any \
-      --connections "$conns" --cpu-pids "$nginx_workers" "${common[@]}")
+    s=$(run_loadgen "nginx-peak-$round" "${nginx_load[@]}" --connections "$conns" --cpu-pids "$nginx_workers" \
+      "${common[@]}")
     q=$(bench_kv "$s" qps); nginx_list="$nginx_list ${q%.*}"
     if awk -v a="${q:-0}" -v b="$nginx_qps" 'BEGIN { exit !(a > b) }'; then nginx_qps=$q; nginx_s=$s; fi
     if [ -n "$graceful_port" ]; then
-      s=$(run_loadgen "nginx-read-line-peak-$round" --target "127.0.0.1:$graceful_port" --names "$answer_file" \
-        --expect any --connections "$conns" --cpu-pids "$graceful_workers" "${common[@]}")
+      s=$(run_loadgen "nginx-read-line-peak-$round" "${graceful_load[@]}" --connections "$conns" \
+        --cpu-pids "$graceful_workers" "${common[@]}")
       q=$(bench_kv "$s" qps); graceful_list="$graceful_list ${q%.*}"
       if awk -v a="${q:-0}" -v b="$graceful_qps" 'BEGIN { exit !(a > b) }'; then graceful_qps=$q; graceful_s=$s; fi
     fi
@@ -238,8 +243,8 @@ if want 1; then s1_qps=$(bench_kv "$s1" qps); s1_qps=${s1_qps:-0}; half1=$(awk -
 nginx_half_all=(); s1h_all=()
 for round in $(seq "$rounds"); do
   if [ "$half" -gt 0 ]; then
-    nginx_half_all+=("$(run_loadgen "nginx-half-$round" --target "127.0.0.1:$nginx_port" --names "$answer_file" \
-      --expect any --rate "$half" --connections 2000 --cpu-pids "$nginx_workers" "${common[@]}")")
+    nginx_half_all+=("$(run_loadgen "nginx-half-$round" "${nginx_load[@]}" --rate "$half" --connections 2000 \
+      --cpu-pids "$nginx_workers" "${common[@]}")")
   fi
   if [ "$half1" -gt 0 ]; then
     s1h_all+=("$(run_loadgen "whoisd-half-$round" "${s1_load[@]}" --rate "$half1" --connections 2000 --watch-pid "$s1_pid" \
@@ -260,11 +265,10 @@ for rate in $rates; do
   for round in $(seq "$rounds"); do
     open=(--rate "$rate" --connections 2000 "${common[@]}")
     if want 0; then
-      rate_row "$rate" nginx "$round" "$(run_loadgen "nginx-rate-$rate-$round" --target "127.0.0.1:$nginx_port" \
-        --names "$answer_file" --expect any "${open[@]}")"
+      rate_row "$rate" nginx "$round" "$(run_loadgen "nginx-rate-$rate-$round" "${nginx_load[@]}" "${open[@]}")"
       if [ -n "$graceful_port" ]; then
-        rate_row "$rate" "nginx 0g" "$round" "$(run_loadgen "nginx-read-line-rate-$rate-$round" \
-          --target "127.0.0.1:$graceful_port" --names "$answer_file" --expect any "${open[@]}")"
+        rate_row "$rate" "nginx 0g" "$round" "$(run_loadgen "nginx-read-line-rate-$rate-$round" "${graceful_load[@]}" \
+          "${open[@]}")"
       fi
     fi
     if want 1; then
