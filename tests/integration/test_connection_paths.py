@@ -8,16 +8,19 @@ slowly, and a client that sends more than its line (before and after the answer)
 answer the lingering close protects. Then a graceful stop while a connection waits for
 the rest of its line: the stop waits for it, and every query is in the query log. Then
 a daemon out of file descriptors (EMFILE at accept): it pauses accepting, logs it, and
-serves again once descriptors are free."""
+serves again once descriptors are free. Last, a client that never reads its answer:
+closed at the write timeout, and counted in whoisd_timeouts_total{kind="write"}."""
 import os
+import re
 import resource
 import socket
 import subprocess
 import threading
 import time
+import urllib.request
 
 from harness import (DEADLINE, Daemon, _running, build_snapshot, check, note, parse_args, private_dir, read_all,
-                     root_args, wait_until)
+                     root_args, wait_for_log_line, wait_until)
 
 args = parse_args()
 d = Daemon(args, name="paths", config="""
@@ -151,14 +154,17 @@ check(rc == 0, "whoisd exit status %d" % rc)
 # first send() takes part of it, libuv writes the rest. The listening socket is passed
 # the way systemd does (LISTEN_FDS), with a small fixed SO_SNDBUF that accepted sockets
 # inherit (autotuning would let a loopback socket take megabytes at once). A header
-# of 2,000 lines of 260 bytes makes the answer about 0.5 MB.
+# of 2,000 lines of 260 bytes makes the answer about 0.5 MB. Then a client that never
+# reads it: closed at the write timeout (2 s here), and counted.
+WRITE_TIMEOUT = 2.0
 work = private_dir("whoisd-it-paths-big-")
 snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
 config_path = os.path.join(work, "whoisd.conf")
 big_line = '"%% %s"' % ("x" * 258)
 with open(config_path, "w", encoding="utf-8") as f:
-    f.write('[server]\nloops = 2\n[snapshot]\npath = "%s"\n[state]\ndir = "%s"\n[metrics]\nlisten = ""\n'
-            '[answers]\nheader = [%s]\n' % (snap, os.path.join(work, "state"), ", ".join([big_line] * 2000)))
+    f.write('[server]\nloops = 2\nwrite_timeout = "%gs"\n[snapshot]\npath = "%s"\n[state]\ndir = "%s"\n'
+            '[metrics]\nlisten = "127.0.0.1:0"\n[answers]\nheader = [%s]\n'
+            % (WRITE_TIMEOUT, snap, os.path.join(work, "state"), ", ".join([big_line] * 2000)))
 listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
 listener.bind(("127.0.0.1", 0))
@@ -178,6 +184,20 @@ with open(log_path, "wb") as log:
                          preexec_fn=activated_child, pass_fds=(3,) if listener.fileno() != 3 else ())
 _running.append(p)
 listener.close()
+
+
+def log_text():
+    with open(log_path, "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+metrics_port = int(wait_for_log_line(p, log_text, r"event=start .*metrics=127\.0\.0\.1:(\d+)", "whoisd's start").group(1))
+
+
+def write_timeouts():
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=DEADLINE) as r:
+        m = re.search(r'^whoisd_timeouts_total\{kind="write"\} (\d+)', r.read().decode(), re.M)
+    return int(m.group(1)) if m else -1
 
 
 def query_big(slowly):
@@ -201,6 +221,29 @@ try:
           "large answer: %d bytes, ends %r\n%s" % (len(slow), slow[-100:], open(log_path).read()[-2000:]))
     check(slow == query_big(False), "the large answer is the same read at once or slowly")
     note("ok a %d-byte answer, larger than the socket takes at once, arrives whole" % len(slow))
+
+    # A client that sends its query and never reads: the answer stops at what the
+    # sockets' buffers hold, and the connection is closed at the write timeout.
+    check(write_timeouts() == 0, "write timeouts before the stuck client: %d" % write_timeouts())
+    stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.settimeout(DEADLINE)
+    started = time.monotonic()
+    stuck.connect(("127.0.0.1", port))
+    stuck.sendall(QUERY)
+    wait_until(write_timeouts, lambda n: n == 1, lambda n: "write timeouts: %d, expected 1" % n)
+    waited = time.monotonic() - started
+    check(waited >= WRITE_TIMEOUT - 0.1, "closed after %.2f s, before its write timeout of %g s" % (waited, WRITE_TIMEOUT))
+    try:
+        partial = read_all(stuck)  # what the kernel still held for it, then the end
+    except ConnectionResetError:
+        partial = b""
+    finally:
+        stuck.close()
+    check(len(partial) < len(slow), "the stuck client got %d bytes of %d: it was not cut off" % (len(partial), len(slow)))
+    check(query_big(False) == slow, "whoisd serves on after the stuck client")
+    note("ok a client that does not read its answer is closed after the write timeout (%.2f s, %d bytes of %d "
+         "delivered) and counted" % (waited, len(partial), len(slow)))
 finally:
     p.send_signal(15)
     rc = p.wait(DEADLINE)
