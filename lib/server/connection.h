@@ -76,7 +76,7 @@ class ClientConnection {
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void process_input();
   bool process_proxy_header();
-  void answer_line(std::string_view line, std::string_view refusal = {});
+  void answer_line(std::string_view line, std::string_view refusal);
   void refuse(std::string text, Outcome outcome, std::string_view query);
   void write_answer(std::string text, Outcome outcome, std::string_view query, std::uint64_t started_ns);
   void on_write(int status);

@@ -225,17 +225,7 @@ class Daemon:
 
     def metrics(self):
         """{'name{labels}': value} from GET /metrics."""
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=DEADLINE) as r:
-            text = r.read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                key, _, value = line.rpartition(" ")
-                try:
-                    out[key] = float(value)
-                except ValueError:
-                    pass
-        return out
+        return metrics_at(self.metrics_port)
 
     def wait_metric(self, name, at_least):
         """Waits until the metric `name` reaches `at_least` (e.g. connections accepted)."""
@@ -281,6 +271,21 @@ class Daemon:
                 return []
         return wait_until(rows, lambda r: len(r) >= count,
                           lambda r: "the query log holds %d rows, expected %d" % (len(r), count), interval=0.1)
+
+
+def metrics_at(port):
+    """{'name{labels}': value} from GET /metrics of a whoisd at 127.0.0.1:port."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=DEADLINE) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            try:
+                out[key] = float(value)
+            except ValueError:
+                pass
+    return out
 
 
 def wait_until(probe, done, describe, interval=0.05):

@@ -11,16 +11,14 @@ a daemon out of file descriptors (EMFILE at accept): it pauses accepting, logs i
 serves again once descriptors are free. Last, a client that never reads its answer:
 closed at the write timeout, and counted in whoisd_timeouts_total{kind="write"}."""
 import os
-import re
 import resource
 import socket
 import subprocess
 import threading
 import time
-import urllib.request
 
-from harness import (DEADLINE, Daemon, _running, build_snapshot, check, note, parse_args, private_dir, read_all,
-                     root_args, wait_for_log_line, wait_until)
+from harness import (DEADLINE, Daemon, _running, build_snapshot, check, metrics_at, note, parse_args, private_dir,
+                     read_all, root_args, wait_for_log_line, wait_until)
 
 args = parse_args()
 d = Daemon(args, name="paths", config="""
@@ -195,9 +193,7 @@ metrics_port = int(wait_for_log_line(p, log_text, r"event=start .*metrics=127\.0
 
 
 def write_timeouts():
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=DEADLINE) as r:
-        m = re.search(r'^whoisd_timeouts_total\{kind="write"\} (\d+)', r.read().decode(), re.M)
-    return int(m.group(1)) if m else -1
+    return int(metrics_at(metrics_port).get('whoisd_timeouts_total{kind="write"}', -1))
 
 
 def query_big(slowly):

@@ -57,7 +57,7 @@ def v1(client, line):
 
 def v2(client, line):
     addr = socket.inet_pton(socket.AF_INET6, client) + socket.inet_pton(socket.AF_INET6, "::1") + struct.pack("!HH", 40000, 43)
-    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x21]) + struct.pack("!H", len(addr)) + addr + Q
+    return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x21]) + struct.pack("!H", len(addr)) + addr + line
 
 
 try:
