@@ -169,6 +169,25 @@ bool is_portuguese_letter(char32_t cp) {
   }
 }
 
+// "-T", "-B", "--help": a word that starts with a hyphen and has no dot. A name
+// with dots and a leading hyphen ("-example.pt") is told what is wrong with it.
+bool is_flag(std::string_view t) {
+  return !t.empty() && t.front() == '-' && t.find('.') == std::string_view::npos;
+}
+
+// A line of several words (RIPE-style "-T domain example.pt", "example.pt -B") that
+// holds a flag: telling its sender that flags are not supported says more than
+// "more than one criterion" does.
+bool has_flag_token(std::string_view line) {
+  while (!line.empty()) {
+    const auto end = line.find_first_of(" \t");
+    if (is_flag(line.substr(0, end))) return true;
+    if (end == std::string_view::npos) break;
+    line.remove_prefix(end + 1);
+  }
+  return false;
+}
+
 bool is_ipv4_like_or_address(std::string_view t) {
   if (t.size() >= 2 && t.front() == '[' && t.back() == ']') t = t.substr(1, t.size() - 2);
   if (IpAddress::parse(t)) return true;
@@ -410,7 +429,8 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
     else if (c < 0x20 || c == 0x7F) return set_invalid(out, reason::kControl);
     else if (c >= 0x80) ascii = false;
   }
-  if (inner_space) return set_invalid(out, reason::kMoreThanOne);
+  if (inner_space)
+    return set_invalid(out, has_flag_token(line) ? reason::kFlag : reason::kMoreThanOne);
 
   // Non-ASCII: UTF-8 if it is valid UTF-8, else ISO-8859-1 from older clients.
   std::string converted;
@@ -430,10 +450,7 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
   }
 
   if (iequals(token, "help")) return set_help(out);
-  // "-h", "--help", "-T" (its arguments were another token): a flag. A name
-  // with dots and a leading hyphen ("-example.pt") is told what is wrong with it.
-  if (token.front() == '-' && token.find('.') == std::string_view::npos)
-    return set_invalid(out, reason::kFlag);
+  if (is_flag(token)) return set_invalid(out, reason::kFlag);
   if (token.find('@') != std::string_view::npos) return set_invalid(out, reason::kEmail);
   if (looks_like_phone(token)) return set_invalid(out, reason::kPhone);
   if (ascii && is_ipv4_like_or_address(token)) return set_invalid(out, reason::kAddress);

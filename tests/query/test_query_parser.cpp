@@ -197,10 +197,14 @@ std::vector<Case> cases() {
       bad("exa\x9Bmple.pt", "control characters"),              // ISO-8859-1 C1 (CSI)
       // --- more than one criterion
       bad("example.pt example2.pt", "more than one criterion"),
-      bad("-T domain x.pt", "more than one criterion"),
       bad("domain example.pt", "more than one criterion"),
       bad("example.pt\tfoo", "more than one criterion"),
-      bad("example.pt -h", "more than one criterion"),
+      bad("-example.pt foo.pt", "more than one criterion"),  // a name, not a flag
+      // --- several words, one of them a flag (RIPE-style queries)
+      bad("-T domain x.pt", "flags are not supported"),
+      bad("-B x.pt", "flags are not supported"),
+      bad("x.pt\t--help", "flags are not supported"),
+      bad("example.pt -h", "flags are not supported"),
       bad("a\xC2\xA0" "b.pt", "more than one criterion"),  // UTF-8 no-break space
       bad("a\xA0" "b.pt", "more than one criterion"),      // ISO-8859-1 no-break space
       bad("a\xE3\x80\x80" "b.pt", "more than one criterion"),  // ideographic space
