@@ -118,8 +118,12 @@ class Daemon {
     persister_->start();
     query_log_.open(db_path, limiter_.ipv6_prefix());
     metrics_.watch_query_log([this] { return query_log_.counters().backlog; },
-                             [this] { return query_log_.counters().dropped; });
-    metrics_.watch_limiter([this] { return static_cast<std::uint64_t>(limiter_.tracked_sources()); });
+                             [this] { return query_log_.counters().dropped; },
+                             [this] { return query_log_.counters().write_errors; });
+    metrics_.watch_limiter([this] { return static_cast<std::uint64_t>(limiter_.tracked_sources()); },
+                           [this] { return static_cast<std::uint64_t>(limiter_.stats().active_suspensions); });
+    metrics_.watch_state([this] { return persister_->stats().admin_actions_applied; },
+                         [this] { return persister_->stats().round_errors; });
 
     if (config_.metrics_listen) {
       metrics_http_ = std::make_unique<MetricsHttpServer>(registry_);

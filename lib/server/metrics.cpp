@@ -298,7 +298,9 @@ struct DaemonMetrics::Watched {
   std::atomic<std::int64_t> exported_at{0};
   std::atomic<bool> snapshot_known{false};
   std::mutex mutex;  // guards the functions below, which the daemon may set while scrapes run
-  std::function<std::uint64_t()> log_backlog, log_dropped, limiter_sources;
+  std::function<std::uint64_t()> log_backlog, log_dropped, log_write_errors;
+  std::function<std::uint64_t()> limiter_sources, suspensions_active;
+  std::function<std::uint64_t()> admin_actions, state_write_errors;
 
   double call(std::function<std::uint64_t()> Watched::*which) {
     std::lock_guard lock(mutex);
@@ -311,6 +313,9 @@ namespace {
 constexpr std::string_view kConnectionsRefusedHelp = "Connections refused at accept because of a connection limit.";
 constexpr std::string_view kTimeoutsHelp = "Connections closed because a read or a write took longer than its timeout.";
 constexpr std::string_view kReloadsHelp = "Snapshot reloads, by result.";
+constexpr std::string_view kWriteErrorsHelp =
+    "Failed transactions on the state database, by writer (each logged and retried; a rising count means a "
+    "disk or file problem that can lose recorded queries or state).";
 
 std::array<Counter*, kMetricsOutcomes> query_counters(MetricsRegistry& registry) {
   std::array<Counter*, kMetricsOutcomes> counters{};
@@ -367,6 +372,17 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry, const Clock& clock)
                             [w] { return w->call(&Watched::log_dropped); });
   registry.gauge_callback("whoisd_limiter_sources", "Sources the limiter keeps counts for.", {},
                           [w] { return w->call(&Watched::limiter_sources); });
+  registry.gauge_callback("whoisd_suspensions_active",
+                          "Sources suspended now, by their limit or by an operator (an ended suspension leaves "
+                          "within a second).",
+                          {}, [w] { return w->call(&Watched::suspensions_active); });
+  registry.counter_callback("whoisd_admin_actions_total",
+                            "Operator commands (whoisd-admin suspend, lift) the daemon has applied.", {},
+                            [w] { return w->call(&Watched::admin_actions); });
+  registry.counter_callback("whoisd_state_write_errors_total", kWriteErrorsHelp, {{"writer", "query_log"}},
+                            [w] { return w->call(&Watched::log_write_errors); });
+  registry.counter_callback("whoisd_state_write_errors_total", kWriteErrorsHelp, {{"writer", "state"}},
+                            [w] { return w->call(&Watched::state_write_errors); });
 }
 
 void DaemonMetrics::set_snapshot(std::int64_t exported_at, std::int64_t domains, std::int64_t file_bytes) {
@@ -376,15 +392,26 @@ void DaemonMetrics::set_snapshot(std::int64_t exported_at, std::int64_t domains,
   snapshot_bytes.set(file_bytes);
 }
 
-void DaemonMetrics::watch_query_log(std::function<std::uint64_t()> backlog, std::function<std::uint64_t()> dropped) {
+void DaemonMetrics::watch_query_log(std::function<std::uint64_t()> backlog, std::function<std::uint64_t()> dropped,
+                                    std::function<std::uint64_t()> write_errors) {
   std::lock_guard lock(watched_->mutex);
   watched_->log_backlog = std::move(backlog);
   watched_->log_dropped = std::move(dropped);
+  watched_->log_write_errors = std::move(write_errors);
 }
 
-void DaemonMetrics::watch_limiter(std::function<std::uint64_t()> sources) {
+void DaemonMetrics::watch_limiter(std::function<std::uint64_t()> sources,
+                                  std::function<std::uint64_t()> suspensions_active) {
   std::lock_guard lock(watched_->mutex);
   watched_->limiter_sources = std::move(sources);
+  watched_->suspensions_active = std::move(suspensions_active);
+}
+
+void DaemonMetrics::watch_state(std::function<std::uint64_t()> admin_actions,
+                                std::function<std::uint64_t()> write_errors) {
+  std::lock_guard lock(watched_->mutex);
+  watched_->admin_actions = std::move(admin_actions);
+  watched_->state_write_errors = std::move(write_errors);
 }
 
 }  // namespace whoisd

@@ -161,11 +161,16 @@ class DaemonMetrics {
   // clock.now() - exported_at at each scrape (NaN until this is called).
   void set_snapshot(std::int64_t exported_at, std::int64_t domains, std::int64_t file_bytes);
 
-  // Sources read at scrape time (whoisd_querylog_backlog, whoisd_querylog_dropped_total,
-  // whoisd_limiter_sources); 0 until set. Each function must be thread-safe. May be called
-  // at any time, also while the metrics endpoint runs.
-  void watch_query_log(std::function<std::uint64_t()> backlog, std::function<std::uint64_t()> dropped);
-  void watch_limiter(std::function<std::uint64_t()> sources);
+  // Figures read at scrape time from the parts that own them; 0 until set. Each function
+  // must be thread-safe. May be called at any time, also while the metrics endpoint runs.
+  // whoisd_querylog_backlog, whoisd_querylog_dropped_total,
+  // whoisd_state_write_errors_total{writer="query_log"}:
+  void watch_query_log(std::function<std::uint64_t()> backlog, std::function<std::uint64_t()> dropped,
+                       std::function<std::uint64_t()> write_errors);
+  // whoisd_limiter_sources, whoisd_suspensions_active:
+  void watch_limiter(std::function<std::uint64_t()> sources, std::function<std::uint64_t()> suspensions_active);
+  // whoisd_admin_actions_total, whoisd_state_write_errors_total{writer="state"}:
+  void watch_state(std::function<std::uint64_t()> admin_actions, std::function<std::uint64_t()> write_errors);
 
  private:
   // Shared with the scrape-time callbacks, which the registry may outlive us with.

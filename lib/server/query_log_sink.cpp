@@ -80,6 +80,7 @@ QueryLogSink::Counters QueryLogSink::counters() const {
   c.written = q.written;
   c.dropped = q.dropped;
   c.backlog = q.backlog;
+  c.write_errors = q.write_errors;
   return c;
 }
 

@@ -34,7 +34,7 @@ class QueryLogSink {
   void stop();
 
   struct Counters {
-    std::uint64_t recorded = 0, written = 0, dropped = 0, backlog = 0;
+    std::uint64_t recorded = 0, written = 0, dropped = 0, backlog = 0, write_errors = 0;
   };
   Counters counters() const;
 

@@ -52,6 +52,7 @@ try:
     after = (m1.get('whoisd_queries_total{outcome="found"}', 0), m1.get('whoisd_queries_total{outcome="no_match"}', 0))
     check(before == after, "lookups happened while limited/suspended: %s -> %s" % (before, after))
     check(m1.get("whoisd_suspensions_total", 0) >= 1, "whoisd_suspensions_total counts the suspension")
+    check(m1.get("whoisd_suspensions_active") == 1, "whoisd_suspensions_active: %r" % m1.get("whoisd_suspensions_active"))
     note("ok suspension answer, no lookup")
 
     # Connections are limited per source apart from queries (a trusted proxy would be
@@ -84,6 +85,7 @@ d.start()
 try:
     again = d.whois("exemplo.pt")
     check(again.startswith("Query limit exceeded: 127.0.0.1 is suspended until"), "after a restart:\n" + again)
+    check(d.metrics().get("whoisd_suspensions_active") == 1, "whoisd_suspensions_active after a restart")
     note("ok the suspension survives a restart")
     admin = os.path.join(os.path.dirname(args.whoisd), "whoisd-admin")
     if os.path.exists(admin):
@@ -92,6 +94,12 @@ try:
         check(r.returncode == 0, "whoisd-admin lift: %r %r" % (r.stdout, r.stderr))
         wait_until(lambda: d.whois("exemplo.pt"), lambda a: a.startswith("Domain: exemplo.pt"),
                    lambda a: "the lift was not applied by the running daemon", interval=0.2)
+        # The gauge follows within a second (the expiry is noticed by the next state round).
+        d.wait_metric_at_most("whoisd_suspensions_active", 0)
+        m2 = d.metrics()
+        check(m2.get("whoisd_admin_actions_total") == 1, "whoisd_admin_actions_total: %r" % m2.get("whoisd_admin_actions_total"))
+        check(m2.get('whoisd_state_write_errors_total{writer="state"}') == 0 and
+              m2.get('whoisd_state_write_errors_total{writer="query_log"}') == 0, "state write errors: %r" % m2)
         note("ok whoisd-admin lift applied by the running daemon")
 finally:
     rc = d.stop()

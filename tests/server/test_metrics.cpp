@@ -135,7 +135,9 @@ TEST_CASE("the daemon's families", "[metrics]") {
         "whoisd_answer_seconds_bucket{le=\"1\"} 0\n", "whoisd_answer_seconds_count 0\n",
         "whoisd_snapshot_reloads_total{result=\"ok\"} 0\n", "whoisd_snapshot_reloads_total{result=\"failed\"} 0\n",
         "whoisd_snapshot_domains 0\n", "whoisd_snapshot_bytes 0\n", "whoisd_querylog_dropped_total 0\n",
-        "whoisd_limiter_sources 0\n"}) {
+        "whoisd_limiter_sources 0\n", "whoisd_suspensions_active 0\n", "whoisd_admin_actions_total 0\n",
+        "whoisd_state_write_errors_total{writer=\"query_log\"} 0\n",
+        "whoisd_state_write_errors_total{writer=\"state\"} 0\n"}) {
     INFO(series);
     CHECK(text.find(series) != std::string::npos);
   }
@@ -145,8 +147,9 @@ TEST_CASE("the daemon's families", "[metrics]") {
   m.answer_seconds.observe(0.0003);
   m.set_snapshot(1'000'000 - 3600, 1234, 56789);
   clock.advance(60);
-  m.watch_query_log([] { return std::uint64_t{17}; }, [] { return std::uint64_t{3}; });
-  m.watch_limiter([] { return std::uint64_t{99}; });
+  m.watch_query_log([] { return std::uint64_t{17}; }, [] { return std::uint64_t{3}; }, [] { return std::uint64_t{4}; });
+  m.watch_limiter([] { return std::uint64_t{99}; }, [] { return std::uint64_t{7}; });
+  m.watch_state([] { return std::uint64_t{5}; }, [] { return std::uint64_t{6}; });
   text = registry.render();
   CHECK(text.find("whoisd_queries_total{outcome=\"no_match\"} 1\n") != std::string::npos);
   CHECK(text.find("whoisd_proxy_headers_refused_total{reason=\"untrusted\"} 2\n") != std::string::npos);
@@ -158,6 +161,10 @@ TEST_CASE("the daemon's families", "[metrics]") {
   CHECK(text.find("whoisd_querylog_backlog 17\n") != std::string::npos);
   CHECK(text.find("whoisd_querylog_dropped_total 3\n") != std::string::npos);
   CHECK(text.find("whoisd_limiter_sources 99\n") != std::string::npos);
+  CHECK(text.find("whoisd_suspensions_active 7\n") != std::string::npos);
+  CHECK(text.find("whoisd_admin_actions_total 5\n") != std::string::npos);
+  CHECK(text.find("whoisd_state_write_errors_total{writer=\"query_log\"} 4\n") != std::string::npos);
+  CHECK(text.find("whoisd_state_write_errors_total{writer=\"state\"} 6\n") != std::string::npos);
 }
 
 TEST_CASE("HTTP responses", "[metrics]") {
