@@ -273,9 +273,9 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
     JsonObject o;
     o.str("source", source).str("since", whoisd::log::iso8601_utc(now - since.count()));
     if (h.suspended_until)
-      o.str("suspended_until", whoisd::log::iso8601_utc(*h.suspended_until));
+      o.str("suspended_until", whoisd::log::iso8601_utc(*h.suspended_until)).boolean("manual", h.manual);
     else
-      o.null("suspended_until");
+      o.null("suspended_until").boolean("manual", false);
     std::cout << o.num("episodes", h.episodes)
                      .num("queries_total", h.queries_total)
                      .raw("queries", json_array(queries))
@@ -286,7 +286,10 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
   }
   std::cout << "Source " << source << " since " << whoisd::log::iso8601_utc(now - since.count()) << ": "
             << h.queries_total << " queries";
-  if (h.suspended_until)
+  if (h.suspended_until && h.manual) {
+    std::cout << "; suspended by an operator until " << whoisd::log::iso8601_utc(*h.suspended_until);
+    if (h.episodes) std::cout << ", " << h.episodes << " episode(s) remembered";
+  } else if (h.suspended_until)
     std::cout << "; suspended until " << whoisd::log::iso8601_utc(*h.suspended_until) << " (episode " << h.episodes
               << ")";
   else if (h.episodes)
@@ -356,7 +359,7 @@ void cmd_suspensions(Common& c) {
   } else {
     std::vector<std::vector<std::string>> rows;
     for (const auto& s : active)
-      rows.push_back({s.source, std::to_string(s.episodes), s.manual ? "operator" : "limit",
+      rows.push_back({s.source, s.episodes ? std::to_string(s.episodes) : "-", s.manual ? "operator" : "limit",
                       s.since ? whoisd::log::iso8601_utc(s.since) : "-", whoisd::log::iso8601_utc(s.until),
                       remaining(s.until - now)});
     print_table({"SOURCE", "EPISODE", "BY", "SINCE", "UNTIL", "REMAINING"}, rows);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "policy/limiter.h"
 #include "state/query_counts.h"
 #include "state/query_log.h"
 #include "state/sqlite_statement.h"
@@ -235,10 +236,13 @@ SourceHistory source_history(StateDb& db, const std::string& source, std::int64_
   while (events.step())
     h.events.push_back({events.int64(0), events.text(1), events.text(2), events.text(3), events.text(4),
                         events.int64(5), events.int64(6)});
-  SqliteStatement state(db, "SELECT suspended_until, episodes FROM source_state WHERE source = ?");
+  SqliteStatement state(db, "SELECT suspended_until, episodes, flags FROM source_state WHERE source = ?");
   state.bind(1, source);
   if (state.step()) {
-    if (state.int64(0) > now) h.suspended_until = state.int64(0);
+    if (state.int64(0) > now) {
+      h.suspended_until = state.int64(0);
+      h.manual = (state.int64(2) & SourceState::kManualSuspension) != 0;
+    }
     h.episodes = state.int64(1);
   }
   return h;
@@ -251,7 +255,8 @@ std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now) {
                          "WHERE suspended_until > ? ORDER BY suspended_until, source");
   select.bind(1, now);
   while (select.step())
-    out.push_back({select.text(0), select.int64(1), select.int64(2), select.int64(3), (select.int64(4) & 1) != 0});
+    out.push_back({select.text(0), select.int64(1), select.int64(2), select.int64(3), 
+                   (select.int64(4) & SourceState::kManualSuspension) != 0});
   return out;
 }
 

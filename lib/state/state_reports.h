@@ -40,6 +40,7 @@ struct SourceHistory {
   std::int64_t queries_total = 0;    // in the period, beyond the limit too
   std::vector<AbuseEvent> events;    // newest first, at most the limit
   std::optional<UnixSeconds> suspended_until;  // from the stored state, when suspended now
+  bool manual = false;                          // ... by an operator (whoisd-admin suspend)
   std::int64_t episodes = 0;
 };
 SourceHistory source_history(StateDb& db, const std::string& source, std::int64_t since_us, std::size_t limit,

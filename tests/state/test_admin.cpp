@@ -168,6 +168,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK(h["queries"][0]["proxy_peer"].type == Json::Type::null);
     CHECK(h["episodes"].integer() == 1);
     CHECK(h["suspended_until"].type == Json::Type::string);
+    CHECK_FALSE(h["manual"].b);
     REQUIRE(h["events"].a.size() == 1);
     CHECK(h["events"][0]["kind"].s == "suspension_started");
     CHECK(h["events"][0]["episode"].integer() == 1);
@@ -221,6 +222,14 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run history = admin_text(dir, {"history", "192.0.2.1"});
     CHECK_THAT(history.out, Catch::Contains("suspension_lifted") && Catch::Contains("false positive") &&
                                 Catch::Contains("ana"));
+    // An operator's suspension of a source without episodes says so, not "episode 0".
+    Json manual = admin_json(dir, {"history", "2001:db8:1:2::/64"});
+    CHECK(manual["manual"].b);
+    CHECK(manual["episodes"].integer() == 0);
+    Run manual_text = admin_text(dir, {"history", "2001:db8:1:2::/64"});
+    CHECK_THAT(manual_text.out, Catch::Contains("; suspended by an operator until ") &&
+                                    !Catch::Contains("episode 0") && !Catch::Contains("remembered"));
+    CHECK_THAT(table.out, Catch::Matches("(.|\\n)*2001:db8:1:2::/64 +- +operator(.|\\n)*"));
     Run text_lift = admin_text(dir, {"lift", "192.0.2.99", "--reason", "check"});
     CHECK(text_lift.exit_code == 0);
     CHECK_THAT(text_lift.out, Catch::Contains("Queued action") && Catch::Contains("not suspended"));
