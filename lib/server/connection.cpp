@@ -179,11 +179,12 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (phase_ != Phase::reading) return;
   if (nread < 0) {
     // The client half-closed. A line without its LF is still its query (some tools
-    // send "name" and shut down); with nothing at all there is nothing to answer.
-    if (nread == UV_EOF && header_done_ && !input_.empty()) {
-      stop_reading();
-      QueryLineFrame frame = frame_query_line(input_, true);
-      answer_line(frame.line, refusal_of(frame));
+    // send "name" and shut down), and so are bytes that had only begun to look like a
+    // PROXY signature ("P", "\r"); with nothing at all there is nothing to answer.
+    if (nread == UV_EOF && !input_.empty()) {
+      input_ended_ = true;
+      process_input();
+      if (phase_ == Phase::reading) close();  // not reached: at the end every input is decided
       return;
     }
     close();
@@ -199,9 +200,14 @@ void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
 bool ClientConnection::process_proxy_header() {
   ProxySignature sig = detect_proxy_signature(input_);
   if (sig == ProxySignature::incomplete) {
-    // "\r\n" (an empty line) is also the start of the v2 signature; a real proxy sends
-    // its 16 fixed bytes in one segment, so a complete line means "no header".
-    if (input_.find('\n') == std::string::npos && input_.size() < kProxyHeaderMaxBytes) return false;
+    // The bytes so far begin a signature (at most 11 of them). "\r\n", an empty line,
+    // is also how the v2 signature begins, and a proxy's segment may end anywhere in
+    // it: from a trusted proxy, which sends its header first, the rest is awaited (the
+    // read timeout bounds the wait). From anyone else a complete line means "no
+    // header", so that an empty line is answered at once. Once the input has ended,
+    // what came is a line.
+    const bool line_complete = input_.find('\n') != std::string::npos;
+    if (!input_ended_ && (trusted_peer_ || !line_complete)) return false;
     sig = ProxySignature::absent;
   }
   auto& metrics = loop_.context().metrics;
@@ -227,8 +233,8 @@ bool ClientConnection::process_proxy_header() {
   ProxyParseResult r = parse_proxy_header(input_);
   switch (r.status) {
     case ProxyParseResult::Status::need_more:
-      if (input_.size() < kProxyHeaderMaxBytes) return false;
-      r.reason = "too long";
+      if (!input_ended_ && input_.size() < kProxyHeaderMaxBytes) return false;
+      r.reason = input_ended_ ? "truncated" : "too long";
       [[fallthrough]];
     case ProxyParseResult::Status::invalid: {
       // Refused without the limiter: a trusted proxy's broken header names no end
@@ -262,13 +268,14 @@ bool ClientConnection::process_proxy_header() {
 void ClientConnection::process_input() {
   if (!header_done_ && !process_proxy_header()) return;
   if (phase_ != Phase::reading) return;
-  QueryLineFrame frame = frame_query_line(input_);
+  QueryLineFrame frame = frame_query_line(input_, input_ended_);
   if (frame.status == QueryLineFrame::Status::need_more) return;
   // Nothing else is read (RFC 3912: one line per connection).
   stop_reading();
   // Bytes after the line (or a line past the cap) mean the client sends more than one
   // line, maybe still: the answer is then protected by the lingering close.
-  sent_more_than_line_ = frame.status == QueryLineFrame::Status::too_long || input_.find('\n') + 1 < input_.size();
+  sent_more_than_line_ = !input_ended_ && (frame.status == QueryLineFrame::Status::too_long ||
+                                           input_.find('\n') + 1 < input_.size());
   answer_line(frame.line, refusal_of(frame));
 }
 

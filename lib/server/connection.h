@@ -112,6 +112,7 @@ class ClientConnection {
   std::optional<IpAddress> proxy_peer_; // the trusted proxy, when a PROXY header named the client
   bool trusted_peer_ = false;
   bool header_done_ = false;            // past the PROXY header stage
+  bool input_ended_ = false;            // the client half-closed: what it sent is all there is
   bool holds_total_slot_ = false;
   std::optional<IpAddress> source_slot_;
   bool attached_ = false;               // in the loop's list (watched connections only)

@@ -8,8 +8,9 @@ it counts against that address's own limit like any query (a suspended address g
 the suspension answer); the total connection limit refuses with the one-line answer."""
 import socket
 import struct
+import time
 
-from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all, wait_until
 
 args = parse_args()
 d = Daemon(args, name="proxy", config="""
@@ -32,12 +33,22 @@ def v2(client, line):
     return b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addr)) + addr + line
 
 
-def ask(data, source="127.0.0.1"):
+def ask(data, source="127.0.0.1", cut=None, shut=False):
+    """Sends `data` (in two segments, 0.2 s apart, when `cut` says where; then
+    half-closes when `shut`) and returns the whole answer."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(DEADLINE)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.bind((source, 0))
     s.connect(("127.0.0.1", d.port))
-    s.sendall(data)
+    if cut is None:
+        s.sendall(data)
+    else:
+        s.sendall(data[:cut])
+        time.sleep(0.2)
+        s.sendall(data[cut:])
+    if shut:
+        s.shutdown(socket.SHUT_WR)
     a = read_all(s).decode("utf-8", "replace")
     s.close()
     return a
@@ -86,9 +97,35 @@ try:
     check(a.startswith("Invalid query: malformed PROXY header"), "malformed header: %r" % a)
     note("ok malformed header from a trusted peer refused")
 
-    rows = d.wait_query_log_rows(10)
+    # A proxy's segment may end anywhere in the 12-byte v2 signature, whose second byte
+    # is already a LF: from a trusted peer the header is awaited, not taken for an
+    # empty line (each split names another end client, fresh under its limit).
+    for i, cut in enumerate((1, 2, 6, 11, 12, 16)):
+        a = ask(v2("192.0.2.%d" % (20 + i), q), cut=cut)
+        check(a.startswith("Domain: exemplo.pt"), "v2 header split after %d bytes: %r" % (cut, a))
+    a = ask(v1("192.0.2.30", q), cut=3)
+    check(a.startswith("Domain: exemplo.pt"), "v1 header split after 3 bytes: %r" % a)
+    note("ok PROXY headers split inside their signature")
+    # Input that ends (half-close, no LF) having only begun like a signature is a line:
+    # answered and logged like any other ...
+    a = ask(b"P", source="127.0.0.6", shut=True)
+    check(a.startswith("Invalid query: "), "'P' then the end of input, untrusted peer: %r" % a)
+    a = ask(b"\r", shut=True)  # the trusted proxy without a header is its own, limited, source
+    check(a.startswith("Query limit exceeded: 127.0.0.1 is suspended until"), "'\\r' then the end: %r" % a)
+    # ... and a header cut short by it is a malformed one.
+    a = ask(b"PROXY TCP4 192.0.2.31", shut=True)
+    check(a.startswith("Invalid query: malformed PROXY header"), "a v1 header cut by the end of input: %r" % a)
+    note("ok input that ends inside a PROXY signature or header is answered")
+
+    # The last query so far (the cut v1 header) is in the log: so is every one before it.
+    rows = wait_until(d.query_log, lambda r: any(row[2].startswith("PROXY TCP4 192.0.2.31") for row in r),
+                      lambda r: "the query log lacks the last queries: %r" % r[-5:], interval=0.1)
     proxied = [r for r in rows if r[0] == "192.0.2.1"]
     check(proxied and all(r[1] == "127.0.0.1" for r in proxied), "query log: client and proxy peer %r" % proxied)
+    split = [r for r in rows if r[0] == "192.0.2.21"]
+    check(len(split) == 1 and split[0][1] == "127.0.0.1", "query log: a split header's client %r" % split)
+    ended = [r for r in rows if r[0] == "127.0.0.6"]
+    check(len(ended) == 1, "query log: the line 'P' that ended without LF %r" % ended)
     note("ok the query log names the end client and the proxy")
 
     # The total limit: a trusted proxy's idle connections count there (not per source).
