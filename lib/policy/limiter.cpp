@@ -582,11 +582,28 @@ struct Limiter::Impl {
     slot.flags = static_cast<std::uint8_t>(eventful ? slot.flags | kEventful : slot.flags & ~kEventful);
   }
 
+  // A record is `listed` exactly when its key has one entry in the shard's list, so
+  // that the list's size is the number of suspensions in force (a suspension that has
+  // just ended stays until the next collect_expired()).
   static void list_suspension(Shard& s, Slot& slot) {
     Heavy* h = record(s, slot);
     if (h->listed) return;
     h->listed = true;
     s.suspended.push_back(Key{slot.k0, slot.k1});
+  }
+
+  // The other way: an operator's lift, or a state import that replaces a listed source.
+  // Both are rare, so a scan of the shard's list is fine.
+  static void unlist_suspension(Shard& s, Slot& slot) {
+    Heavy* h = record(s, slot);
+    if (!h->listed) return;
+    h->listed = false;
+    for (Key& k : s.suspended)
+      if (k.k0 == slot.k0 && k.k1 == slot.k1) {
+        k = s.suspended.back();
+        s.suspended.pop_back();
+        return;
+      }
   }
 
   void queue_events(std::vector<LimiterEvent>& batch) {
@@ -780,7 +797,7 @@ LiftResult Limiter::lift(const SourceKey& source, bool forget_episodes) {
     r.previous_until = h.suspended_until;
     h.suspended_until = now;
     h.flags |= SourceState::kExpiryReported;  // ended by an operator, which lib/state records itself
-    h.listed = false;                         // collect_expired() drops the stale list entry
+    Impl::unlist_suspension(s, *slot);
     Impl::mark_dirty(s, *slot);
   }
   if (forget_episodes && h.episodes) {
@@ -914,7 +931,7 @@ bool Limiter::import(const SourceState& state) {
   if (h.suspended_until != 0 && !(h.flags & SourceState::kExpiryReported))
     Impl::list_suspension(s, slot);
   else
-    h.listed = false;  // replacing a listed source: its stale list entry is dropped by collect_expired()
+    Impl::unlist_suspension(s, slot);  // when it replaces a listed source
   if (!h.listed) Impl::maybe_make_inline(s, slot, now);
   if (slot.flags & kHeavy) Impl::refresh(s, slot);
   // An empty state is a forgotten source: do not keep a slot for it.

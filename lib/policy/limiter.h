@@ -151,7 +151,7 @@ struct SuspendResult {
 struct LimiterStats {
   std::size_t tracked_sources = 0;
   std::size_t heavy_sources = 0;       // sources with a heavy record (many queries or a suspension)
-  std::size_t active_suspensions = 0;  // suspensions whose expiry has not been reported yet
+  std::size_t active_suspensions = 0;  // suspensions in force (one that has ended: until the next drain_events)
   std::size_t table_bytes = 0;         // the hash tables' slots
   std::size_t heavy_bytes = 0;         // heavy records in use (their arena blocks)
   std::size_t total_bytes = 0;         // everything the limiter owns (incl. the arena's free blocks)

@@ -309,6 +309,36 @@ TEST_CASE("operators lift and impose suspensions") {
     CHECK(lim.drain_events(events) == 0);
     CHECK_THROWS_AS(lim.suspend(key, 0s), std::invalid_argument);
   }
+  SECTION("lifts and suspensions in turn leave one suspension listed, once") {
+    auto b = ip("192.0.2.2");
+    lim.suspend(lim.key_of(b), 3h);
+    for (int i = 0; i < 3; ++i) {
+      lim.suspend(key, 2h);
+      CHECK(lim.lift(key).was_suspended);
+      lim.suspend(key, 2h);
+    }
+    CHECK(lim.stats().active_suspensions == 2);
+    auto active = lim.active_suspensions();
+    REQUIRE(active.size() == 2);
+    CHECK(active[0].source == key);
+    CHECK(active[1].source == lim.key_of(b));
+    CHECK(lim.lift(key).was_suspended);
+    CHECK(lim.stats().active_suspensions == 1);
+    REQUIRE(lim.active_suspensions().size() == 1);
+    // Restoring a lifted state over a listed source unlists it too.
+    lim.suspend(key, 1h);
+    SourceState lifted = *lim.inspect(key);
+    lifted.suspended_until = clock.now() - 1;
+    lifted.flags |= SourceState::kExpiryReported;
+    lim.suspend(key, 1h);
+    REQUIRE(lim.import(lifted));
+    CHECK(lim.stats().active_suspensions == 1);
+    // An ended suspension leaves the count at the next drain.
+    clock.advance(3 * 3600);
+    std::vector<LimiterEvent> events;
+    lim.drain_events(events);
+    CHECK(lim.stats().active_suspensions == 0);
+  }
   SECTION("suspend replaces a current suspension") {
     spread(lim, clock, a, 2, 0);
     auto d = lim.check(a);
