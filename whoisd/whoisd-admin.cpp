@@ -24,9 +24,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -36,8 +38,10 @@
 
 #include "common/clock.h"
 #include "common/duration.h"
+#include "common/escape.h"
 #include "common/log.h"
 #include "policy/source_key.h"
+#include "server/config.h"
 #include "state/retention.h"
 #include "state/state_db.h"
 #include "state/state_reports.h"
@@ -52,9 +56,18 @@ struct UsageError : std::runtime_error {
 
 // ---- output helpers -------------------------------------------------------
 
+// Always valid JSON, whatever the bytes: a text column may hold anything an older
+// tool or a hand-edited file put there, so bytes that are not UTF-8 become U+FFFD.
 std::string json_string(std::string_view s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = whoisd::printable_utf8_length(s.substr(i));
+      out += n ? s.substr(i, n) : std::string_view("\\ufffd");
+      i += n ? n : 1;
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -62,7 +75,7 @@ std::string json_string(std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
           char buf[8];
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
@@ -70,6 +83,7 @@ std::string json_string(std::string_view s) {
           out += static_cast<char>(c);
         }
     }
+    ++i;
   }
   return out + "\"";
 }
@@ -140,7 +154,43 @@ std::chrono::seconds duration_arg(const std::string& option, const std::string& 
   auto d = whoisd::parse_duration(text, &error);
   if (!d) throw UsageError(option + ": " + error);
   if (d->count() <= 0) throw UsageError(option + ": '" + text + "' must be longer than zero");
-  return std::chrono::duration_cast<std::chrono::seconds>(*d);
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  if (seconds.count() < 1) throw UsageError(option + ": '" + text + "' is shorter than a second, the finest step here");
+  return seconds;
+}
+
+// The start of a period of `since` back from `now`. A period longer than the time
+// since 1970 starts then (no overflow in microseconds for "99999999w").
+UnixSeconds period_start(UnixSeconds now, std::chrono::seconds since) {
+  return since.count() >= now ? 0 : now - since.count();
+}
+
+// --hours: a whole number of hours in [1, max], with a message that says so.
+int hours_arg(const std::string& text, int max) {
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > max)
+    throw UsageError("--hours: '" + text + "' is not a whole number of hours from 1 to " + std::to_string(max));
+  return value;
+}
+
+// A reason or an operator's name: it reaches terminals, the daemon's log and JSON, so
+// it must be printable UTF-8 text, and short enough to read in a table.
+std::string text_arg(const std::string& option, const std::string& text) {
+  constexpr std::size_t kMaxBytes = 500;
+  if (text.size() > kMaxBytes)
+    throw UsageError(option + ": " + std::to_string(text.size()) + " bytes, more than " + std::to_string(kMaxBytes));
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = whoisd::printable_utf8_length(std::string_view(text).substr(i));
+    if (n == 0) {
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[i]));
+      throw UsageError(option + ": byte " + std::to_string(i + 1) + " (" + byte +
+                       ") is not printable UTF-8 text (control character or invalid encoding)");
+    }
+    i += n;
+  }
+  return text;
 }
 
 std::string source_arg(const std::string& text, int ipv6_prefix) {
@@ -173,11 +223,13 @@ Settings settings_from_config(const std::string& file) {
     const auto& where = e.source().begin;
     throw UsageError("config " + file + ": line " + std::to_string(where.line) + ": " + std::string(e.description()));
   }
-  auto dir = config["state"]["dir"];
-  if (!dir) throw UsageError("config " + file + ": [state] dir is missing");
-  if (!dir.is_string()) throw UsageError("config " + file + ": [state] dir must be a string");
-  s.state_dir = dir.value<std::string>().value_or("");
-  if (s.state_dir.empty()) throw UsageError("config " + file + ": [state] dir is empty");
+  // The daemon's default when the file leaves it out (every key is optional).
+  s.state_dir = whoisd::Config{}.state_dir;
+  if (auto dir = config["state"]["dir"]) {
+    if (!dir.is_string()) throw UsageError("config " + file + ": [state] dir must be a string");
+    s.state_dir = dir.value<std::string>().value_or("");
+    if (s.state_dir.empty()) throw UsageError("config " + file + ": [state] dir is empty");
+  }
   if (auto prefix = config["limits"]["ipv6_prefix"]) {
     auto v = prefix.value<std::int64_t>();
     if (!prefix.is_integer() || !v || *v < 1 || *v > 128)
@@ -201,6 +253,12 @@ struct Common {
   whoisd::SystemClock clock;
 
   whoisd::StateDb open(whoisd::StateDb::Mode mode) const {
+    std::error_code ec;
+    const auto status = std::filesystem::status(settings.state_dir, ec);
+    if (status.type() == std::filesystem::file_type::not_found)
+      throw whoisd::StateDbError("state directory " + settings.state_dir + ": does not exist");
+    if (!ec && status.type() != std::filesystem::file_type::directory)
+      throw whoisd::StateDbError("state directory " + settings.state_dir + ": not a directory");
     return whoisd::StateDb::open(whoisd::state_db_path(settings.state_dir), mode);
   }
 };
@@ -208,8 +266,8 @@ struct Common {
 void cmd_top(Common& c, const std::string& since_text, std::size_t limit) {
   auto since = duration_arg("--since", since_text);
   auto db = c.open(whoisd::StateDb::Mode::read_only);
-  std::int64_t since_us = (c.clock.now() - since.count()) * 1'000'000;
-  auto top = whoisd::top_sources(db, since_us, limit);
+  const UnixSeconds start = period_start(c.clock.now(), since);
+  auto top = whoisd::top_sources(db, start * 1'000'000, limit);
   if (c.json) {
     std::vector<std::string> items;
     for (const auto& t : top) {
@@ -224,13 +282,13 @@ void cmd_top(Common& c, const std::string& since_text, std::size_t limit) {
                           .done());
     }
     std::cout << JsonObject()
-                     .str("since", whoisd::log::iso8601_utc(c.clock.now() - since.count()))
+                     .str("since", whoisd::log::iso8601_utc(start))
                      .raw("sources", json_array(items))
                      .done()
               << "\n";
     return;
   }
-  std::cout << "Sources with most queries since " << whoisd::log::iso8601_utc(c.clock.now() - since.count()) << " ("
+  std::cout << "Sources with most queries since " << whoisd::log::iso8601_utc(start) << " ("
             << since_text << "):\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : top) {
@@ -249,7 +307,8 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
   auto since = duration_arg("--since", since_text);
   auto db = c.open(whoisd::StateDb::Mode::read_only);
   UnixSeconds now = c.clock.now();
-  auto h = whoisd::source_history(db, source, (now - since.count()) * 1'000'000, limit, now);
+  const UnixSeconds start = period_start(now, since);
+  auto h = whoisd::source_history(db, source, start * 1'000'000, limit, now);
   if (c.json) {
     std::vector<std::string> queries, events;
     for (const auto& q : h.queries) {
@@ -271,7 +330,7 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
                            .str("operator", e.operator_name)
                            .done());
     JsonObject o;
-    o.str("source", source).str("since", whoisd::log::iso8601_utc(now - since.count()));
+    o.str("source", source).str("since", whoisd::log::iso8601_utc(start));
     if (h.suspended_until)
       o.str("suspended_until", whoisd::log::iso8601_utc(*h.suspended_until)).boolean("manual", h.manual);
     else
@@ -284,7 +343,7 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
               << "\n";
     return;
   }
-  std::cout << "Source " << source << " since " << whoisd::log::iso8601_utc(now - since.count()) << ": "
+  std::cout << "Source " << source << " since " << whoisd::log::iso8601_utc(start) << ": "
             << h.queries_total << " queries";
   if (h.suspended_until && h.manual) {
     std::cout << "; suspended by an operator until " << whoisd::log::iso8601_utc(*h.suspended_until);
@@ -395,6 +454,10 @@ int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds 
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  // The daemon took the command up but would not carry it out (an exempt source, a
+  // prefix length it does not key by): a failure for the operator's script too.
+  constexpr std::string_view kRefused = "refused: ";
+  const bool refused = applied && applied->result.rfind(kRefused, 0) == 0;
   if (c.json) {
     JsonObject o;
     o.num("id", id).str("action", action.action).str("source", action.source).num("hours", action.hours);
@@ -403,8 +466,14 @@ int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds 
       o.str("applied_at", whoisd::log::iso8601_utc(*applied->applied_at)).str("result", applied->result);
     else
       o.null("applied_at").null("result");
-    std::cout << o.done() << "\n";
-    return 0;
+    std::cout << o.boolean("refused", refused).done() << "\n";
+    return refused ? 1 : 0;
+  }
+  if (refused) {
+    std::cout << ": the daemon refused it at " << whoisd::log::iso8601_utc(*applied->applied_at) << ".\n";
+    std::cerr << "whoisd-admin: " << action.action << " " << action.source << ": "
+              << applied->result.substr(kRefused.size()) << "\n";
+    return 1;
   }
   if (applied)
     std::cout << ": applied at " << whoisd::log::iso8601_utc(*applied->applied_at) << ": " << applied->result << ".\n";
@@ -480,12 +549,13 @@ int main(int argc, char** argv) {
   lift->add_option("--reason", reason, "Why (recorded in the abuse log)")->required();
   lift->add_flag("--forget-episodes", forget, "Also forget its episodes: the next suspension is the first again");
 
-  int hours = 0;
+  std::string hours_text;
+  constexpr int kMaxHours = 24 * 366;
   auto* suspend = app.add_subcommand("suspend", "Impose a suspension (in the running daemon within a second)");
   suspend->add_option("SOURCE", source, "IPv4 address, IPv6 address or /64")->required();
-  suspend->add_option("--hours", hours, "How long, counted from when the daemon applies it")
-      ->required()
-      ->check(CLI::Range(1, 24 * 366));
+  suspend->add_option("--hours", hours_text,
+                      "How long, counted from when the daemon applies it (1 to " + std::to_string(kMaxHours) + ")")
+      ->required();
   suspend->add_option("--reason", reason, "Why (recorded in the abuse log)")->required();
   for (auto* sub : {lift, suspend}) {
     sub->add_option("--operator", operator_name, "Who (default: the login name)")->capture_default_str();
@@ -524,11 +594,11 @@ int main(int argc, char** argv) {
       whoisd::AdminAction action;
       action.action = lift->parsed() ? "lift" : "suspend";
       action.source = source_arg(source, c.settings.ipv6_prefix);
-      action.hours = lift->parsed() ? 0 : hours;
+      action.hours = lift->parsed() ? 0 : hours_arg(hours_text, kMaxHours);
       action.forget_episodes = forget;
-      action.reason = reason;
-      action.operator_name = operator_name;
-      if (reason.find_first_not_of(" \t") == std::string::npos) throw UsageError("--reason: must not be empty");
+      action.reason = text_arg("--reason", reason);
+      action.operator_name = text_arg("--operator", operator_name);
+      if (reason.find_first_not_of(' ') == std::string::npos) throw UsageError("--reason: must not be empty");
       std::string error;
       auto wait = whoisd::parse_duration(wait_text, &error);
       if (!wait) throw UsageError("--wait: " + error);

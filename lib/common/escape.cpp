@@ -66,6 +66,13 @@ std::string escape(std::string_view raw, std::size_t max_bytes, bool keep_utf8) 
 
 }  // namespace
 
+std::size_t printable_utf8_length(std::string_view s) {
+  if (s.empty()) return 0;
+  const auto c = static_cast<unsigned char>(s[0]);
+  if (c < 0x80) return c >= 0x20 && c < 0x7f ? 1 : 0;
+  return utf8_sequence(s);
+}
+
 std::string escape_bytes(std::string_view raw, std::size_t max_bytes) { return escape(raw, max_bytes, false); }
 std::string escape_keep_utf8(std::string_view raw, std::size_t max_bytes) { return escape(raw, max_bytes, true); }
 void escape_keep_utf8(std::string_view raw, std::size_t max_bytes, std::string& out) {

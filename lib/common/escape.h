@@ -19,4 +19,9 @@ std::string escape_keep_utf8(std::string_view raw, std::size_t max_bytes = 4096)
 // The same into `out`, replacing what it held (its capacity reused: for hot loops).
 void escape_keep_utf8(std::string_view raw, std::size_t max_bytes, std::string& out);
 
+// Length of the printable character at the start of `s`: 1 for printable ASCII
+// (0x20-0x7e), 2-4 for a well-formed UTF-8 sequence of a code point that is not a
+// control character (nor U+2028/U+2029); 0 when it is neither (or `s` is empty).
+std::size_t printable_utf8_length(std::string_view s);
+
 }  // namespace whoisd

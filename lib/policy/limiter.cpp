@@ -631,6 +631,17 @@ int Limiter::ipv6_prefix() const { return impl_->config.load(std::memory_order_a
 
 SourceKey Limiter::key_of(const IpAddress& client) const { return source_key(client, ipv6_prefix()); }
 
+bool Limiter::exempt(const SourceKey& source) const {
+  const Config& cfg = *impl_->config.load(std::memory_order_acquire);
+  // Prefix lengths compared in IpAddress's 128-bit form (IPv4 is ::ffff:a.b.c.d).
+  const int source_bits = source.is_v4() ? 96 + source.prefix : source.prefix;
+  for (const auto& n : cfg.exempt) {
+    const int network_bits = n.base().is_v4() ? 96 + n.prefix() : n.prefix();
+    if (network_bits <= source_bits && n.contains(source.address())) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> Limiter::reconfigure(LimiterConfig config) {
   std::vector<std::string> warnings;
   auto cfg = build_config(config);  // throws on an unusable config, before anything changes

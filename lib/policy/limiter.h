@@ -179,6 +179,10 @@ class Limiter {
 
   // The key a client address counts against, without counting anything.
   SourceKey key_of(const IpAddress& client) const;
+  // Whether every address of `source` is exempt ([limits] exempt). An operator's
+  // suspension of such a source would never be consulted (an exempt query is answered
+  // before any lookup), so lib/state refuses it rather than report it imposed.
+  bool exempt(const SourceKey& source) const;
 
   // ---- operator actions (whoisd-admin via lib/state) ----
   LiftResult lift(const SourceKey& source, bool forget_episodes = false);

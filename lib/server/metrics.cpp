@@ -377,7 +377,8 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry, const Clock& clock)
                           "within a second).",
                           {}, [w] { return w->call(&Watched::suspensions_active); });
   registry.counter_callback("whoisd_admin_actions_total",
-                            "Operator commands (whoisd-admin suspend, lift) the daemon has applied.", {},
+                            "Operator commands (whoisd-admin suspend, lift) the daemon has taken up: carried out, or refused with "
+                            "a reason (each one logged as admin_action).", {},
                             [w] { return w->call(&Watched::admin_actions); });
   registry.counter_callback("whoisd_state_write_errors_total", kWriteErrorsHelp, {{"writer", "query_log"}},
                             [w] { return w->call(&Watched::log_write_errors); });

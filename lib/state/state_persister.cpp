@@ -322,6 +322,10 @@ void StatePersister::round_and_fold(bool fold_now) {
         if (forget) mark.result += "; episodes forgotten";
         im.unwritten_events.push_back({now, to_string(*key), "suspension_lifted", r.episodes, r.previous_until,
                                        reason, who});
+      } else if (action == "suspend" && limiter_.exempt(*key)) {
+        mark.result = "refused: " + to_string(*key) +
+                      " is exempt from the limits ([limits] exempt), so a suspension would never apply to it; "
+                      "take it out of the exemption (and reload) first";
       } else if (action == "suspend" && hours > 0 && hours <= 24 * 366 * 10) {
         SuspendResult r = limiter_.suspend(*key, std::chrono::hours(hours));
         mark.result = "suspended until " + log::iso8601_utc(r.until);

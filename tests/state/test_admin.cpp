@@ -116,6 +116,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
   const std::int64_t now_us = clock.now() * 1'000'000;
   LimiterConfig config;
   config.queries = 5;
+  config.exempt.push_back(*whoisd::Network::parse("203.0.113.0/24"));
   Limiter limiter(config, clock);
   StatePersister persister(path, limiter, clock, {.interval = 200ms});
   persister.load();
@@ -235,6 +236,44 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK_THAT(text_lift.out, Catch::Contains("Queued action") && Catch::Contains("not suspended"));
   }
 
+  SECTION("an action the daemon refuses fails, and says why") {
+    // An exempt source is answered before any lookup: a suspension would never apply.
+    Run exempt = admin_text(dir, {"suspend", "203.0.113.7", "--hours", "2", "--reason", "monitor gone wild"});
+    CHECK(exempt.exit_code == 1);
+    CHECK_THAT(exempt.err, Catch::Contains("203.0.113.7") && Catch::Contains("exempt"));
+    CHECK(limiter.check(ip("203.0.113.7")).verdict == Decision::Verdict::exempt);
+    Run exempt_json = admin(dir, {"--state-dir", dir.path(), "--json", "suspend", "203.0.113.8", "--hours", "2",
+                                  "--reason", "x"});
+    CHECK(exempt_json.exit_code == 1);
+    Json j = parse_json(exempt_json.out);
+    CHECK(j["applied"].b);
+    CHECK(j["refused"].b);
+    CHECK_THAT(j["result"].s, Catch::StartsWith("refused: 203.0.113.8 is exempt"));
+    // A network of another prefix length than the daemon keys IPv6 sources by.
+    Run prefix = admin_text(dir, {"--ipv6-prefix", "56", "lift", "2001:db8:1:200::/56", "--reason", "x"});
+    CHECK(prefix.exit_code == 1);
+    CHECK_THAT(prefix.err, Catch::Contains("/56"));
+    // What it did carry out stays a success.
+    CHECK(admin_json(dir, {"suspend", "203.0.114.7", "--hours", "2", "--reason", "x"})["refused"].b == false);
+    Json h = admin_json(dir, {"history", "203.0.114.7"});
+    CHECK(h["manual"].b);
+  }
+
+  SECTION("JSON stays valid whatever bytes a stored text holds") {
+    {
+      StateDb db = StateDb::open(path, StateDb::Mode::read_write);
+      db.exec("INSERT INTO abuse_events (time, source, kind, reason, operator, episode, until) VALUES (" +
+              std::to_string(clock.now()) + ", '192.0.2.1', 'suspension_lifted', CAST(X'6261640aff01' AS TEXT), "
+              "CAST(X'c3a7e2' AS TEXT), 1, 0)");
+    }
+    Run r = admin(dir, {"--state-dir", dir.path(), "--json", "history", "192.0.2.1"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find('\xff') == std::string::npos);
+    CHECK(r.out.find('\x01') == std::string::npos);
+    CHECK_THAT(r.out, Catch::Contains(R"("bad\n\ufffd\u0001")") && Catch::Contains("\"\xc3\xa7\\ufffd\""));
+    CHECK(parse_json(r.out)["source"].s == "192.0.2.1");
+  }
+
   SECTION("purge") {
     Json purged = admin_json(dir, {"purge", "--retention", "1d"});
     CHECK(purged["query_log"].integer() == 1);
@@ -258,6 +297,24 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK(bare_number.exit_code == 2);
     Run no_hours = admin_text(dir, {"suspend", "192.0.2.1", "--reason", "x"});
     CHECK(no_hours.exit_code != 0);
+    Run bad_hours = admin_text(dir, {"suspend", "192.0.2.1", "--hours", "5x", "--reason", "x"});
+    CHECK(bad_hours.exit_code == 2);
+    CHECK_THAT(bad_hours.err, Catch::Contains("'5x' is not a whole number of hours"));
+    Run sub_second = admin_text(dir, {"top", "--since", "500ms"});
+    CHECK(sub_second.exit_code == 2);
+    CHECK_THAT(sub_second.err, Catch::Contains("shorter than a second"));
+    for (const char* text : {"a\x01b", "bad\xff", "tab\there"}) {
+      Run bad_reason = admin_text(dir, {"lift", "192.0.2.1", "--reason", text});
+      CHECK(bad_reason.exit_code == 2);
+      CHECK_THAT(bad_reason.err, Catch::Contains("--reason: byte") && Catch::Contains("not printable UTF-8"));
+    }
+    Run bad_operator = admin_text(dir, {"lift", "192.0.2.1", "--reason", "x", "--operator", "ana\x1b[31m"});
+    CHECK(bad_operator.exit_code == 2);
+    CHECK_THAT(bad_operator.err, Catch::Contains("--operator: byte 4 (0x1b)"));
+    // A period longer than the time since 1970 starts then.
+    Json forever = admin_json(dir, {"top", "--since", "99999999w"});
+    CHECK(forever["since"].s == "1970-01-01T00:00:00Z");
+    CHECK(forever["sources"].a.size() == 3);
     CHECK(sql_int(path, "SELECT count(*) FROM admin_actions") == 0);  // nothing queued by a refused command
   }
 
@@ -273,6 +330,13 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.err, Catch::Contains(path) && Catch::Contains("does not exist"));
   CHECK(access(path.c_str(), F_OK) != 0);  // not created by the tool
+
+  {
+    std::ofstream f(path + ".file");
+  }
+  Run not_a_dir = admin(dir, {"--state-dir", path + ".file", "top"});
+  CHECK(not_a_dir.exit_code == 1);
+  CHECK_THAT(not_a_dir.err, Catch::Contains(path + ".file: not a directory"));
 
   Run nowhere = admin(dir, {"top"});
   CHECK(nowhere.exit_code == 2);
@@ -290,6 +354,17 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
 
   // --config: [state] dir and [limits] ipv6_prefix from the daemon's file.
   std::string conf = dir.file("whoisd.conf");
+  {
+    std::ofstream f(conf);
+    f << "[state]\ndir = \"" << dir.path() << "\"\n[limits]\nipv6_prefix = 48\n";
+  }
+  {
+    std::ofstream f(conf);
+    f << "[limits]\nqueries = 5\n";  // every key is optional: [state] dir is the daemon's default
+  }
+  Run default_dir = admin(dir, {"--config", conf, "top"});
+  CHECK_THAT(default_dir.err, !Catch::Contains("missing"));
+  if (default_dir.exit_code != 0) CHECK_THAT(default_dir.err, Catch::Contains("/var/lib/whoisd/state"));
   {
     std::ofstream f(conf);
     f << "[state]\ndir = \"" << dir.path() << "\"\n[limits]\nipv6_prefix = 48\n";
