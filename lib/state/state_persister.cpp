@@ -373,8 +373,10 @@ void StatePersister::round_and_fold(bool fold_now) {
 
     // 3. The sources that changed: one journal record, plus the rows whoisd-admin's
     // views read written straight to source_state (write_direct_if_needed). After a
-    // failed round, whose dirty marks were consumed without being stored, the journal
-    // is folded and every source written to source_state instead.
+    // failed round, whose dirty marks were consumed without being stored, source_state
+    // is rewritten whole from the limiter instead (which holds every source not
+    // forgotten since load()): emptied first, so that the sources forgotten in the
+    // meantime, whose marks went with the failed round, lose their rows too.
     std::string sink_error;
     std::uint64_t written = 0, direct = 0;
     im.record.clear();
@@ -382,7 +384,8 @@ void StatePersister::round_and_fold(bool fold_now) {
     bool rewrite = im.full_rewrite;
     im.full_rewrite = true;  // until this round commits
     if (rewrite) {
-      im.journal.fold(im.sources);
+      im.journal.fold(im.sources);  // empties the journal; its entries are in the limiter too
+      im.db.exec("DELETE FROM source_state");
       limiter_.export_dirty([](const SourceState&) {});  // export_all covers them
       limiter_.export_all([&](const SourceState& state) {
         if (!sink_error.empty()) return;

@@ -183,6 +183,43 @@ TEST_CASE("suspensions started and expired reach the abuse log; forgotten source
   CHECK(sql_int(path, "SELECT count(*) FROM source_state WHERE source = '192.0.2.44'") == 0);
 }
 
+TEST_CASE("after a failed round source_state is rewritten to what the limiter holds, forgotten sources gone",
+          "[state][persister]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  ManualClock clock;
+  Limiter limiter(small_limits(3), clock);
+  StatePersister persister(path, limiter, clock);
+  persister.load();
+  CHECK(run(limiter, "192.0.2.44", 4) == Decision::Verdict::limit_crossed);
+  CHECK(run(limiter, "192.0.2.45", 1) == Decision::Verdict::allow);
+  persister.round();
+  clock.advance(61);
+  persister.round();  // the fold: both rows in source_state itself
+  REQUIRE(sql_int(path, "SELECT count(*) FROM source_state") == 2);
+
+  // The disk fails for the round in which the limiter has forgotten 192.0.2.45 (its
+  // query out of the window, no episode); its mark goes with the failed round.
+  clock.advance(25 * 3600);
+  limiter.sweep(1'000'000);
+  REQUIRE_FALSE(limiter.inspect(limiter.key_of(ip("192.0.2.45"))));
+  whoisd::test::sql_exec(path, "CREATE TRIGGER fail BEFORE INSERT ON source_journal "
+                               "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END");
+  CHECK_THROWS_AS(persister.round(), whoisd::StateDbError);
+  CHECK(persister.stats().round_errors == 1);
+  whoisd::test::sql_exec(path, "DROP TRIGGER fail");
+  persister.round();  // the rewrite
+  CHECK(sql_int(path, "SELECT count(*) FROM source_state WHERE source = '192.0.2.45'") == 0);
+  CHECK(sql_int(path, "SELECT episodes FROM source_state WHERE source = '192.0.2.44'") == 1);
+  CHECK(stored_int(path, "SELECT count(*) FROM source_state") == 1);
+
+  // What a restart loads is what the limiter held.
+  Limiter restarted(small_limits(3), clock);
+  StatePersister again(path, restarted, clock);
+  CHECK(again.load().sources == 1);
+  CHECK_FALSE(restarted.inspect(restarted.key_of(ip("192.0.2.45"))));
+}
+
 TEST_CASE("operators' lift and suspend reach the limiter and the abuse log", "[state][persister][admin]") {
   TempDir dir;
   std::string path = new_state(dir);
