@@ -72,9 +72,10 @@ void set_help(ParsedQuery& out) {
   out.reason.clear();
 }
 
-bool is_ascii_space(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
+// The white space trimmed from a line's ends (SPEC §2): what a person or a program
+// puts around a name. The other ASCII "spaces" (CR beyond the one that ends the line,
+// LF, VT, FF) are control characters, which SPEC §1 answers as invalid wherever they are.
+bool is_blank(unsigned char c) { return c == ' ' || c == '\t'; }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_ldh_lower(unsigned char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-'; }
@@ -415,9 +416,9 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.size() > kMaxQueryLineBytes) return set_invalid(out, reason::kTooLong);
 
-  while (!line.empty() && is_ascii_space(static_cast<unsigned char>(line.front())))
+  while (!line.empty() && is_blank(static_cast<unsigned char>(line.front())))
     line.remove_prefix(1);
-  while (!line.empty() && is_ascii_space(static_cast<unsigned char>(line.back())))
+  while (!line.empty() && is_blank(static_cast<unsigned char>(line.back())))
     line.remove_suffix(1);
   if (line.empty()) return set_invalid(out, reason::kEmpty);
 

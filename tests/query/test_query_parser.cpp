@@ -192,6 +192,12 @@ std::vector<Case> cases() {
       bad("exa\nmple.pt", "control characters"),
       bad("\x1B[31mexample.pt", "control characters"),
       bad("example.pt\x08\x08\x08", "control characters"),
+      // at the ends too: only blanks (space, tab) and the one CR before the LF are trimmed
+      bad("example.pt\x0B", "control characters"),
+      bad("\x0C" "example.pt", "control characters"),
+      bad("example.pt\r\r", "control characters"),
+      bad("example.pt\n", "control characters"),
+      bad(" \t\x0B", "control characters"),
       bad("\x85" "example.pt", "control characters"),          // ISO-8859-1 C1 (NEL)
       bad("\xC2\x85" "example.pt", "control characters"),      // UTF-8 C1 (NEL)
       bad("exa\x9Bmple.pt", "control characters"),              // ISO-8859-1 C1 (CSI)
