@@ -29,7 +29,9 @@
 // - Operator actions: suspend() sets a manual suspension ending now + duration (it
 //   replaces any current one and does not count as an episode); lift() ends the
 //   current suspension now (the episode count is kept unless asked to forget it, so
-//   a relapse still escalates).
+//   a relapse still escalates). The quiet period counts from the end of the last
+//   suspension of either kind: a source an operator had to suspend was not quiet, so
+//   its remembered episodes are kept until quiet_period after that suspension too.
 //
 // Thread safety: every member function may be called from any thread. The state is
 // split into shards by key hash, each with its own mutex; check() locks one shard,
