@@ -125,12 +125,26 @@ void resize_keeping_buffers(std::vector<T>& v, std::size_t n, std::vector<T>& sp
   }
 }
 
-// The spare items of this thread's decodes (resize_keeping_buffers): at most as many as
-// the largest record decoded on the thread held.
+// The spare items of this thread's decodes (resize_keeping_buffers). Far more than a
+// real record needs, and few enough that a thread keeps little after an odd large one.
+constexpr std::size_t kMaxSpareItems = 64;
+
 struct SpareItems {
   std::vector<PublishedNameServer> name_servers;
   std::vector<std::string> addresses;
   std::vector<PublishedDsRecord> ds_records;
+
+  void trim() {
+    trim(name_servers);
+    trim(addresses);
+    trim(ds_records);
+  }
+  template <typename T>
+  static void trim(std::vector<T>& spare) {
+    if (spare.size() <= kMaxSpareItems) return;
+    spare.resize(kMaxSpareItems);
+    spare.shrink_to_fit();
+  }
 };
 thread_local SpareItems spare_items;
 
@@ -190,12 +204,21 @@ std::string encode_published_record(const PublishedDomain& d) {
     w.uint(ds.digest_type);
     w.str(ds.digest_hex);
   }
-  return w.take();
+  std::string record = w.take();
+  if (record.size() > kMaxPublishedRecordBytes)
+    throw PublishedRecordError("its published data takes " + std::to_string(record.size()) + " bytes, more than the " +
+                               std::to_string(kMaxPublishedRecordBytes) + " a record may (" +
+                               std::to_string(d.name_servers.size()) + " name servers, " +
+                               std::to_string(d.ds_records.size()) + " DS records)");
+  return record;
 }
 
 void decode_published_record(std::string_view a_label, std::string_view record, PublishedDomain& d) {
   Reader in(record);
   if (record.empty()) throw PublishedRecordError("the record is empty");
+  if (record.size() > kMaxPublishedRecordBytes)
+    throw PublishedRecordError("the record is " + std::to_string(record.size()) + " bytes long, more than the " +
+                               std::to_string(kMaxPublishedRecordBytes) + " a record may be");
   const unsigned version = in.byte("the format version");
   if (version != kPublishedRecordVersion) {
     throw PublishedRecordError("record format version " + std::to_string(version) + ", this whoisd reads version " +
@@ -255,6 +278,7 @@ void decode_published_record(std::string_view a_label, std::string_view record, 
     in.str("ds_records.digest", ds.digest_hex);
     if (!is_upper_hex(ds.digest_hex)) throw PublishedRecordError("a DS digest that is not upper-case hexadecimal");
   }
+  spare.trim();
   if (in.left() != 0) {
     throw PublishedRecordError(std::to_string(in.left()) + " bytes after the last field");
   }

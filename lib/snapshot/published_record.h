@@ -6,6 +6,7 @@
 // PublishedRecordError saying what, never a read out of bounds.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,6 +16,12 @@
 namespace whoisd {
 
 inline constexpr unsigned char kPublishedRecordVersion = 1;
+
+// The largest record: a domain's published data takes about 1 KB, and 64 KiB holds
+// hundreds of name servers. A larger one is refused when built and when read, which
+// bounds what a decode allocates (a forged count of items is at most one per byte left,
+// and an item takes up to ~80 bytes of memory: ~5 MB) and how long an answer can be.
+inline constexpr std::size_t kMaxPublishedRecordBytes = 64 * 1024;
 
 // What is wrong with a record, e.g. "the string u_label is 300 bytes long, 12 are left".
 // The store adds the file and the domain.

@@ -1,5 +1,6 @@
 #include "snapshot/snapshot_builder.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,26 @@
 #include "snapshot/sqlite_handle.h"
 
 namespace whoisd {
+
+namespace {
+
+// fsync(2) of a file or directory by path; what failed is named in the error.
+void sync_path(const std::string& path, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw SnapshotError(path + ": cannot open " + what + " to sync it: " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw SnapshotError(path + ": cannot sync " + what + ": " + std::strerror(err));
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -45,9 +66,13 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
       write_published_view(db.get());
     }
     validate_snapshot(temp_path, full_check);
+    // Written without syncs (above); on disk before its name is, so that a crash after
+    // the rename cannot leave a partial file at the path whoisd serves.
+    sync_path(temp_path, "the new snapshot");
     if (std::rename(temp_path.c_str(), out_path.c_str()) != 0) {
       throw SnapshotError(out_path + ": cannot rename " + temp_path + " over it: " + std::strerror(errno));
     }
+    sync_path(directory_of(out_path), "its directory");
   } catch (const sqlite::SqliteError& e) {
     std::remove(temp_path.c_str());
     throw SnapshotError(out_path + ": cannot " + std::string(action) + ": " + e.what());

@@ -133,6 +133,24 @@ TEST_CASE("wrong versions, flags, varints, ranges and digests are refused, sayin
   CHECK_THROWS_AS(whoisd::encode_published_record(ds), PublishedRecordError);
 }
 
+TEST_CASE("a record over 64 KiB is refused when built and when read") {
+  // As many name servers as fit, then one more than fits.
+  PublishedDomain d = small_domain();
+  d.name_servers.clear();
+  while (whoisd::encode_published_record(d).size() + 40 <= whoisd::kMaxPublishedRecordBytes)
+    d.name_servers.push_back({"ns" + std::to_string(d.name_servers.size()) + ".example-hosting.pt", {}, {}});
+  const std::string largest = whoisd::encode_published_record(d);
+  CHECK(whoisd::decode_published_record("x.pt", largest) == d);
+  d.name_servers.push_back({std::string(40, 'n') + ".pt", {}, {}});
+  CHECK_THROWS_WITH(whoisd::encode_published_record(d),
+                    Catch::Contains("more than the 65536 a record may") && Catch::Contains("name servers"));
+  // A forged record of 8 MB claiming millions of name servers is refused before any
+  // of them is made (before, it held gigabytes on the decoding thread).
+  std::string forged = largest.substr(0, largest.size() - 1);
+  forged.resize(8 << 20, '\0');
+  CHECK_THROWS_WITH(whoisd::decode_published_record("x.pt", forged), Catch::Contains("more than the 65536"));
+}
+
 TEST_CASE("an undisclosed contact cannot carry values, in either direction") {
   PublishedDomain d = small_domain();
   d.admin.email = "leak@example.pt";  // admin is not disclosed
