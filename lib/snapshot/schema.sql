@@ -235,6 +235,8 @@ CREATE TABLE published_domains (
   --  11  uint  number of DS records, then for each, in the registry's order:
   --            uint key_tag (0-65535), uint algorithm (0-255), uint digest_type
   --            (0-255), str digest (upper-case hexadecimal, not empty)
-  --   and nothing after the last field.
+  --   and nothing after the last field. At most 65,536 bytes (a domain's published
+  --   data takes about 1 KB): build refuses a domain whose record would be longer,
+  --   and whoisd answers a longer one as unreadable.
   record  BLOB NOT NULL
 ) WITHOUT ROWID;
