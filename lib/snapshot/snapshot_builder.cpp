@@ -39,6 +39,33 @@ std::string directory_of(const std::string& path) {
 
 }  // namespace
 
+// Each write transaction moves the counter by one: the seal's own write included.
+void seal_snapshot(const std::string& path) {
+  auto counter_of = [&path] {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw SnapshotError(path + ": cannot open to seal it: " + std::strerror(errno));
+    try {
+      const std::uint32_t counter = sqlite_change_counter(fd, path);
+      ::close(fd);
+      return counter;
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+  };
+  const std::uint32_t expected = counter_of() + 1;
+  {
+    sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+    sqlite::exec(db.get(), "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
+    const std::string seal = "INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed_change_counter', '" +
+                             std::to_string(expected) + "')";
+    sqlite::exec(db.get(), seal.c_str());
+  }
+  if (const std::uint32_t counter = counter_of(); counter != expected)
+    throw SnapshotError(path + ": cannot seal: SQLite's change counter is " + std::to_string(counter) +
+                        " after the seal's write, not " + std::to_string(expected));
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw SnapshotError(path + ": cannot open for reading: " + std::strerror(errno));
@@ -65,6 +92,7 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
       fill(db.get());
       write_published_view(db.get());
     }
+    seal_snapshot(temp_path);
     validate_snapshot(temp_path, full_check);
     // Written without syncs (above); on disk before its name is, so that a crash after
     // the rename cannot leave a partial file at the path whoisd serves.

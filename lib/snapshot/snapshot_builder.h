@@ -15,13 +15,19 @@ namespace whoisd {
 // The one way a snapshot file is written: a new database beside out_path gets
 // schema.sql, then `fill` adds the rows of the normalised tables and meta's
 // 'schema_version', 'exported_at' and 'source'; then published_domains and meta
-// 'domain_count' are derived from them (write_published_view); the file is validated
-// (PRAGMA quick_check too when full_check) and renamed over out_path, so a half-built
-// file is never served.
+// 'domain_count' are derived from them (write_published_view); the file is sealed
+// (seal_snapshot), validated (PRAGMA quick_check too when full_check), synced and
+// renamed over out_path, so a half-built file is never served.
 // `action` ("build", "generate") words the error. Throws SnapshotError on any SQL or
 // file error; the temporary file is removed then.
 void write_snapshot_file(const std::string& out_path, std::string_view action, bool full_check,
                          const std::function<void(sqlite3* db)>& fill);
+
+// Records in meta 'sealed_change_counter' the SQLite change counter the file has once
+// that write is committed (schema.sql, meta): every later write transaction moves the
+// counter, so whoisd and `whoisd-snapshot check` refuse a file edited after its build.
+// The file must not be open elsewhere. Throws SnapshotError naming it.
+void seal_snapshot(const std::string& path);
 
 // Runs schema.sql and then `sql` in a new database and renames it to out_path. `origin`
 // names where the SQL came from, for error messages. Throws SnapshotError (naming

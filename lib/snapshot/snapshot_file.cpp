@@ -71,6 +71,14 @@ std::pair<std::int64_t, FileIdentity> check_snapshot_file(const std::string& pat
   return {static_cast<std::int64_t>(st.st_size), identity_of(st)};
 }
 
+std::uint32_t sqlite_change_counter(int fd, const std::string& path) {
+  unsigned char counter[4];
+  const ssize_t got = ::pread(fd, counter, sizeof counter, 24);
+  if (got < 0) throw SnapshotError(path + ": cannot read: " + std::strerror(errno));
+  if (got != sizeof counter) throw SnapshotError(path + ": truncated SQLite header");
+  return read_be32(counter);
+}
+
 std::optional<FileIdentity> identity_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;

@@ -34,4 +34,8 @@ std::optional<FileIdentity> identity_of_open_file(int fd);
 // SnapshotError naming the file.
 std::pair<std::int64_t, FileIdentity> check_snapshot_file(const std::string& path);
 
+// SQLite's file change counter (header bytes 24-27) of the open file `fd`: every write
+// transaction in rollback-journal mode moves it. Throws SnapshotError naming `path`.
+std::uint32_t sqlite_change_counter(int fd, const std::string& path);
+
 }  // namespace whoisd

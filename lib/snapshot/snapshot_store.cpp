@@ -154,6 +154,7 @@ void validate_plans(sqlite3* db, const std::string& path) {
 struct MetaFacts {
   std::int64_t exported_at = 0;
   std::int64_t domain_count = 0;
+  std::optional<std::int64_t> sealed_change_counter;
 };
 
 // A non-negative decimal number of at most 12 digits, or nullopt.
@@ -192,6 +193,12 @@ MetaFacts validate_meta(sqlite3* db, const std::string& path) {
     throw SnapshotError(path + ": meta domain_count is '" + meta["domain_count"] + "', expected a number of domains");
   }
   facts.domain_count = *count;
+  if (meta.count("sealed_change_counter")) {
+    facts.sealed_change_counter = decimal(meta["sealed_change_counter"]);
+    if (!facts.sealed_change_counter)
+      throw SnapshotError(path + ": meta sealed_change_counter is '" + meta["sealed_change_counter"] +
+                          "', expected a number");
+  }
   return facts;
 }
 
@@ -323,6 +330,16 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
       if (!problems.empty()) throw SnapshotError(file + ": integrity check failed: " + problems);
     }
     probe_published_view(*first);
+    // Last, so that a file with a defect the checks above name is refused for that.
+    if (meta.sealed_change_counter) {
+      const std::uint32_t counter = sqlite_change_counter(file_.fd, file);
+      if (counter != *meta.sealed_change_counter)
+        throw SnapshotError(file + ": changed after whoisd-snapshot built it (SQLite change counter " +
+                            std::to_string(counter) + ", sealed at " + std::to_string(*meta.sealed_change_counter) +
+                            "): an edit of a built snapshot does not reach the published view it serves; " +
+                            rebuild_advice(file));
+      info.sealed = true;
+    }
     // Room for the pool to grow without allocating when a connection is given back.
     idle_.reserve(std::max<std::size_t>(connections, 256));
     idle_.push_back(std::move(first));

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "snapshot/published_view.h"
+#include "snapshot/snapshot_builder.h"
 #include "snapshot/snapshot_store.h"
 #include "snapshot/sqlite_handle.h"
 #include "support/fixture_snapshot.h"
@@ -52,9 +53,14 @@ std::string open_error(const std::string& path) {
 }
 
 void rebuild_published_view(const std::string& path) {
-  sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READWRITE);
-  write_published_view(db.get());
+  {
+    sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READWRITE);
+    write_published_view(db.get());
+  }
+  seal_snapshot(path);
 }
+
+void unseal(const std::string& path) { run_sql(path, "DELETE FROM meta WHERE key = 'sealed_change_counter'"); }
 
 std::vector<std::string> all_strings(const PublishedDomain& d) {
   std::vector<std::string> out = {d.u_label, d.a_label, d.status,

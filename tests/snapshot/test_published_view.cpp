@@ -118,10 +118,14 @@ TEST_CASE("the layout of version 1 is refused with the command that converts it,
   CHECK(whoisd::build_snapshot_from_export(old_path, built) == 36);
   CHECK(whoisd::test::read_bytes(old_path) == before);  // the export is never written
   CHECK(check_derived_equals_normalised(built) == 36);
-  // The normalised content is copied whole (meta's version and count aside).
+  // The normalised content is copied whole (meta's version, count and seal aside).
   whoisd::test::run_sql(old_path, "UPDATE meta SET value = '2' WHERE key = 'schema_version'; PRAGMA user_version = 2; "
                                   "INSERT INTO meta VALUES ('domain_count', '36');");
-  CHECK(whoisd::test::dump_content(built) == whoisd::test::dump_content(old_path));
+  whoisd::test::run_sql(old_path, "DELETE FROM meta WHERE key = 'sealed_change_counter'");
+  const std::string built_copy = dir.file("built-copy.sqlite");
+  whoisd::test::copy_file(built, built_copy);
+  whoisd::test::unseal(built_copy);
+  CHECK(whoisd::test::dump_content(built_copy) == whoisd::test::dump_content(old_path));
 
   CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(built, built), Catch::Contains("is the export itself"));
 }
@@ -165,6 +169,7 @@ TEST_CASE("meta domain_count: missing or not a number is refused; a wrong number
     CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("holds no domains"));
   }
   SECTION("a plausible wrong number: reported as it is on open (not counted), found by the comparison") {
+    whoisd::test::unseal(path);  // a sealed file is refused for any edit
     whoisd::test::run_sql(path, "UPDATE meta SET value = '37' WHERE key = 'domain_count'");
     CHECK(whoisd::validate_snapshot(path, false).domains == 37);
     whoisd::PublishedViewComparison result = compare(path, 37);
@@ -174,9 +179,45 @@ TEST_CASE("meta domain_count: missing or not a number is refused; a wrong number
   }
 }
 
+TEST_CASE("any edit of a built snapshot is refused: its published view would be stale") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  REQUIRE(whoisd::validate_snapshot(path, false).sealed);
+  // An opt-out recorded in the served file by hand: published_domains still holds the
+  // contact's data. (Here a probed domain shares the contact, so a probe names it first.)
+  whoisd::test::run_sql(path, "UPDATE contacts SET opt_out = 1 WHERE id = (SELECT registrant_id FROM domains "
+                              "WHERE a_label = '" + kUnprobed + "')");
+  CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("whoisd-snapshot build " + path + " --out"));
+  // An edit no probe can see, of a column that is never published.
+  std::string unseen = fixture_copy(dir, "unseen.sqlite");
+  whoisd::test::run_sql(unseen, "UPDATE contacts SET phone = '+351 000 000 000'");
+  CHECK_THAT(open_error(unseen), Catch::Contains(unseen) && Catch::Contains("changed after whoisd-snapshot built it") &&
+                                     Catch::Contains("whoisd-snapshot build " + unseen + " --out"));
+  // So is a VACUUM (it moves the counter too), and a file emptied by hand.
+  std::string vacuumed = fixture_copy(dir, "vacuumed.sqlite");
+  whoisd::test::run_sql(vacuumed, "VACUUM");
+  CHECK_THAT(open_error(vacuumed), Catch::Contains("changed after whoisd-snapshot built it"));
+  std::string emptied = fixture_copy(dir, "emptied.sqlite");
+  whoisd::test::run_sql(emptied, "DELETE FROM published_domains; DELETE FROM ds_records; DELETE FROM glue_addresses; "
+                                 "DELETE FROM name_servers; DELETE FROM domains;");
+  CHECK_THAT(open_error(emptied), Catch::Contains("changed after whoisd-snapshot built it"));
+  // Building from the edited file makes it servable, the opt-out applied.
+  std::string rebuilt = dir.file("rebuilt.sqlite");
+  CHECK(whoisd::build_snapshot_from_export(path, rebuilt) == 36);
+  CHECK(open_error(rebuilt) == "");
+  SnapshotStore store(rebuilt);
+  store.open();
+  CHECK_FALSE(store.lookup(kUnprobed)->registrant.disclosed);
+  // A file without the seal (built before it existed) is served, and says so.
+  std::string unsealed = fixture_copy(dir, "unsealed.sqlite");
+  whoisd::test::unseal(unsealed);
+  CHECK_FALSE(whoisd::validate_snapshot(unsealed, false).sealed);
+}
+
 TEST_CASE("a stale published_domains is refused where the probes reach it") {
   TempDir dir;
   std::string path = fixture_copy(dir);
+  whoisd::test::unseal(path);  // what the probes find in a file without the seal
   SECTION("a domain added to domains only (before every other name)") {
     whoisd::test::run_sql(path, "INSERT INTO domains SELECT id + 1000, '0-novo.pt', '0-novo.pt', hierarchy, created, "
                                 "expires, status, registrant_id, admin_id, tech_id FROM domains WHERE a_label = 'exemplo.pt'");
@@ -206,6 +247,7 @@ TEST_CASE("a stale published_domains is refused where the probes reach it") {
 TEST_CASE("an edit the probes do not reach is found by the full comparison, naming domain and field") {
   TempDir dir;
   std::string path = fixture_copy(dir);
+  whoisd::test::unseal(path);  // a file without the seal: only the comparison finds it
   whoisd::test::run_sql(path, "UPDATE name_servers SET host = 'ns9.exemplo.pt' WHERE position = 2 AND domain_id = "
                               "(SELECT id FROM domains WHERE a_label = '" + kUnprobed + "')");
   whoisd::test::run_sql(path, "DELETE FROM published_domains WHERE a_label = '" + kOtherUnprobed + "'");
@@ -221,6 +263,7 @@ TEST_CASE("an edit the probes do not reach is found by the full comparison, nami
 TEST_CASE("a garbage record is a SnapshotError naming the file, the domain and the fault, not a crash") {
   TempDir dir;
   std::string path = fixture_copy(dir);
+  whoisd::test::unseal(path);  // else any edit is refused before a record is read
   SECTION("met by a lookup") {
     set_record(path, kUnprobed, std::string("\x01\x7f", 2));  // u_label claims 127 bytes, 0 follow
     SnapshotStore store(path);

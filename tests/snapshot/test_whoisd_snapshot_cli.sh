@@ -43,10 +43,17 @@ expect 0 "all 1000 records match" "$tool" check "$dir/built.sqlite"
 [ "$(cksum < "$dir/export.sqlite")" = "$export_sum" ] || { echo "FAIL: build modified the export"; failures=$((failures + 1)); }
 expect 1 "is the export itself" "$tool" build "$dir/export.sqlite" --out "$dir/export.sqlite"
 expect 1 "$dir/absent.sqlite: no such file" "$tool" build "$dir/absent.sqlite" --out "$dir/x.sqlite"
-# check compares every record: an edited one is reported by name and field.
+# Any edit of a built (sealed) snapshot is refused, with the command that rebuilds it ...
 cp "$dir/built.sqlite" "$dir/edited.sqlite"
 sqlite3 "$dir/edited.sqlite" "UPDATE domains SET status = 'SUSPENDED' WHERE a_label =
   (SELECT a_label FROM domains WHERE status = 'ACTIVE' ORDER BY a_label LIMIT 1 OFFSET 500);"
+expect 1 "changed after whoisd-snapshot built it" "$tool" check --quick "$dir/edited.sqlite"
+expect 1 "whoisd-snapshot build $dir/edited.sqlite --out" "$tool" check "$dir/edited.sqlite"
+expect 0 "built from $dir/edited.sqlite, 1000 domains" "$tool" build "$dir/edited.sqlite" --out "$dir/rebuilt.sqlite"
+expect 0 "all 1000 records match" "$tool" check "$dir/rebuilt.sqlite"
+# ... and in a file without the seal (built before it existed), check compares every
+# record: an edited one is reported by name and field.
+sqlite3 "$dir/edited.sqlite" "DELETE FROM meta WHERE key = 'sealed_change_counter';"
 expect 1 "differs from the normalised tables in status" "$tool" check "$dir/edited.sqlite"
 
 printf 'not a database\n' > "$dir/text.sqlite"
