@@ -155,6 +155,13 @@ const std::vector<std::string> kStatuses = {"ACTIVE", "REGISTERED", "RESERVED", 
 const std::vector<std::string> kHierarchies = {"pt", "com.pt", "org.pt", "edu.pt", "gov.pt",
                                                "net.pt", "int.pt", "publ.pt", "nome.pt"};
 
+// A label that, directly under .pt, names one of the hierarchies ("com" of com.pt).
+bool is_hierarchy_label(const std::string& label) {
+  for (const std::string& h : kHierarchies)
+    if (h.size() == label.size() + 3 && h.compare(0, label.size(), label) == 0) return true;
+  return false;
+}
+
 const Weighted<std::string> kStatusWeights{{{"ACTIVE", 860}, {"REGISTERED", 40}, {"RESERVED", 40},
                                             {"PENDING DELETE", 25}, {"PENDING TRANSFER", 20}, {"SUSPENDED", 15}}};
 const Weighted<std::string> kHierarchyWeights{{{"pt", 700}, {"com.pt", 150}, {"org.pt", 50}, {"edu.pt", 20},
@@ -443,6 +450,13 @@ class Generator {
           unicode = label;
           a_label = converted;
         }
+      }
+      // "net.pt", "com.pt": a label directly under .pt that names a hierarchy is not a
+      // registration (a query for it is refused). Changed without drawing again, so
+      // that every other generated domain stays as it was for the seed.
+      if (hierarchy == "pt" && is_hierarchy_label(a_label)) {
+        a_label += "s";
+        unicode += "s";
       }
       if (a_label.size() > 63 || a_label.size() < 2) continue;
       std::string full = a_label + "." + hierarchy;

@@ -138,6 +138,31 @@ TEST_CASE("a version-2 file without published_domains is refused, naming the tab
                                    Catch::Contains("whoisd-snapshot build"));
 }
 
+TEST_CASE("build refuses a domain whoisd could never answer for, or would print under another name") {
+  TempDir dir;
+  auto refused = [&](const std::string& sql) {
+    std::string path = fixture_copy(dir, "edited.sqlite");
+    whoisd::test::run_sql(path, sql);
+    try {
+      whoisd::build_snapshot_from_export(path, dir.file("out.sqlite"));
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  // A 64-octet label: DNS allows 63, and the parser refuses the query.
+  CHECK_THAT(refused("UPDATE domains SET a_label = 'x' || a_label, u_label = 'x' || u_label WHERE a_label LIKE "
+                     "'a123456789-%'"),
+             Catch::Contains("domain 'xa123456789-") && Catch::Contains("refused (label too long)"));
+  // A hierarchy's own name registered directly under .pt.
+  CHECK_THAT(refused("UPDATE domains SET a_label = 'net.pt', u_label = 'net.pt' WHERE a_label = 'ip.pt'"),
+             Catch::Contains("domain 'net.pt'") && Catch::Contains("hierarchy name"));
+  // A u_label that is not the a_label's Unicode form: "Domain:" would name another domain.
+  CHECK_THAT(refused("UPDATE domains SET u_label = 'evil.pt' WHERE a_label = 'xn--aores-yra.pt'"),
+             Catch::Contains("domain 'xn--aores-yra.pt'") && Catch::Contains("u_label 'evil.pt'") &&
+                 Catch::Contains("'açores.pt'"));
+}
+
 TEST_CASE("an export lacking a normalised table or column is refused by build, naming it") {
   TempDir dir;
   std::string path = fixture_copy(dir);
