@@ -72,6 +72,15 @@ std::chrono::milliseconds drain_deadline(const Config& c) {
   return c.server.read_timeout + c.server.write_timeout + std::chrono::milliseconds(1000);
 }
 
+// SIGHUP, SIGTERM and SIGINT, blocked or unblocked in the calling thread (and so in the
+// threads it starts afterwards).
+void block_control_signals(int how) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signum : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, signum);
+  pthread_sigmask(how, &set, nullptr);
+}
+
 void log_snapshot(const char* event, const SnapshotInfo& info) {
   log::info(event)
       .kv("snapshot", info.path)
@@ -238,6 +247,8 @@ class Daemon {
     };
     uv_signal_start(&term, stop, SIGTERM);
     uv_signal_start(&intr, stop, SIGINT);
+    // What came during start-up is delivered now, to these handlers.
+    block_control_signals(SIG_UNBLOCK);
     // The limiter forgets sources whose state can no longer matter in bounded steps.
     uv_timer_init(&loop, &sweep);
     sweep.data = this;
@@ -468,10 +479,11 @@ int run_daemon(DaemonOptions options) {
   // query-log writer then contend on (a futex call every few queries under load).
   // Process-wide, and only possible before SQLite's first use.
   (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  // A SIGHUP during start-up (a reload sent too early) must not end the process with
-  // the default action; the control loop's handler replaces this once it runs, and
-  // the snapshot opened at start is the newest anyway.
-  std::signal(SIGHUP, SIG_IGN);
+  // A SIGHUP, SIGTERM or SIGINT during start-up (which can take seconds: a state schema
+  // upgrade) must neither end the process with the default action nor be lost: held
+  // pending here, in every thread the daemon starts, and taken by the control loop's
+  // handlers once they run (control_loop unblocks them in the main thread only).
+  block_control_signals(SIG_BLOCK);
   try {
     Daemon daemon(std::move(options));
     return daemon.run();
