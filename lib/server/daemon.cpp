@@ -35,6 +35,7 @@
 #include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_store.h"
 #include "state/state_db.h"
+#include "state/state_dir_lock.h"
 #include "state/state_persister.h"
 
 namespace whoisd {
@@ -117,6 +118,7 @@ class Daemon {
     prepare_state_dir();
     if (drop_privileges(config_.server.user))
       log::info("privileges_dropped").kv("user", config_.server.user);
+    state_lock_ = std::make_unique<StateDirLock>(config_.state_dir);
 
     store_.open();
     SnapshotInfo info = store_.info();
@@ -453,6 +455,7 @@ class Daemon {
   ConnectionLimits connections_;
   ServerContext context_;
   Server server_;
+  std::unique_ptr<StateDirLock> state_lock_;  // held until the process ends
   std::unique_ptr<StatePersister> persister_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   uv_work_t reload_req_{};

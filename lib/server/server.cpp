@@ -20,21 +20,39 @@ namespace {
   throw std::runtime_error("cannot listen on " + name + ": " + what + ": " + std::strerror(err));
 }
 
-int bind_one(const ListenAddress& address, const std::string& name) {
+// `share`: with SO_REUSEPORT, so that every loop binds a socket of its own.
+int bind_one(const ListenAddress& address, const std::string& name, bool share = true) {
   int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) fail_socket("socket", name, errno, -1);
   int one = 1;
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) fail_socket("SO_REUSEADDR", name, errno, fd);
   // Each loop binds its own socket to the same address; the kernel spreads new
   // connections over them, so no loop hands connections to another.
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) fail_socket("SO_REUSEPORT", name, errno, fd);
+  if (share && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    fail_socket("SO_REUSEPORT", name, errno, fd);
   if (address.family() == AF_INET6 &&
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)  // [::]:43 beside 0.0.0.0:43
     fail_socket("IPV6_V6ONLY", name, errno, fd);
   sockaddr_storage sa{};
   socklen_t len = address.to_sockaddr(sa);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) fail_socket("bind", name, errno, fd);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
+    const int err = errno;
+    if (err == EADDRINUSE) {
+      ::close(fd);
+      throw std::runtime_error("cannot listen on " + name +
+                               ": the address is in use (another whoisd, or another server, listens there)");
+    }
+    fail_socket("bind", name, err, fd);
+  }
   return fd;
+}
+
+// SO_REUSEPORT would let a second whoisd (same user) join this one's sockets and take
+// a share of its connections, each daemon counting only its share of every source's
+// queries. A socket bound without it first fails if anything listens there already.
+void refuse_if_in_use(const ListenAddress& address, const std::string& name) {
+  if (address.port == 0) return;  // the kernel picks a free port
+  ::close(bind_one(address, name, false));
 }
 
 std::uint16_t bound_port(int fd) {
@@ -72,6 +90,7 @@ ListenAddress Server::bind(const ListenAddress& address) {
   ListenAddress bound = address;
   std::string name = address.to_string();
   std::vector<int> fds;
+  refuse_if_in_use(address, name);
   try {
     for (std::size_t i = 0; i < loops_.size(); ++i) {
       fds.push_back(bind_one(bound, name));

@@ -1,0 +1,54 @@
+#include "state/state_dir_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace whoisd {
+
+namespace {
+
+// The process id a holder wrote into the lock file, or "" when there is none.
+std::string holder_of(int fd) {
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string pid;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) pid += buf[i];
+  return pid;
+}
+
+}  // namespace
+
+StateDirLock::StateDirLock(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);  // as the state database's creation would
+  if (ec) throw std::runtime_error("state directory " + dir + ": cannot create it: " + ec.message());
+  const std::string path = dir + "/whoisd.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error(path + ": cannot open the state directory's lock file: " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    const std::string holder = err == EWOULDBLOCK ? holder_of(fd_) : "";
+    ::close(fd_);
+    fd_ = -1;
+    if (err != EWOULDBLOCK) throw std::runtime_error(path + ": cannot lock: " + std::strerror(err));
+    throw std::runtime_error("state directory " + dir + " is in use by another whoisd" +
+                             (holder.empty() ? std::string() : " (process " + holder + ")") +
+                             ": two daemons on one state would each count only their share of every source's "
+                             "queries");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  // Best effort: the id only makes a second daemon's message more helpful.
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) return;
+}
+
+StateDirLock::~StateDirLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace whoisd
