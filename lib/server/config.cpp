@@ -2,8 +2,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -77,12 +79,14 @@ class Reader {
     return v;
   }
 
-  std::chrono::milliseconds duration(const toml::node& n, std::string_view key, std::chrono::milliseconds min) const {
+  std::chrono::milliseconds duration(const toml::node& n, std::string_view key, std::chrono::milliseconds min,
+                                     std::optional<std::chrono::milliseconds> max = std::nullopt) const {
     if (!n.is_string()) fail(&n, key, "must be a duration in quotes with a unit, e.g. \"10s\" or \"24h\", not " + type_name(n));
     std::string error;
     auto d = parse_duration(n.as_string()->get(), &error);
     if (!d) fail(&n, key, error);
     if (*d < min) fail(&n, key, "must be at least " + format_duration(min) + ", not " + n.as_string()->get());
+    if (max && *d > *max) fail(&n, key, "must be at most " + format_duration(*max) + ", not " + n.as_string()->get());
     return *d;
   }
 
@@ -153,8 +157,11 @@ void read_server(const Reader& r, const toml::table& t, ServerSettings& s) {
     if (s.listen.empty()) r.fail(n, "server.listen", "must name at least one address");
   }
   if (auto n = t.get("loops")) s.loops = static_cast<unsigned>(r.integer(*n, "server.loops", 0, 256));
-  if (auto n = t.get("read_timeout")) s.read_timeout = r.duration(*n, "server.read_timeout", std::chrono::milliseconds(100));
-  if (auto n = t.get("write_timeout")) s.write_timeout = r.duration(*n, "server.write_timeout", std::chrono::milliseconds(100));
+  // A WHOIS exchange takes milliseconds; a timeout of minutes only holds connections
+  // (and the drain at SIGTERM waits for both: see conf/whoisd.conf).
+  constexpr std::chrono::milliseconds kMinTimeout{100}, kMaxTimeout{10 * 60 * 1000};
+  if (auto n = t.get("read_timeout")) s.read_timeout = r.duration(*n, "server.read_timeout", kMinTimeout, kMaxTimeout);
+  if (auto n = t.get("write_timeout")) s.write_timeout = r.duration(*n, "server.write_timeout", kMinTimeout, kMaxTimeout);
   if (auto n = t.get("max_connections"))
     s.max_connections = static_cast<std::uint32_t>(r.integer(*n, "server.max_connections", 1, 10'000'000));
   if (auto n = t.get("max_connections_per_source"))
@@ -171,7 +178,12 @@ void read_limits(const Reader& r, const toml::table& t, LimitSettings& l) {
   if (auto n = t.get("queries")) l.queries = static_cast<std::uint32_t>(r.integer(*n, "limits.queries", 1, kMaxCount));
   // The limiter counts in whole minutes and keeps at most a year of window.
   constexpr std::chrono::seconds kYear{366LL * 86'400};
-  if (auto n = t.get("window")) l.window = r.seconds(*n, "limits.window", std::chrono::seconds(60), kYear);
+  if (auto n = t.get("window")) {
+    l.window = r.seconds(*n, "limits.window", std::chrono::seconds(60), kYear);
+    if (l.window.count() % 60 != 0)
+      r.fail(n, "limits.window", "must be a whole number of minutes (the limiter counts in minutes), not " +
+                                     n->as_string()->get());
+  }
   if (auto n = t.get("suspension")) l.suspension = r.seconds(*n, "limits.suspension", std::chrono::seconds(1), kYear);
   if (auto n = t.get("quiet_period")) l.quiet_period = r.seconds(*n, "limits.quiet_period", std::chrono::seconds(0));
   if (auto n = t.get("ipv6_prefix")) l.ipv6_prefix = static_cast<int>(r.integer(*n, "limits.ipv6_prefix", 16, 128));
@@ -277,6 +289,9 @@ Config parse_config(std::string_view text, const std::string& source) {
 }
 
 Config load_config_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError(path + ": is a directory, not a configuration file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot read the configuration file: " + std::string(std::strerror(errno)));
   std::ostringstream text;
@@ -345,6 +360,7 @@ void for_each_setting_needing_restart(A& a, B& b, Visit&& visit) {
   visit("snapshot.path", a.snapshot_path, b.snapshot_path);
   visit("snapshot.watch", a.snapshot_watch, b.snapshot_watch);
   visit("state.dir", a.state_dir, b.state_dir);
+  visit("state.retention", a.retention, b.retention);
   visit("metrics.listen", a.metrics_listen, b.metrics_listen);
 }
 

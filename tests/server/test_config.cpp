@@ -166,10 +166,10 @@ TEST_CASE("a reload keeps every setting that needs a restart as it runs, and tak
   Config running = parse_config("", "running");
   Config wanted = parse_config(
       "[server]\nlisten = [\"127.0.0.1:4343\"]\nloops = 4\nuser = \"nobody\"\nread_timeout = \"1s\"\n"
-      "[snapshot]\npath = \"/other.sqlite\"\nwatch = true\n[state]\ndir = \"/x\"\n"
+      "[snapshot]\npath = \"/other.sqlite\"\nwatch = true\n[state]\ndir = \"/x\"\nretention = \"2h\"\n"
       "[metrics]\nlisten = \"127.0.0.1:9999\"\n[limits]\nqueries = 7\n",
       "wanted");
-  REQUIRE(settings_needing_restart(running, wanted).size() == 7);  // every one of them differs
+  REQUIRE(settings_needing_restart(running, wanted).size() == 8);  // every one of them differs
   keep_settings_needing_restart(wanted, running);
   CHECK(settings_needing_restart(running, wanted).empty());
   CHECK(wanted.server.read_timeout == 1s);  // the live ones are the new file's
@@ -182,6 +182,8 @@ TEST_CASE("the documented example parses", "[config]") {
   CHECK(c.limits.queries == 1000);
   CHECK_FALSE(c.header.empty());
   CHECK_THROWS_AS(load_config_file("/nonexistent/whoisd.conf"), ConfigError);
+  // A directory reads as an empty file to a stream: without this, the defaults.
+  CHECK_THROWS_WITH(load_config_file("/tmp"), "/tmp: is a directory, not a configuration file");
 }
 
 TEST_CASE("the snapshot watch is a boolean, off by default", "[config]") {
@@ -193,5 +195,16 @@ TEST_CASE("the snapshot watch is a boolean, off by default", "[config]") {
 TEST_CASE("limit durations stay within what the limiter counts", "[config]") {
   CHECK(error_of("[limits]\nwindow = \"30s\"\n") == "t.conf:2: limits.window: must be at least 1m, not 30s");
   CHECK(error_of("[limits]\nwindow = \"400d\"\n") == "t.conf:2: limits.window: must be at most 366d, not 400d");
+  CHECK(error_of("[limits]\nwindow = \"90s\"\n") ==
+        "t.conf:2: limits.window: must be a whole number of minutes (the limiter counts in minutes), not 90s");
+  CHECK(parse_config("[limits]\nwindow = \"1h30m\"\n", "t.conf").limits.window == 90min);
+}
+
+TEST_CASE("timeouts stay between 100ms and 10m", "[config]") {
+  CHECK(error_of("[server]\nread_timeout = \"11m\"\n") == "t.conf:2: server.read_timeout: must be at most 10m, not 11m");
+  CHECK(error_of("[server]\nwrite_timeout = \"106751991167d\"\n").rfind("t.conf:2: server.write_timeout: ", 0) == 0);
+  CHECK(error_of("[server]\nwrite_timeout = \"50ms\"\n") ==
+        "t.conf:2: server.write_timeout: must be at least 100ms, not 50ms");
+  CHECK(parse_config("[server]\nread_timeout = \"10m\"\n", "t.conf").server.read_timeout == 10min);
   CHECK(parse_config("[limits]\nquiet_period = \"0s\"\n", "t.conf").limits.quiet_period.count() == 0);
 }
