@@ -498,9 +498,8 @@ int run_daemon(DaemonOptions options) {
 
 int check_config(const Config& config) {
   try {
-    if (geteuid() == 0 && !getpwnam(config.server.user.c_str()))
-      throw std::runtime_error("[server] user '" + config.server.user +
-                               "': no such account (whoisd started as root switches to it after binding)");
+    // Started as root, whoisd switches to [server] user after binding: it must exist and not be root.
+    if (geteuid() == 0) look_up_unprivileged_user(config.server.user);
     if (auto error = validate(limiter_config(config))) throw std::runtime_error(*error);
     SnapshotStore store(config.snapshot_path);
     store.open();

@@ -20,8 +20,7 @@ namespace {
 
 }  // namespace
 
-bool drop_privileges(const std::string& user) {
-  if (geteuid() != 0) return false;
+UnprivilegedUser look_up_unprivileged_user(const std::string& user) {
   if (user.empty()) throw PrivilegeError("running as root, but no user to drop privileges to ([server] user)");
 
   long size = sysconf(_SC_GETPW_R_SIZE_MAX);
@@ -37,9 +36,14 @@ bool drop_privileges(const std::string& user) {
       throw PrivilegeError(fmt::format("cannot look up user '{}' ([server] user): {}", user, std::strerror(rc)));
     throw PrivilegeError(fmt::format("unknown user '{}' ([server] user): no such account on this system", user));
   }
-  const uid_t uid = entry.pw_uid;
-  const gid_t gid = entry.pw_gid;
-  if (uid == 0) throw PrivilegeError(fmt::format("user '{}' ([server] user) is root; name an unprivileged account", user));
+  if (entry.pw_uid == 0)
+    throw PrivilegeError(fmt::format("user '{}' ([server] user) is root; name an unprivileged account", user));
+  return {entry.pw_uid, entry.pw_gid};
+}
+
+bool drop_privileges(const std::string& user) {
+  if (geteuid() != 0) return false;
+  const auto [uid, gid] = look_up_unprivileged_user(user);
 
   // Groups first: once the uid is gone we could no longer change them. Only the user's
   // primary group is kept; root's supplementary groups must not follow us.

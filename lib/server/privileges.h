@@ -2,6 +2,8 @@
 // (under systemd the socket unit binds and the service never runs as root).
 #pragma once
 
+#include <sys/types.h>
+
 #include <stdexcept>
 #include <string>
 
@@ -10,6 +12,14 @@ namespace whoisd {
 struct PrivilegeError : std::runtime_error {
   using runtime_error::runtime_error;
 };
+
+struct UnprivilegedUser {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+// The ids of `user`, which must exist and not be root (what drop_privileges switches
+// to; --check-config asks the same). Throws PrivilegeError naming the user otherwise.
+UnprivilegedUser look_up_unprivileged_user(const std::string& user);
 
 // When the effective user is root: switch to `user` (its uid and primary gid, no
 // supplementary groups) and verify that root cannot be regained. Returns true then.

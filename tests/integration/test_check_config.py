@@ -99,5 +99,11 @@ if _os.geteuid() == 0:
     r = subprocess.run([args.whoisd, "--check-config", "--snapshot", snap, "--user", "no-such-user-here"],
                        capture_output=True, timeout=DEADLINE)
     check(r.returncode != 0 and b"no-such-user-here" in r.stderr, "unknown user as root: %r" % r.stderr)
-    note("ok an unknown [server] user is refused when checked as root")
+    r = subprocess.run([args.whoisd, "--check-config", "--snapshot", snap, "--user", "root"],
+                       capture_output=True, timeout=DEADLINE)
+    check(r.returncode != 0 and b"'root' ([server] user) is root" in r.stderr, "root as [server] user: %r" % r.stderr)
+    note("ok an unknown or root [server] user is refused when checked as root, as the start would")
+rc, out, err = run(None, ["--config", work, "--snapshot", snap])
+check(rc != 0 and "is a directory, not a configuration file" in err, "a directory as --config: %s %s" % (out, err))
+note("ok a directory given as the configuration file is refused")
 note("PASS")
