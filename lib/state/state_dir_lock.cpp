@@ -1,6 +1,7 @@
 #include "state/state_dir_lock.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -30,7 +31,16 @@ StateDirLock::StateDirLock(const std::string& dir) {
   if (ec) throw std::runtime_error("state directory " + dir + ": cannot create it: " + ec.message());
   const std::string path = dir + "/whoisd.lock";
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error(path + ": cannot open the state directory's lock file: " + std::strerror(errno));
+  if (fd_ < 0) {
+    const int err = errno;
+    std::string who;
+    if (err == EACCES || err == EPERM) {  // typically a directory made by root for a daemon that runs as a user
+      const passwd* pw = ::getpwuid(::geteuid());
+      who = " (whoisd runs as " + (pw ? std::string("user '") + pw->pw_name + "'" : "uid " + std::to_string(::geteuid())) +
+            ": the state directory must be writable by it)";
+    }
+    throw std::runtime_error(path + ": cannot open the state directory's lock file: " + std::strerror(err) + who);
+  }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     const std::string holder = err == EWOULDBLOCK ? holder_of(fd_) : "";
