@@ -172,6 +172,9 @@ std::int64_t build_snapshot_from_export(const std::string& export_path, const st
       throw SnapshotError(export_path + ": schema version " + std::to_string(version) + ", expected an export in "
                           "schema version 1 or " + std::to_string(kSnapshotSchemaVersion) + " (see schema.sql)");
     }
+    // Said of the export, not of the file being built (whoisd refuses an empty snapshot).
+    if (sqlite::query_int(from.get(), "SELECT EXISTS (SELECT 1 FROM domains)") == 0)
+      throw SnapshotError(export_path + ": holds no domains (an empty export?)");
   } catch (const sqlite::SqliteError& e) {
     throw SnapshotError(export_path + ": " + e.what());
   }

@@ -163,6 +163,15 @@ TEST_CASE("build refuses a domain whoisd could never answer for, or would print 
                  Catch::Contains("'açores.pt'"));
 }
 
+TEST_CASE("an empty export is refused by build, naming the export") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::test::run_sql(path, "DELETE FROM published_domains; DELETE FROM ds_records; DELETE FROM glue_addresses; "
+                              "DELETE FROM name_servers; DELETE FROM domains;");
+  CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(path, dir.file("out.sqlite")),
+                    path + ": holds no domains (an empty export?)");
+}
+
 TEST_CASE("an export lacking a normalised table or column is refused by build, naming it") {
   TempDir dir;
   std::string path = fixture_copy(dir);
