@@ -23,7 +23,9 @@ expect() {
 }
 
 expect 0 "1000 domains" "$tool" generate --domains 1000 --seed 3 --exported-at 1790000000 --out "$dir/gen.sqlite"
-expect 0 "valid snapshot, schema version 2, 1000 domains" "$tool" check "$dir/gen.sqlite"
+expect 0 "schema version 2, 1000 domains, .*, sealed" "$tool" check "$dir/gen.sqlite"
+expect 0 "$dir/gen.sqlite: valid snapshot" "$tool" check "$dir/gen.sqlite"
+expect 0 "valid snapshot (quick check" "$tool" check --quick "$dir/gen.sqlite"
 expect 0 "nome.pt" "$tool" check --quick "$dir/gen.sqlite"
 expect 0 "all 1000 records match" "$tool" check "$dir/gen.sqlite"
 expect 0 "PENDING DELETE" "$tool" check "$dir/gen.sqlite"
@@ -55,6 +57,9 @@ expect 0 "all 1000 records match" "$tool" check "$dir/rebuilt.sqlite"
 # record: an edited one is reported by name and field.
 sqlite3 "$dir/edited.sqlite" "DELETE FROM meta WHERE key = 'sealed_change_counter';"
 expect 1 "differs from the normalised tables in status" "$tool" check "$dir/edited.sqlite"
+if "$tool" check "$dir/edited.sqlite" 2>&1 | grep -q "valid snapshot"; then
+  echo "FAIL: check of a mismatching file said 'valid snapshot'"; failures=$((failures + 1))
+fi
 
 printf 'not a database\n' > "$dir/text.sqlite"
 expect 1 "$dir/text.sqlite: not a SQLite database" "$tool" check "$dir/text.sqlite"
