@@ -7,6 +7,7 @@
 #include <set>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -32,28 +33,15 @@ void sync_path(const std::string& path, const std::string& what) {
 }
 
 std::string directory_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  return dir.empty() ? "." : dir.string();
 }
 
 }  // namespace
 
 // Each write transaction moves the counter by one: the seal's own write included.
 void seal_snapshot(const std::string& path) {
-  auto counter_of = [&path] {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw SnapshotError(path + ": cannot open to seal it: " + std::strerror(errno));
-    try {
-      const std::uint32_t counter = sqlite_change_counter(fd, path);
-      ::close(fd);
-      return counter;
-    } catch (...) {
-      ::close(fd);
-      throw;
-    }
-  };
-  const std::uint32_t expected = counter_of() + 1;
+  const std::uint32_t expected = sqlite_change_counter(path) + 1;
   {
     sqlite::Db db = sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
     sqlite::exec(db.get(), "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
@@ -61,7 +49,7 @@ void seal_snapshot(const std::string& path) {
                              std::to_string(expected) + "')";
     sqlite::exec(db.get(), seal.c_str());
   }
-  if (const std::uint32_t counter = counter_of(); counter != expected)
+  if (const std::uint32_t counter = sqlite_change_counter(path); counter != expected)
     throw SnapshotError(path + ": cannot seal: SQLite's change counter is " + std::to_string(counter) +
                         " after the seal's write, not " + std::to_string(expected));
 }

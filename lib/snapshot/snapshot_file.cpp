@@ -79,6 +79,16 @@ std::uint32_t sqlite_change_counter(int fd, const std::string& path) {
   return read_be32(counter);
 }
 
+std::uint32_t sqlite_change_counter(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw SnapshotError(path + ": cannot open for reading: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  return sqlite_change_counter(fd, path);
+}
+
 std::optional<FileIdentity> identity_of(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;

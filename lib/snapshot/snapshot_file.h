@@ -37,5 +37,7 @@ std::pair<std::int64_t, FileIdentity> check_snapshot_file(const std::string& pat
 // SQLite's file change counter (header bytes 24-27) of the open file `fd`: every write
 // transaction in rollback-journal mode moves it. Throws SnapshotError naming `path`.
 std::uint32_t sqlite_change_counter(int fd, const std::string& path);
+// The same of the file at `path` (opened for the read).
+std::uint32_t sqlite_change_counter(const std::string& path);
 
 }  // namespace whoisd
