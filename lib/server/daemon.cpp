@@ -115,6 +115,12 @@ class Daemon {
   int run() {
     raise_open_files_limit();
     bind_listeners();
+    if (config_.metrics_listen) {
+      // Bound with the listeners, before the privileges are dropped (a port below 1024
+      // works); served once everything it reports on exists.
+      metrics_http_ = std::make_unique<MetricsHttpServer>(registry_);
+      metrics_http_->bind(config_.metrics_listen->to_string());
+    }
     prepare_state_dir();
     if (drop_privileges(config_.server.user))
       log::info("privileges_dropped").kv("user", config_.server.user);
@@ -142,10 +148,7 @@ class Daemon {
     metrics_.watch_state([this] { return persister_->stats().admin_actions_applied; },
                          [this] { return persister_->stats().round_errors; });
 
-    if (config_.metrics_listen) {
-      metrics_http_ = std::make_unique<MetricsHttpServer>(registry_);
-      metrics_http_->start(config_.metrics_listen->to_string());
-    }
+    if (metrics_http_) metrics_http_->serve();
 
     server_.start();
     std::string listen;

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <cctype>
 #include <charconv>
 #include <stdexcept>
 #include <unordered_set>
@@ -60,6 +61,36 @@ std::size_t head_end(std::string_view request) {
   return crlf + 4 < lf + 2 ? crlf + 4 : lf + 2;
 }
 
+// The path and query of a request target: an absolute-form target
+// ("http://127.0.0.1:9143/metrics", which a server must accept, RFC 9112 3.2.2) loses its
+// scheme and authority; an origin-form one ("/metrics") is returned as it is.
+std::string_view origin_form(std::string_view target) {
+  const auto starts_with_nocase = [](std::string_view text, std::string_view prefix) {
+    if (text.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+    return true;
+  };
+  std::size_t scheme = 0;
+  if (starts_with_nocase(target, "http://")) scheme = 7;
+  else if (starts_with_nocase(target, "https://")) scheme = 8;
+  else return target;
+  const std::size_t path = target.find_first_of("/?", scheme);
+  if (path == std::string_view::npos) return "/";
+  if (target[path] == '?') return "/";  // "http://host?x": the path is empty, that is "/"
+  return target.substr(path);
+}
+
+// Drops the empty lines a client may send before its request line (RFC 9112 2.2: a server
+// should ignore at least one), so that they are not taken for the end of an empty head.
+void drop_leading_empty_lines(std::string& request) {
+  std::size_t skip = 0;
+  while (skip < request.size() && (request[skip] == '\n' || (request[skip] == '\r' && skip + 1 < request.size() &&
+                                                               request[skip + 1] == '\n')))
+    skip += request[skip] == '\r' ? 2 : 1;
+  request.erase(0, skip);
+}
+
 }  // namespace
 
 std::string metrics_http_response(std::string_view request_head, const MetricsRegistry& registry) {
@@ -70,15 +101,18 @@ std::string metrics_http_response(std::string_view request_head, const MetricsRe
   // request-line = method SP request-target SP HTTP-version
   const std::size_t first = line.find(' ');
   const std::size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
+  // A response to HEAD has no body, whatever its status (RFC 9110 9.3.2).
+  const bool head = line.substr(0, first) == "HEAD";
   if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos)
-    return plain("400 Bad Request", "bad request line\n");
+    return plain("400 Bad Request", "bad request line\n", head);
   const std::string_view method = line.substr(0, first);
   std::string_view target = line.substr(first + 1, second - first - 1);
   const std::string_view version = line.substr(second + 1);
-  if (version != "HTTP/1.0" && version != "HTTP/1.1") return plain("400 Bad Request", "unsupported HTTP version\n");
-  if (method.empty() || target.empty()) return plain("400 Bad Request", "bad request line\n");
-  const bool head = method == "HEAD";
+  if (version != "HTTP/1.0" && version != "HTTP/1.1")
+    return plain("400 Bad Request", "unsupported HTTP version\n", head);
+  if (method.empty() || target.empty()) return plain("400 Bad Request", "bad request line\n", head);
   if (method != "GET" && !head) return plain("405 Method Not Allowed", "only GET and HEAD\n", false, "Allow: GET, HEAD\r\n");
+  target = origin_form(target);
   if (const std::size_t query = target.find('?'); query != std::string_view::npos) target = target.substr(0, query);
   if (target != "/metrics") return plain("404 Not Found", "not found; metrics are at /metrics\n", head);
   return response("200 OK", kPrometheusContentType, registry.render(), head);
@@ -91,7 +125,8 @@ struct MetricsHttpServer::Impl {
   uv_tcp_t listener{};
   uv_async_t stop_signal{};
   uv_thread_t thread{};
-  bool running = false;
+  bool bound = false;    // bind() succeeded; stop() not yet called
+  bool running = false;  // serve() started the thread
   std::uint16_t port = 0;
 
   struct Client {
@@ -101,11 +136,14 @@ struct MetricsHttpServer::Impl {
     uv_write_t write{};
     std::string request;
     std::string response;
+    std::uint64_t sequence = 0;  // order of acceptance
     int open_handles = 2;
+    bool responding = false;
     bool closing = false;
     char buffer[1024];
   };
   std::unordered_set<Client*> clients;
+  std::uint64_t accepted = 0;
 
   Impl(const MetricsRegistry& r, MetricsHttpOptions o) : registry(r), options(o) {}
 
@@ -124,6 +162,7 @@ struct MetricsHttpServer::Impl {
   }
 
   static void respond(Client* c, std::string text) {
+    c->responding = true;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
     c->response = std::move(text);
     uv_buf_t buf = uv_buf_init(c->response.data(), static_cast<unsigned>(c->response.size()));
@@ -140,6 +179,7 @@ struct MetricsHttpServer::Impl {
       return;
     }
     c->request.append(c->buffer, static_cast<std::size_t>(nread));
+    drop_leading_empty_lines(c->request);
     const std::size_t end = head_end(c->request);
     if (end != std::string::npos && end <= c->server->options.max_request_bytes) {
       respond(c, metrics_http_response(std::string_view(c->request).substr(0, end), c->server->registry));
@@ -158,11 +198,27 @@ struct MetricsHttpServer::Impl {
     c->write.data = c;
     uv_tcp_init(&self->loop, &c->tcp);
     uv_timer_init(&self->loop, &c->timer);
+    c->sequence = ++self->accepted;
     self->clients.insert(c);
-    if (uv_accept(listener_stream, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 ||
-        self->clients.size() > static_cast<std::size_t>(self->options.max_connections)) {
+    if (uv_accept(listener_stream, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
       close_client(c);
       return;
+    }
+    if (self->open_clients() > static_cast<std::size_t>(self->options.max_connections)) {
+      // Full: make room by closing the oldest connection that has not sent a whole request
+      // yet, so that connections left idle (by a broken scraper, or by a local user on
+      // purpose) cannot keep the scraper out until their read timeouts. A newcomer is
+      // closed only when every other connection is being answered.
+      Client* oldest_idle = nullptr;
+      for (Client* other : self->clients)
+        if (other != c && !other->closing && !other->responding &&
+            (!oldest_idle || other->sequence < oldest_idle->sequence))
+          oldest_idle = other;
+      if (!oldest_idle) {
+        close_client(c);
+        return;
+      }
+      close_client(oldest_idle);
     }
     uv_timer_start(&c->timer, [](uv_timer_t* t) { close_client(static_cast<Client*>(t->data)); },
                    static_cast<std::uint64_t>(self->options.read_timeout.count()), 0);
@@ -173,6 +229,14 @@ struct MetricsHttpServer::Impl {
           *buf = uv_buf_init(client->buffer, sizeof client->buffer);
         },
         on_read);
+  }
+
+  // Connections not yet being closed (a closed one stays in `clients` until libuv has
+  // closed its handles).
+  std::size_t open_clients() const {
+    std::size_t open = 0;
+    for (const Client* c : clients) open += c->closing ? 0 : 1;
+    return open;
   }
 
   static void on_stop(uv_async_t* async) {
@@ -189,14 +253,12 @@ MetricsHttpServer::MetricsHttpServer(const MetricsRegistry& registry, MetricsHtt
 
 MetricsHttpServer::~MetricsHttpServer() { stop(); }
 
-void MetricsHttpServer::start(std::string_view listen) {
+void MetricsHttpServer::bind(std::string_view listen) {
   Impl& s = *impl_;
-  if (s.running) throw std::logic_error("metrics endpoint started twice");
+  if (s.bound) throw std::logic_error("metrics endpoint bound twice");
   sockaddr_storage address{};
   if (!parse_listen(listen, address))
     throw std::runtime_error(fmt::format("[metrics] listen '{}' is not an address:port (IPv6 in brackets)", listen));
-  // A scraper that disconnects mid-response must not kill the daemon with SIGPIPE.
-  std::signal(SIGPIPE, SIG_IGN);
   if (int rc = uv_loop_init(&s.loop); rc != 0)
     throw std::runtime_error(fmt::format("metrics endpoint: event loop: {}", uv_strerror(rc)));
   uv_tcp_init(&s.loop, &s.listener);
@@ -216,22 +278,38 @@ void MetricsHttpServer::start(std::string_view listen) {
                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   uv_async_init(&s.loop, &s.stop_signal, Impl::on_stop);
   s.stop_signal.data = &s;
-  rc = uv_thread_create(&s.thread, [](void* arg) { uv_run(&static_cast<Impl*>(arg)->loop, UV_RUN_DEFAULT); }, &s);
-  if (rc != 0) {
-    Impl::on_stop(&s.stop_signal);
-    uv_run(&s.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&s.loop);
-    throw std::runtime_error(fmt::format("metrics endpoint: thread: {}", uv_strerror(rc)));
-  }
+  s.bound = true;
+}
+
+void MetricsHttpServer::serve() {
+  Impl& s = *impl_;
+  if (!s.bound) throw std::logic_error("metrics endpoint served before it was bound");
+  if (s.running) throw std::logic_error("metrics endpoint served twice");
+  // A scraper that disconnects mid-response must not kill the daemon with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  const int rc =
+      uv_thread_create(&s.thread, [](void* arg) { uv_run(&static_cast<Impl*>(arg)->loop, UV_RUN_DEFAULT); }, &s);
+  if (rc != 0) throw std::runtime_error(fmt::format("metrics endpoint: thread: {}", uv_strerror(rc)));
   s.running = true;
+}
+
+void MetricsHttpServer::start(std::string_view listen) {
+  bind(listen);
+  serve();
 }
 
 void MetricsHttpServer::stop() {
   Impl& s = *impl_;
-  if (!s.running) return;
-  s.running = false;
-  uv_async_send(&s.stop_signal);
-  uv_thread_join(&s.thread);
+  if (!s.bound) return;
+  s.bound = false;
+  if (s.running) {
+    s.running = false;
+    uv_async_send(&s.stop_signal);
+    uv_thread_join(&s.thread);
+  } else {
+    Impl::on_stop(&s.stop_signal);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+  }
   uv_loop_close(&s.loop);
 }
 

@@ -19,7 +19,9 @@ namespace whoisd {
 struct MetricsHttpOptions {
   std::chrono::milliseconds read_timeout{5000};
   std::size_t max_request_bytes = 8192;  // request line and headers
-  int max_connections = 64;              // more are closed at once
+  // Beyond it, the oldest connection that has not sent a whole request is closed to make
+  // room (the newcomer, when all are being answered).
+  int max_connections = 64;
 };
 
 class MetricsHttpServer {
@@ -30,10 +32,16 @@ class MetricsHttpServer {
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
 
   // Binds `listen` ("127.0.0.1:9143", "[::1]:9143"; port 0 picks a free one) in the
-  // calling thread, then serves on a new thread. Throws std::runtime_error naming the
-  // address when it cannot be parsed or bound. Call once.
+  // calling thread, without serving yet: the daemon binds before it drops its privileges,
+  // so that a port below 1024 works, and serves once it runs as its own user. Throws
+  // std::runtime_error naming the address when it cannot be parsed or bound. Call once.
+  void bind(std::string_view listen);
+  // Serves what bind() bound, on a new thread.
+  void serve();
+  // bind(), then serve().
   void start(std::string_view listen);
-  // Closes the listener and every connection and joins the thread. Idempotent.
+  // Closes the listener and every connection and joins the thread (or, bound but not
+  // serving, just closes the listener). Idempotent.
   void stop();
   // The bound port (after start()).
   std::uint16_t port() const;

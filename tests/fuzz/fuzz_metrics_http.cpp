@@ -47,8 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t length = std::strtoul(std::string(head.substr(length_at + 18)).c_str(), nullptr, 10);
   const bool is_head = request.rfind("HEAD ", 0) == 0;
   check(body.size() == length || (is_head && body.empty()));
+  if (is_head) check(body.empty());  // whatever the status
   if (ok) {
-    check(request.rfind("GET /metrics", 0) == 0 || request.rfind("HEAD /metrics", 0) == 0);
+    // Origin form ("/metrics") or absolute form ("http://host:port/metrics").
+    check(request.rfind("GET ", 0) == 0 || is_head);
+    check(request.find("/metrics") != std::string_view::npos);
     if (!is_head) check(body == registry().render());
   }
   return 0;

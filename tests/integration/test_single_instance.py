@@ -6,6 +6,7 @@ only its share of every source's queries. Either one refuses to start, saying wh
 and the first keeps serving. After the first stops, the state directory is free."""
 import os
 import re
+import socket
 import subprocess
 
 from harness import DEADLINE, Daemon, check, note, parse_args, root_args
@@ -44,4 +45,28 @@ d.start()
 check(d.query(b"exemplo.pt\r\n").startswith(b"Domain: exemplo.pt"), "a restart on the same state directory")
 check(d.stop() == 0, "whoisd exit status after the restart")
 note("ok the state directory is free once its daemon has stopped")
+
+if os.geteuid() == 0:
+    # Started as root, whoisd binds the metrics port with the listeners, before it drops
+    # to its user: a port below 1024 works (it was bound after the drop, and failed).
+    def free_privileged_port():
+        for port in range(900, 1024):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
+        return None
+
+    port = free_privileged_port()
+    if port is not None:
+        d.extra_args = ["--metrics", "127.0.0.1:%d" % port]
+        d.start()
+        try:
+            check(d.metrics_port == port, "metrics on port %s, asked for %d" % (d.metrics_port, port))
+            check("whoisd_queries_total{outcome=\"found\"}" in d.metrics(), "metrics on a port below 1024")
+        finally:
+            check(d.stop() == 0, "whoisd exit status with metrics on port %d" % port)
+        note("ok metrics on port %d, bound before the privileges are dropped" % port)
 note("PASS")

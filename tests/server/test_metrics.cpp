@@ -186,6 +186,18 @@ TEST_CASE("HTTP responses", "[metrics]") {
   CHECK(metrics_http_response("GET /metrics HTTP/2.0\r\n\r\n", registry).rfind("HTTP/1.1 400 ", 0) == 0);
   CHECK(metrics_http_response("GET  /metrics HTTP/1.1\r\n\r\n", registry).rfind("HTTP/1.1 400 ", 0) == 0);
   CHECK(metrics_http_response("\r\n\r\n", registry).rfind("HTTP/1.1 400 ", 0) == 0);
+  // The absolute form, which a server must accept (RFC 9112 3.2.2), names the same path.
+  CHECK(metrics_http_response("GET http://127.0.0.1:9143/metrics HTTP/1.1\r\n\r\n", registry) == ok);
+  CHECK(metrics_http_response("GET HTTP://localhost/metrics?x HTTP/1.1\r\n\r\n", registry) == ok);
+  CHECK(metrics_http_response("GET http://localhost HTTP/1.1\r\n\r\n", registry).rfind("HTTP/1.1 404 ", 0) == 0);
+  CHECK(metrics_http_response("GET http://localhost/ HTTP/1.1\r\n\r\n", registry).rfind("HTTP/1.1 404 ", 0) == 0);
+  // A response to HEAD has no body, whatever its status.
+  for (const char* request : {"HEAD /metrics HTTP/2.0\r\n\r\n", "HEAD  /metrics HTTP/1.1\r\n\r\n", "HEAD /x HTTP/1.1\r\n\r\n"}) {
+    INFO(request);
+    const std::string response = metrics_http_response(request, registry);
+    CHECK(response.size() == response.find("\r\n\r\n") + 4);
+    CHECK(response.find("Content-Length: 0\r\n") == std::string::npos);  // the length of the body a GET gets
+  }
 }
 
 namespace {
@@ -256,6 +268,8 @@ TEST_CASE("GET /metrics over loopback", "[metrics][http]") {
   CHECK(exchange(server.port(), "GET /met").empty());  // closed at the read timeout, nothing answered
   CHECK(exchange(server.port(), "GET /nothing HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 404 ", 0) == 0);
   CHECK(exchange(server.port(), "DELETE /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405 ", 0) == 0);
+  // Empty lines before the request line are ignored (RFC 9112 2.2), not taken for an empty head.
+  CHECK(exchange(server.port(), "\r\n\nGET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   CHECK(exchange(server.port(), "GET /metrics HTTP/1.1\r\nX: " + std::string(2000, 'a') + "\r\n\r\n")
             .rfind("HTTP/1.1 431 ", 0) == 0);
   // Several scrapes at once, from several threads.
@@ -282,4 +296,78 @@ TEST_CASE("metrics endpoint refuses bad listen addresses", "[metrics][http]") {
   MetricsHttpServer v6(registry);
   v6.start("[::1]:0");
   CHECK(v6.port() != 0);
+}
+
+namespace {
+
+// A connection to 127.0.0.1:port that sends nothing; -1 when it could not connect.
+int connect_idle(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
+  if (fd >= 0) ::close(fd);
+  return -1;
+}
+
+// True when the server closed fd (end of file within a second).
+bool closed_by_server(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  char byte;
+  return ::poll(&p, 1, 1000) == 1 && ::recv(fd, &byte, 1, 0) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("idle connections cannot keep a scrape out", "[metrics][http]") {
+  MetricsRegistry registry;
+  registry.counter("one_total", "One.").inc();
+  MetricsHttpOptions options;
+  options.read_timeout = std::chrono::milliseconds(30000);  // longer than the test: only eviction frees a place
+  options.max_connections = 4;
+  MetricsHttpServer server(registry, options);
+  server.start("127.0.0.1:0");
+  std::vector<int> idle;
+  for (int i = 0; i < 4; ++i) idle.push_back(connect_idle(server.port()));
+  for (int fd : idle) REQUIRE(fd >= 0);
+  // Every place is taken by a connection that sent nothing: a scrape still gets its answer,
+  // in place of the oldest of them.
+  CHECK(exchange(server.port(), "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(closed_by_server(idle[0]));
+  // That scrape's place is free again; taken by one more idle connection, the next scrape
+  // makes room in place of the next oldest.
+  idle.push_back(connect_idle(server.port()));
+  REQUIRE(idle.back() >= 0);
+  CHECK(exchange(server.port(), "GET /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(closed_by_server(idle[1]));
+  // The newer ones are still open (nothing to read, no end of file).
+  pollfd p{idle[3], POLLIN, 0};
+  CHECK(::poll(&p, 1, 100) == 0);
+  for (int fd : idle) ::close(fd);
+  server.stop();
+}
+
+TEST_CASE("the metrics port is bound before it is served", "[metrics][http]") {
+  MetricsRegistry registry;
+  {
+    MetricsHttpServer server(registry);
+    server.bind("127.0.0.1:0");
+    REQUIRE(server.port() != 0);
+    // Bound, not yet served: the kernel completes the connection, nobody answers yet.
+    const int fd = connect_idle(server.port());
+    CHECK(fd >= 0);
+    server.serve();
+    const std::string reply = exchange(server.port(), "GET /metrics HTTP/1.1\r\n\r\n");
+    CHECK(reply.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    if (fd >= 0) ::close(fd);
+  }
+  {
+    MetricsHttpServer server(registry);
+    server.bind("127.0.0.1:0");
+    const std::uint16_t port = server.port();
+    server.stop();  // never served: closes the listener
+    CHECK(connect_idle(port) < 0);
+  }
 }
