@@ -499,6 +499,41 @@ int run_daemon(DaemonOptions options) {
   }
 }
 
+namespace {
+
+// The state directory as the daemon will find it: a directory (created at start when
+// missing) that the user whoisd runs as may write, holding no state database the start
+// would refuse. Returns the summary line; throws naming what is wrong.
+std::string check_state_dir(const Config& config) {
+  namespace fs = std::filesystem;
+  const std::string& dir = config.state_dir;
+  const std::string who = geteuid() == 0 ? "user '" + config.server.user + "' ([server] user)" : "this user";
+  std::error_code ec;
+  const fs::file_status status = fs::status(dir, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw std::runtime_error("[state] dir '" + dir + "': " + ec.message());
+  if (!fs::exists(status)) {
+    if (geteuid() == 0) return "state ok: " + dir + " (created for " + who + " at start)";
+    // Created at start by the daemon's own user: the nearest existing parent must let it.
+    fs::path parent = fs::path(dir).parent_path();
+    while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
+    if (parent.empty()) parent = ".";
+    if (int err = access_as_daemon(config.server.user, parent.string(), W_OK | X_OK); err != 0)
+      throw std::runtime_error("[state] dir '" + dir + "' does not exist, and " + who + " cannot create it in '" +
+                               parent.string() + "': " + std::strerror(err));
+    return "state ok: " + dir + " (created at start)";
+  }
+  if (!fs::is_directory(status)) throw std::runtime_error("[state] dir '" + dir + "' is not a directory");
+  if (int err = access_as_daemon(config.server.user, dir, W_OK | X_OK); err != 0)
+    throw std::runtime_error("[state] dir '" + dir + "' is not writable by " + who + ": " + std::strerror(err));
+  const std::string db_path = state_db_path(dir);
+  if (!fs::exists(db_path, ec)) return "state ok: " + dir + " (no state yet)";
+  StateDb::open(db_path, StateDb::Mode::read_only);  // throws naming a corrupt or foreign file
+  return "state ok: " + dir + " (" + db_path + " opens)";
+}
+
+}  // namespace
+
 int check_config(const Config& config) {
   try {
     // Started as root, whoisd switches to [server] user after binding: it must exist and not be root.
@@ -511,6 +546,7 @@ int check_config(const Config& config) {
     std::printf("snapshot ok: %s schema=%d domains=%lld bytes=%lld exported_at=%s\n", info.path.c_str(),
                 info.schema_version, static_cast<long long>(info.domains), static_cast<long long>(info.file_bytes),
                 log::iso8601_utc(info.exported_at).c_str());
+    std::printf("%s\n", check_state_dir(config).c_str());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "whoisd: %s\n", e.what());

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,6 +62,26 @@ bool drop_privileges(const std::string& user) {
   if (count < 0 || count > 1 || (count == 1 && groups[0] != gid))
     throw PrivilegeError(fmt::format("after dropping privileges to user '{}', other groups remain", user));
   return true;
+}
+
+int access_as_daemon(const std::string& user, const std::string& path, int mode) {
+  if (geteuid() != 0) return ::access(path.c_str(), mode) == 0 ? 0 : errno;
+  const pid_t child = ::fork();
+  if (child < 0) return errno;
+  if (child == 0) {
+    int result = 0;
+    try {
+      drop_privileges(user);
+      result = ::access(path.c_str(), mode) == 0 ? 0 : errno;
+    } catch (const PrivilegeError&) {
+      result = EPERM;
+    }
+    ::_exit(result);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) return errno;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EPERM;
 }
 
 }  // namespace whoisd

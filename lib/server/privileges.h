@@ -28,4 +28,10 @@ UnprivilegedUser look_up_unprivileged_user(const std::string& user);
 // fails; the caller must then exit rather than serve as root.
 bool drop_privileges(const std::string& user);
 
+// access(2) of `path` for `mode` (W_OK | X_OK...) as whoisd will have it: as `user`
+// after drop_privileges() when the effective user is root (asked in a child process
+// that drops them, so that the caller keeps root), as the caller otherwise. 0 when
+// allowed, else the errno. For --check-config, which runs no threads.
+int access_as_daemon(const std::string& user, const std::string& path, int mode);
+
 }  // namespace whoisd

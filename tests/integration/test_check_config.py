@@ -23,6 +23,8 @@ def run(text=None, extra=()):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         cmd += ["--config", path]
+    if "--state-dir" not in extra:  # not the default /var/lib/whoisd, which may exist here for another user
+        extra = ["--state-dir", os.path.join(work, "default-state")] + list(extra)
     r = subprocess.run(cmd + root_args() + list(extra), capture_output=True, timeout=DEADLINE)
     return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
 
@@ -106,4 +108,28 @@ if _os.geteuid() == 0:
 rc, out, err = run(None, ["--config", work, "--snapshot", snap])
 check(rc != 0 and "is a directory, not a configuration file" in err, "a directory as --config: %s %s" % (out, err))
 note("ok a directory given as the configuration file is refused")
+
+# The state directory, checked as the daemon will use it (as [server] user when run as root).
+state = os.path.join(work, "state")
+rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
+check(rc == 0 and "state ok: %s (created" % state in out, "a state dir still to be made: %s %s" % (out, err))
+os.mkdir(state, 0o777)
+os.chmod(state, 0o777)
+rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
+check(rc == 0 and "state ok: %s (no state yet)" % state in out, "an empty state dir: %s %s" % (out, err))
+os.chmod(state, 0o755)  # root's (or this user's, writable by it): not writable by nobody
+if _os.geteuid() == 0:
+    rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
+    check(rc != 0 and "is not writable by user 'nobody'" in err and state in err,
+          "a state dir the daemon's user cannot write: %s %s" % (out, err))
+os.chmod(state, 0o777)
+with open(os.path.join(state, "state.sqlite"), "wb") as f:
+    f.write(b"not a database, but long enough to be read as one" * 100)
+rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
+check(rc != 0 and "state.sqlite" in err, "a corrupt state database: %s %s" % (out, err))
+a_file = os.path.join(work, "state-file")
+open(a_file, "w").close()
+rc, out, err = run(None, ["--snapshot", snap, "--state-dir", a_file])
+check(rc != 0 and "is not a directory" in err, "a file as the state dir: %s %s" % (out, err))
+note("ok the state dir is checked: missing, empty, unwritable, corrupt state, not a directory")
 note("PASS")
