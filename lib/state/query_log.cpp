@@ -176,6 +176,7 @@ QueryLog::Counters QueryLog::counters() const {
 void QueryLog::run() {
   std::vector<QueryLogEntry> pending;
   std::vector<QueryLogEntry> batch;
+  activity_since_ = std::chrono::steady_clock::now();
   for (;;) {
     bool stop;
     {
@@ -188,6 +189,7 @@ void QueryLog::run() {
     // takes all). The lanes come one after the other; rows go in the order the queries
     // arrived, as when all threads shared one queue (a stable sort: one thread's entries
     // of the same microsecond keep their order).
+    const auto pass_started = std::chrono::steady_clock::now();
     queue_.drain(pending, SIZE_MAX);
     std::stable_sort(pending.begin(), pending.end(),
                      [](const QueryLogEntry& a, const QueryLogEntry& b) { return a.time_us < b.time_us; });
@@ -200,9 +202,30 @@ void QueryLog::run() {
     pending.clear();
     flush_counts(stop);
     report_drops(false);
+    report_activity(std::chrono::steady_clock::now() - pass_started, stop);
     if (stop) break;
   }
   report_drops(true);
+}
+
+void QueryLog::report_activity(std::chrono::steady_clock::duration pass_time, bool final) {
+  if (log::level() > log::Level::debug) return;
+  const auto now = std::chrono::steady_clock::now();
+  ++activity_passes_;
+  activity_busy_ += pass_time;
+  if (!final && now - activity_since_ < std::chrono::seconds(10)) return;
+  const std::uint64_t written = written_.load(std::memory_order_relaxed);
+  const auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  log::debug("query_log_activity")
+      .kv("period_ms", ms(now - activity_since_))
+      .kv("entries_written", written - activity_written_)
+      .kv("passes", activity_passes_)
+      .kv("busy_ms", ms(activity_busy_))
+      .kv("backlog", backlog_.load(std::memory_order_relaxed));
+  activity_since_ = now;
+  activity_written_ = written;
+  activity_passes_ = 0;
+  activity_busy_ = {};
 }
 
 void QueryLog::write_batch(std::vector<QueryLogEntry>& batch) {

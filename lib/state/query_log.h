@@ -125,6 +125,9 @@ class QueryLog {
   void flush_counts(bool final);
   bool counts_full() const;
   void report_drops(bool final);
+  // At log level debug: what the writer did over the last 10 s (entries, passes, time
+  // spent writing), one line, so an operator can see whether the disk keeps up.
+  void report_activity(std::chrono::steady_clock::duration pass_time, bool final);
 
   struct Writer;  // the connection and prepared statements, used only by the writer thread
   std::string db_path_;
@@ -143,6 +146,11 @@ class QueryLog {
   bool dropping_ = false;
   std::uint64_t dropped_at_run_start_ = 0;
   std::uint64_t dropped_seen_ = 0;
+  // report_activity's period (the writer thread's alone).
+  std::chrono::steady_clock::time_point activity_since_{};
+  std::uint64_t activity_written_ = 0;
+  std::uint64_t activity_passes_ = 0;
+  std::chrono::steady_clock::duration activity_busy_{};
   std::thread thread_;
 
   // Accepted and not yet written or lost: the queue plus the batch being written.

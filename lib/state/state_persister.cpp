@@ -248,7 +248,7 @@ void StatePersister::run() {
       if (stopping_) break;
     }
     try {
-      round();
+      logged_round(false);
       if (failing_rounds > 0) log::info("state_write_recovered").kv("failed_rounds", failing_rounds);
       failing_rounds = 0;
     } catch (const StateDbError& e) {
@@ -282,10 +282,28 @@ void StatePersister::run() {
     }
   }
   try {
-    round_and_fold(true);
+    logged_round(true);
   } catch (const StateDbError& e) {
     log::error("state_write_failed").kv("error", e.what()).kv("at", "stop");
   }
+}
+
+void StatePersister::logged_round(bool fold_now) {
+  const auto started = std::chrono::steady_clock::now();
+  const StatePersisterStats before = stats();
+  round_and_fold(fold_now);
+  if (log::level() > log::Level::debug) return;
+  const StatePersisterStats after = stats();
+  if (after.sources_written == before.sources_written && after.events_written == before.events_written &&
+      after.admin_actions_applied == before.admin_actions_applied)
+    return;  // a quiet second says nothing
+  log::debug("state_round")
+      .kv("sources_written", after.sources_written - before.sources_written)
+      .kv("events_written", after.events_written - before.events_written)
+      .kv("admin_actions", after.admin_actions_applied - before.admin_actions_applied)
+      .kv("folded", after.folds != before.folds)
+      .kv("ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                    .count());
 }
 
 void StatePersister::round() { round_and_fold(false); }

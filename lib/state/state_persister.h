@@ -111,6 +111,8 @@ class StatePersister {
  private:
   struct Impl;
   void run();
+  // round_and_fold(), and at log level debug a state_round line saying what it stored.
+  void logged_round(bool fold_now);
   void round_and_fold(bool fold_now);
   std::unique_ptr<Impl> impl_;
   Limiter& limiter_;

@@ -5,6 +5,7 @@ their whole answer; no client gets a truncated answer (a connection that the
 closed listener never accepted may be refused, which is not an answer); whoisd
 exits 0; afterwards the query log holds every answered query and the limiter's
 counts are in the state database."""
+import re
 import socket
 import threading
 import time
@@ -20,6 +21,8 @@ exempt = []
 trusted = []
 [server]
 read_timeout = "30s"
+[log]
+level = "debug"
 """).start()
 
 QUERY = b"exemplo.pt\r\n"
@@ -116,4 +119,14 @@ check(logged >= whole + len(slow) + 1, "query log holds %d found rows, clients r
       (logged, whole + len(slow) + 1))
 check(("127.0.0.1",) in sources, "the limiter's count for 127.0.0.1 is on disk: %r" % sources)
 note("ok query log (%d rows) and limiter state on disk after the stop" % logged)
+
+# At log level debug the writers say what they did: the state rounds that stored
+# something, and the query-log writer's activity (every 10 s, and at the stop).
+log = d.log_text()
+check(re.search(r"level=debug event=state_round sources_written=[1-9]", log), "no debug state_round line:\n" + log[-3000:])
+activity = [int(n) for n in re.findall(r"level=debug event=query_log_activity period_ms=\d+ entries_written=(\d+)", log)]
+with d.state_db() as con:
+    rows = con.execute("SELECT count(*) FROM query_log").fetchone()[0]
+check(activity and sum(activity) == rows, "query_log_activity lines count %r, the log holds %d" % (activity, rows))
+note("ok at log level debug: state rounds and the query-log writer's activity (%d lines)" % len(activity))
 note("PASS")
