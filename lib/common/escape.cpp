@@ -12,13 +12,23 @@ void append_hex(std::string& out, unsigned char c) {
   out += kHex[c & 0xf];
 }
 
-// Length of a well-formed UTF-8 sequence of a printable (non-C1, non-control) code
-// point at the start of `s`, or 0 when it is not one.
+// Code points kept out of text a person reads, though valid: the invisible marks and
+// overrides that reorder or hide what follows them (an operator reading a log or
+// whoisd-admin's output would see another text than the one stored), the byte-order
+// mark and the two noncharacters U+FFFE/U+FFFF.
+bool deceptive(std::uint32_t cp) {
+  return cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+         cp == 0xfeff || cp == 0xfffe || cp == 0xffff;
+}
+
+// Length of a well-formed UTF-8 sequence of a printable (non-C1, non-control, not
+// deceptive) code point at the start of `s`, or 0 when it is not one.
 std::size_t utf8_sequence(std::string_view s) {
   auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   if (s.empty()) return 0;
   unsigned char c = b(0);
-  std::size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  // Lead bytes: C2-DF two bytes, E0-EF three, F0-F4 four; 80-C1 and F5-FF never lead.
+  std::size_t len = c >= 0xf5 ? 0 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
   if (len == 0 || s.size() < len) return 0;
   std::uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
   for (std::size_t i = 1; i < len; ++i) {
@@ -27,7 +37,7 @@ std::size_t utf8_sequence(std::string_view s) {
   }
   bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
   bool bad = overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0) ||
-             cp == 0x2028 || cp == 0x2029;
+             cp == 0x2028 || cp == 0x2029 || deceptive(cp);
   return bad ? 0 : len;
 }
 

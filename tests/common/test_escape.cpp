@@ -21,6 +21,21 @@ TEST_CASE("escape_keep_utf8 keeps well-formed printable UTF-8 only") {
   CHECK(escape_keep_utf8("\xc2\x85") == "\\xc2\\x85");            // C1 control (NEL)
   CHECK(escape_keep_utf8("\xe2\x80\xa8") == "\\xe2\\x80\\xa8");   // line separator
   CHECK(escape_keep_utf8("\xed\xa0\x80") == "\\xed\\xa0\\x80");   // surrogate
+  // F5-FF never lead a sequence (they were taken for three-byte leads, kept raw).
+  CHECK(escape_keep_utf8("zz\xf8\x80\x80.pt") == "zz\\xf8\\x80\\x80.pt");
+  CHECK(escape_keep_utf8("\xff\xbf\xbf") == "\\xff\\xbf\\xbf");
+  CHECK(escape_keep_utf8("\xf5\x80\x80\x80") == "\\xf5\\x80\\x80\\x80");
+  CHECK(escape_keep_utf8("\xf4\x8f\xbf\xbd") == "\xf4\x8f\xbf\xbd");  // U+10FFFD, the last valid plane
+  CHECK(escape_keep_utf8("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");  // beyond U+10FFFF
+  // Marks and overrides that reorder or hide what an operator reads, the BOM, U+FFFF.
+  CHECK(escape_keep_utf8("zz\xe2\x80\xae.pt") == "zz\\xe2\\x80\\xae.pt");  // U+202E RIGHT-TO-LEFT OVERRIDE
+  CHECK(escape_keep_utf8("\xe2\x81\xa6") == "\\xe2\\x81\\xa6");            // U+2066 LEFT-TO-RIGHT ISOLATE
+  CHECK(escape_keep_utf8("\xe2\x80\x8f") == "\\xe2\\x80\\x8f");            // U+200F RIGHT-TO-LEFT MARK
+  CHECK(escape_keep_utf8("\xef\xbb\xbf") == "\\xef\\xbb\\xbf");            // U+FEFF
+  CHECK(escape_keep_utf8("\xef\xbf\xbf") == "\\xef\\xbf\\xbf");            // U+FFFF
+  CHECK(escape_keep_utf8("\xe2\x80\x8d") == "\xe2\x80\x8d");                // U+200D ZWJ: emoji need it
+  CHECK(whoisd::printable_utf8_length("\xf8\x80\x80") == 0);
+  CHECK(whoisd::printable_utf8_length("\xe2\x80\xae") == 0);
 }
 
 TEST_CASE("escaping is bounded") {
