@@ -413,7 +413,8 @@ ParsedQuery QueryParser::parse_without_ascii_fast_path(std::string_view line) co
 }
 
 void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, ParsedQuery& out) const {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // `line` is framed already (query_line.h): its CR LF is gone, so a CR left in it is a
+  // control character like any other (a doubled CR before the LF was accepted).
   if (line.size() > kMaxQueryLineBytes) return set_invalid(out, reason::kTooLong);
 
   while (!line.empty() && is_blank(static_cast<unsigned char>(line.front())))
@@ -441,13 +442,25 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
       converted = latin1_to_utf8(token);
       token = converted;
     }
-    std::size_t i = 0;
-    while (i < token.size()) {
+    // White space beyond ASCII (U+00A0 pasted from a web page, U+3000 from an input
+    // method) is trimmed at the ends as blanks are; inside, it separates two words.
+    std::size_t begin = token.size();
+    std::size_t end = 0;
+    bool inner_unicode_space = false;
+    for (std::size_t i = 0; i < token.size();) {
       const std::size_t at = i;
       const char32_t cp = next_code_point(token, i);
       if (is_c1_control(cp)) return set_invalid(out, reason::kControl);
-      if (is_unicode_space(cp) && at > 0 && i < token.size()) return set_invalid(out, reason::kMoreThanOne);
+      if (is_unicode_space(cp)) {
+        inner_unicode_space = inner_unicode_space || begin < token.size();  // after a word: inner, unless trailing
+      } else {
+        if (begin == token.size()) begin = at;
+        else if (inner_unicode_space) return set_invalid(out, reason::kMoreThanOne);
+        end = i;
+      }
     }
+    if (begin == token.size()) return set_invalid(out, reason::kEmpty);
+    token = token.substr(begin, end - begin);
   }
 
   if (iequals(token, "help")) return set_help(out);

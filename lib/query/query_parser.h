@@ -33,7 +33,7 @@ class QueryParser {
   QueryParser(const QueryParser&) = delete;
   QueryParser& operator=(const QueryParser&) = delete;
 
-  // `line`: the bytes the client sent before LF (a CR may end it).
+  // `line`: the query line as framed (query_line.h): the bytes before CR LF (or LF).
   ParsedQuery parse(std::string_view line) const;
   // The same into `out`, every field assigned, its strings reusing their capacity (the
   // server parses into one ParsedQuery per thread: no allocation per query).
