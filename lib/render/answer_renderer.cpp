@@ -47,7 +47,7 @@ void append_number(std::string& out, Integer value) {
 void append_field(std::string& out, std::string_view label, std::string_view value) {
   out.append(label);
   out.append(": ");
-  append_answer_value(out, value);
+  append_published_value(out, value);
   out.append(kCrlf);
 }
 

@@ -58,6 +58,40 @@ bool all_printable_ascii(std::uint64_t w) {
   return (below_space | del_or_above) == 0;
 }
 
+// Length of the space at the start of `s` (well-formed UTF-8, as append_answer_value
+// writes it): 1 for ' ', 2-3 for a space beyond ASCII (U+00A0, U+1680, U+2000-U+200A,
+// U+202F, U+205F, U+3000: a parser splitting on Unicode white space would end a word
+// there); 0 when it starts with no space.
+std::size_t space_length(std::string_view s) {
+  const auto b = [&](std::size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0; };
+  if (b(0) == ' ') return 1;
+  if (b(0) == 0xC2 && b(1) == 0xA0) return 2;
+  if (b(0) == 0xE1 && b(1) == 0x9A && b(2) == 0x80) return 3;
+  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x8A) || b(2) == 0xAF)) return 3;
+  if (b(0) == 0xE2 && b(1) == 0x81 && b(2) == 0x9F) return 3;
+  if (b(0) == 0xE3 && b(1) == 0x80 && b(2) == 0x80) return 3;
+  return 0;
+}
+
+// "no match", in any case, within a value of a found answer: Perl's Net::Whois::Raw
+// searches the whole answer from the .pt server for those words and reports the domain
+// as not registered when it meets them (in a name, an address, a status). The space
+// between them becomes U+00A0, which looks the same and breaks the match. `from`: where
+// the value starts in `out`.
+void break_no_match(std::string& out, std::size_t from) {
+  const auto lower = [&](std::size_t i) {
+    const char c = out[i];
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  for (std::size_t space = out.find(' ', from); space != std::string::npos; space = out.find(' ', space + 1)) {
+    if (space < from + 2 || space + 6 > out.size()) continue;
+    if (lower(space - 2) != 'n' || lower(space - 1) != 'o' || lower(space + 1) != 'm' || lower(space + 2) != 'a' ||
+        lower(space + 3) != 't' || lower(space + 4) != 'c' || lower(space + 5) != 'h')
+      continue;
+    out.replace(space, 1, "\xC2\xA0");
+  }
+}
+
 }  // namespace
 
 void append_answer_value(std::string& out, std::string_view raw, std::size_t max_code_points) {
@@ -112,29 +146,40 @@ void append_answer_value(std::string& out, std::string_view raw, std::size_t max
   }
 }
 
+void append_published_value(std::string& out, std::string_view raw, std::size_t max_code_points) {
+  const std::size_t start = out.size();
+  append_answer_value(out, raw, max_code_points);
+  if (out.size() - start >= 8) break_no_match(out, start);
+}
+
+
 void append_answer_word(std::string& out, std::string_view raw, std::size_t max_code_points) {
   const std::size_t start = out.size();
   append_answer_value(out, raw, max_code_points);
-  const std::size_t first_space = out.find(' ', start);
-  if (first_space == std::string::npos) return;  // the usual case: nothing to do
   // The truncation marker starts with a space: keep it as it is, it is ours.
   std::size_t end = out.size();
   if (end - start >= kTruncationMarker.size() &&
       std::string_view(out).substr(end - kTruncationMarker.size()) == kTruncationMarker) {
     end -= kTruncationMarker.size();
   }
-  if (first_space >= end) return;
+  std::size_t first = start;
+  std::size_t first_length = 0;
+  while (first < end && (first_length = space_length(std::string_view(out).substr(first, end - first))) == 0) ++first;
+  if (first == end) return;  // the usual case: one word already
   std::string tail;
-  tail.reserve((out.size() - first_space) * 3);
-  for (std::size_t i = first_space; i < end; ++i) {
-    if (out[i] == ' ') {
+  tail.reserve((out.size() - first) * 3);
+  for (std::size_t i = first; i < end;) {
+    const std::size_t length = space_length(std::string_view(out).substr(i, end - i));
+    if (length > 0) {
       tail.append(kReplacementCharacter);
+      i += length;
     } else {
       tail.push_back(out[i]);
+      ++i;
     }
   }
   tail.append(out, end, std::string::npos);
-  out.resize(first_space);
+  out.resize(first);
   out.append(tail);
 }
 

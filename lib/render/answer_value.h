@@ -30,11 +30,20 @@ inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 //    the value was longer.
 void append_answer_value(std::string& out, std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints);
 
+// As append_answer_value, for a value from the snapshot in a found answer: "no match"
+// in it, in any case, gets U+00A0 for its space (which reads the same). Perl's
+// Net::Whois::Raw searches the whole answer from the .pt server for those words and
+// takes a registered domain for a free one when a name, an address or a status holds
+// them. (The renderer's own texts are refused instead when they hold them.)
+void append_published_value(std::string& out, std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints);
+
 // As append_answer_value, for a value parsers read as one word (a name server's
 // host, a glue address: clients take the first word after "Name Server:", and
 // some collect every word that looks like a host name): spaces, the ones made
 // from TAB/CR/LF included, become U+FFFD too, so the value stays one word and
-// nothing in it is read as a separate host.
+// nothing in it is read as a separate host. White space beyond ASCII (U+00A0,
+// U+2000-U+200A, U+3000, ...), which parsers that split on Unicode white space would
+// end the word at, becomes U+FFFD as well.
 void append_answer_word(std::string& out, std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints);
 
 inline std::string answer_value(std::string_view raw, std::size_t max_code_points = kMaxValueCodePoints) {

@@ -197,6 +197,21 @@ TEST_CASE("found: opt-out is decided per contact", "[render][optout]") {
                                              "Tech Name: João Exemplo\n")));
 }
 
+TEST_CASE("found: no value makes the answer read as 'no match'", "[render][found]") {
+  // Perl's Net::Whois::Raw takes any answer from the .pt server that holds "no match"
+  // (case-sensitive) for "not registered": a registered domain read as free.
+  PublishedDomain d = acores();
+  d.registrant.name = "Bar no match Lda";
+  d.registrant.address = "Rua No Match";
+  d.status = "no match";
+  d.name_servers.push_back({"ns.no-match.pt", {}, {}});
+  const std::string answer = AnswerRenderer().found(d, false);
+  CHECK_THAT(answer, !Catch::Contains("no match"));
+  CHECK_THAT(answer, Catch::Contains(crlf("Owner Name: Bar no\xC2\xA0match Lda\n")));
+  CHECK_THAT(answer, Catch::Contains(crlf("Domain Status: no\xC2\xA0match\n")));
+  CHECK_THAT(answer, Catch::Contains("Name Server: ns.no-match.pt |"));
+}
+
 TEST_CASE("found: empty values keep their label", "[render][found]") {
   PublishedDomain d;
   d.u_label = d.a_label = "vazio.pt";

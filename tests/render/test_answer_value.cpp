@@ -128,3 +128,42 @@ TEST_CASE("a word value keeps no space, so parsers cannot split another host out
   whoisd::append_answer_word(out, "h o");
   CHECK(out == "Name Server: h" + kFffd + "o");
 }
+
+TEST_CASE("a word value keeps no white space beyond ASCII either", "[render][value]") {
+  using whoisd::answer_word;
+  // Net::Whois::Parser split "ns1.a.pt<U+00A0>evil.pt" into the host ns1.a.pt and the address evil.pt.
+  CHECK(answer_word("ns1.a.pt\xC2\xA0" "evil.pt") == "ns1.a.pt" + kFffd + "evil.pt");
+  for (const char* space : {"\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x8A", "\xE2\x80\xAF", "\xE2\x81\x9F",
+                            "\xE3\x80\x80"}) {
+    INFO(whoisd::answer_value(space));
+    CHECK(answer_word(std::string("a") + space + "b") == "a" + kFffd + "b");
+  }
+  // Characters near them that are not spaces stay.
+  CHECK(answer_word("a\xE2\x80\x90" "b") == "a\xE2\x80\x90" "b");  // U+2010 HYPHEN
+  CHECK(answer_word("ç") == "ç");
+}
+
+TEST_CASE("\"no match\" in a value is kept from reading as a not-found answer", "[render][value]") {
+  const auto answer_value = [](std::string_view raw) {
+    std::string out;
+    whoisd::append_published_value(out, raw);
+    return out;
+  };
+  const std::string nbsp = "\xC2\xA0";
+  // Perl's Net::Whois::Raw reads "no match" anywhere in an answer from the .pt server as
+  // "not registered": the space becomes U+00A0, which reads the same.
+  CHECK(answer_value("Bar no match Lda") == "Bar no" + nbsp + "match Lda");
+  CHECK(answer_value("NO MATCH") == "NO" + nbsp + "MATCH");
+  CHECK(answer_value("no\tmatch") == "no" + nbsp + "match");  // the tab became a space first
+  CHECK(answer_value("a no match and no match") == "a no" + nbsp + "match and no" + nbsp + "match");
+  CHECK(answer_value("no matches") == "no" + nbsp + "matches");
+  // Nothing else changes.
+  CHECK(answer_value("no  match") == "no  match");
+  CHECK(answer_value("nomatch no mat") == "nomatch no mat");
+  CHECK(answer_value("Rua do Norte, no 5") == "Rua do Norte, no 5");
+  std::string out = "Owner Name: no";
+  whoisd::append_published_value(out, " match");  // only the value's own words count
+  CHECK(out == "Owner Name: no match");
+  // The renderer's own texts are cleaned only (they are refused when they hold the words).
+  CHECK(whoisd::answer_value("no match") == "no match");
+}
