@@ -122,6 +122,12 @@ std::size_t field_bytes(const PublishedDomain& d) {
 }  // namespace
 
 std::string configured_line_problem(std::string_view line) {
+  // configured_line() cuts a line where it cuts a value: refuse it instead of serving it cut.
+  const auto characters = static_cast<std::size_t>(
+      std::count_if(line.begin(), line.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  if (characters > kMaxValueCodePoints)
+    return "is " + std::to_string(characters) + " characters long; an answer line holds at most " +
+           std::to_string(kMaxValueCodePoints);
   const std::string_view word = misleading_word(line);
   if (word.empty()) return "";
   if (word == "no match")

@@ -60,7 +60,8 @@ inline constexpr std::size_t kMaxFooterLines = kFixedAnswerMaxLines - 1;
 // it would not: a line holding "no match" (Net::Whois::Raw's not-found text for .pt,
 // matched in every answer, found ones included), "not found", "error" or
 // "restricted" (any case) can make a parser report a registered domain as free.
-// The configuration loader refuses such a line with this reason; the renderer, given
+// A line longer than kMaxValueCodePoints characters, which the renderer would cut, is
+// a problem too. The configuration loader refuses such a line with this reason; the renderer, given
 // one all the same, keeps such a footer off the fixed answers.
 std::string configured_line_problem(std::string_view line);
 

@@ -131,7 +131,6 @@ class Reader {
       std::string line = string(item, key);
       if (!(line == "%" || line.rfind("% ", 0) == 0))
         fail(&item, key, "each line must start with \"% \" (so that clients read it as a comment): \"" + escape_keep_utf8(line, 80) + "\"");
-      if (line.size() > 1000) fail(&item, key, "a line is longer than 1000 bytes");
       if (std::string problem = configured_line_problem(line); !problem.empty())
         fail(&item, key, "\"" + escape_keep_utf8(line, 80) + "\" " + problem);
       out.push_back(std::move(line));

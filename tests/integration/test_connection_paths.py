@@ -152,13 +152,13 @@ check(rc == 0, "whoisd exit status %d" % rc)
 # first send() takes part of it, libuv writes the rest. The listening socket is passed
 # the way systemd does (LISTEN_FDS), with a small fixed SO_SNDBUF that accepted sockets
 # inherit (autotuning would let a loopback socket take megabytes at once). A header
-# of 2,000 lines of 260 bytes makes the answer about 0.5 MB. Then a client that never
+# of 2,000 lines of 255 characters makes the answer about 0.5 MB. Then a client that never
 # reads it: closed at the write timeout (2 s here), and counted.
 WRITE_TIMEOUT = 2.0
 work = private_dir("whoisd-it-paths-big-")
 snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
 config_path = os.path.join(work, "whoisd.conf")
-big_line = '"%% %s"' % ("x" * 258)
+big_line = '"%% %s"' % ("x" * 253)
 with open(config_path, "w", encoding="utf-8") as f:
     f.write('[server]\nloops = 2\nwrite_timeout = "%gs"\n[snapshot]\npath = "%s"\n[state]\ndir = "%s"\n'
             '[metrics]\nlisten = "127.0.0.1:0"\n[answers]\nheader = [%s]\n'

@@ -418,4 +418,10 @@ TEST_CASE("configured_line_problem names the words that mislead parsers", "[rend
   CHECK_THAT(configured_line_problem("% report an ERROR to whois@pt.pt"), Catch::Contains("\"error\""));
   CHECK_THAT(configured_line_problem("% Access is restricted"), Catch::Contains("\"restricted\""));
   CHECK_THAT(configured_line_problem("% names not found here are free"), Catch::Contains("\"not found\""));
+  // Longer than an answer line holds (it was accepted, then served cut): counted in characters.
+  CHECK(configured_line_problem("% " + std::string(253, 'y')).empty());
+  std::string accents = "% ";
+  for (int i = 0; i < 253; ++i) accents += "ç";
+  CHECK(configured_line_problem(accents).empty());
+  CHECK_THAT(configured_line_problem("% " + std::string(254, 'y')), Catch::Contains("256 characters long"));
 }

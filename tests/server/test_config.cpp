@@ -115,6 +115,8 @@ TEST_CASE("a refusal names the file, the line and the key", "[config]") {
   CHECK(error_of("[answers]\nfooter = [\"% a 'No Match' answer means free\"]\n")
             .rfind("t.conf:2: answers.footer: \"% a 'No Match' answer means free\" holds \"no match\", which "
                    "Net::Whois::Raw", 0) == 0);
+  // A line longer than an answer line holds (it was accepted, then served cut at 255 characters).
+  CHECK(error_of("[answers]\nheader = [\"% " + std::string(300, 'y') + "\"]\n").find("is 302 characters long; an answer line holds at most 255") != std::string::npos);
   CHECK(error_of("[answers]\nfooter = [\"% a\", \"% b\", \"% c\", \"% d\"]\n") ==
         "t.conf:2: answers.footer: has 4 lines; at most 3, so that the limit answers, which stay under five lines, "
         "carry it");
