@@ -116,9 +116,9 @@ int check(const std::string& file, bool quick) {
   if (gmtime_r(&exported, &tm) != nullptr) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
   // "valid" is said last, once every check asked for has passed (the full comparison
   // of the records comes after these lines).
-  std::printf("%s: schema version %d, %lld domains, %lld bytes, exported at %s, %s\n", file.c_str(),
+  std::printf("%s: schema version %d, %lld domains, %lld bytes, exported at %s, sealed\n", file.c_str(),
               info.schema_version, static_cast<long long>(info.domains), static_cast<long long>(info.file_bytes),
-              when, info.sealed ? "sealed" : "not sealed (built before whoisd-snapshot sealed its files)");
+              when);
   try {
     whoisd::sqlite::Db db = whoisd::sqlite::open(whoisd::sqlite::immutable_uri(file),
                                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);

@@ -89,13 +89,7 @@ void log_snapshot(const char* event, const SnapshotInfo& info) {
       .kv("bytes", info.file_bytes)
       .kv("schema", info.schema_version)
       .kv("exported_at", log::iso8601_utc(info.exported_at))
-      .kv("generation", info.generation)
-      .kv("sealed", info.sealed ? "yes" : "no");
-  if (!info.sealed)
-    log::warn("snapshot_unsealed")
-        .kv("snapshot", info.path)
-        .kv("detail", "built before whoisd-snapshot sealed its files: an edit made to it after the build would "
-                      "go unnoticed; rebuild it to have that checked");
+      .kv("generation", info.generation);
 }
 
 // Everything the running daemon is made of, and the control loop on the main

@@ -69,7 +69,7 @@ PRAGMA user_version = 2;  -- the schema version; whoisd serves exactly 2
 --                                  not by the export. whoisd reports it (metrics, check) instead of
 --                                  counting on every open (a count walks an index: ~80 ms at
 --                                  1,000,000 domains); `whoisd-snapshot check` verifies it.
---                'sealed_change_counter'  optional, derived: the SQLite file change counter
+--                'sealed_change_counter'  derived, and required to serve: the SQLite file change counter
 --                                  (header bytes 24-27) that whoisd-snapshot build left the
 --                                  file with, written in its last transaction. Every later
 --                                  write transaction (an edit with the sqlite3 shell, a
@@ -78,7 +78,8 @@ PRAGMA user_version = 2;  -- the schema version; whoisd serves exactly 2
 --                                  published_domains, which would serve stale data (an
 --                                  opted-out contact's, say). To change a snapshot, edit the
 --                                  export and build again. A file without the key (built
---                                  before it existed) is served with a warning.
+--                                  before it existed, or by other means) is refused too:
+--                                  build it again (whoisd-snapshot build FILE --out NEW).
 --   value  TEXT  the fact's value
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY NOT NULL,

@@ -331,15 +331,20 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
     }
     probe_published_view(*first);
     // Last, so that a file with a defect the checks above name is refused for that.
-    if (meta.sealed_change_counter) {
-      const std::uint32_t counter = sqlite_change_counter(file_.fd, file);
-      if (counter != *meta.sealed_change_counter)
-        throw SnapshotError(file + ": changed after whoisd-snapshot built it (SQLite change counter " +
-                            std::to_string(counter) + ", sealed at " + std::to_string(*meta.sealed_change_counter) +
-                            "): an edit of a built snapshot does not reach the published view it serves; " +
-                            rebuild_advice(file));
-      info.sealed = true;
-    }
+    // Only a file whoisd-snapshot built and sealed is served: the answers come from
+    // published_domains alone, and the probes above compare a few names with the
+    // normalised tables, so an edit of any other record (an opted-out contact's
+    // details put back, a value the policy does not publish) would be served unseen.
+    if (!meta.sealed_change_counter)
+      throw SnapshotError(file + ": not sealed by whoisd-snapshot (built before it sealed its files, or made by "
+                                 "other means), so an edit made after its build could not be told; " +
+                          rebuild_advice(file));
+    const std::uint32_t counter = sqlite_change_counter(file_.fd, file);
+    if (counter != *meta.sealed_change_counter)
+      throw SnapshotError(file + ": changed after whoisd-snapshot built it (SQLite change counter " +
+                          std::to_string(counter) + ", sealed at " + std::to_string(*meta.sealed_change_counter) +
+                          "): an edit of a built snapshot does not reach the published view it serves; " +
+                          rebuild_advice(file));
     // Room for the pool to grow without allocating when a connection is given back.
     idle_.reserve(std::max<std::size_t>(connections, 256));
     idle_.push_back(std::move(first));

@@ -58,7 +58,6 @@ struct SnapshotInfo {
   std::int64_t file_bytes = 0;
   std::int64_t exported_at = 0;  // Unix seconds, from the file's meta table
   std::uint64_t generation = 0;  // 1 for the first open, +1 for every successful reload
-  bool sealed = false;           // meta sealed_change_counter present (and matched: else refused)
 };
 
 struct SnapshotStoreOptions {

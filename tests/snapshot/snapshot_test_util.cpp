@@ -62,6 +62,8 @@ void rebuild_published_view(const std::string& path) {
 
 void unseal(const std::string& path) { run_sql(path, "DELETE FROM meta WHERE key = 'sealed_change_counter'"); }
 
+void forge_seal(const std::string& path) { seal_snapshot(path); }
+
 std::vector<std::string> all_strings(const PublishedDomain& d) {
   std::vector<std::string> out = {d.u_label, d.a_label, d.status,
                                   d.registrant.name, d.registrant.address, d.registrant.locality,

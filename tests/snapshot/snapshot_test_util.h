@@ -19,9 +19,12 @@ void run_sql(const std::string& path, const std::string& sql);
 // Derives published_domains and meta 'domain_count' of the file at path again from its
 // normalised tables (after run_sql edited them), as whoisd-snapshot build would.
 void rebuild_published_view(const std::string& path);  // and seals it again, as build does
-// Removes the seal (meta sealed_change_counter), as in a file built before it existed,
-// whose edits only the probes and the full comparison can find.
+// Removes the seal (meta sealed_change_counter), as in a file built before it existed.
 void unseal(const std::string& path);
+// Seals the file as it is now, edits and all, as if whoisd-snapshot had built it so
+// (a forged seal, or a builder's bug): to test the checks behind the seal, the probes
+// and the full comparison.
+void forge_seal(const std::string& path);
 // A fresh copy of the fixture snapshot in `dir`, to be broken by a test.
 std::string fixture_copy(const TempDir& dir, const std::string& name = "pt.sqlite");
 // The message SnapshotStore::open() refuses `path` with ("" when it opens); checks that

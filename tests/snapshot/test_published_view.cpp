@@ -203,8 +203,8 @@ TEST_CASE("meta domain_count: missing or not a number is refused; a wrong number
     CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("holds no domains"));
   }
   SECTION("a plausible wrong number: reported as it is on open (not counted), found by the comparison") {
-    whoisd::test::unseal(path);  // a sealed file is refused for any edit
     whoisd::test::run_sql(path, "UPDATE meta SET value = '37' WHERE key = 'domain_count'");
+    whoisd::test::forge_seal(path);  // a sealed file is refused for any edit
     CHECK(whoisd::validate_snapshot(path, false).domains == 37);
     whoisd::PublishedViewComparison result = compare(path, 37);
     CHECK(result.mismatches == 1);
@@ -216,7 +216,7 @@ TEST_CASE("meta domain_count: missing or not a number is refused; a wrong number
 TEST_CASE("any edit of a built snapshot is refused: its published view would be stale") {
   TempDir dir;
   std::string path = fixture_copy(dir);
-  REQUIRE(whoisd::validate_snapshot(path, false).sealed);
+  REQUIRE(open_error(path) == "");
   // An opt-out recorded in the served file by hand: published_domains still holds the
   // contact's data. (Here a probed domain shares the contact, so a probe names it first.)
   whoisd::test::run_sql(path, "UPDATE contacts SET opt_out = 1 WHERE id = (SELECT registrant_id FROM domains "
@@ -242,10 +242,15 @@ TEST_CASE("any edit of a built snapshot is refused: its published view would be 
   SnapshotStore store(rebuilt);
   store.open();
   CHECK_FALSE(store.lookup(kUnprobed)->registrant.disclosed);
-  // A file without the seal (built before it existed) is served, and says so.
+  // A file without the seal (built before it existed) is refused too: an edit of it could
+  // not be told. Building from it seals it.
   std::string unsealed = fixture_copy(dir, "unsealed.sqlite");
   whoisd::test::unseal(unsealed);
-  CHECK_FALSE(whoisd::validate_snapshot(unsealed, false).sealed);
+  CHECK_THAT(open_error(unsealed), Catch::Contains(unsealed + ": not sealed by whoisd-snapshot") &&
+                                       Catch::Contains("whoisd-snapshot build " + unsealed + " --out NEW.sqlite"));
+  std::string resealed = dir.file("resealed.sqlite");
+  CHECK(whoisd::build_snapshot_from_export(unsealed, resealed) == 36);
+  CHECK(open_error(resealed) == "");
 }
 
 TEST_CASE("a stale published_domains is refused where the probes reach it") {
@@ -281,10 +286,10 @@ TEST_CASE("a stale published_domains is refused where the probes reach it") {
 TEST_CASE("an edit the probes do not reach is found by the full comparison, naming domain and field") {
   TempDir dir;
   std::string path = fixture_copy(dir);
-  whoisd::test::unseal(path);  // a file without the seal: only the comparison finds it
   whoisd::test::run_sql(path, "UPDATE name_servers SET host = 'ns9.exemplo.pt' WHERE position = 2 AND domain_id = "
                               "(SELECT id FROM domains WHERE a_label = '" + kUnprobed + "')");
   whoisd::test::run_sql(path, "DELETE FROM published_domains WHERE a_label = '" + kOtherUnprobed + "'");
+  whoisd::test::forge_seal(path);  // behind a seal that matches, only the comparison finds it
   CHECK(open_error(path) == "");
   whoisd::PublishedViewComparison result = compare(path, 36);
   CHECK(result.mismatches >= 2);
@@ -297,9 +302,10 @@ TEST_CASE("an edit the probes do not reach is found by the full comparison, nami
 TEST_CASE("a garbage record is a SnapshotError naming the file, the domain and the fault, not a crash") {
   TempDir dir;
   std::string path = fixture_copy(dir);
-  whoisd::test::unseal(path);  // else any edit is refused before a record is read
+  // Each edit behind a forged seal: else it is refused before a record is read.
   SECTION("met by a lookup") {
     set_record(path, kUnprobed, std::string("\x01\x7f", 2));  // u_label claims 127 bytes, 0 follow
+    whoisd::test::forge_seal(path);
     SnapshotStore store(path);
     store.open();
     CHECK_THROWS_WITH(store.lookup(kUnprobed), Catch::Contains(path) && Catch::Contains("'" + kUnprobed + "'") &&
@@ -309,11 +315,13 @@ TEST_CASE("a garbage record is a SnapshotError naming the file, the domain and t
   SECTION("met by a probe on open") {
     const std::string first = whoisd::test::all_a_labels(path).front();
     set_record(path, first, std::string("\x09garbage", 8));
+    whoisd::test::forge_seal(path);
     CHECK_THAT(open_error(path), Catch::Contains(path) && Catch::Contains("'" + first + "'") &&
                                      Catch::Contains("format version 9"));
   }
   SECTION("a record that is not a blob at all") {
     whoisd::test::run_sql(path, "UPDATE published_domains SET record = 42 WHERE a_label = '" + kUnprobed + "'");
+    whoisd::test::forge_seal(path);
     SnapshotStore store(path);
     store.open();
     CHECK_THROWS_AS(store.lookup(kUnprobed), SnapshotError);

@@ -53,9 +53,14 @@ expect 1 "changed after whoisd-snapshot built it" "$tool" check --quick "$dir/ed
 expect 1 "whoisd-snapshot build $dir/edited.sqlite --out" "$tool" check "$dir/edited.sqlite"
 expect 0 "built from $dir/edited.sqlite, 1000 domains" "$tool" build "$dir/edited.sqlite" --out "$dir/rebuilt.sqlite"
 expect 0 "all 1000 records match" "$tool" check "$dir/rebuilt.sqlite"
-# ... and in a file without the seal (built before it existed), check compares every
-# record: an edited one is reported by name and field.
-sqlite3 "$dir/edited.sqlite" "DELETE FROM meta WHERE key = 'sealed_change_counter';"
+# ... so is a file without the seal (built before it existed, or by other means) ...
+cp "$dir/edited.sqlite" "$dir/unsealed.sqlite"
+sqlite3 "$dir/unsealed.sqlite" "DELETE FROM meta WHERE key = 'sealed_change_counter';"
+expect 1 "not sealed by whoisd-snapshot" "$tool" check --quick "$dir/unsealed.sqlite"
+# ... and behind a seal forged to match (set to the counter its own write will leave),
+# check compares every record: the edited one is reported by name and field.
+counter=$(od -An -j24 -N4 -tu1 "$dir/edited.sqlite" | awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }')
+sqlite3 "$dir/edited.sqlite" "UPDATE meta SET value = '$((counter + 1))' WHERE key = 'sealed_change_counter';"
 expect 1 "differs from the normalised tables in status" "$tool" check "$dir/edited.sqlite"
 if "$tool" check "$dir/edited.sqlite" 2>&1 | grep -q "valid snapshot"; then
   echo "FAIL: check of a mismatching file said 'valid snapshot'"; failures=$((failures + 1))
