@@ -27,6 +27,9 @@ namespace {
 // A PROXY header, then one line of at most kMaxQueryLineBytes and its CR LF: nothing
 // beyond this is ever kept.
 constexpr std::size_t kMaxInputBytes = kProxyHeaderMaxBytes + kMaxQueryLineBytes + 2;
+// How long an empty line from a trusted peer waits for the rest of a PROXY v2
+// signature, which begins the same way, before it is answered as a line.
+constexpr std::chrono::milliseconds kProxySignatureGrace{1000};
 
 std::optional<MetricsOutcome> metrics_outcome(Outcome o) {
   switch (o) {
@@ -86,13 +89,11 @@ void ClientConnection::start(std::uint64_t held_if_silent_ns) {
   // The timeout counts from the client's connect. A connection that had sent nothing
   // when accepted was held by the kernel for the listener's deferral first: that much
   // of its timeout is gone, and its logged time starts that much earlier.
-  std::chrono::milliseconds read_timeout = settings_->read_timeout;
-  if (nothing_arrived && held_if_silent_ns > 0) {
-    accepted_ns_ -= std::min(accepted_ns_, held_if_silent_ns);
-    read_timeout -= std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(held_if_silent_ns));
-  }
+  if (nothing_arrived && held_if_silent_ns > 0) accepted_ns_ -= std::min(accepted_ns_, held_if_silent_ns);
+  read_deadline_ns_ = accepted_ns_ + static_cast<std::uint64_t>(
+                                         std::chrono::nanoseconds(settings_->read_timeout).count());
   if (!watch()) return;
-  restart_timer(read_timeout);  // at least 1 ms: a read timeout shorter than the deferral ends it now
+  arm_read_timer();  // at least 1 ms: a read timeout shorter than the deferral ends it now
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_cb, read_cb) != 0) close();
 }
 
@@ -206,8 +207,17 @@ bool ClientConnection::process_proxy_header() {
     // read timeout bounds the wait). From anyone else a complete line means "no
     // header", so that an empty line is answered at once. Once the input has ended,
     // what came is a line.
+    // An empty line from a trusted peer (a local `whois` when loopback is trusted) waits
+    // only kProxySignatureGrace for the rest of a signature, not the whole read timeout:
+    // a proxy writes its 16-byte signature at once, and a client waits for its answer.
     const bool line_complete = input_.find('\n') != std::string::npos;
-    if (!input_ended_ && (trusted_peer_ || !line_complete)) return false;
+    if (!input_ended_ && !signature_wait_over_ && (trusted_peer_ || !line_complete)) {
+      if (trusted_peer_ && line_complete && !awaiting_signature_rest_) {
+        awaiting_signature_rest_ = true;
+        if (watched_) arm_read_timer();  // else start() arms it once the socket is watched
+      }
+      return false;
+    }
     sig = ProxySignature::absent;
   }
   auto& metrics = loop_.context().metrics;
@@ -409,6 +419,14 @@ void ClientConnection::on_shutdown(int status) {
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc_cb, read_cb) != 0) close();
 }
 
+void ClientConnection::arm_read_timer() {
+  const std::uint64_t now = uv_hrtime();
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::nanoseconds(read_deadline_ns_ > now ? read_deadline_ns_ - now : 0));
+  if (awaiting_signature_rest_ && !signature_wait_over_) timeout = std::min(timeout, kProxySignatureGrace);
+  restart_timer(timeout);
+}
+
 void ClientConnection::restart_timer(std::chrono::milliseconds timeout) {
   uv_timer_start(&timer_, timer_cb, static_cast<std::uint64_t>(std::max<std::int64_t>(timeout.count(), 1)), 0);
 }
@@ -419,6 +437,13 @@ void ClientConnection::on_timer() {
   auto& ctx = loop_.context();
   switch (phase_) {
     case Phase::reading:
+      if (awaiting_signature_rest_ && !signature_wait_over_) {
+        // No more of a signature came: what the trusted peer sent is a line.
+        signature_wait_over_ = true;
+        process_input();
+        if (phase_ == Phase::reading) arm_read_timer();  // the line itself is not complete yet
+        return;
+      }
       ctx.metrics.read_timeouts.inc();
       ctx.query_log.record(wall_clock_us(), client_, proxy_peer_, input_, Outcome::timeout,
                            static_cast<std::uint32_t>(std::min<std::uint64_t>((uv_hrtime() - accepted_ns_) / 1000, UINT32_MAX)));

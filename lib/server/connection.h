@@ -83,6 +83,9 @@ class ClientConnection {
   void on_shutdown(int status);
   void on_timer();
   void restart_timer(std::chrono::milliseconds timeout);
+  // The timer while the line is awaited: the read deadline, or the short wait for the
+  // rest of a PROXY v2 signature when that is what is awaited (see process_proxy_header).
+  void arm_read_timer();
   void close();
 
   static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
@@ -113,6 +116,10 @@ class ClientConnection {
   bool trusted_peer_ = false;
   bool header_done_ = false;            // past the PROXY header stage
   bool input_ended_ = false;            // the client half-closed: what it sent is all there is
+  // A trusted peer sent an empty line, which is also how the PROXY v2 signature begins:
+  // the rest is awaited for kProxySignatureGrace (awaiting), then it is a line (over).
+  bool awaiting_signature_rest_ = false;
+  bool signature_wait_over_ = false;
   bool holds_total_slot_ = false;
   std::optional<IpAddress> source_slot_;
   bool attached_ = false;               // in the loop's list (watched connections only)
@@ -120,6 +127,7 @@ class ClientConnection {
   bool sent_more_than_line_ = false;    // ...when the client sent more than its line (or it is unread)
 
   std::uint64_t accepted_ns_ = 0;       // uv_hrtime() at accept (at connect for a silent one: start())
+  std::uint64_t read_deadline_ns_ = 0;  // uv_hrtime() when the read timeout ends (set by start())
   std::string input_;                   // bytes received, bounded
   std::string answer_;                  // the whole answer, alive until the write completes
 };

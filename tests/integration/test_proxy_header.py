@@ -116,6 +116,15 @@ try:
     a = ask(b"PROXY TCP4 192.0.2.31", shut=True)
     check(a.startswith("Invalid query: malformed PROXY header"), "a v1 header cut by the end of input: %r" % a)
     note("ok input that ends inside a PROXY signature or header is answered")
+    # An empty line from a trusted peer (a local `whois` with loopback trusted) begins
+    # like the v2 signature: the rest is awaited a second, not the read timeout (10 s),
+    # and then it is answered as the line it is.
+    started = time.monotonic()
+    a = ask(b"\r\n")
+    waited = time.monotonic() - started
+    check(a.startswith("Query limit exceeded: 127.0.0.1 is suspended until"), "an empty line, trusted peer: %r" % a)
+    check(waited < 5, "an empty line from a trusted peer waited %.1f s for its answer" % waited)
+    note("ok an empty line from a trusted peer is answered after %.1f s" % waited)
 
     # The last query so far (the cut v1 header) is in the log: so is every one before it.
     rows = wait_until(d.query_log, lambda r: any(row[2].startswith("PROXY TCP4 192.0.2.31") for row in r),
