@@ -1,0 +1,91 @@
+#include "snapshot/normalised_value_rules.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstdio>
+
+namespace whoisd {
+
+namespace {
+
+std::string byte_hex(unsigned char c) {
+  char text[8];
+  std::snprintf(text, sizeof text, "0x%02x", c);
+  return text;
+}
+
+bool is_ldh(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+
+bool is_hex_digit(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+std::string host_name_problem(std::string_view host) {
+  if (host.empty()) return "it is empty";
+  if (host.size() > kMaxHostNameOctets)
+    return "it is " + std::to_string(host.size()) + " octets long, at most " + std::to_string(kMaxHostNameOctets);
+  // Bytes first: the most telling fault (a space, NBSP, control character, upper case)
+  // is named before the label structure it may also break.
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    const auto c = static_cast<unsigned char>(host[i]);
+    if (c >= 'A' && c <= 'Z')
+      return "it has upper case ('" + std::string(1, static_cast<char>(c)) + "' at offset " + std::to_string(i) +
+             "); host names are stored lower case";
+    if (!is_ldh(c) && c != '.')
+      return "byte " + byte_hex(c) + " at offset " + std::to_string(i) +
+             " is not a lower-case letter, digit, hyphen or dot (host names are stored as A-labels)";
+  }
+  if (host.back() == '.') return "it ends in a dot; host names are stored without the trailing dot";
+  std::size_t start = 0;
+  while (start <= host.size()) {
+    std::size_t end = host.find('.', start);
+    if (end == std::string_view::npos) end = host.size();
+    const std::string_view label = host.substr(start, end - start);
+    if (label.empty()) return "it has an empty label (two dots together, or a dot first)";
+    if (label.size() > kMaxHostLabelOctets)
+      return "its label '" + std::string(label) + "' is " + std::to_string(label.size()) + " octets long, at most " +
+             std::to_string(kMaxHostLabelOctets);
+    if (label.front() == '-' || label.back() == '-')
+      return "its label '" + std::string(label) + "' begins or ends with a hyphen";
+    start = end + 1;
+  }
+  return "";
+}
+
+std::optional<std::string> canonical_glue_address(std::int64_t ip_version, std::string_view text) {
+  // inet_pton reads a C string: a NUL inside would end the address early and hide
+  // whatever follows it.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
+  const std::string address(text);
+  char canonical[INET6_ADDRSTRLEN];
+  if (ip_version == 4) {
+    in_addr binary{};
+    if (::inet_pton(AF_INET, address.c_str(), &binary) != 1) return std::nullopt;
+    if (::inet_ntop(AF_INET, &binary, canonical, sizeof canonical) == nullptr) return std::nullopt;
+    return std::string(canonical);
+  }
+  if (ip_version == 6) {
+    in6_addr binary{};
+    if (::inet_pton(AF_INET6, address.c_str(), &binary) != 1) return std::nullopt;
+    if (::inet_ntop(AF_INET6, &binary, canonical, sizeof canonical) == nullptr) return std::nullopt;
+    return std::string(canonical);
+  }
+  return std::nullopt;
+}
+
+std::string ds_digest_problem(std::string_view digest) {
+  if (digest.empty()) return "it is empty";
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    const auto c = static_cast<unsigned char>(digest[i]);
+    if (!is_hex_digit(c))
+      return "byte " + byte_hex(c) + " at offset " + std::to_string(i) + " is not a hexadecimal digit";
+  }
+  if (digest.size() % 2 != 0)
+    return "it has " + std::to_string(digest.size()) + " hexadecimal digits, an odd number (a digest is whole octets)";
+  return "";
+}
+
+}  // namespace whoisd

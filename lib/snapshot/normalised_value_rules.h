@@ -1,0 +1,41 @@
+// The promises schema.sql makes about published values of the normalised tables that
+// its CHECK constraints cannot keep: that a name server's host is a lower-case A-label,
+// that glue is an IPv4 or IPv6 address, that a DS digest is whole octets of hex. Each
+// of them, broken, is published wrongly: a host 'ns1.a.pt' NBSP 'evil.pt' is one word to
+// whoisd and two to parsers that split on any Unicode space (Net::Whois::Parser reads
+// host 'ns1.a.pt', address 'evil.pt'). NormalisedDomainReader applies them to every row it
+// reads, so whoisd-snapshot build, the store's probes and `whoisd-snapshot check` refuse
+// the same values.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace whoisd {
+
+// DNS limits (RFC 1035 §2.3.4) on a name written without its trailing dot.
+inline constexpr std::size_t kMaxHostNameOctets = 253;
+inline constexpr std::size_t kMaxHostLabelOctets = 63;
+
+// "" when host is a host name as schema.sql stores it: lower-case LDH ASCII (letters
+// a-z, digits, hyphen; RFC 5890's LDH label, so no hyphen first or last in a label),
+// labels of 1-63 octets separated by single dots, no trailing dot, at most 253 octets.
+// Otherwise what is wrong, e.g. "byte 0xc2 at offset 8 is not a lower-case letter,
+// digit, hyphen or dot". Whether an 'xn--' label is valid Punycode is not checked.
+std::string host_name_problem(std::string_view host);
+
+// The canonical text of a glue address: for ip_version 4 a dotted quad (inet_pton's
+// form: four decimal octets, no leading zeros), for 6 an IPv6 address in the RFC 5952
+// text inet_ntop writes (lower case, longest run of zero groups compressed), so that
+// '2001:DB8:0:0::1' becomes '2001:db8::1'. nullopt when text is not an address of that
+// family (an embedded NUL included), or ip_version is neither 4 nor 6.
+std::optional<std::string> canonical_glue_address(std::int64_t ip_version, std::string_view text);
+
+// "" when digest is a DS digest as published: hexadecimal digits (either case) of even
+// length, not empty (RFC 4034 §5.3: the digest is whole octets). Otherwise what is wrong.
+std::string ds_digest_problem(std::string_view digest);
+
+}  // namespace whoisd

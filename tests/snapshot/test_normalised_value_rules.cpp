@@ -1,0 +1,74 @@
+// The rules on published values that schema.sql promises and SQLite cannot keep
+// (normalised_value_rules.h): host names, glue addresses, DS digests.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "snapshot/normalised_value_rules.h"
+
+using whoisd::canonical_glue_address;
+using whoisd::ds_digest_problem;
+using whoisd::host_name_problem;
+
+TEST_CASE("host names: lower-case LDH A-labels, 1-63 octets a label, no trailing dot, at most 253") {
+  for (const char* good : {"ns1.example.pt", "a.dns.example.com", "ns1.xn--aores-yra.pt", "localhost", "a", "1-2.3"}) {
+    INFO(good);
+    CHECK(host_name_problem(good) == "");
+  }
+  const std::string label63(63, 'a');
+  CHECK(host_name_problem(label63 + ".pt") == "");
+  CHECK(host_name_problem(label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b')) == "");  // 253
+
+  CHECK_THAT(host_name_problem("ns1.a.pt\xC2\xA0" "evil.pt"), Catch::Contains("byte 0xc2 at offset 8"));
+  CHECK_THAT(host_name_problem("ns1.a.pt evil.pt"), Catch::Contains("byte 0x20 at offset 8"));
+  CHECK_THAT(host_name_problem(std::string("ns1.a.pt\0x", 10)), Catch::Contains("byte 0x00 at offset 8"));
+  CHECK_THAT(host_name_problem("ns1.a.pt\r\nDomain: x.pt"), Catch::Contains("byte 0x0d"));
+  CHECK_THAT(host_name_problem("ns_1.a.pt"), Catch::Contains("byte 0x5f"));
+  CHECK_THAT(host_name_problem("NS1.a.pt"), Catch::Contains("upper case ('N' at offset 0)"));
+  CHECK_THAT(host_name_problem("ns1.a.pt."), Catch::Contains("ends in a dot"));
+  CHECK_THAT(host_name_problem("."), Catch::Contains("ends in a dot"));
+  CHECK_THAT(host_name_problem("ns1..a.pt"), Catch::Contains("empty label"));
+  CHECK_THAT(host_name_problem(".ns1.a.pt"), Catch::Contains("empty label"));
+  CHECK_THAT(host_name_problem("ns1." + std::string(64, 'x') + ".pt"), Catch::Contains("64 octets long, at most 63"));
+  CHECK_THAT(host_name_problem(label63 + "." + label63 + "." + label63 + "." + std::string(62, 'b')),
+             Catch::Contains("254 octets long, at most 253"));
+  CHECK_THAT(host_name_problem("-ns1.a.pt"), Catch::Contains("label '-ns1' begins or ends with a hyphen"));
+  CHECK_THAT(host_name_problem("ns1-.a.pt"), Catch::Contains("label 'ns1-'"));
+  CHECK_THAT(host_name_problem("ns1.açores.pt"), Catch::Contains("byte 0xc3"));  // a U-label, not an A-label
+  CHECK_THAT(host_name_problem(""), Catch::Contains("empty"));
+}
+
+TEST_CASE("glue addresses: an address of the row's family, in canonical text") {
+  CHECK(canonical_glue_address(4, "192.0.2.1") == "192.0.2.1");
+  CHECK(canonical_glue_address(6, "2001:db8::1") == "2001:db8::1");
+  // Other spellings of an IPv6 address are published in RFC 5952 text.
+  CHECK(canonical_glue_address(6, "2001:DB8::1") == "2001:db8::1");
+  CHECK(canonical_glue_address(6, "2001:0db8:0000:0000:0000:0000:0000:0001") == "2001:db8::1");
+  CHECK(canonical_glue_address(6, "2001:db8:0:0:1:0:0:1") == "2001:db8::1:0:0:1");  // first longest run
+  CHECK(canonical_glue_address(6, "2001:db8:0:1:1:1:1:1") == "2001:db8:0:1:1:1:1:1");  // one zero group stays
+  CHECK(canonical_glue_address(6, "2001:db8:40:0:1::2") == "2001:db8:40:0:1::2");
+
+  for (const char* bad : {"192.0.2.256", "192.0.2", "192.0.2.1.5", "192.0.2.01", "0x7f.0.0.1", " 192.0.2.1",
+                          "192.0.2.1 ", "192.0.2.1\r\nDomain: x.pt", "", "2001:db8::1", "ns1.example.pt"}) {
+    INFO("IPv4 '" << bad << "'");
+    CHECK_FALSE(canonical_glue_address(4, bad));
+  }
+  for (const char* bad : {"2001:db8::g", "2001:db8:::1", "2001:db8::1::2", "1:2:3:4:5:6:7:8:9", "fe80::1%eth0",
+                          "2001:db8::1/64", "[2001:db8::1]", "", "192.0.2.1"}) {
+    INFO("IPv6 '" << bad << "'");
+    CHECK_FALSE(canonical_glue_address(6, bad));
+  }
+  // A NUL would end the C string inet_pton reads, hiding what follows it.
+  CHECK_FALSE(canonical_glue_address(4, std::string("192.0.2.1\0evil.pt", 17)));
+  CHECK_FALSE(canonical_glue_address(6, std::string("2001:db8::1\0x", 13)));
+  CHECK_FALSE(canonical_glue_address(5, "192.0.2.1"));
+}
+
+TEST_CASE("DS digests: hexadecimal of even length") {
+  CHECK(ds_digest_problem("0123456789abcdefABCDEF00") == "");
+  CHECK_THAT(ds_digest_problem("ABC"), Catch::Contains("3 hexadecimal digits, an odd number"));
+  CHECK_THAT(ds_digest_problem("ABCG"), Catch::Contains("byte 0x47 at offset 3 is not a hexadecimal digit"));
+  CHECK_THAT(ds_digest_problem(std::string("AB\0CD", 5)), Catch::Contains("byte 0x00 at offset 2"));
+  CHECK_THAT(ds_digest_problem("AB CD"), Catch::Contains("byte 0x20"));
+  CHECK_THAT(ds_digest_problem(""), Catch::Contains("empty"));
+}
