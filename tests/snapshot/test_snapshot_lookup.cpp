@@ -227,9 +227,11 @@ TEST_CASE("hostile text is returned as stored: escaping is the renderer's job") 
   CHECK(d.registrant.zip_code == "1000\t001");
   CHECK(d.registrant.zip_locality == "Lisboa\x1b[31m");
   CHECK(d.tech.name == "Tech\nDomain: forged-tech.pt");
+  // (Hostile hosts and glue never get this far: build refuses them; see
+  // test_normalised_value_refusals.cpp.)
   REQUIRE(d.name_servers.size() == 2);
-  CHECK(d.name_servers[0].host == "ns1.injecao.pt\r\nDomain: forged.pt");
-  CHECK(d.name_servers[0].ipv4 == Strings{"192.0.2.28\r\nDomain: forged.pt"});
+  CHECK(d.name_servers[0].host == "ns1.injecao.pt");
+  CHECK(d.name_servers[0].ipv4 == Strings{"192.0.2.28"});
 }
 
 TEST_CASE("names that are not registered are not found") {

@@ -25,12 +25,15 @@ using whoisd::test::TempDir;
 namespace {
 
 // Version B of the fixture: every domain and contact value that a lookup returns is
-// marked, so a lookup that mixed the two files would show a partial mark.
+// marked, so a lookup that mixed the two files would show a partial mark. Glue is
+// marked with addresses that are still addresses (build refuses any other): IPv4 in
+// 10.0.0.0/8 (the fixture's are in the documentation networks), IPv6 in fd0b::/16.
 const char* const kMarkB =
     "UPDATE domains SET status = 'B'; "
     "UPDATE contacts SET name = name || ' [B]', email = email || ' [B]', address = address || ' [B]'; "
     "UPDATE name_servers SET host = 'swap-b.' || host; "
-    "UPDATE glue_addresses SET address = address || '-b'; "
+    "UPDATE glue_addresses SET address = '10.' || substr(address, instr(address, '.') + 1) WHERE ip_version = 4; "
+    "UPDATE glue_addresses SET address = 'fd0b:' || address WHERE ip_version = 6; "
     "UPDATE ds_records SET digest = digest || 'BB'; "
     "UPDATE meta SET value = '1795000999' WHERE key = 'exported_at';";
 
@@ -44,7 +47,8 @@ char version_of(const PublishedDomain& d) {
   if (d.tech.disclosed) consistent = consistent && marked(d.tech.email) == b;
   for (const auto& ns : d.name_servers) {
     consistent = consistent && (ns.host.rfind("swap-b.", 0) == 0) == b;
-    for (const auto& a : ns.ipv4) consistent = consistent && (a.size() > 2 && a.substr(a.size() - 2) == "-b") == b;
+    for (const auto& a : ns.ipv4) consistent = consistent && (a.rfind("10.", 0) == 0) == b;
+    for (const auto& a : ns.ipv6) consistent = consistent && (a.rfind("fd0b:", 0) == 0) == b;
   }
   for (const auto& ds : d.ds_records) consistent = consistent && (ds.digest_hex.substr(ds.digest_hex.size() - 2) == "BB") == b;
   if (!consistent) return 'X';
