@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstdio>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -61,6 +63,63 @@ enum DomainColumn {
 
 std::string str(std::string_view view) { return std::string(view); }
 
+// A value in a message, quoted: bytes outside printable ASCII (control characters, the
+// bytes of an NBSP or of any other non-ASCII character) and the backslash as \xNN, so
+// that what a terminal would not show, or show as a plain space, is seen; at most 100
+// bytes of it.
+std::string shown(std::string_view value) {
+  constexpr std::size_t kMaxShown = 100;
+  std::string out = "'";
+  for (std::size_t i = 0; i < value.size() && i < kMaxShown; ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (value.size() > kMaxShown) out += "...";
+  return out + "'";
+}
+
+[[noreturn]] void refuse(std::string_view a_label, const std::string& column, const std::string& value,
+                         const std::string& problem) {
+  throw NormalisedValueError("domain '" + str(a_label) + "': " + column + " is " + value + ": " + problem);
+}
+
+// The value of a column schema.sql declares INTEGER, within [min, max]. SQLite does not
+// enforce the type: the column's affinity stores what cannot be converted as it came
+// ('2021-03-04 10:00:00' stays TEXT, 12.5 stays REAL, and a range CHECK such as
+// BETWEEN 0 AND 65535 lets 12.5 through), and sqlite3_column_int64 would read 2021 and
+// 12. So the storage class is checked first (sqlite3_column_type must come before any
+// conversion of the column). `column` names table, column and row for the message.
+std::int64_t integer_column(sqlite3_stmt* stmt, int index, std::string_view a_label, const std::string& column,
+                            std::int64_t min, std::int64_t max, const std::string& expected) {
+  const int type = sqlite3_column_type(stmt, index);
+  if (type != SQLITE_INTEGER) {
+    std::string value;
+    switch (type) {
+      case SQLITE_NULL: value = "NULL"; break;
+      case SQLITE_FLOAT: value = "REAL " + str(sqlite::column_text(stmt, index)); break;
+      case SQLITE_BLOB: value = "BLOB " + shown(sqlite::column_blob(stmt, index)); break;
+      default: value = "TEXT " + shown(sqlite::column_text(stmt, index)); break;
+    }
+    refuse(a_label, column, value, "expected " + expected);
+  }
+  const std::int64_t value = sqlite3_column_int64(stmt, index);
+  if (value < min || value > max) refuse(a_label, column, std::to_string(value), "expected " + expected);
+  return value;
+}
+
+constexpr std::int64_t kMinInteger = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kMaxInteger = std::numeric_limits<std::int64_t>::max();
+const std::string kUnixSeconds = "an INTEGER (Unix seconds, UTC)";
+const std::string kPosition = "an INTEGER of at least 1";
+
+std::string at_position(std::int64_t position) { return " (position " + std::to_string(position) + ")"; }
+
 }  // namespace
 
 NormalisedDomainReader::NormalisedDomainReader(sqlite3* db)
@@ -80,12 +139,14 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
   if (rc != SQLITE_ROW) throw sqlite::SqliteError(rc, sqlite3_errmsg(db_));
 
   PublishedDomain d;
-  const sqlite3_int64 id = sqlite3_column_int64(stmt, kId);
   d.a_label = str(sqlite::column_text(stmt, kALabel));
+  // Children are found by id: a TEXT id would be read as 0 and find another domain's.
+  const std::int64_t id = integer_column(stmt, kId, d.a_label, "domains.id", kMinInteger, kMaxInteger,
+                                         "an INTEGER");
   d.u_label = str(sqlite::column_text(stmt, kULabel));
   d.status = str(sqlite::column_text(stmt, kStatus));
-  d.created = sqlite3_column_int64(stmt, kCreated);
-  d.expires = sqlite3_column_int64(stmt, kExpires);
+  d.created = integer_column(stmt, kCreated, d.a_label, "domains.created", kMinInteger, kMaxInteger, kUnixSeconds);
+  d.expires = integer_column(stmt, kExpires, d.a_label, "domains.expires", kMinInteger, kMaxInteger, kUnixSeconds);
   d.registrant.disclosed = sqlite3_column_int(stmt, kRegistrantHidden) == 0;
   d.registrant.name = str(sqlite::column_text(stmt, kRegistrantName));
   d.registrant.address = str(sqlite::column_text(stmt, kRegistrantAddress));
@@ -115,23 +176,39 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
   while ((rc = sqlite3_step(children)) == SQLITE_ROW) {
     switch (sqlite3_column_int(children, 0)) {
       case 1: {
+        const std::int64_t position =
+            integer_column(children, 1, d.a_label, "name_servers.position", 1, kMaxInteger, kPosition);
         PublishedNameServer server;
         server.host = str(sqlite::column_text(children, 5));
-        servers.emplace_back(sqlite3_column_int64(children, 1), std::move(server));
+        servers.emplace_back(position, std::move(server));
         break;
       }
-      case 2:
-        glue.push_back(Glue{sqlite3_column_int64(children, 1), sqlite3_column_int64(children, 2),
-                            sqlite3_column_int64(children, 3), str(sqlite::column_text(children, 5))});
+      case 2: {
+        Glue g{};
+        g.ns_position = integer_column(children, 1, d.a_label, "glue_addresses.ns_position", 1, kMaxInteger, kPosition);
+        const std::string server = " (name server " + std::to_string(g.ns_position) + ")";
+        g.ip_version = integer_column(children, 2, d.a_label, "glue_addresses.ip_version" + server, 4, 6, "4 or 6");
+        if (g.ip_version == 5) refuse(d.a_label, "glue_addresses.ip_version" + server, "5", "expected 4 or 6");
+        g.position = integer_column(children, 3, d.a_label, "glue_addresses.position" + server, 1, kMaxInteger,
+                                    kPosition);
+        g.address = str(sqlite::column_text(children, 5));
+        glue.push_back(std::move(g));
         break;
+      }
       case 3: {
+        const std::int64_t position =
+            integer_column(children, 1, d.a_label, "ds_records.position", 1, kMaxInteger, kPosition);
+        const std::string where = at_position(position);
         PublishedDsRecord record;
-        record.key_tag = static_cast<std::uint32_t>(sqlite3_column_int64(children, 2));
-        record.algorithm = static_cast<std::uint32_t>(sqlite3_column_int64(children, 3));
-        record.digest_type = static_cast<std::uint32_t>(sqlite3_column_int64(children, 4));
+        record.key_tag = static_cast<std::uint32_t>(
+            integer_column(children, 2, d.a_label, "ds_records.key_tag" + where, 0, 65535, "an INTEGER from 0 to 65535"));
+        record.algorithm = static_cast<std::uint32_t>(
+            integer_column(children, 3, d.a_label, "ds_records.algorithm" + where, 0, 255, "an INTEGER from 0 to 255"));
+        record.digest_type = static_cast<std::uint32_t>(integer_column(
+            children, 4, d.a_label, "ds_records.digest_type" + where, 0, 255, "an INTEGER from 0 to 255"));
         record.digest_hex = str(sqlite::column_text(children, 5));
         for (char& c : record.digest_hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        ds.emplace_back(sqlite3_column_int64(children, 1), std::move(record));
+        ds.emplace_back(position, std::move(record));
         break;
       }
       default:

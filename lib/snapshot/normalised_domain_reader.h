@@ -4,9 +4,15 @@
 // whoisd-snapshot build computes published_domains with it, and the store and
 // `whoisd-snapshot check` compare published_domains against it; lookups read
 // published_domains instead (one B-tree search rather than seven).
+//
+// It also refuses what schema.sql promises and SQLite does not enforce, so that build
+// never publishes it and the probes and check never call it valid: an INTEGER column
+// holding TEXT or REAL (column affinity keeps '2021-03-04 10:00:00' as TEXT, which
+// sqlite3_column_int64 would read as 2021).
 #pragma once
 
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +21,14 @@
 
 namespace whoisd {
 
+// A value of the normalised tables that whoisd will not publish; the message names the
+// domain, the table and column (and the row, for a domain's name servers, glue and DS
+// records), the value and what is wrong, e.g. "domain 'exemplo.pt': domains.created is
+// TEXT '2021-03-04 10:00:00', expected an INTEGER (Unix seconds, UTC)".
+struct NormalisedValueError : std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
 class NormalisedDomainReader {
  public:
   // Prepares the statements on db (which must hold the normalised tables of
@@ -22,7 +36,8 @@ class NormalisedDomainReader {
   explicit NormalisedDomainReader(sqlite3* db);
 
   // The published view of the domain whose A-label is a_label, nullopt when there is
-  // none. Throws sqlite::SqliteError.
+  // none. Throws NormalisedValueError for a value it will not publish (the first one
+  // met), sqlite::SqliteError when SQLite fails.
   std::optional<PublishedDomain> read(std::string_view a_label);
 
   // The statements' text, for the query-plan check (they must search, never scan);

@@ -110,8 +110,13 @@ PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_
       ++out.published;
       records_rc = sqlite3_step(records.get());
     } else {
-      std::string problem = published_record_mismatch(normalised, key, sqlite::column_blob(records.get(), 1));
-      if (!problem.empty()) report("'" + std::string(key) + "': " + problem);
+      try {
+        std::string problem = published_record_mismatch(normalised, key, sqlite::column_blob(records.get(), 1));
+        if (!problem.empty()) report("'" + std::string(key) + "': " + problem);
+      } catch (const NormalisedValueError& e) {
+        report(e.what());  // names the domain itself
+        ++out.refused;
+      }
       ++out.domains;
       ++out.published;
       names_rc = sqlite3_step(names.get());

@@ -19,14 +19,16 @@ namespace whoisd {
 
 // Replaces the rows of published_domains and meta 'domain_count' with what the
 // normalised tables of db give, in one transaction; returns the number of domains.
-// Throws sqlite::SqliteError, or PublishedRecordError for a domain the record format
-// cannot hold (a DS value out of range), naming it.
+// Throws sqlite::SqliteError, NormalisedValueError for a value whoisd will not publish
+// (a TEXT date, a REAL key tag, ...), or PublishedRecordError for a
+// domain the record format cannot hold, naming the domain.
 std::int64_t write_published_view(sqlite3* db);
 
 // "" when `record` (found under a_label in published_domains) decodes to exactly what
 // the normalised tables give for a_label; otherwise what is wrong, e.g. "not in
 // domains", "differs in registrant", or the decoder's complaint. Throws
-// sqlite::SqliteError.
+// sqlite::SqliteError, and NormalisedValueError when the normalised tables hold a value
+// whoisd will not publish (then no record is right: the export must be corrected).
 std::string published_record_mismatch(NormalisedDomainReader& normalised, std::string_view a_label,
                                       std::string_view record);
 
@@ -34,12 +36,15 @@ struct PublishedViewComparison {
   std::int64_t domains = 0;                  // rows of domains
   std::int64_t published = 0;                // rows of published_domains
   std::int64_t mismatches = 0;               // domains missing, extra or different, count wrong
+  std::int64_t refused = 0;                  // of them, domains whose normalised rows hold a value
+                                             // whoisd will not publish (rebuilding cannot help)
   std::vector<std::string> reported;         // the first max_reported of them, in words
 };
 
 // Compares every row of published_domains with the normalised tables, and domain_count
 // (meta's, as the store read it) with the number of domains; seconds at 1,000,000
-// domains. Throws sqlite::SqliteError.
+// domains. A domain whose normalised rows hold a value whoisd will not publish is a
+// mismatch too, reported in NormalisedValueError's words. Throws sqlite::SqliteError.
 PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count, std::size_t max_reported);
 
 }  // namespace whoisd

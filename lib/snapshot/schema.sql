@@ -37,6 +37,14 @@
 --     characters when it renders an answer, but the export should not contain any.
 --   * Dates are INTEGER Unix seconds, UTC (not ISO text): they compare and index cheaply,
 --     and there is no time-zone ambiguity. whoisd prints them as DD/MM/YYYY HH:MM:SS UTC.
+--   * An INTEGER column holds integers. SQLite does not enforce it (a column's affinity
+--     keeps '2021-03-04 10:00:00' as TEXT and 12.5 as REAL, and a range CHECK lets 12.5
+--     through), so whoisd-snapshot build refuses a TEXT, REAL or BLOB value in every
+--     INTEGER column it reads (domains.id, created, expires; the positions; ip_version;
+--     key_tag, algorithm, digest_type), naming the domain, the column and the value; so
+--     does `whoisd-snapshot check` for a snapshot built before it did. This is a check
+--     of the values, not a constraint of this script: a correct export of version 2
+--     stays a correct export.
 --   * The registry's data is exported complete, including fields the WHOIS policy never
 --     publishes (telephone, fax, tax number, arbitration option, the addresses of the
 --     managing entity and of the technical contact). whoisd never reads those columns:

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "snapshot/normalised_domain_reader.h"
 #include "snapshot/published_record.h"
 #include "snapshot/published_view.h"
 #include "snapshot/snapshot_file.h"
@@ -95,6 +96,9 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
   } catch (const PublishedRecordError& e) {
     std::remove(temp_path.c_str());
     throw SnapshotError(out_path + ": cannot " + std::string(action) + ": " + e.what());
+  } catch (const NormalisedValueError& e) {
+    std::remove(temp_path.c_str());
+    throw SnapshotError(out_path + ": cannot " + std::string(action) + ": " + e.what());
   } catch (...) {
     std::remove(temp_path.c_str());
     throw;
@@ -166,7 +170,8 @@ std::int64_t build_snapshot_from_export(const std::string& export_path, const st
   } catch (const sqlite::SqliteError& e) {
     throw SnapshotError(export_path + ": " + e.what());
   }
-  write_snapshot_file(out_path, "build", true, [&](sqlite3* db) {
+  // The action names the export: a value refused while deriving the view is its fault.
+  write_snapshot_file(out_path, "build from " + export_path, true, [&](sqlite3* db) {
     sqlite::exec(db, "PRAGMA cache_size = -262144; BEGIN;");
     for (const auto& [table, columns] : documented_columns()) {
       if (table != kPublishedDomainsTable) copy_table(from.get(), db, table, columns, export_path);

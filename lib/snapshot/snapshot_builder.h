@@ -18,7 +18,7 @@ namespace whoisd {
 // 'domain_count' are derived from them (write_published_view); the file is sealed
 // (seal_snapshot), validated (PRAGMA quick_check too when full_check), synced and
 // renamed over out_path, so a half-built file is never served.
-// `action` ("build", "generate") words the error. Throws SnapshotError on any SQL or
+// `action` ("build", "build from EXPORT", "generate") words the error. Throws SnapshotError on any SQL or
 // file error; the temporary file is removed then.
 void write_snapshot_file(const std::string& out_path, std::string_view action, bool full_check,
                          const std::function<void(sqlite3* db)>& fill);
@@ -40,7 +40,9 @@ void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, 
 // immutable and never written; out_path must name another file. The documented columns
 // of the normalised tables and meta's rows are copied (extra tables and columns are
 // left behind; meta 'schema_version' becomes the current version). Returns the number
-// of domains. Throws SnapshotError naming the file and what is wrong.
+// of domains. Throws SnapshotError naming the file and what is wrong; for a value whoisd
+// will not publish (a date that is not INTEGER: NormalisedValueError) also the domain,
+// the table and column, and the value.
 std::int64_t build_snapshot_from_export(const std::string& export_path, const std::string& out_path);
 
 // Reads a whole file into a string; throws SnapshotError naming the file.

@@ -457,7 +457,14 @@ void SnapshotStore::Snapshot::probe_published_view(SnapshotConnection& connectio
       throw SnapshotError(file + ": probe lookup of '" + a_label + "' found nothing" +
                           (rc == SQLITE_DONE ? std::string() : std::string(": ") + sqlite3_errmsg(db)));
     }
-    std::string problem = published_record_mismatch(normalised, a_label, sqlite::column_blob(stmt, 0));
+    std::string problem;
+    try {
+      problem = published_record_mismatch(normalised, a_label, sqlite::column_blob(stmt, 0));
+    } catch (const NormalisedValueError& e) {
+      // Not stale: building again from these tables is refused just the same.
+      throw SnapshotError(file + ": its normalised tables hold a value whoisd does not publish: " + e.what() +
+                          "; correct the export and build the snapshot again");
+    }
     if (!problem.empty()) {
       throw SnapshotError(file + ": the published_domains record of '" + a_label + "' is wrong (stale or edited): " +
                           problem + "; " + rebuild_advice(file));

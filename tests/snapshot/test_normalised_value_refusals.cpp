@@ -1,0 +1,138 @@
+// Values the export's schema promises and SQLite does not enforce, which were published
+// wrongly (an audit found them; here INTEGER columns holding TEXT or REAL): whoisd-snapshot build refuses them, naming the export,
+// the domain, the table and column and the value; the store's probes refuse a snapshot
+// that holds one where they look; `whoisd-snapshot check`'s full comparison reports
+// every domain that holds one, also in a snapshot built before build refused them.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "snapshot/normalised_domain_reader.h"
+#include "snapshot/published_record.h"
+#include "snapshot/published_view.h"
+#include "snapshot/snapshot_builder.h"
+#include "snapshot/snapshot_store.h"
+#include "snapshot/sqlite_handle.h"
+#include "snapshot_test_util.h"
+#include "support/fixture_snapshot.h"
+#include "support/temp_dir.h"
+
+using Catch::Contains;
+using whoisd::test::fixture_copy;
+using whoisd::test::open_error;
+using whoisd::test::TempDir;
+
+namespace {
+
+// exemplo.pt (id 2): four name servers with IPv4 and IPv6 glue, two DS records; not
+// reached by the store's open-time probes.
+const std::string kDomainId = "(SELECT id FROM domains WHERE a_label = 'exemplo.pt')";
+
+// Builds a snapshot from a copy of the fixture edited by `sql` (the registry's export)
+// and returns the message build refused it with, "" when it built. A refusal must name
+// the export and leave no file behind.
+std::string build_refusal(const std::string& sql) {
+  TempDir dir;
+  const std::string export_path = fixture_copy(dir, "export.sqlite");
+  whoisd::test::run_sql(export_path, sql);
+  const std::string out = dir.file("out.sqlite");
+  try {
+    whoisd::build_snapshot_from_export(export_path, out);
+  } catch (const whoisd::SnapshotError& e) {
+    const std::string message = e.what();
+    CHECK_THAT(message, Contains("cannot build from " + export_path + ": "));
+    CHECK_FALSE(std::filesystem::exists(out));
+    return message;
+  }
+  return "";
+}
+
+std::string where_glue(int ns_position, int ip_version, int position) {
+  return " WHERE domain_id = " + kDomainId + " AND ns_position = " + std::to_string(ns_position) +
+         " AND ip_version = " + std::to_string(ip_version) + " AND position = " + std::to_string(position);
+}
+
+}  // namespace
+
+TEST_CASE("build refuses a date that is not INTEGER Unix seconds") {
+  // Read as an integer, '2021-03-04 10:00:00' was 2021, published as 01/01/1970 00:33:41.
+  CHECK_THAT(build_refusal("UPDATE domains SET created = '2021-03-04 10:00:00' WHERE a_label = 'exemplo.pt'"),
+             Contains("domain 'exemplo.pt': domains.created is TEXT '2021-03-04 10:00:00': expected an INTEGER "
+                      "(Unix seconds, UTC)"));
+  CHECK_THAT(build_refusal("UPDATE domains SET expires = 1772706030.5 WHERE a_label = 'exemplo.pt'"),
+             Contains("domain 'exemplo.pt': domains.expires is REAL 1772706030.5"));
+  CHECK_THAT(build_refusal("UPDATE domains SET expires = x'01' WHERE a_label = 'exemplo.pt'"),
+             Contains("domains.expires is BLOB '\\x01'"));
+  // An integer given as text is stored as INTEGER (the column's affinity): accepted.
+  CHECK(build_refusal("UPDATE domains SET created = '983787630' WHERE a_label = 'exemplo.pt'") == "");
+}
+
+TEST_CASE("build refuses a DS number or a position that is not INTEGER") {
+  // 12.5 passes CHECK (key_tag BETWEEN 0 AND 65535) and was published as 12.
+  CHECK_THAT(build_refusal("UPDATE ds_records SET key_tag = 12.5 WHERE position = 2 AND domain_id = " + kDomainId),
+             Contains("domain 'exemplo.pt': ds_records.key_tag (position 2) is REAL 12.5: expected an INTEGER from 0 "
+                      "to 65535"));
+  CHECK_THAT(build_refusal("UPDATE ds_records SET algorithm = 8.5 WHERE position = 1 AND domain_id = " + kDomainId),
+             Contains("ds_records.algorithm (position 1) is REAL 8.5"));
+  CHECK_THAT(build_refusal("UPDATE ds_records SET digest_type = 2.5 WHERE position = 1 AND domain_id = " + kDomainId),
+             Contains("ds_records.digest_type (position 1) is REAL 2.5"));
+  // 'x' >= 1 holds in SQLite (TEXT sorts after numbers): the position CHECK lets it in.
+  CHECK_THAT(build_refusal("UPDATE name_servers SET position = 'x' WHERE position = 4 AND domain_id = " + kDomainId),
+             Contains("domain 'exemplo.pt': name_servers.position is TEXT 'x'"));
+  CHECK_THAT(build_refusal("UPDATE glue_addresses SET ns_position = 1.5" + where_glue(1, 4, 1)),
+             Contains("glue_addresses.ns_position is REAL 1.5"));
+}
+
+TEST_CASE("a snapshot built before build refused them: check reports each such domain, the probes refuse one") {
+  TempDir dir;
+  const std::string path = fixture_copy(dir);
+  whoisd::test::unseal(path);
+  // As an older build left it: the normalised row and the published record agree on a
+  // value whoisd now refuses, so nothing looks stale.
+  auto publish_as_older_build = [&](const std::string& a_label, const std::string& sql,
+                                    const std::function<void(whoisd::PublishedDomain&)>& edit) {
+    std::optional<whoisd::PublishedDomain> d;
+    {
+      whoisd::sqlite::Db db = whoisd::sqlite::open(path, SQLITE_OPEN_READONLY);
+      d = whoisd::NormalisedDomainReader(db.get()).read(a_label);
+    }
+    REQUIRE(d);
+    edit(*d);
+    whoisd::test::run_sql(path, sql);
+    const std::string record = whoisd::encode_published_record(*d);
+    whoisd::sqlite::Db db = whoisd::sqlite::open(path, SQLITE_OPEN_READWRITE);
+    whoisd::sqlite::Stmt set = whoisd::sqlite::prepare(db.get(), "UPDATE published_domains SET record = ?2 WHERE a_label = ?1");
+    sqlite3_bind_text(set.get(), 1, a_label.data(), static_cast<int>(a_label.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(set.get(), 2, record.data(), static_cast<int>(record.size()), SQLITE_STATIC);
+    REQUIRE(sqlite3_step(set.get()) == SQLITE_DONE);
+  };
+  publish_as_older_build("longo.pt", "UPDATE domains SET created = '2021-03-04 10:00:00' WHERE a_label = 'longo.pt'",
+                         [](whoisd::PublishedDomain& d) { d.created = 2021; });
+  // The domain is not probed on open: the file opens ...
+  CHECK(open_error(path) == "");
+  // ... and the full comparison (`whoisd-snapshot check`) reports it, so check does not
+  // call the file valid.
+  whoisd::sqlite::Db db =
+      whoisd::sqlite::open(whoisd::sqlite::immutable_uri(path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  const whoisd::PublishedViewComparison result = whoisd::compare_published_view(db.get(), 36, 10);
+  CHECK(result.mismatches == 1);
+  CHECK(result.refused == 1);
+  CHECK(result.domains == 36);
+  std::string all;
+  for (const std::string& line : result.reported) all += line + "\n";
+  CHECK_THAT(all, Contains("domain 'longo.pt': domains.created is TEXT '2021-03-04 10:00:00'"));
+
+  // A probed domain (the first): the store refuses the file, and does not call it stale.
+  const std::string first = whoisd::test::all_a_labels(path).front();
+  REQUIRE(first == "123-abc.pt");
+  publish_as_older_build(first, "UPDATE domains SET created = '2021-03-04 10:00:00' WHERE a_label = '123-abc.pt'",
+                         [](whoisd::PublishedDomain& d) { d.created = 2021; });
+  const std::string error = open_error(path);
+  CHECK_THAT(error, Contains(path + ": its normalised tables hold a value whoisd does not publish") &&
+                        Contains("domain '123-abc.pt': domains.created is TEXT") &&
+                        Contains("correct the export and build the snapshot again") && !Contains("stale"));
+}
