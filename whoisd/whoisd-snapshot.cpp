@@ -103,8 +103,16 @@ bool compare_every_domain(const std::string& file, const whoisd::SnapshotInfo& i
               static_cast<long long>(comparison.published));
   for (const std::string& line : comparison.reported) std::printf("  %s\n", printable(line).c_str());
   if (comparison.mismatches > static_cast<std::int64_t>(comparison.reported.size())) std::printf("  ...\n");
-  std::fprintf(stderr, "whoisd-snapshot: %s: published_domains does not match the normalised tables; rebuild it with "
-                       "`whoisd-snapshot build %s --out NEW.sqlite`\n", file.c_str(), file.c_str());
+  // A build from this file would refuse those values too: the export must be corrected.
+  if (comparison.refused > 0) {
+    std::fprintf(stderr, "whoisd-snapshot: %s: %lld domains hold values whoisd does not publish (listed above); "
+                         "correct the export and build the snapshot again\n",
+                 file.c_str(), static_cast<long long>(comparison.refused));
+  }
+  if (comparison.mismatches > comparison.refused) {
+    std::fprintf(stderr, "whoisd-snapshot: %s: published_domains does not match the normalised tables; rebuild it "
+                         "with `whoisd-snapshot build %s --out NEW.sqlite`\n", file.c_str(), file.c_str());
+  }
   return false;
 }
 

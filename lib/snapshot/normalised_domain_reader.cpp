@@ -9,6 +9,8 @@
 #include <tuple>
 #include <utility>
 
+#include "snapshot/normalised_value_rules.h"
+
 namespace whoisd {
 
 namespace {
@@ -180,6 +182,8 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
             integer_column(children, 1, d.a_label, "name_servers.position", 1, kMaxInteger, kPosition);
         PublishedNameServer server;
         server.host = str(sqlite::column_text(children, 5));
+        if (const std::string problem = host_name_problem(server.host); !problem.empty())
+          refuse(d.a_label, "name_servers.host" + at_position(position), shown(server.host), problem);
         servers.emplace_back(position, std::move(server));
         break;
       }
@@ -191,7 +195,18 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
         if (g.ip_version == 5) refuse(d.a_label, "glue_addresses.ip_version" + server, "5", "expected 4 or 6");
         g.position = integer_column(children, 3, d.a_label, "glue_addresses.position" + server, 1, kMaxInteger,
                                     kPosition);
-        g.address = str(sqlite::column_text(children, 5));
+        const std::string_view address = sqlite::column_text(children, 5);
+        // Published in canonical text (schema.sql promises it), whatever form inet_pton
+        // accepted: one address, one spelling, in every answer.
+        std::optional<std::string> canonical = canonical_glue_address(g.ip_version, address);
+        if (!canonical) {
+          const std::string family = g.ip_version == 4 ? "IPv4" : "IPv6";
+          refuse(d.a_label,
+                 "glue_addresses.address (name server " + std::to_string(g.ns_position) + ", " + family +
+                     " position " + std::to_string(g.position) + ")",
+                 shown(address), "not an " + family + " address (ip_version " + std::to_string(g.ip_version) + ")");
+        }
+        g.address = std::move(*canonical);
         glue.push_back(std::move(g));
         break;
       }
@@ -207,6 +222,8 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
         record.digest_type = static_cast<std::uint32_t>(integer_column(
             children, 4, d.a_label, "ds_records.digest_type" + where, 0, 255, "an INTEGER from 0 to 255"));
         record.digest_hex = str(sqlite::column_text(children, 5));
+        if (const std::string problem = ds_digest_problem(record.digest_hex); !problem.empty())
+          refuse(d.a_label, "ds_records.digest" + where, shown(record.digest_hex), problem);
         for (char& c : record.digest_hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         ds.emplace_back(position, std::move(record));
         break;

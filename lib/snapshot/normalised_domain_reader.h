@@ -8,7 +8,9 @@
 // It also refuses what schema.sql promises and SQLite does not enforce, so that build
 // never publishes it and the probes and check never call it valid: an INTEGER column
 // holding TEXT or REAL (column affinity keeps '2021-03-04 10:00:00' as TEXT, which
-// sqlite3_column_int64 would read as 2021).
+// sqlite3_column_int64 would read as 2021), a name server host that is not a lower-case
+// A-label, glue that is not an address of its family, a DS digest that is not whole
+// octets of hex (normalised_value_rules.h). Glue is returned in canonical text.
 #pragma once
 
 #include <optional>

@@ -20,7 +20,7 @@ namespace whoisd {
 // Replaces the rows of published_domains and meta 'domain_count' with what the
 // normalised tables of db give, in one transaction; returns the number of domains.
 // Throws sqlite::SqliteError, NormalisedValueError for a value whoisd will not publish
-// (a TEXT date, a REAL key tag, ...), or PublishedRecordError for a
+// (a TEXT date, a host that is not an A-label, ...), or PublishedRecordError for a
 // domain the record format cannot hold, naming the domain.
 std::int64_t write_published_view(sqlite3* db);
 

@@ -42,9 +42,9 @@
 --     through), so whoisd-snapshot build refuses a TEXT, REAL or BLOB value in every
 --     INTEGER column it reads (domains.id, created, expires; the positions; ip_version;
 --     key_tag, algorithm, digest_type), naming the domain, the column and the value; so
---     does `whoisd-snapshot check` for a snapshot built before it did. This is a check
---     of the values, not a constraint of this script: a correct export of version 2
---     stays a correct export.
+--     does `whoisd-snapshot check` for a snapshot built before it did. These rules, and
+--     those on hosts, glue and digests below, are checks of the values, not constraints
+--     of this script: a correct export of version 2 stays a correct export.
 --   * The registry's data is exported complete, including fields the WHOIS policy never
 --     publishes (telephone, fax, tax number, arbitration option, the addresses of the
 --     managing entity and of the technical contact). whoisd never reads those columns:
@@ -184,7 +184,9 @@ CREATE TABLE name_servers (
   -- 1-based order in which the registry lists the name server. Published in this order.
   position  INTEGER NOT NULL CHECK (position >= 1),
   -- Host name in A-label form, lower case, no trailing dot, e.g. 'ns1.example.pt'.
-  -- Published.
+  -- Published. whoisd-snapshot build refuses any other: only a-z, 0-9, hyphen and dot;
+  -- labels of 1-63 octets, no hyphen first or last in a label; at most 253 octets (a
+  -- space, NBSP or upper-case letter would make parsers read the host wrongly).
   host      TEXT NOT NULL CHECK (host <> ''),
   PRIMARY KEY (domain_id, position)
 ) WITHOUT ROWID;
@@ -201,7 +203,10 @@ CREATE TABLE glue_addresses (
   -- 1-based order of the address among the name server's addresses of that family.
   position    INTEGER NOT NULL CHECK (position >= 1),
   -- The address in canonical text: dotted quad for IPv4 ('192.0.2.1'), RFC 5952 for
-  -- IPv6 ('2001:db8::1'). Published.
+  -- IPv6 ('2001:db8::1'). Published. whoisd-snapshot build refuses a value that is not
+  -- an address of ip_version's family, and publishes any other spelling of an IPv6
+  -- address in canonical text (inet_ntop's): '2001:DB8:0::1' is published as
+  -- '2001:db8::1'. (An IPv4 address has one spelling: no leading zeros.)
   address     TEXT NOT NULL CHECK (address <> ''),
   PRIMARY KEY (domain_id, ns_position, ip_version, position),
   FOREIGN KEY (domain_id, ns_position) REFERENCES name_servers (domain_id, position)
@@ -219,7 +224,8 @@ CREATE TABLE ds_records (
   algorithm   INTEGER NOT NULL CHECK (algorithm BETWEEN 0 AND 255),
   -- Digest type (IANA), 0-255, e.g. 2 (SHA-256), 4 (SHA-384). Published.
   digest_type INTEGER NOT NULL CHECK (digest_type BETWEEN 0 AND 255),
-  -- The digest in hexadecimal (either case; whoisd prints it upper case). Published.
+  -- The digest in hexadecimal (either case; whoisd prints it upper case), an even number
+  -- of digits (whole octets; whoisd-snapshot build refuses an odd one). Published.
   digest      TEXT NOT NULL CHECK (digest <> '' AND digest NOT GLOB '*[^0-9A-Fa-f]*'),
   PRIMARY KEY (domain_id, position)
 ) WITHOUT ROWID;

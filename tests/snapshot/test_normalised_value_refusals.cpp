@@ -1,5 +1,5 @@
 // Values the export's schema promises and SQLite does not enforce, which were published
-// wrongly (an audit found them; here INTEGER columns holding TEXT or REAL): whoisd-snapshot build refuses them, naming the export,
+// wrongly (an audit found them): whoisd-snapshot build refuses them, naming the export,
 // the domain, the table and column and the value; the store's probes refuse a snapshot
 // that holds one where they look; `whoisd-snapshot check`'s full comparison reports
 // every domain that holds one, also in a snapshot built before build refused them.
@@ -30,6 +30,7 @@ namespace {
 
 // exemplo.pt (id 2): four name servers with IPv4 and IPv6 glue, two DS records; not
 // reached by the store's open-time probes.
+const std::string kDomain = "exemplo.pt";
 const std::string kDomainId = "(SELECT id FROM domains WHERE a_label = 'exemplo.pt')";
 
 // Builds a snapshot from a copy of the fixture edited by `sql` (the registry's export)
@@ -87,6 +88,72 @@ TEST_CASE("build refuses a DS number or a position that is not INTEGER") {
              Contains("glue_addresses.ns_position is REAL 1.5"));
 }
 
+TEST_CASE("build refuses a name server host that is not a lower-case A-label") {
+  const std::string where = " WHERE position = 2 AND domain_id = " + kDomainId;
+  // Net::Whois::Parser read this as host 'ns1.a.pt' with address 'evil.pt'.
+  CHECK_THAT(build_refusal("UPDATE name_servers SET host = 'ns1.a.pt' || char(160) || 'evil.pt'" + where),
+             Contains("domain 'exemplo.pt': name_servers.host (position 2) is 'ns1.a.pt\\xc2\\xa0evil.pt': byte "
+                      "0xc2 at offset 8"));
+  CHECK_THAT(build_refusal("UPDATE name_servers SET host = 'NS2.Exemplo.pt'" + where),
+             Contains("name_servers.host (position 2) is 'NS2.Exemplo.pt': it has upper case"));
+  CHECK_THAT(build_refusal("UPDATE name_servers SET host = 'ns2.exemplo.pt.'" + where),
+             Contains("name_servers.host (position 2) is 'ns2.exemplo.pt.': it ends in a dot"));
+  CHECK_THAT(build_refusal("UPDATE name_servers SET host = 'ns2..exemplo.pt'" + where),
+             Contains("name_servers.host (position 2) is 'ns2..exemplo.pt': it has an empty label"));
+  CHECK_THAT(build_refusal("UPDATE name_servers SET host = 'ns2.' || hex(zeroblob(32)) || '.pt'" + where),
+             Contains("name_servers.host (position 2)") && Contains("is 64 octets long, at most 63"));
+  CHECK_THAT(build_refusal("UPDATE name_servers SET host = 'ns2.exemplo.pt' || char(13, 10) || 'Domain: x.pt'" + where),
+             Contains("is 'ns2.exemplo.pt\\x0d\\x0aDomain: x.pt': byte 0x0d at offset 14"));
+}
+
+TEST_CASE("build refuses glue that is not an address of its family") {
+  CHECK_THAT(build_refusal("UPDATE glue_addresses SET address = '192.0.2.256'" + where_glue(2, 4, 1)),
+             Contains("domain 'exemplo.pt': glue_addresses.address (name server 2, IPv4 position 1) is "
+                      "'192.0.2.256': not an IPv4 address (ip_version 4)"));
+  CHECK_THAT(build_refusal("UPDATE glue_addresses SET address = '2001:db8::1'" + where_glue(2, 4, 1)),
+             Contains("(name server 2, IPv4 position 1) is '2001:db8::1': not an IPv4 address"));
+  CHECK_THAT(build_refusal("UPDATE glue_addresses SET address = '192.0.2.1 evil.pt'" + where_glue(2, 4, 1)),
+             Contains("is '192.0.2.1 evil.pt': not an IPv4 address"));
+  CHECK_THAT(build_refusal("UPDATE glue_addresses SET address = '2001:db8::g'" + where_glue(2, 6, 3)),
+             Contains("domain 'exemplo.pt': glue_addresses.address (name server 2, IPv6 position 3) is "
+                      "'2001:db8::g': not an IPv6 address (ip_version 6)"));
+  CHECK_THAT(build_refusal("UPDATE glue_addresses SET address = '198.51.100.20'" + where_glue(2, 6, 3)),
+             Contains("is '198.51.100.20': not an IPv6 address"));
+}
+
+TEST_CASE("build refuses a DS digest that is not whole octets of hex") {
+  const std::string where = " WHERE position = 1 AND domain_id = " + kDomainId;
+  CHECK_THAT(build_refusal("UPDATE ds_records SET digest = 'ABC'" + where),
+             Contains("domain 'exemplo.pt': ds_records.digest (position 1) is 'ABC': it has 3 hexadecimal digits, "
+                      "an odd number"));
+  // The CHECK (digest NOT GLOB '*[^0-9A-Fa-f]*') reads text up to a NUL only: what
+  // follows one got past it.
+  CHECK_THAT(build_refusal("UPDATE ds_records SET digest = 'ABCD' || char(0) || 'evil'" + where),
+             Contains("ds_records.digest (position 1) is 'ABCD\\x00evil': byte 0x00 at offset 4 is not a "
+                      "hexadecimal digit"));
+}
+
+TEST_CASE("build publishes glue in canonical text and keeps the export's own text in the normalised table") {
+  TempDir dir;
+  const std::string export_path = fixture_copy(dir, "export.sqlite");
+  whoisd::test::run_sql(export_path, "UPDATE glue_addresses SET address = '2001:0DB8:0020:0000:0000:0000:0000:0001'" +
+                                         where_glue(2, 6, 1));
+  const std::string out = dir.file("out.sqlite");
+  REQUIRE(whoisd::build_snapshot_from_export(export_path, out) == 36);
+  whoisd::SnapshotStore store(out);
+  store.open();
+  std::optional<whoisd::PublishedDomain> d = store.lookup(kDomain);
+  REQUIRE(d);
+  REQUIRE(d->name_servers.size() == 4);
+  CHECK(d->name_servers[1].ipv6 ==
+        std::vector<std::string>{"2001:db8:20::1", "2001:db8:20::2", "2001:db8:20::3"});
+  whoisd::sqlite::Db db =
+      whoisd::sqlite::open(whoisd::sqlite::immutable_uri(out), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  CHECK(whoisd::sqlite::query_int(db.get(), "SELECT count(*) FROM glue_addresses WHERE address = "
+                                            "'2001:0DB8:0020:0000:0000:0000:0000:0001'") == 1);
+  CHECK(whoisd::compare_published_view(db.get(), 36, 10).mismatches == 0);
+}
+
 TEST_CASE("a snapshot built before build refused them: check reports each such domain, the probes refuse one") {
   TempDir dir;
   const std::string path = fixture_copy(dir);
@@ -110,20 +177,25 @@ TEST_CASE("a snapshot built before build refused them: check reports each such d
     sqlite3_bind_blob(set.get(), 2, record.data(), static_cast<int>(record.size()), SQLITE_STATIC);
     REQUIRE(sqlite3_step(set.get()) == SQLITE_DONE);
   };
+  publish_as_older_build(kDomain,
+                         "UPDATE name_servers SET host = 'ns2.a.pt' || char(160) || 'evil.pt' WHERE position = 2 AND "
+                         "domain_id = " + kDomainId,
+                         [](whoisd::PublishedDomain& d) { d.name_servers[1].host = "ns2.a.pt\xC2\xA0" "evil.pt"; });
   publish_as_older_build("longo.pt", "UPDATE domains SET created = '2021-03-04 10:00:00' WHERE a_label = 'longo.pt'",
                          [](whoisd::PublishedDomain& d) { d.created = 2021; });
-  // The domain is not probed on open: the file opens ...
+  // Neither domain is probed on open: the file opens ...
   CHECK(open_error(path) == "");
-  // ... and the full comparison (`whoisd-snapshot check`) reports it, so check does not
-  // call the file valid.
+  // ... and the full comparison (`whoisd-snapshot check`) reports both, so check does
+  // not call the file valid.
   whoisd::sqlite::Db db =
       whoisd::sqlite::open(whoisd::sqlite::immutable_uri(path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
   const whoisd::PublishedViewComparison result = whoisd::compare_published_view(db.get(), 36, 10);
-  CHECK(result.mismatches == 1);
-  CHECK(result.refused == 1);
+  CHECK(result.mismatches == 2);
+  CHECK(result.refused == 2);
   CHECK(result.domains == 36);
   std::string all;
   for (const std::string& line : result.reported) all += line + "\n";
+  CHECK_THAT(all, Contains("domain 'exemplo.pt': name_servers.host (position 2) is 'ns2.a.pt\\xc2\\xa0evil.pt'"));
   CHECK_THAT(all, Contains("domain 'longo.pt': domains.created is TEXT '2021-03-04 10:00:00'"));
 
   // A probed domain (the first): the store refuses the file, and does not call it stale.
