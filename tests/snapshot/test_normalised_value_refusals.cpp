@@ -157,8 +157,7 @@ TEST_CASE("build publishes glue in canonical text and keeps the export's own tex
 TEST_CASE("a snapshot built before build refused them: check reports each such domain, the probes refuse one") {
   TempDir dir;
   const std::string path = fixture_copy(dir);
-  whoisd::test::unseal(path);
-  // As an older build left it: the normalised row and the published record agree on a
+  // As an older build left it (sealed below): the normalised row and the published record agree on a
   // value whoisd now refuses, so nothing looks stale.
   auto publish_as_older_build = [&](const std::string& a_label, const std::string& sql,
                                     const std::function<void(whoisd::PublishedDomain&)>& edit) {
@@ -183,6 +182,7 @@ TEST_CASE("a snapshot built before build refused them: check reports each such d
                          [](whoisd::PublishedDomain& d) { d.name_servers[1].host = "ns2.a.pt\xC2\xA0" "evil.pt"; });
   publish_as_older_build("longo.pt", "UPDATE domains SET created = '2021-03-04 10:00:00' WHERE a_label = 'longo.pt'",
                          [](whoisd::PublishedDomain& d) { d.created = 2021; });
+  whoisd::test::forge_seal(path);
   // Neither domain is probed on open: the file opens ...
   CHECK(open_error(path) == "");
   // ... and the full comparison (`whoisd-snapshot check`) reports both, so check does
