@@ -102,7 +102,7 @@ std::string metrics_http_response(std::string_view request_head, const MetricsRe
   const std::size_t first = line.find(' ');
   const std::size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
   // A response to HEAD has no body, whatever its status (RFC 9110 9.3.2).
-  const bool head = line.substr(0, first) == "HEAD";
+  const bool head = first != std::string_view::npos && line.substr(0, first) == "HEAD";
   if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos)
     return plain("400 Bad Request", "bad request line\n", head);
   const std::string_view method = line.substr(0, first);
@@ -184,7 +184,8 @@ struct MetricsHttpServer::Impl {
     if (end != std::string::npos && end <= c->server->options.max_request_bytes) {
       respond(c, metrics_http_response(std::string_view(c->request).substr(0, end), c->server->registry));
     } else if (c->request.size() > c->server->options.max_request_bytes) {
-      respond(c, plain("431 Request Header Fields Too Large", "request too large\n"));
+      respond(c, plain("431 Request Header Fields Too Large", "request too large\n",
+                       c->request.rfind("HEAD ", 0) == 0));
     }
   }
 

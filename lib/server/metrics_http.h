@@ -43,7 +43,7 @@ class MetricsHttpServer {
   // Closes the listener and every connection and joins the thread (or, bound but not
   // serving, just closes the listener). Idempotent.
   void stop();
-  // The bound port (after start()).
+  // The bound port (after bind()).
   std::uint16_t port() const;
 
  private:

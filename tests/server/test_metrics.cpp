@@ -191,6 +191,10 @@ TEST_CASE("HTTP responses", "[metrics]") {
   CHECK(metrics_http_response("GET HTTP://localhost/metrics?x HTTP/1.1\r\n\r\n", registry) == ok);
   CHECK(metrics_http_response("GET http://localhost HTTP/1.1\r\n\r\n", registry).rfind("HTTP/1.1 404 ", 0) == 0);
   CHECK(metrics_http_response("GET http://localhost/ HTTP/1.1\r\n\r\n", registry).rfind("HTTP/1.1 404 ", 0) == 0);
+  // "HEAD" alone is no request line: a 400 with its body (the fuzzer's find).
+  const std::string bare = metrics_http_response("HEAD", registry);
+  CHECK(bare.rfind("HTTP/1.1 400 ", 0) == 0);
+  CHECK(bare.substr(bare.size() - 17) == "bad request line\n");
   // A response to HEAD has no body, whatever its status.
   for (const char* request : {"HEAD /metrics HTTP/2.0\r\n\r\n", "HEAD  /metrics HTTP/1.1\r\n\r\n", "HEAD /x HTTP/1.1\r\n\r\n"}) {
     INFO(request);
