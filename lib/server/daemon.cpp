@@ -507,21 +507,30 @@ std::string check_state_dir(const Config& config) {
   if (ec && ec != std::errc::no_such_file_or_directory)
     throw std::runtime_error("[state] dir '" + dir + "': " + ec.message());
   if (!fs::exists(status)) {
-    if (geteuid() == 0) return "state ok: " + dir + " (created for " + who + " at start)";
-    // Created at start by the daemon's own user: the nearest existing parent must let it.
+    // Created at start: as root (then given to the user), or by the daemon's own user,
+    // who must be able to write in the nearest existing parent. Either way the user must
+    // reach it through that parent.
     fs::path parent = fs::path(dir).parent_path();
     while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
     if (parent.empty()) parent = ".";
-    if (int err = access_as_daemon(config.server.user, parent.string(), W_OK | X_OK); err != 0)
-      throw std::runtime_error("[state] dir '" + dir + "' does not exist, and " + who + " cannot create it in '" +
-                               parent.string() + "': " + std::strerror(err));
-    return "state ok: " + dir + " (created at start)";
+    const int mode = geteuid() == 0 ? X_OK : W_OK | X_OK;
+    if (int err = access_as_daemon(config.server.user, parent.string(), mode); err != 0)
+      throw std::runtime_error("[state] dir '" + dir + "' does not exist, and " + who + " cannot " +
+                               (geteuid() == 0 ? "reach" : "create") + " it in '" + parent.string() +
+                               "': " + std::strerror(err));
+    return "state ok: " + dir + " (created" + (geteuid() == 0 ? " for " + who : std::string()) + " at start)";
   }
   if (!fs::is_directory(status)) throw std::runtime_error("[state] dir '" + dir + "' is not a directory");
   if (int err = access_as_daemon(config.server.user, dir, W_OK | X_OK); err != 0)
     throw std::runtime_error("[state] dir '" + dir + "' is not writable by " + who + ": " + std::strerror(err));
   const std::string db_path = state_db_path(dir);
   if (!fs::exists(db_path, ec)) return "state ok: " + dir + " (no state yet)";
+  if (int err = access_as_daemon(config.server.user, db_path, R_OK | W_OK); err != 0)
+    throw std::runtime_error("state database " + db_path + " is not writable by " + who + ": " + std::strerror(err));
+  const std::int64_t version = state_schema_version_of(db_path);  // throws naming a file that is no database
+  if (version == 1 || version == 2)
+    return "state ok: " + dir + " (" + db_path + " has state schema version " + std::to_string(version) +
+           ", which whoisd upgrades to " + std::to_string(kStateSchemaVersion) + " when it starts)";
   StateDb::open(db_path, StateDb::Mode::read_only);  // throws naming a corrupt or foreign file
   return "state ok: " + dir + " (" + db_path + " opens)";
 }

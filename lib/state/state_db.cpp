@@ -118,6 +118,18 @@ std::string state_db_path(std::string_view state_dir) {
   return path;
 }
 
+std::int64_t state_schema_version_of(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  struct Closer {
+    sqlite3* db;
+    ~Closer() { sqlite3_close_v2(db); }  // a no-op for nullptr
+  } closer{raw};
+  if (rc != SQLITE_OK)
+    throw_for(path, std::string("cannot be opened: ") + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  return query_int(raw, path, "PRAGMA user_version");
+}
+
 std::int64_t unix_now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();

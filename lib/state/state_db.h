@@ -39,6 +39,11 @@ inline constexpr std::string_view kStateFileName = "state.sqlite";
 // "<dir>/state.sqlite".
 std::string state_db_path(std::string_view state_dir);
 
+// The PRAGMA user_version of the state database at path, read without checking
+// anything else (whoisd --check-config: versions 1 and 2 are upgraded at the daemon's
+// start, not refused). Throws StateDbError naming the file when it cannot be read.
+std::int64_t state_schema_version_of(const std::string& path);
+
 class StateDb {
  public:
   enum class Mode {

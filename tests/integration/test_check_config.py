@@ -127,9 +127,29 @@ with open(os.path.join(state, "state.sqlite"), "wb") as f:
     f.write(b"not a database, but long enough to be read as one" * 100)
 rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
 check(rc != 0 and "state.sqlite" in err, "a corrupt state database: %s %s" % (out, err))
+os.remove(os.path.join(state, "state.sqlite"))
+# A state database of an older schema version is upgraded at the start, not refused.
+import sqlite3
+with sqlite3.connect(os.path.join(state, "state.sqlite")) as con:
+    con.execute("CREATE TABLE source_state (source TEXT)")
+    con.execute("PRAGMA user_version = 2")
+os.chmod(os.path.join(state, "state.sqlite"), 0o666)
+rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
+check(rc == 0 and "has state schema version 2, which whoisd upgrades to 3 when it starts" in out,
+      "an older state database: %s %s" % (out, err))
+if _os.geteuid() == 0:
+    # A database the daemon's user cannot write (made by root), in a directory it can.
+    os.chmod(os.path.join(state, "state.sqlite"), 0o644)
+    rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
+    check(rc != 0 and "state.sqlite is not writable by user 'nobody'" in err, "root's state database: %s %s" % (out, err))
+    # A directory still to be made, under a parent the daemon's user cannot pass.
+    closed = os.path.join(work, "closed")
+    os.mkdir(closed, 0o700)
+    rc, out, err = run(None, ["--snapshot", snap, "--state-dir", os.path.join(closed, "state")])
+    check(rc != 0 and "cannot reach it in '%s'" % closed in err, "a state dir behind a closed parent: %s %s" % (out, err))
 a_file = os.path.join(work, "state-file")
 open(a_file, "w").close()
 rc, out, err = run(None, ["--snapshot", snap, "--state-dir", a_file])
 check(rc != 0 and "is not a directory" in err, "a file as the state dir: %s %s" % (out, err))
-note("ok the state dir is checked: missing, empty, unwritable, corrupt state, not a directory")
+note("ok the state dir is checked: missing, empty, unwritable, corrupt or older state, not a directory")
 note("PASS")
