@@ -209,8 +209,15 @@ void QueryLog::run() {
 }
 
 void QueryLog::report_activity(std::chrono::steady_clock::duration pass_time, bool final) {
-  if (log::level() > log::Level::debug) return;
   const auto now = std::chrono::steady_clock::now();
+  if (log::level() > log::Level::debug) {
+    // Kept current, so that the first line after a reload to debug covers its own period.
+    activity_since_ = now;
+    activity_written_ = written_.load(std::memory_order_relaxed);
+    activity_passes_ = 0;
+    activity_busy_ = {};
+    return;
+  }
   ++activity_passes_;
   activity_busy_ += pass_time;
   if (!final && now - activity_since_ < std::chrono::seconds(10)) return;
