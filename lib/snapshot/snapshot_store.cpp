@@ -466,7 +466,9 @@ void SnapshotStore::Snapshot::probe_published_view(SnapshotConnection& connectio
                           "; correct the export and build the snapshot again");
     }
     if (!problem.empty()) {
-      throw SnapshotError(file + ": the published_domains record of '" + a_label + "' is wrong (stale or edited): " +
+      throw SnapshotError(file + ": the published_domains record of '" + a_label +
+                          "' is wrong (stale, edited, or built by an older whoisd-snapshot whose rules differed, "
+                          "e.g. before glue was published in canonical text): " +
                           problem + "; " + rebuild_advice(file));
     }
   }
