@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/unicode_classes.h"
+
 namespace whoisd {
 namespace {
 
@@ -12,17 +14,8 @@ void append_hex(std::string& out, unsigned char c) {
   out += kHex[c & 0xf];
 }
 
-// Code points kept out of text a person reads, though valid: the invisible marks and
-// overrides that reorder or hide what follows them (an operator reading a log or
-// whoisd-admin's output would see another text than the one stored), the byte-order
-// mark and the two noncharacters U+FFFE/U+FFFF.
-bool deceptive(std::uint32_t cp) {
-  return cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-         cp == 0xfeff || cp == 0xfffe || cp == 0xffff;
-}
-
-// Length of a well-formed UTF-8 sequence of a printable (non-C1, non-control, not
-// deceptive) code point at the start of `s`, or 0 when it is not one.
+// Length of a well-formed UTF-8 sequence of a printable code point (not a control, not
+// is_hidden_or_line_breaking) at the start of `s`, or 0 when it is not one.
 std::size_t utf8_sequence(std::string_view s) {
   auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   if (s.empty()) return 0;
@@ -36,8 +29,7 @@ std::size_t utf8_sequence(std::string_view s) {
     cp = (cp << 6) | (b(i) & 0x3f);
   }
   bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-  bool bad = overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0) ||
-             cp == 0x2028 || cp == 0x2029 || deceptive(cp);
+  bool bad = overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || is_hidden_or_line_breaking(cp);
   return bad ? 0 : len;
 }
 

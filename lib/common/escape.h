@@ -21,8 +21,9 @@ void escape_keep_utf8(std::string_view raw, std::size_t max_bytes, std::string& 
 
 // Length of the printable character at the start of `s`: 1 for printable ASCII
 // (0x20-0x7e), 2-4 for a well-formed UTF-8 sequence of a code point that is not a
-// control character (nor U+2028/U+2029, nor a bidirectional mark or override, the
-// byte-order mark or U+FFFE/U+FFFF); 0 when it is neither (or `s` is empty).
+// control character nor is_hidden_or_line_breaking (unicode_classes.h: U+2028/U+2029,
+// the bidirectional marks and overrides, the BOM...); 0 when it is neither (or `s` is
+// empty).
 std::size_t printable_utf8_length(std::string_view s);
 
 }  // namespace whoisd

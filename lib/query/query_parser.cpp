@@ -17,6 +17,7 @@
 #include <unicode/uidna.h>
 
 #include "common/address.h"
+#include "common/unicode_classes.h"
 
 namespace whoisd {
 namespace {
@@ -148,15 +149,6 @@ std::string latin1_to_utf8(std::string_view s) {
     }
   }
   return out;
-}
-
-bool is_c1_control(char32_t cp) { return cp >= 0x80 && cp <= 0x9F; }
-
-// Unicode space separators beyond ASCII (category Zs): a client that puts one
-// between two words typed two criteria.
-bool is_unicode_space(char32_t cp) {
-  return cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F ||
-         cp == 0x205F || cp == 0x3000;
 }
 
 // Letters of Art. 8 n.º 2 beyond a-z.
@@ -424,15 +416,11 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
   if (line.empty()) return set_invalid(out, reason::kEmpty);
 
   bool ascii = true;
-  bool inner_space = false;
   for (const char ch : line) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c == ' ' || c == '\t') inner_space = true;
-    else if (c < 0x20 || c == 0x7F) return set_invalid(out, reason::kControl);
-    else if (c >= 0x80) ascii = false;
+    if ((c < 0x20 && c != '\t') || c == 0x7F) return set_invalid(out, reason::kControl);
+    if (c >= 0x80) ascii = false;
   }
-  if (inner_space)
-    return set_invalid(out, has_flag_token(line) ? reason::kFlag : reason::kMoreThanOne);
 
   // Non-ASCII: UTF-8 if it is valid UTF-8, else ISO-8859-1 from older clients.
   std::string converted;
@@ -443,25 +431,34 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
       token = converted;
     }
     // White space beyond ASCII (U+00A0 pasted from a web page, U+3000 from an input
-    // method) is trimmed at the ends as blanks are; inside, it separates two words.
+    // method) is trimmed at the ends together with blanks; inside, it separates two
+    // words, as a blank does.
+    const auto is_space = [](char32_t cp) { return cp == ' ' || cp == '\t' || is_unicode_space(cp); };
     std::size_t begin = token.size();
     std::size_t end = 0;
-    bool inner_unicode_space = false;
     for (std::size_t i = 0; i < token.size();) {
       const std::size_t at = i;
       const char32_t cp = next_code_point(token, i);
       if (is_c1_control(cp)) return set_invalid(out, reason::kControl);
-      if (is_unicode_space(cp)) {
-        inner_unicode_space = inner_unicode_space || begin < token.size();  // after a word: inner, unless trailing
-      } else {
-        if (begin == token.size()) begin = at;
-        else if (inner_unicode_space) return set_invalid(out, reason::kMoreThanOne);
-        end = i;
-      }
+      if (is_space(cp)) continue;
+      if (begin == token.size()) begin = at;
+      end = i;
     }
     if (begin == token.size()) return set_invalid(out, reason::kEmpty);
     token = token.substr(begin, end - begin);
+    ascii = true;
+    bool inner_unicode_space = false;
+    for (std::size_t i = 0; i < token.size();) {
+      ascii = ascii && static_cast<unsigned char>(token[i]) < 0x80;
+      const char32_t cp = next_code_point(token, i);  // advances i
+      if (is_unicode_space(cp)) inner_unicode_space = true;
+    }
+    if (inner_unicode_space && token.find_first_of(" \t") == std::string_view::npos)
+      return set_invalid(out, reason::kMoreThanOne);
   }
+  // (Words split by blanks are looked at for a flag: "-T domain x.pt".)
+  if (token.find_first_of(" \t") != std::string_view::npos)
+    return set_invalid(out, has_flag_token(token) ? reason::kFlag : reason::kMoreThanOne);
 
   if (iequals(token, "help")) return set_help(out);
   if (is_flag(token)) return set_invalid(out, reason::kFlag);

@@ -61,8 +61,9 @@ inline constexpr std::size_t kMaxFooterLines = kFixedAnswerMaxLines - 1;
 // matched in every answer, found ones included), "not found", "error" or
 // "restricted" (any case) can make a parser report a registered domain as free.
 // A line longer than kMaxValueCodePoints characters, which the renderer would cut, is
-// a problem too. The configuration loader refuses such a line with this reason; the renderer, given
-// one all the same, keeps such a footer off the fixed answers.
+// a problem too. The configuration loader refuses such a line with this reason; the
+// renderer, given a footer with a misleading word all the same, keeps it off the
+// fixed answers (a line too long it cuts, as any value).
 std::string configured_line_problem(std::string_view line);
 
 class AnswerRenderer {  // const methods, thread-safe; every answer is one std::string, CRLF, UTF-8

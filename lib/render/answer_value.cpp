@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/unicode_classes.h"
+
 namespace whoisd {
 namespace {
 
@@ -36,15 +38,6 @@ std::size_t decode_utf8(std::string_view s, char32_t& cp) {
   return 0;
 }
 
-// Characters that are well-formed but may still end a line or disguise text.
-bool is_banned_code_point(char32_t cp) {
-  return (cp >= 0x80 && cp <= 0x9F)           // C1 controls (U+0085 NEL ends a line for some readers)
-         || cp == 0x2028 || cp == 0x2029      // line / paragraph separator
-         || (cp >= 0x202A && cp <= 0x202E)    // bidirectional embeddings and overrides
-         || (cp >= 0x2066 && cp <= 0x2069)    // bidirectional isolates
-         || cp == 0xFEFF;                     // byte order mark / zero-width no-break space
-}
-
 // Whether all 8 bytes of `w` are printable ASCII (0x20-0x7E), tested on the word at
 // once: a byte below 0x20 borrows into its high bit when 0x20 is taken from it (and
 // had that bit clear), a byte of 0x7F or more has its high bit set once 1 is added (or
@@ -59,18 +52,14 @@ bool all_printable_ascii(std::uint64_t w) {
 }
 
 // Length of the space at the start of `s` (well-formed UTF-8, as append_answer_value
-// writes it): 1 for ' ', 2-3 for a space beyond ASCII (U+00A0, U+1680, U+2000-U+200A,
-// U+202F, U+205F, U+3000: a parser splitting on Unicode white space would end a word
-// there); 0 when it starts with no space.
+// writes it): 1 for ' ', 2-3 for is_unicode_space; 0 when it starts with no space.
 std::size_t space_length(std::string_view s) {
-  const auto b = [&](std::size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0; };
-  if (b(0) == ' ') return 1;
-  if (b(0) == 0xC2 && b(1) == 0xA0) return 2;
-  if (b(0) == 0xE1 && b(1) == 0x9A && b(2) == 0x80) return 3;
-  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x8A) || b(2) == 0xAF)) return 3;
-  if (b(0) == 0xE2 && b(1) == 0x81 && b(2) == 0x9F) return 3;
-  if (b(0) == 0xE3 && b(1) == 0x80 && b(2) == 0x80) return 3;
-  return 0;
+  if (s.empty()) return 0;
+  if (s[0] == ' ') return 1;
+  if (static_cast<unsigned char>(s[0]) < 0xC2) return 0;  // ASCII, or not a lead byte
+  char32_t cp = 0;
+  const std::size_t length = decode_utf8(s, cp);
+  return length > 0 && is_unicode_space(cp) ? length : 0;
 }
 
 // "no match", in any case, within a value of a found answer: Perl's Net::Whois::Raw
@@ -137,7 +126,7 @@ void append_answer_value(std::string& out, std::string_view raw, std::size_t max
       ++i;
       continue;
     }
-    if (is_banned_code_point(cp)) {
+    if (is_hidden_or_line_breaking(cp)) {
       out.append(kReplacementCharacter);
     } else {
       out.append(raw.data() + i, len);

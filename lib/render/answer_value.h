@@ -21,10 +21,10 @@ inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
 // Appends `raw` to `out` with:
 //  - TAB, CR and LF each replaced by one space (an address typed on several lines
 //    stays readable on one);
-//  - every other C0 control (NUL included), DEL, every C1 control (U+0080-U+009F),
-//    U+2028/U+2029 (line and paragraph separators), the bidirectional overrides and
-//    isolates (U+202A-U+202E, U+2066-U+2069), U+FEFF, and each byte that is not part
-//    of well-formed UTF-8 (overlong forms, surrogates, > U+10FFFF, truncated
+//  - every other C0 control (NUL included), DEL, every is_hidden_or_line_breaking
+//    code point (unicode_classes.h: the C1 controls, U+2028/U+2029, the bidirectional
+//    marks, overrides and isolates, U+FEFF, U+FFFE/U+FFFF), and each byte that is not
+//    part of well-formed UTF-8 (overlong forms, surrogates, > U+10FFFF, truncated
 //    sequences) replaced by U+FFFD;
 //  - at most max_code_points characters kept, followed by kTruncationMarker when
 //    the value was longer.

@@ -204,12 +204,11 @@ bool ClientConnection::process_proxy_header() {
     // The bytes so far begin a signature (at most 11 of them). "\r\n", an empty line,
     // is also how the v2 signature begins, and a proxy's segment may end anywhere in
     // it: from a trusted proxy, which sends its header first, the rest is awaited (the
-    // read timeout bounds the wait). From anyone else a complete line means "no
-    // header", so that an empty line is answered at once. Once the input has ended,
-    // what came is a line.
-    // An empty line from a trusted peer (a local `whois` when loopback is trusted) waits
-    // only kProxySignatureGrace for the rest of a signature, not the whole read timeout:
-    // a proxy writes its 16-byte signature at once, and a client waits for its answer.
+    // read timeout bounds the wait; for an empty line, kProxySignatureGrace). From
+    // anyone else a complete line means "no header", so that an empty line is answered
+    // at once. Once the input has ended, what came is a line.
+    // (A proxy writes its 16-byte signature at once; a local `whois` that sent an empty
+    // line, loopback being trusted, waits for its answer.)
     const bool line_complete = input_.find('\n') != std::string::npos;
     if (!input_ended_ && !signature_wait_over_ && (trusted_peer_ || !line_complete)) {
       if (trusted_peer_ && line_complete && !awaiting_signature_rest_) {

@@ -36,7 +36,7 @@ class QueryHandler {
   // All three must outlive the handler; each is thread-safe.
   QueryHandler(Limiter& limiter, const QueryParser& parser, const SnapshotStore& store);
 
-  // `line`: the bytes before LF (a CR may end it). `refusal`: when not empty, the line
+  // `line`: the query line as framed (query_line.h: the bytes before CR LF or LF). `refusal`: when not empty, the line
   // is not parsed but answered with the invalid-query answer for this reason (a line
   // past the cap, of which `line` holds the start; a PROXY header from a peer that may
   // not send one). Such a query still counts, and a suspended source is told so: every

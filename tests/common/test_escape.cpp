@@ -31,6 +31,7 @@ TEST_CASE("escape_keep_utf8 keeps well-formed printable UTF-8 only") {
   CHECK(escape_keep_utf8("zz\xe2\x80\xae.pt") == "zz\\xe2\\x80\\xae.pt");  // U+202E RIGHT-TO-LEFT OVERRIDE
   CHECK(escape_keep_utf8("\xe2\x81\xa6") == "\\xe2\\x81\\xa6");            // U+2066 LEFT-TO-RIGHT ISOLATE
   CHECK(escape_keep_utf8("\xe2\x80\x8f") == "\\xe2\\x80\\x8f");            // U+200F RIGHT-TO-LEFT MARK
+  CHECK(escape_keep_utf8("\xd8\x9c") == "\\xd8\\x9c");                        // U+061C ARABIC LETTER MARK
   CHECK(escape_keep_utf8("\xef\xbb\xbf") == "\\xef\\xbb\\xbf");            // U+FEFF
   CHECK(escape_keep_utf8("\xef\xbf\xbf") == "\\xef\\xbf\\xbf");            // U+FFFF
   CHECK(escape_keep_utf8("\xe2\x80\x8d") == "\xe2\x80\x8d");                // U+200D ZWJ: emoji need it

@@ -1,5 +1,6 @@
-// libFuzzer target for the query parser: the input is one line as a client
-// sends it (the bytes before LF). Beyond "does not crash", it checks what the
+// libFuzzer target for the query parser: the input is one line as the framing
+// gives it (query_line.h: the bytes before CR LF or LF; a CR left in it is a control
+// character, as the seed ascii-cr shows). Beyond "does not crash", it checks what the
 // rest of the daemon relies on: a lookup is a well-formed .pt A-label that parses
 // back to itself, a reason is short fixed ASCII text without the words clients
 // read as "not registered", and the ASCII fast path agrees with ICU.

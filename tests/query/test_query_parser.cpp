@@ -219,6 +219,11 @@ std::vector<Case> cases() {
       lookup("\xE3\x80\x80" "example.pt" "\xE3\x80\x80", "example.pt"),     // U+3000 IDEOGRAPHIC SPACE
       lookup(" \xC2\xA0" "açores.pt\xE2\x80\xAF ", "xn--aores-yra.pt", "açores.pt"),
       bad("\xC2\xA0\xE3\x80\x80", "empty query"),
+      lookup("example.pt \xC2\xA0", "example.pt"),  // blanks and spaces beyond ASCII mixed at the ends
+      lookup("\xC2\xA0 example.pt\t\xE3\x80\x80 ", "example.pt"),
+      bad("192.0.2.1\xC2\xA0", "IP address, not a domain"),  // judged as the ASCII it is once trimmed
+      bad("a \xC2\xA0" "b.pt", "more than one criterion"),
+      bad("-T \xC2\xA0x.pt", "flags are not supported"),
       bad("a\xE3\x80\x80" "b.pt", "more than one criterion"),  // ideographic space
       bad("John Smith", "more than one criterion"),
       // --- flags

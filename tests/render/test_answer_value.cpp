@@ -39,6 +39,10 @@ TEST_CASE("other control characters become U+FFFD", "[render][value]") {
   CHECK(answer_value("\xE2\x80\xAE") == kFffd);  // U+202E RIGHT-TO-LEFT OVERRIDE
   CHECK(answer_value("\xE2\x81\xA6") == kFffd);  // U+2066 LEFT-TO-RIGHT ISOLATE
   CHECK(answer_value("\xEF\xBB\xBF") == kFffd);  // U+FEFF
+  // The same list as the logs' (unicode_classes.h): the bidirectional marks, U+FFFF.
+  CHECK(answer_value("\xE2\x80\x8E") == kFffd);  // U+200E LEFT-TO-RIGHT MARK
+  CHECK(answer_value("\xD8\x9C") == kFffd);      // U+061C ARABIC LETTER MARK
+  CHECK(answer_value("\xEF\xBF\xBF") == kFffd);  // U+FFFF
   CHECK(answer_value("\xC2\xA0") == "\xC2\xA0");  // U+00A0 is an ordinary (no-break) space
 }
 
