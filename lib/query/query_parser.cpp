@@ -453,8 +453,17 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
       const char32_t cp = next_code_point(token, i);  // advances i
       if (is_unicode_space(cp)) inner_unicode_space = true;
     }
-    if (inner_unicode_space && token.find_first_of(" \t") == std::string_view::npos)
-      return set_invalid(out, reason::kMoreThanOne);
+    if (inner_unicode_space) {
+      // Two words or more; split by spaces beyond ASCII as by blanks, to name a flag among them.
+      std::string words;
+      for (std::size_t i = 0; i < token.size();) {
+        const std::size_t at = i;
+        const char32_t cp = next_code_point(token, i);
+        if (is_unicode_space(cp)) words += ' ';
+        else words.append(token.substr(at, i - at));
+      }
+      return set_invalid(out, has_flag_token(words) ? reason::kFlag : reason::kMoreThanOne);
+    }
   }
   // (Words split by blanks are looked at for a flag: "-T domain x.pt".)
   if (token.find_first_of(" \t") != std::string_view::npos)
@@ -482,8 +491,9 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
   if (ascii && ascii_fast_path && !has_ace_prefix(name)) {
     // Plain LDH names need no UTS #46 mapping beyond lower case, and their
     // U-label is the A-label: skip ICU, which costs most of the time here.
-    // On the stack: an ASCII name is part of the line, at most kMaxQueryLineBytes long
-    // (checked above; the test below only keeps that obvious here).
+    // On the stack: an ASCII name is part of the line (or of its Latin-1 conversion,
+    // which maps ASCII bytes one to one), at most kMaxQueryLineBytes long (checked
+    // above; the test below only keeps that obvious here).
     std::array<char, kMaxQueryLineBytes> lower_buf;
     if (name.size() > lower_buf.size()) return set_invalid(out, reason::kTooLong);
     for (std::size_t i = 0; i < name.size(); ++i) lower_buf[i] = to_lower(name[i]);

@@ -193,8 +193,17 @@ class Daemon {
     std::vector<char> buf(16384);
     if (getpwnam_r(config_.server.user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
       return;  // drop_privileges() names the unknown user next
+    // The parents made on the way are root's; whatever root's umask, the user must pass them.
+    std::vector<std::filesystem::path> made_parents;
+    for (std::filesystem::path p = std::filesystem::path(config_.state_dir).parent_path();
+         !p.empty() && p != p.root_path() && !std::filesystem::exists(p, ec); p = p.parent_path())
+      made_parents.push_back(p);
     std::filesystem::create_directories(config_.state_dir, ec);
     if (ec) throw std::runtime_error("[state] dir '" + config_.state_dir + "': cannot create it: " + ec.message());
+    for (const auto& p : made_parents)
+      if (::chmod(p.c_str(), 0755) != 0)
+        throw std::runtime_error("[state] dir '" + config_.state_dir + "': cannot open its new parent " + p.string() +
+                                 " to user '" + config_.server.user + "': " + std::strerror(errno));
     if (chown(config_.state_dir.c_str(), pw.pw_uid, pw.pw_gid) != 0 || chmod(config_.state_dir.c_str(), 0750) != 0)
       throw std::runtime_error("[state] dir '" + config_.state_dir + "': cannot give it to user '" +
                                config_.server.user + "': " + std::strerror(errno));
@@ -506,6 +515,9 @@ std::string check_state_dir(const Config& config) {
   const fs::file_status status = fs::status(dir, ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
     throw std::runtime_error("[state] dir '" + dir + "': " + ec.message());
+  if (!fs::exists(status) && fs::is_symlink(fs::symlink_status(dir, ec)))
+    throw std::runtime_error("[state] dir '" + dir + "' is a symbolic link to nothing (" +
+                             fs::read_symlink(dir, ec).string() + "): the start could not create it");
   if (!fs::exists(status)) {
     // Created at start: as root (then given to the user), or by the daemon's own user,
     // who must be able to write in the nearest existing parent. Either way the user must
@@ -514,6 +526,9 @@ std::string check_state_dir(const Config& config) {
     while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
     if (parent.empty()) parent = ".";
     const int mode = geteuid() == 0 ? X_OK : W_OK | X_OK;
+    if (geteuid() == 0 && ::access(parent.c_str(), W_OK) != 0)  // root too: a read-only file system
+      throw std::runtime_error("[state] dir '" + dir + "' does not exist, and cannot be created in '" +
+                               parent.string() + "': " + std::strerror(errno));
     if (int err = access_as_daemon(config.server.user, parent.string(), mode); err != 0)
       throw std::runtime_error("[state] dir '" + dir + "' does not exist, and " + who + " cannot " +
                                (geteuid() == 0 ? "reach" : "create") + " it in '" + parent.string() +
@@ -527,11 +542,12 @@ std::string check_state_dir(const Config& config) {
   if (!fs::exists(db_path, ec)) return "state ok: " + dir + " (no state yet)";
   if (int err = access_as_daemon(config.server.user, db_path, R_OK | W_OK); err != 0)
     throw std::runtime_error("state database " + db_path + " is not writable by " + who + ": " + std::strerror(err));
-  const std::int64_t version = state_schema_version_of(db_path);  // throws naming a file that is no database
-  if (version == 1 || version == 2)
+  // Throws naming a corrupt or foreign file, or one the start would refuse.
+  const std::int64_t version = StateDb::open(db_path, StateDb::Mode::check).schema_version();
+  if (version == 0) return "state ok: " + dir + " (" + db_path + " is empty; whoisd makes its schema when it starts)";
+  if (version < kStateSchemaVersion)
     return "state ok: " + dir + " (" + db_path + " has state schema version " + std::to_string(version) +
            ", which whoisd upgrades to " + std::to_string(kStateSchemaVersion) + " when it starts)";
-  StateDb::open(db_path, StateDb::Mode::read_only);  // throws naming a corrupt or foreign file
   return "state ok: " + dir + " (" + db_path + " opens)";
 }
 

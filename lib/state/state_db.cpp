@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -72,6 +73,19 @@ std::set<std::string> table_names(sqlite3* db, const std::string& path) {
   return names;
 }
 
+// The tables a piece of schema SQL creates ("CREATE TABLE name (...").
+std::set<std::string> tables_created_by(std::string_view sql) {
+  std::set<std::string> names;
+  constexpr std::string_view kCreate = "CREATE TABLE ";
+  for (std::size_t at = sql.find(kCreate); at != std::string_view::npos; at = sql.find(kCreate, at + 1)) {
+    std::size_t start = at + kCreate.size();
+    std::size_t end = start;
+    while (end < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_')) ++end;
+    names.emplace(sql.substr(start, end - start));
+  }
+  return names;
+}
+
 // Version 1 -> 2: adds query_counts and fills it from the whole query_log, in one
 // transaction (an interrupted upgrade leaves version 1, tried again at the next start).
 // Seconds for a large log (16 s for 10,000,000 rows on the development machine),
@@ -118,18 +132,6 @@ std::string state_db_path(std::string_view state_dir) {
   return path;
 }
 
-std::int64_t state_schema_version_of(const std::string& path) {
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  struct Closer {
-    sqlite3* db;
-    ~Closer() { sqlite3_close_v2(db); }  // a no-op for nullptr
-  } closer{raw};
-  if (rc != SQLITE_OK)
-    throw_for(path, std::string("cannot be opened: ") + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  return query_int(raw, path, "PRAGMA user_version");
-}
-
 std::int64_t unix_now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -152,7 +154,8 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
   }
 
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-  flags |= mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  const bool reads_only = mode == Mode::read_only || mode == Mode::check;
+  flags |= reads_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
   if (mode == Mode::create) flags |= SQLITE_OPEN_CREATE;
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -166,10 +169,11 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
   std::int64_t version = query_int(raw, path, "PRAGMA user_version");
   std::set<std::string> tables = table_names(raw, path);
 
-  if (mode != Mode::read_only && sqlite3_db_readonly(raw, "main") == 1)
+  if (!reads_only && sqlite3_db_readonly(raw, "main") == 1)
     throw_for(path, "is not writable by this user (check the permissions of the file and its directory)");
 
   if (version == 0 && tables.empty()) {
+    if (mode == Mode::check) return db;  // the start makes the schema in it (a first start cut short leaves one)
     if (mode != Mode::create)
       throw_for(path, "is empty, without the whoisd state schema (the daemon creates it at its first start)");
     db.exec("PRAGMA journal_mode = WAL");
@@ -183,6 +187,17 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
     // Only the daemon upgrades: whoisd-admin may be run while an older daemon still
     // writes the file (which would not fold a journal it does not know), and an
     // upgrade of a large log holds it for seconds.
+    if (mode == Mode::check) {
+      // The upgrade needs the tables of that version: all but those the later versions add.
+      std::set<std::string> later = tables_created_by(state_schema_added_in_version_3());
+      if (version == 1) later.merge(tables_created_by(state_schema_added_in_version_2()));
+      for (std::string_view table : state_schema_tables())
+        if (!later.count(std::string(table)) && !tables.count(std::string(table)))
+          throw_for(path, "is corrupt: state schema version " + std::to_string(version) + " without its table " +
+                              std::string(table));
+      db.schema_version_ = version;
+      return db;
+    }
     if (mode != Mode::create)
       throw_for(path, "has state schema version " + std::to_string(version) + "; this whoisd uses version " +
                           std::to_string(kStateSchemaVersion) +
@@ -200,7 +215,8 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
     if (!tables.count(std::string(table)))
       throw_for(path, "is corrupt: table " + std::string(table) + " is missing");
 
-  if (mode != Mode::read_only) {
+  db.schema_version_ = version;
+  if (!reads_only) {
     std::string journal = query_text(raw, path, "PRAGMA journal_mode = WAL");
     if (journal != "wal") throw_for(path, "cannot use write-ahead logging (journal mode is '" + journal + "')");
     db.exec("PRAGMA synchronous = NORMAL");

@@ -39,17 +39,15 @@ inline constexpr std::string_view kStateFileName = "state.sqlite";
 // "<dir>/state.sqlite".
 std::string state_db_path(std::string_view state_dir);
 
-// The PRAGMA user_version of the state database at path, read without checking
-// anything else (whoisd --check-config: versions 1 and 2 are upgraded at the daemon's
-// start, not refused). Throws StateDbError naming the file when it cannot be read.
-std::int64_t state_schema_version_of(const std::string& path);
-
 class StateDb {
  public:
   enum class Mode {
     create,      // the daemon: creates the directory, the file and the schema when missing
     read_write,  // whoisd-admin commands that write (lift, suspend, purge): the file must exist
     read_only,   // whoisd-admin reports (top, history, suspensions): the file must exist
+    check,       // whoisd --check-config: read-only, and it accepts what the daemon's start
+                 // would make good: an empty file (schema_version() 0), or version 1 or 2
+                 // holding that version's tables (upgraded at the start)
   };
 
   // Throws StateDbError ("state database /var/lib/whoisd/state/state.sqlite: ...").
@@ -63,6 +61,8 @@ class StateDb {
 
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }
+  // The file's schema version as opened (after any upgrade the open made).
+  std::int64_t schema_version() const { return schema_version_; }
 
   // Runs SQL without results; throws StateDbError naming the file and SQLite's message.
   void exec(std::string_view sql);
@@ -87,6 +87,7 @@ class StateDb {
   StateDb(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
   std::string path_;
   sqlite3* db_ = nullptr;
+  std::int64_t schema_version_ = 0;
 };
 
 // Microseconds since the Unix epoch, from the system clock (query log times).

@@ -130,18 +130,34 @@ check(rc != 0 and "state.sqlite" in err, "a corrupt state database: %s %s" % (ou
 os.remove(os.path.join(state, "state.sqlite"))
 # A state database of an older schema version is upgraded at the start, not refused.
 import sqlite3
-with sqlite3.connect(os.path.join(state, "state.sqlite")) as con:
+older = os.path.join(state, "state.sqlite")
+with sqlite3.connect(older) as con:  # version 2 without its tables: the upgrade would fail
     con.execute("CREATE TABLE source_state (source TEXT)")
     con.execute("PRAGMA user_version = 2")
-os.chmod(os.path.join(state, "state.sqlite"), 0o666)
+os.chmod(older, 0o666)
+rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
+check(rc != 0 and "state schema version 2 without its table" in err, "a broken version-2 database: %s %s" % (out, err))
+with sqlite3.connect(older) as con:  # version 2 as it was: every table but source_journal
+    for table in ("meta", "query_log", "abuse_events", "admin_actions", "query_counts"):
+        con.execute("CREATE TABLE %s (x)" % table)
 rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
 check(rc == 0 and "has state schema version 2, which whoisd upgrades to 3 when it starts" in out,
       "an older state database: %s %s" % (out, err))
+os.remove(older)
+open(older, "wb").close()  # empty, as a first start cut short leaves it: the start makes the schema
+os.chmod(older, 0o666)
+rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
+check(rc == 0 and "is empty; whoisd makes its schema when it starts" in out, "an empty state database: %s %s" % (out, err))
 if _os.geteuid() == 0:
     # A database the daemon's user cannot write (made by root), in a directory it can.
     os.chmod(os.path.join(state, "state.sqlite"), 0o644)
     rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
     check(rc != 0 and "state.sqlite is not writable by user 'nobody'" in err, "root's state database: %s %s" % (out, err))
+    # A symbolic link to nothing: the start could not create the directory.
+    dangling = os.path.join(work, "dangling")
+    os.symlink(os.path.join(work, "nowhere", "deeper"), dangling)
+    rc, out, err = run(None, ["--snapshot", snap, "--state-dir", dangling])
+    check(rc != 0 and "is a symbolic link to nothing" in err, "a dangling symlink as state dir: %s %s" % (out, err))
     # A directory still to be made, under a parent the daemon's user cannot pass.
     closed = os.path.join(work, "closed")
     os.mkdir(closed, 0o700)

@@ -69,4 +69,17 @@ if os.geteuid() == 0:
         finally:
             check(d.stop() == 0, "whoisd exit status with metrics on port %d" % port)
         note("ok metrics on port %d, bound before the privileges are dropped" % port)
+
+    # Started as root with a state directory several levels deep still to be made, under
+    # root's umask 077: the parents it makes on the way stay passable for its user.
+    nested = os.path.join(d.dir, "made", "on", "the", "way", "state")
+    d.extra_args = ["--state-dir", nested]
+    d.preexec = lambda: os.umask(0o077)
+    d.start()
+    try:
+        check(d.query(b"exemplo.pt\r\n").startswith(b"Domain: exemplo.pt"), "a daemon on a nested new state dir")
+    finally:
+        check(d.stop() == 0, "whoisd exit status on a nested new state dir")
+    check(os.path.exists(os.path.join(nested, "state.sqlite")), "state.sqlite in the nested state dir")
+    note("ok a nested state directory made under umask 077 is usable by the daemon's user")
 note("PASS")

@@ -224,6 +224,9 @@ std::vector<Case> cases() {
       bad("192.0.2.1\xC2\xA0", "IP address, not a domain"),  // judged as the ASCII it is once trimmed
       bad("a \xC2\xA0" "b.pt", "more than one criterion"),
       bad("-T \xC2\xA0x.pt", "flags are not supported"),
+      bad("-T\xC2\xA0x.pt", "flags are not supported"),       // a flag split off by a space beyond ASCII
+      bad("x.pt\xE3\x80\x80-B", "flags are not supported"),
+      bad("x.pt\xC2\xA0y.pt", "more than one criterion"),
       bad("a\xE3\x80\x80" "b.pt", "more than one criterion"),  // ideographic space
       bad("John Smith", "more than one criterion"),
       // --- flags
