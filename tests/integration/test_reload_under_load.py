@@ -149,8 +149,22 @@ d.wait_for_log(r"event=config_reload_refused .*server\.loops")
 a = d.query(b"nao-existe.pt\r\n")
 check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after a refused configuration: %r" % a)
 note("ok configuration reread on SIGHUP; a bad one refused")
+# A reload to log level debug: the query-log writer's activity lines then cover only
+# what it wrote since its last pass before it (not the thousands of queries before;
+# the few answered just before the reload may still be on their way to the log).
+with open(d.config_path, "w", encoding="utf-8") as f:
+    f.write(merge_config(d.config_text, '[log]\nlevel = "debug"\n'))
+reloaded_before = len(re.findall(r"event=config_reloaded", d.log_text()))
+d.send(1)
+d.wait_for_log(r"event=config_reloaded", reloaded_before + 1)
+for _ in range(3):
+    check(d.query(b"nao-existe.pt\r\n").startswith(b"nao-existe.pt - no match"), "a query after the reload to debug")
 rc = d.stop()
 check(rc == 0, "whoisd exit status %d" % rc)
+written = [int(n) for n in re.findall(r"event=query_log_activity period_ms=\d+ entries_written=(\d+)", d.log_text())]
+check(written and 3 <= sum(written) <= 10,
+      "query_log_activity after the reload to debug counts %r, not the 3 new queries (and a few before)" % written)
+note("ok after a reload to log level debug, the writer's activity counts from then: %r" % written)
 
 # [snapshot] watch = true: renaming a new file over the path is enough (no SIGHUP).
 w = Daemon(args, name="watch", snapshot_sql=version_sql(0), config="""
