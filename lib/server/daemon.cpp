@@ -510,7 +510,19 @@ namespace {
 std::string check_state_dir(const Config& config) {
   namespace fs = std::filesystem;
   const std::string& dir = config.state_dir;
-  const std::string who = geteuid() == 0 ? "user '" + config.server.user + "' ([server] user)" : "this user";
+  // As root the check asks as [server] user (access_as_daemon); otherwise as this user,
+  // whom a start by this user would run as. Run by another user than [server] user (an
+  // operator checking the file of a daemon that systemd starts as its own user), a
+  // permission it lacks is reported, not failed: it says nothing of the daemon's.
+  const passwd* me = geteuid() == 0 ? nullptr : ::getpwuid(geteuid());
+  const std::string my_name = me ? me->pw_name : "uid " + std::to_string(geteuid());
+  const bool other_user = geteuid() != 0 && my_name != config.server.user;
+  const std::string who = geteuid() == 0 ? "user '" + config.server.user + "' ([server] user)" : "user '" + my_name + "'";
+  const auto denied = [&](const std::string& problem) -> std::string {
+    if (!other_user) throw std::runtime_error(problem);
+    return "state not checked for the daemon: " + problem + " (run this check as root or as user '" +
+           config.server.user + "' to see the state directory as the daemon will)";
+  };
   std::error_code ec;
   const fs::file_status status = fs::status(dir, ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
@@ -530,18 +542,17 @@ std::string check_state_dir(const Config& config) {
       throw std::runtime_error("[state] dir '" + dir + "' does not exist, and cannot be created in '" +
                                parent.string() + "': " + std::strerror(errno));
     if (int err = access_as_daemon(config.server.user, parent.string(), mode); err != 0)
-      throw std::runtime_error("[state] dir '" + dir + "' does not exist, and " + who + " cannot " +
-                               (geteuid() == 0 ? "reach" : "create") + " it in '" + parent.string() +
-                               "': " + std::strerror(err));
+      return denied("[state] dir '" + dir + "' does not exist, and " + who + " cannot " +
+                    (geteuid() == 0 ? "reach" : "create") + " it in '" + parent.string() + "': " + std::strerror(err));
     return "state ok: " + dir + " (created" + (geteuid() == 0 ? " for " + who : std::string()) + " at start)";
   }
   if (!fs::is_directory(status)) throw std::runtime_error("[state] dir '" + dir + "' is not a directory");
   if (int err = access_as_daemon(config.server.user, dir, W_OK | X_OK); err != 0)
-    throw std::runtime_error("[state] dir '" + dir + "' is not writable by " + who + ": " + std::strerror(err));
+    return denied("[state] dir '" + dir + "' is not writable by " + who + ": " + std::strerror(err));
   const std::string db_path = state_db_path(dir);
   if (!fs::exists(db_path, ec)) return "state ok: " + dir + " (no state yet)";
   if (int err = access_as_daemon(config.server.user, db_path, R_OK | W_OK); err != 0)
-    throw std::runtime_error("state database " + db_path + " is not writable by " + who + ": " + std::strerror(err));
+    return denied("state database " + db_path + " is not writable by " + who + ": " + std::strerror(err));
   // Throws naming a corrupt or foreign file, or one the start would refuse.
   const std::int64_t version = StateDb::open(db_path, StateDb::Mode::check).schema_version();
   if (version == 0) return "state ok: " + dir + " (" + db_path + " is empty; whoisd makes its schema when it starts)";

@@ -153,6 +153,18 @@ if _os.geteuid() == 0:
     os.chmod(os.path.join(state, "state.sqlite"), 0o644)
     rc, out, err = run(None, ["--snapshot", snap, "--state-dir", state])
     check(rc != 0 and "state.sqlite is not writable by user 'nobody'" in err, "root's state database: %s %s" % (out, err))
+    # Run by another user than [server] user (an operator checking the file of a daemon
+    # that systemd starts as its own user): what that user may not do is reported, not
+    # failed. (The state dir here is root's 0755: nobody cannot write it.)
+    os.chmod(state, 0o755)
+    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", args.whoisd,
+                        "--check-config", "--snapshot", snap, "--state-dir", state, "--user", "daemon"],
+                       capture_output=True, timeout=DEADLINE)
+    out = r.stdout.decode("utf-8", "replace")
+    check(r.returncode == 0 and "state not checked for the daemon: [state] dir '%s' is not writable by user 'nobody'"
+          % state in out and "as root or as user 'daemon'" in out,
+          "check-config as another user: %d %s %s" % (r.returncode, out, r.stderr))
+    os.chmod(state, 0o777)
     # A symbolic link to nothing: the start could not create the directory.
     dangling = os.path.join(work, "dangling")
     os.symlink(os.path.join(work, "nowhere", "deeper"), dangling)
