@@ -243,7 +243,11 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
   for (Glue& g : glue) {
     auto server = std::lower_bound(servers.begin(), servers.end(), g.ns_position,
                                    [](const auto& s, std::int64_t position) { return s.first < position; });
-    if (server == servers.end() || server->first != g.ns_position) continue;  // glue of no listed server
+    // schema.sql's foreign key, which SQLite does not enforce unless asked: glue of no
+    // listed server is an export that lost a row or mixed two, not something to drop.
+    if (server == servers.end() || server->first != g.ns_position)
+      refuse(d.a_label, "glue_addresses.ns_position", std::to_string(g.ns_position),
+             "no name server of the domain has that position (glue " + g.address + ")");
     (g.ip_version == 4 ? server->second.ipv4 : server->second.ipv6).push_back(std::move(g.address));
   }
   d.name_servers.reserve(servers.size());

@@ -209,6 +209,8 @@ CREATE TABLE glue_addresses (
   -- '2001:db8::1'. (An IPv4 address has one spelling: no leading zeros.)
   address     TEXT NOT NULL CHECK (address <> ''),
   PRIMARY KEY (domain_id, ns_position, ip_version, position),
+  -- (Not enforced by SQLite: whoisd-snapshot build refuses glue of a name server the
+  -- domain does not list.)
   FOREIGN KEY (domain_id, ns_position) REFERENCES name_servers (domain_id, position)
 ) WITHOUT ROWID;
 

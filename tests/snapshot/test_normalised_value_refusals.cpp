@@ -121,6 +121,13 @@ TEST_CASE("build refuses glue that is not an address of its family") {
              Contains("is '198.51.100.20': not an IPv6 address"));
 }
 
+TEST_CASE("build refuses glue of a name server the domain does not list") {
+  // The foreign key to name_servers is not enforced by SQLite: such glue was dropped unseen.
+  CHECK_THAT(build_refusal("UPDATE glue_addresses SET ns_position = 9" + where_glue(2, 4, 1)),
+             Contains("domain 'exemplo.pt': glue_addresses.ns_position is 9: no name server of the domain has that "
+                      "position"));
+}
+
 TEST_CASE("build refuses a DS digest that is not whole octets of hex") {
   const std::string where = " WHERE position = 1 AND domain_id = " + kDomainId;
   CHECK_THAT(build_refusal("UPDATE ds_records SET digest = 'ABC'" + where),
