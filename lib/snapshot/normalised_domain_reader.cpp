@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
-#include <cstdio>
 #include <limits>
 #include <string>
 #include <tuple>
 #include <utility>
 
+#include "common/escape.h"
 #include "snapshot/normalised_value_rules.h"
 
 namespace whoisd {
@@ -65,26 +65,10 @@ enum DomainColumn {
 
 std::string str(std::string_view view) { return std::string(view); }
 
-// A value in a message, quoted: bytes outside printable ASCII (control characters, the
-// bytes of an NBSP or of any other non-ASCII character) and the backslash as \xNN, so
-// that what a terminal would not show, or show as a plain space, is seen; at most 100
-// bytes of it.
-std::string shown(std::string_view value) {
-  constexpr std::size_t kMaxShown = 100;
-  std::string out = "'";
-  for (std::size_t i = 0; i < value.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(value[i]);
-    if (c < 0x20 || c >= 0x7f || c == '\\') {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (value.size() > kMaxShown) out += "...";
-  return out + "'";
-}
+// A value in a message, quoted and escaped (escape_bytes: every byte outside printable
+// ASCII as \xHH, so that what a terminal would not show, or show as a plain space, is
+// seen); at most 100 bytes of it.
+std::string shown(std::string_view value) { return "'" + escape_bytes(value, 100) + "'"; }
 
 [[noreturn]] void refuse(std::string_view a_label, const std::string& column, const std::string& value,
                          const std::string& problem) {
