@@ -434,25 +434,29 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
     // method) is trimmed at the ends together with blanks; inside, it separates two
     // words, as a blank does.
     const auto is_space = [](char32_t cp) { return cp == ' ' || cp == '\t' || is_unicode_space(cp); };
+    // One pass: the bounds of what is not space, whether a space beyond ASCII lies
+    // between two words, and whether what is kept is ASCII after all.
     std::size_t begin = token.size();
     std::size_t end = 0;
+    bool unicode_space_after_a_word = false;
+    bool inner_unicode_space = false;
+    bool kept_non_ascii = false;
     for (std::size_t i = 0; i < token.size();) {
       const std::size_t at = i;
       const char32_t cp = next_code_point(token, i);
       if (is_c1_control(cp)) return set_invalid(out, reason::kControl);
-      if (is_space(cp)) continue;
+      if (is_space(cp)) {
+        unicode_space_after_a_word = unicode_space_after_a_word || (begin != token.size() && is_unicode_space(cp));
+        continue;
+      }
       if (begin == token.size()) begin = at;
+      inner_unicode_space = inner_unicode_space || unicode_space_after_a_word;
+      kept_non_ascii = kept_non_ascii || cp >= 0x80;
       end = i;
     }
     if (begin == token.size()) return set_invalid(out, reason::kEmpty);
     token = token.substr(begin, end - begin);
-    ascii = true;
-    bool inner_unicode_space = false;
-    for (std::size_t i = 0; i < token.size();) {
-      ascii = ascii && static_cast<unsigned char>(token[i]) < 0x80;
-      const char32_t cp = next_code_point(token, i);  // advances i
-      if (is_unicode_space(cp)) inner_unicode_space = true;
-    }
+    ascii = !kept_non_ascii;
     if (inner_unicode_space) {
       // Two words or more; split by spaces beyond ASCII as by blanks, to name a flag among them.
       std::string words;
