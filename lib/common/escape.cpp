@@ -1,8 +1,7 @@
 #include "common/escape.h"
 
-#include <cstdint>
-
 #include "common/unicode_classes.h"
+#include "common/utf8.h"
 
 namespace whoisd {
 namespace {
@@ -14,23 +13,12 @@ void append_hex(std::string& out, unsigned char c) {
   out += kHex[c & 0xf];
 }
 
-// Length of a well-formed UTF-8 sequence of a printable code point (not a control, not
-// is_hidden_or_line_breaking) at the start of `s`, or 0 when it is not one.
+// Length of a well-formed UTF-8 sequence of a printable code point beyond ASCII (not a
+// control, not is_hidden_or_line_breaking) at the start of `s`, or 0 when it is not one.
 std::size_t utf8_sequence(std::string_view s) {
-  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  if (s.empty()) return 0;
-  unsigned char c = b(0);
-  // Lead bytes: C2-DF two bytes, E0-EF three, F0-F4 four; 80-C1 and F5-FF never lead.
-  std::size_t len = c >= 0xf5 ? 0 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-  if (len == 0 || s.size() < len) return 0;
-  std::uint32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
-  for (std::size_t i = 1; i < len; ++i) {
-    if ((b(i) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i) & 0x3f);
-  }
-  bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-  bool bad = overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || is_hidden_or_line_breaking(cp);
-  return bad ? 0 : len;
+  char32_t cp = 0;
+  const std::size_t length = decode_utf8(s, cp);
+  return length >= 2 && !is_hidden_or_line_breaking(cp) ? length : 0;
 }
 
 // Into `out` (cleared first, its capacity kept).

@@ -18,6 +18,7 @@
 
 #include "common/address.h"
 #include "common/unicode_classes.h"
+#include "common/utf8.h"
 
 namespace whoisd {
 namespace {
@@ -89,51 +90,12 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Decodes the code point at s[i] of text already known to be valid UTF-8.
+// The code point at s[i] of text already known to be valid UTF-8; `i` moves past it.
 char32_t next_code_point(std::string_view s, std::size_t& i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) { i += 1; return c; }
-  if (c < 0xE0) { char32_t cp = ((c & 0x1Fu) << 6) | (b(i + 1) & 0x3Fu); i += 2; return cp; }
-  if (c < 0xF0) {
-    char32_t cp = ((c & 0x0Fu) << 12) | ((b(i + 1) & 0x3Fu) << 6) | (b(i + 2) & 0x3Fu);
-    i += 3;
-    return cp;
-  }
-  char32_t cp = ((c & 0x07u) << 18) | ((b(i + 1) & 0x3Fu) << 12) | ((b(i + 2) & 0x3Fu) << 6) |
-                (b(i + 3) & 0x3Fu);
-  i += 4;
+  char32_t cp = 0;
+  const std::size_t length = decode_utf8(s.substr(i), cp);
+  i += length > 0 ? length : 1;  // (never 0 on valid text; moving on keeps a loop finite regardless)
   return cp;
-}
-
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
-bool is_valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) { ++i; continue; }
-    std::size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) { len = 3; hi = 0x9F; }
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) { len = 4; hi = 0x8F; }
-    else return false;
-    if (n - i < len) return false;
-    const auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if (c1 < lo || c1 > hi) return false;
-    for (std::size_t k = 2; k < len; ++k) {
-      const auto ck = static_cast<unsigned char>(s[i + k]);
-      if (ck < 0x80 || ck > 0xBF) return false;
-    }
-    i += len;
-  }
-  return true;
 }
 
 std::string latin1_to_utf8(std::string_view s) {

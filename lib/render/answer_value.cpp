@@ -5,38 +5,10 @@
 #include <cstring>
 
 #include "common/unicode_classes.h"
+#include "common/utf8.h"
 
 namespace whoisd {
 namespace {
-
-// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629, Table 3-7
-// of the Unicode standard), and the code point it encodes; 0 when it is not one.
-std::size_t decode_utf8(std::string_view s, char32_t& cp) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  auto cont = [&](std::size_t i) { return i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80; };
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    if (!cont(1)) return 0;
-    cp = (static_cast<char32_t>(b0 & 0x1F) << 6) | (byte(1) & 0x3F);
-    return 2;
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
-    if (b0 == 0xED && byte(1) > 0x9F) return 0;  // UTF-16 surrogate
-    cp = (static_cast<char32_t>(b0 & 0x0F) << 12) | (static_cast<char32_t>(byte(1) & 0x3F) << 6) | (byte(2) & 0x3F);
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (b0 == 0xF0 && byte(1) < 0x90) return 0;  // overlong
-    if (b0 == 0xF4 && byte(1) > 0x8F) return 0;  // beyond U+10FFFF
-    cp = (static_cast<char32_t>(b0 & 0x07) << 18) | (static_cast<char32_t>(byte(1) & 0x3F) << 12) |
-         (static_cast<char32_t>(byte(2) & 0x3F) << 6) | (byte(3) & 0x3F);
-    return 4;
-  }
-  return 0;
-}
 
 // Whether all 8 bytes of `w` are printable ASCII (0x20-0x7E), tested on the word at
 // once: a byte below 0x20 borrows into its high bit when 0x20 is taken from it (and
