@@ -516,6 +516,9 @@ struct Limiter::Impl {
     return h.episodes == 0 || h.suspended_until + cfg.quiet_s <= now;
   }
 
+  template <class FillUnderLock>
+  std::size_t export_by_shard(const std::function<void(const SourceState&)>& sink, FillUnderLock fill);
+
   void fill_state(const Slot& slot, SourceState& out, Minute lo, int prefix) const {
     out.key = to_source_key(slot, prefix);
     out.minutes.clear();
@@ -845,37 +848,50 @@ SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds dur
   return r;
 }
 
+// Both exports: shard by shard, `fill(shard, batch)` writes the shard's states into
+// `batch` under the shard's lock and says how many; `sink` (which writes to the state
+// database) then sees them with the lock released, so that the loops' decisions never
+// wait for that I/O. Returns how many states the sink saw.
+template <class FillUnderLock>
+std::size_t Limiter::Impl::export_by_shard(const std::function<void(const SourceState&)>& sink, FillUnderLock fill) {
+  std::vector<SourceState> batch;  // reused from shard to shard: its states keep their minutes' capacity
+  std::size_t total = 0;
+  for (auto& s : shards) {
+    std::size_t n = 0;
+    {
+      std::lock_guard lock(s.mu);
+      n = fill(s, batch);
+    }
+    for (std::size_t i = 0; i < n; ++i) sink(batch[i]);
+    total += n;
+  }
+  return total;
+}
+
 std::size_t Limiter::export_dirty(const std::function<void(const SourceState&)>& sink) {
   Impl& im = *impl_;
   const Config& cfg = *im.config.load(std::memory_order_acquire);
   const Minute lo = Impl::window_start(minute_of(im.clock.now()), cfg);
-  std::vector<SourceState> batch;
-  std::size_t total = 0;
-  for (auto& s : im.shards) {
+  // A key queued twice (forgotten, then back) is sent twice, the same state: harmless.
+  const std::size_t total = im.export_by_shard(sink, [&](Impl::Shard& s, std::vector<SourceState>& batch) {
     std::vector<Key> keys;
+    keys.swap(s.dirty);  // the shard starts a new list without capacity: a burst's memory goes back
+    if (batch.size() < keys.size()) batch.resize(keys.size());
     std::size_t n = 0;
-    {
-      std::lock_guard lock(s.mu);
-      keys.clear();
-      keys.swap(s.dirty);  // the shard starts a new list without capacity: a burst's memory goes back
-      if (batch.size() < keys.size()) batch.resize(keys.size());
-      for (const Key& k : keys) {
-        SourceState& out = batch[n++];
-        if (Slot* slot = Impl::find(s, k)) {
-          slot->flags = static_cast<std::uint8_t>(slot->flags & ~kDirty);
-          im.fill_state(*slot, out, lo, cfg.ipv6_prefix);
-        } else {
-          Slot gone{};
-          gone.k0 = k.k0;
-          gone.k1 = k.k1;
-          im.fill_state(gone, out, lo, cfg.ipv6_prefix);
-        }
+    for (const Key& k : keys) {
+      SourceState& out = batch[n++];
+      if (Slot* slot = Impl::find(s, k)) {
+        slot->flags = static_cast<std::uint8_t>(slot->flags & ~kDirty);
+        im.fill_state(*slot, out, lo, cfg.ipv6_prefix);
+      } else {
+        Slot gone{};
+        gone.k0 = k.k0;
+        gone.k1 = k.k1;
+        im.fill_state(gone, out, lo, cfg.ipv6_prefix);
       }
     }
-    // A key queued twice (forgotten, then back) is sent twice, the same state: harmless.
-    for (std::size_t i = 0; i < n; ++i) sink(batch[i]);
-    total += n;
-  }
+    return n;
+  });
   im.arena.prefault_spare();  // after the sink's I/O: the loops allocate from it until the next export
   return total;
 }
@@ -884,20 +900,13 @@ std::size_t Limiter::export_all(const std::function<void(const SourceState&)>& s
   Impl& im = *impl_;
   const Config& cfg = *im.config.load(std::memory_order_acquire);
   const Minute lo = Impl::window_start(minute_of(im.clock.now()), cfg);
-  std::vector<SourceState> batch;
-  std::size_t total = 0;
-  for (auto& s : im.shards) {
+  return im.export_by_shard(sink, [&](Impl::Shard& s, std::vector<SourceState>& batch) {
+    if (batch.size() < s.size) batch.resize(s.size);
     std::size_t n = 0;
-    {
-      std::lock_guard lock(s.mu);
-      if (batch.size() < s.size) batch.resize(s.size);
-      for (const Slot& slot : s.slots)
-        if (slot.flags & kOccupied) im.fill_state(slot, batch[n++], lo, cfg.ipv6_prefix);
-    }
-    for (std::size_t i = 0; i < n; ++i) sink(batch[i]);
-    total += n;
-  }
-  return total;
+    for (const Slot& slot : s.slots)
+      if (slot.flags & kOccupied) im.fill_state(slot, batch[n++], lo, cfg.ipv6_prefix);
+    return n;
+  });
 }
 
 bool Limiter::import(const SourceState& state) {
