@@ -174,8 +174,11 @@ void ClientConnection::read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_
 
 void ClientConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (phase_ == Phase::lingering) {
-    if (nread < 0) close();  // the client closed (or reset): done
-    return;                  // anything else it sends after the answer is discarded
+    if (nread < 0) {  // the client closed (or reset), or the kernel gave up on it: done
+      if (nread == UV_ETIMEDOUT) loop_.context().metrics.write_timeouts.inc();
+      close();
+    }
+    return;  // anything else it sends after the answer is discarded
   }
   if (phase_ != Phase::reading) return;
   if (nread < 0) {
@@ -368,6 +371,9 @@ void ClientConnection::on_write(int status) {
   // meanwhile: unread, it would turn the close into a reset that destroys the refusal.
   // One recv() discards it (anything sent later still resets; the refusal stays cheap).
   if (status >= 0 && !linger_) discard_unread();
+  // The listener's TCP_USER_TIMEOUT (the write timeout) ran out in the kernel before
+  // the timer here did: the same timeout, counted the same.
+  if (status == UV_ETIMEDOUT) loop_.context().metrics.write_timeouts.inc();
   if (status < 0 || loop_.stopping() || !linger_ || (!sent_more_than_line_ && nothing_unread())) {
     // Failed (the client went away), or the server drains, or the client sent just
     // its line and nothing of it is left unread: the answer is with the kernel, which

@@ -51,6 +51,7 @@ void EventLoop::start() {
     it = pending_fds_.erase(it);  // the listener owns the descriptor now
     int rc = listeners_.back()->listen(kListenBacklog);
     if (rc != 0) throw std::runtime_error("listen on " + listeners_.back()->name() + ": " + uv_strerror(rc));
+    listeners_.back()->limit_unacknowledged(settings_->write_timeout);
   }
   started_ = true;
   thread_ = std::thread([this] {
@@ -95,7 +96,11 @@ void EventLoop::handle_wake() {
     stop = stop_requested_;
     deadline = stop_deadline_;
   }
-  if (settings) settings_ = std::move(settings);
+  if (settings) {
+    settings_ = std::move(settings);
+    if (!stopping_)
+      for (auto& l : listeners_) l->limit_unacknowledged(settings_->write_timeout);  // a reload may change it
+  }
   if (stop && !stopping_) {
     stopping_ = true;
     close_listeners();

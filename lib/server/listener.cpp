@@ -87,6 +87,19 @@ int Listener::listen(int backlog) {
   return uv_poll_start(&poll_, UV_READABLE, on_readable);
 }
 
+void Listener::limit_unacknowledged(std::chrono::milliseconds timeout) {
+  if (fd_ < 0 || timeout == limited_to_) return;
+  const auto ms = static_cast<unsigned int>(timeout.count());
+  if (::setsockopt(fd_, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms) != 0) {
+    log::warn("listener_option_failed")
+        .kv("listen", name_)
+        .kv("option", "TCP_USER_TIMEOUT")
+        .kv("error", std::strerror(errno));
+    return;
+  }
+  limited_to_ = timeout;
+}
+
 void Listener::close() {
   if (!initialized_ || closing_) return;
   closing_ = true;

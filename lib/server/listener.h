@@ -15,6 +15,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -35,6 +36,12 @@ class Listener {
   // connection is accepted once its first bytes are there), listens and starts
   // accepting. Returns 0 or a libuv error code.
   int listen(int backlog);
+  // Sets TCP_USER_TIMEOUT, inherited by accepted sockets: the kernel aborts a connection
+  // whose sent data stays unacknowledged (or unsent behind a shut window) this long.
+  // An answer the daemon handed to the kernel whole and then closed on is no longer the
+  // daemon's to time out: without this, a client that never reads it keeps an orphaned
+  // socket probing its zero window for minutes. (A failure is logged, not fatal.)
+  void limit_unacknowledged(std::chrono::milliseconds timeout);
   // Stops accepting and closes the socket (its handles close on the next loop
   // iteration). Idempotent.
   void close();
@@ -55,6 +62,7 @@ class Listener {
   // How long the kernel has already held a connection that is accepted before sending
   // anything: TCP_DEFER_ACCEPT's deferral when it could be set, else 0.
   std::uint64_t held_if_silent_ns_ = 0;
+  std::chrono::milliseconds limited_to_{-1};  // the TCP_USER_TIMEOUT set, -1 before any
   bool initialized_ = false;  // the handles exist (listen() ran)
   bool closing_ = false;
   int open_handles_ = 0;

@@ -288,6 +288,28 @@ def metrics_at(port):
     return out
 
 
+_TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
+               7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING"}
+
+
+def tcp_state(local_port, remote_port):
+    """The state ("FIN_WAIT1"...) of this host's TCP socket from local_port to
+    remote_port, read from /proc/net/tcp and tcp6 (what ss shows, without needing it);
+    None when there is none: the kernel has freed it."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, remote, state = fields[1], fields[2], int(fields[3], 16)
+            if int(local.rsplit(":", 1)[1], 16) == local_port and int(remote.rsplit(":", 1)[1], 16) == remote_port:
+                return _TCP_STATES.get(state, str(state))
+    return None
+
+
 def wait_until(probe, done, describe, interval=0.05):
     """Calls probe() until done(value) holds, within DEADLINE; returns that value.
     Otherwise fails with describe(last value), which says what was expected."""

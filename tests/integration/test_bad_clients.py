@@ -10,25 +10,31 @@ import socket
 import threading
 import time
 
-from harness import DEADLINE, Daemon, check, fail, note, parse_args, raise_open_files, wait_until
+from harness import DEADLINE, Daemon, check, fail, note, parse_args, raise_open_files, tcp_state, wait_until
 
 args = parse_args()
+WRITE_TIMEOUT = 3.0
+# A header of 40 lines of about 220 bytes makes a found answer about 10 KB: more than the
+# window of a client that asks for the smallest receive buffer (about 2 KB), less than
+# what the daemon's socket takes at once.
 limit = raise_open_files(8192)  # the daemon inherits it
 check(limit >= 4200, "cannot raise the open-files limit to 4200 (have %d)" % limit)
 
 d = Daemon(args, name="bad", config="""
 [server]
 read_timeout = "2s"
-write_timeout = "3s"
+write_timeout = "%gs"
 max_connections = 10000
 max_connections_per_source = 5000
 [proxy]
 trusted = []
-""").start()
+[answers]
+header = [%s]
+""" % (WRITE_TIMEOUT, ", ".join(['"%% terms of use, line %d: %s"' % (i, "x" * 200) for i in range(40)]))).start()
 
 QUERY = b"exemplo.pt\r\n"
 baseline = d.query(QUERY)
-check(baseline.startswith(b"Domain: exemplo.pt\r\n") and baseline.endswith(b"\r\n"), "baseline answer %r" % baseline)
+check(b"\r\nDomain: exemplo.pt\r\n" in baseline and baseline.endswith(b"\r\n"), "baseline answer %r" % baseline[-300:])
 
 
 class GoodClient(threading.Thread):
@@ -134,6 +140,31 @@ try:
     check(got == baseline, "the slow reader still gets its whole answer: %r" % got[:200])
     lazy.close()
     note("ok a client that does not read does not hold up others")
+
+    # Never reads, and its answer fits in the daemon's socket but not in the window it
+    # offers: the daemon hands the whole answer to the kernel and closes at once. The
+    # kernel then holds an orphaned socket that probes the shut window; the listener's
+    # TCP_USER_TIMEOUT (the write timeout) ends it, where the kernel's own orphan rules
+    # (tcp_orphan_retries: eight probes, backing off) would keep it for a minute or more.
+    orphan = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    orphan.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256)  # before connect: the window it offers
+    orphan.connect(("127.0.0.1", d.port))
+    orphan.sendall(QUERY)
+    orphan_port = orphan.getsockname()[1]
+    daemon_side = lambda: tcp_state(d.port, orphan_port)
+    wait_until(daemon_side, lambda st: st == "FIN_WAIT1",
+               lambda st: "the daemon's side of a client that does not read: %s, expected FIN_WAIT1 (the answer "
+                          "handed to the kernel, not yet delivered)" % st)
+    closed_at = time.monotonic()
+    bound = WRITE_TIMEOUT + 15  # the timeout, then the zero-window probe that finds it over (backed off)
+    while daemon_side() is not None and time.monotonic() - closed_at < bound:
+        time.sleep(0.1)
+    left = daemon_side()
+    check(left is None, "the daemon's side of a client that does not read is still %s %.1f s after the daemon "
+          "closed it (write timeout %g s)" % (left, time.monotonic() - closed_at, WRITE_TIMEOUT))
+    orphan.close()
+    note("ok an answer the client does not read, left with the kernel: its socket is freed %.1f s after the "
+         "daemon's close (write timeout %g s)" % (time.monotonic() - closed_at, WRITE_TIMEOUT))
 
     # 2,000 connections at once: all open before any query is sent.
     n = 2000
