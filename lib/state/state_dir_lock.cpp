@@ -23,22 +23,50 @@ std::string holder_of(int fd) {
   return pid;
 }
 
+// "user 'whoisd'" (or "uid N"): who this process is, once privileges are dropped.
+std::string this_user() {
+  const passwd* pw = ::getpwuid(::geteuid());
+  return pw ? std::string("user '") + pw->pw_name + "'" : "uid " + std::to_string(::geteuid());
+}
+
+// The first directory on the way to `dir` that this process may not pass through (no
+// search permission), or "" when there is none among those that exist. A state
+// directory inside a checkout under /root (mode 0700) is the usual case: root made it
+// for the daemon's user, which cannot reach it.
+std::string first_closed_directory(const std::string& dir) {
+  std::error_code ec;
+  const std::filesystem::path full = std::filesystem::absolute(dir, ec);
+  if (ec) return "";
+  std::filesystem::path at;
+  for (const auto& part : full.parent_path()) {
+    at /= part;
+    if (::access(at.c_str(), X_OK) != 0) return errno == EACCES ? at.string() : "";
+  }
+  return "";
+}
+
 }  // namespace
 
 StateDirLock::StateDirLock(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);  // as the state database's creation would
-  if (ec) throw std::runtime_error("state directory " + dir + ": cannot create it: " + ec.message());
+  if (ec) {
+    std::string why;
+    if (ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted) {
+      const std::string closed = first_closed_directory(dir);
+      why = closed.empty() ? " (whoisd runs as " + this_user() + ": the parent directory must be writable by it)"
+                           : " (whoisd runs as " + this_user() + ", which may not pass through '" + closed +
+                                 "': give it search permission there, or choose a state directory it can reach)";
+    }
+    throw std::runtime_error("state directory " + dir + ": cannot create it: " + ec.message() + why);
+  }
   const std::string path = dir + "/whoisd.lock";
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     const int err = errno;
     std::string who;
-    if (err == EACCES || err == EPERM) {  // typically a directory made by root for a daemon that runs as a user
-      const passwd* pw = ::getpwuid(::geteuid());
-      who = " (whoisd runs as " + (pw ? std::string("user '") + pw->pw_name + "'" : "uid " + std::to_string(::geteuid())) +
-            ": the state directory must be writable by it)";
-    }
+    if (err == EACCES || err == EPERM)  // typically a directory made by root for a daemon that runs as a user
+      who = " (whoisd runs as " + this_user() + ": the state directory must be writable by it)";
     throw std::runtime_error(path + ": cannot open the state directory's lock file: " + std::strerror(err) + who);
   }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {

@@ -7,8 +7,10 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 
 #include "state/state_db.h"
+#include "state/state_dir_lock.h"
 #include "state_test_util.h"
 #include "support/temp_dir.h"
 
@@ -18,6 +20,37 @@ using whoisd::test::sql_exec;
 using whoisd::test::sql_int;
 using whoisd::test::sql_text;
 using whoisd::test::TempDir;
+
+namespace {
+
+// What `fn` returns when run as user nobody (uid and gid 65534), in a child process:
+// root passes every permission check, so a test of what the daemon's user meets runs there.
+std::string as_nobody(const std::function<std::string()>& fn) {
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(pipe_fds[0]);
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    const std::string out = fn();
+    if (write(pipe_fds[1], out.data(), out.size()) < 0) _exit(4);
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  return out;
+}
+
+}  // namespace
 
 TEST_CASE("a missing state database is created with the schema, in WAL mode", "[state][db]") {
   TempDir dir;
@@ -118,32 +151,39 @@ TEST_CASE("a state database this user cannot write is an error at open", "[state
   // root writes anything: try as an unprivileged user in a child process instead.
   REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
   REQUIRE(chmod(path.c_str(), 0644) == 0);
-  int pipe_fds[2];
-  REQUIRE(pipe(pipe_fds) == 0);
-  pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    close(pipe_fds[0]);
-    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
-    std::string error = open_error(path, StateDb::Mode::create);
-    std::string reader_error = open_error(path, StateDb::Mode::read_write);
-    std::string both = error + "\n" + reader_error;
-    if (write(pipe_fds[1], both.data(), both.size()) < 0) _exit(4);
-    _exit(0);
-  }
-  close(pipe_fds[1]);
-  std::string out;
-  char buf[512];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  close(pipe_fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  const std::string out = as_nobody([&] {
+    return open_error(path, StateDb::Mode::create) + "\n" + open_error(path, StateDb::Mode::read_write);
+  });
   INFO(out);
   auto newline = out.find('\n');
   REQUIRE(newline != std::string::npos);
   CHECK_THAT(out.substr(0, newline), Catch::Contains(path) && Catch::Contains("not writable"));
   CHECK_THAT(out.substr(newline + 1), Catch::Contains(path) && Catch::Contains("not writable"));
+}
+
+TEST_CASE("a state directory beyond a directory the daemon's user may not pass through names that directory",
+          "[state][db]") {
+  TempDir dir;
+  const std::string closed = dir.path() + "/closed";  // as /root is (mode 0700) for a checkout's demo/state
+  REQUIRE(mkdir(closed.c_str(), 0700) == 0);
+  const std::string state_dir = closed + "/checkout/demo/state";
+  const auto lock_error = [&] {
+    try {
+      whoisd::StateDirLock lock(state_dir);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  std::string error;
+  if (geteuid() == 0) {
+    REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+    error = as_nobody(lock_error);
+  } else {
+    REQUIRE(chmod(closed.c_str(), 0) == 0);
+    error = lock_error();
+    chmod(closed.c_str(), 0700);
+  }
+  CHECK_THAT(error, Catch::Contains("state directory " + state_dir + ": cannot create it") &&
+                        Catch::Contains("may not pass through '" + closed + "'"));
 }
