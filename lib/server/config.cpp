@@ -270,7 +270,7 @@ Config parse_config(std::string_view text, const std::string& source) {
     r.only_known(*t, "metrics", {"listen"});
     if (auto n = t->get("listen")) {
       std::string value = r.string(*n, "metrics.listen");
-      if (value.empty())
+      if (value.empty() || value == "off")  // as on the command line (--metrics off)
         c.metrics_listen.reset();
       else
         c.metrics_listen = r.listen_address(*n, "metrics.listen");

@@ -194,6 +194,12 @@ TEST_CASE("the snapshot watch is a boolean, off by default", "[config]") {
   CHECK(error_of("[snapshot]\nwatch = 1\n") == "t.conf:2: snapshot.watch: must be true or false, not an integer");
 }
 
+TEST_CASE("the metrics endpoint is disabled by \"\" or \"off\", as --metrics off does", "[config]") {
+  CHECK_FALSE(parse_config("[metrics]\nlisten = \"\"\n", "t.conf").metrics_listen);
+  CHECK_FALSE(parse_config("[metrics]\nlisten = \"off\"\n", "t.conf").metrics_listen);
+  CHECK(parse_config("[metrics]\nlisten = \"127.0.0.1:9\"\n", "t.conf").metrics_listen->to_string() == "127.0.0.1:9");
+}
+
 TEST_CASE("limit durations stay within what the limiter counts", "[config]") {
   CHECK(error_of("[limits]\nwindow = \"30s\"\n") == "t.conf:2: limits.window: must be at least 1m, not 30s");
   CHECK(error_of("[limits]\nwindow = \"400d\"\n") == "t.conf:2: limits.window: must be at most 366d, not 400d");
