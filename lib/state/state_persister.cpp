@@ -367,7 +367,17 @@ void StatePersister::round_and_fold(bool fold_now) {
     // 2. Suspensions started and expired.
     std::vector<LimiterEvent> events;
     limiter_.drain_events(events);
-    for (const LimiterEvent& e : events) im.unwritten_events.push_back(event_row(e));
+    for (const LimiterEvent& e : events) {
+      im.unwritten_events.push_back(event_row(e));
+      // A start is logged by the loop that refused the crossing query (event=suspension);
+      // an end happens on no query at all, so it is logged here, for the same reader.
+      if (e.kind == LimiterEvent::Kind::suspension_expired)
+        log::info("suspension_expired")
+            .kv("source", to_string(e.source))
+            .kv("episode", e.episode)
+            .kv("ended", log::iso8601_utc(e.until))
+            .kv("kind", e.manual ? "operator" : "limit");
+    }
     if (im.rounds % 16 == 1) {
       std::uint64_t dropped = limiter_.stats().events_dropped;
       if (dropped != im.limiter_events_dropped_seen)

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/log.h"
 #include "policy/limiter.h"
 #include "state/query_counts.h"
 #include "state/query_log.h"
@@ -17,6 +18,7 @@
 #include "state/state_persister.h"
 #include "state/state_reports.h"
 #include "state_test_util.h"
+#include "support/captured_stderr.h"
 #include "support/temp_dir.h"
 #include "support/test_address.h"
 
@@ -163,7 +165,13 @@ TEST_CASE("suspensions started and expired reach the abuse log; forgotten source
     CHECK_FALSE(active[0].manual);
   }
   clock.advance(24 * 3600 + 1);
-  persister.round();
+  {
+    whoisd::test::CapturedStderr log;
+    persister.round();
+    // The daemon's log has the end as it has the start (no query marks it there).
+    CHECK_THAT(log.text(), Catch::Contains("event=suspension_expired source=192.0.2.44 episode=1 ended=" +
+                                           whoisd::log::iso8601_utc(start + 24 * 3600) + " kind=limit"));
+  }
   CHECK(sql_int(path, "SELECT time FROM abuse_events WHERE kind = 'suspension_expired' AND source = '192.0.2.44'") ==
         start + 24 * 3600);
   // 192.0.2.45's query has left the window and it never had an episode: once the
