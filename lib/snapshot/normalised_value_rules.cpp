@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "common/uts46_mapper.h"
+
 namespace whoisd {
 
 namespace {
@@ -16,6 +18,12 @@ std::string byte_hex(unsigned char c) {
 }
 
 bool is_ldh(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+
+// Opened on first use and shared: ICU's mapper is immutable, safe from any thread.
+const Uts46Mapper& uts46() {
+  static const Uts46Mapper mapper;
+  return mapper;
+}
 
 bool is_hex_digit(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -50,6 +58,13 @@ std::string host_name_problem(std::string_view host) {
              std::to_string(kMaxHostLabelOctets);
     if (label.front() == '-' || label.back() == '-')
       return "its label '" + std::string(label) + "' begins or ends with a hyphen";
+    // Published as it is, and shown decoded by clients that convert IDNs: an A-label
+    // that does not decode, or decodes to what IDNA forbids (a disallowed character,
+    // one UTS #46 maps to another, text not in NFC, a broken Bidi or joiner rule),
+    // names a host that no two programs need agree on.
+    if (label.starts_with("xn--"))
+      if (const std::string problem = uts46().a_label_problem(label); !problem.empty())
+        return "its label '" + std::string(label) + "' is not a valid A-label: " + problem;
     start = end + 1;
   }
   return "";

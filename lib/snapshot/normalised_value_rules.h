@@ -22,9 +22,11 @@ inline constexpr std::size_t kMaxHostLabelOctets = 63;
 
 // "" when host is a host name as schema.sql stores it: lower-case LDH ASCII (letters
 // a-z, digits, hyphen; RFC 5890's LDH label, so no hyphen first or last in a label),
-// labels of 1-63 octets separated by single dots, no trailing dot, at most 253 octets.
+// labels of 1-63 octets separated by single dots, no trailing dot, at most 253 octets,
+// and a label beginning 'xn--' the A-label of a valid U-label (Uts46Mapper's
+// a_label_problem: whoisd's UTS #46 options, those its queries are mapped with).
 // Otherwise what is wrong, e.g. "byte 0xc2 at offset 8 is not a lower-case letter,
-// digit, hyphen or dot". Whether an 'xn--' label is valid Punycode is not checked.
+// digit, hyphen or dot", "its label 'xn--abc' is not a valid A-label: ...".
 std::string host_name_problem(std::string_view host);
 
 // The canonical text of a glue address: for ip_version 4 a dotted quad (inet_pton's

@@ -186,7 +186,8 @@ CREATE TABLE name_servers (
   -- Host name in A-label form, lower case, no trailing dot, e.g. 'ns1.example.pt'.
   -- Published. whoisd-snapshot build refuses any other: only a-z, 0-9, hyphen and dot;
   -- labels of 1-63 octets, no hyphen first or last in a label; at most 253 octets (a
-  -- space, NBSP or upper-case letter would make parsers read the host wrongly).
+  -- space, NBSP or upper-case letter would make parsers read the host wrongly); a
+  -- label beginning 'xn--' must be Punycode that decodes to a valid IDNA U-label.
   host      TEXT NOT NULL CHECK (host <> ''),
   PRIMARY KEY (domain_id, position)
 ) WITHOUT ROWID;

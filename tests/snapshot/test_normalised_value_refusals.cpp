@@ -35,7 +35,7 @@ const std::string kDomainId = "(SELECT id FROM domains WHERE a_label = 'exemplo.
 
 // Builds a snapshot from a copy of the fixture edited by `sql` (the registry's export)
 // and returns the message build refused it with, "" when it built. A refusal must name
-// the export and leave no file behind.
+// the export and leave no file behind (neither the snapshot nor its temporary file).
 std::string build_refusal(const std::string& sql) {
   TempDir dir;
   const std::string export_path = fixture_copy(dir, "export.sqlite");
@@ -46,7 +46,9 @@ std::string build_refusal(const std::string& sql) {
   } catch (const whoisd::SnapshotError& e) {
     const std::string message = e.what();
     CHECK_THAT(message, Contains("cannot build from " + export_path + ": "));
-    CHECK_FALSE(std::filesystem::exists(out));
+    // Not the snapshot, nor the temporary file it was being written to.
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+      CHECK(entry.path().filename() == "export.sqlite");
     return message;
   }
   return "";
@@ -104,6 +106,30 @@ TEST_CASE("build refuses a name server host that is not a lower-case A-label") {
              Contains("name_servers.host (position 2)") && Contains("is 64 octets long, at most 63"));
   CHECK_THAT(build_refusal("UPDATE name_servers SET host = 'ns2.exemplo.pt' || char(13, 10) || 'Domain: x.pt'" + where),
              Contains("is 'ns2.exemplo.pt\\x0d\\x0aDomain: x.pt': byte 0x0d at offset 14"));
+}
+
+TEST_CASE("build refuses an 'xn--' name server label that is not the A-label of a valid U-label") {
+  const std::string where = " WHERE position = 2 AND domain_id = " + kDomainId;
+  auto host = [&](const std::string& value) { return build_refusal("UPDATE name_servers SET host = '" + value + "'" + where); };
+  // Punycode that decodes to nothing ICU accepts as a label.
+  CHECK_THAT(host("ns2.xn--abc.pt"),
+             Contains("domain 'exemplo.pt': name_servers.host (position 2) is 'ns2.xn--abc.pt': its label 'xn--abc' is "
+                      "not a valid A-label: "));
+  // 'a' and a combining acute accent: not NFC (its U-label would be 'á', A-label xn--1ca).
+  CHECK_THAT(host("ns2.xn--a-xbb.pt"), Contains("its label 'xn--a-xbb' is not a valid A-label: ") &&
+                                           Contains("does not decode to a valid U-label"));
+  // A zero width non-joiner alone (RFC 5892 CONTEXTJ).
+  CHECK_THAT(host("ns2.xn--0ug.pt"), Contains("its label 'xn--0ug' is not a valid A-label: ") && Contains("joiner"));
+  // Latin letters, then an Arabic one (RFC 5893, the Bidi rule).
+  CHECK_THAT(host("ns2.xn--ab-ivd.pt"), Contains("its label 'xn--ab-ivd' is not a valid A-label: ") &&
+                                            Contains("right-to-left"));
+  // Decodes to 'xn--aç': a U-label with hyphens in the third and fourth places.
+  CHECK_THAT(host("ns2.xn--xn--a-2ra.pt"), Contains("its label 'xn--xn--a-2ra' is not a valid A-label: ") &&
+                                               Contains("third and fourth"));
+  // Valid A-labels, and labels with hyphens in places 3-4 that are not 'xn--' (RFC 1123 hosts).
+  CHECK(host("ns2.xn--aores-yra.pt") == "");
+  CHECK(host("ns2.xn--e1afmkfd.example") == "");
+  CHECK(host("ab--cd.exemplo.pt") == "");
 }
 
 TEST_CASE("build refuses glue that is not an address of its family") {

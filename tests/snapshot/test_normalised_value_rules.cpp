@@ -1,5 +1,5 @@
 // The rules on published values that schema.sql promises and SQLite cannot keep
-// (normalised_value_rules.h): host names, glue addresses, DS digests.
+// (normalised_value_rules.h): host names (their A-labels too), glue addresses, DS digests.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -36,6 +36,30 @@ TEST_CASE("host names: lower-case LDH A-labels, 1-63 octets a label, no trailing
   CHECK_THAT(host_name_problem("ns1-.a.pt"), Catch::Contains("label 'ns1-'"));
   CHECK_THAT(host_name_problem("ns1.açores.pt"), Catch::Contains("byte 0xc3"));  // a U-label, not an A-label
   CHECK_THAT(host_name_problem(""), Catch::Contains("empty"));
+}
+
+TEST_CASE("host names: a label beginning 'xn--' is the A-label of a valid U-label") {
+  for (const char* good : {"ns1.xn--aores-yra.pt", "xn--e1afmkfd.xn--p1ai", "ns.xn--mgbh0fb.example",
+                           "ns1.xn--fa-hia.de", "ab--cd.example.pt", "xn-a.example.pt"}) {
+    INFO(good);
+    CHECK(host_name_problem(good) == "");
+  }
+  CHECK_THAT(host_name_problem("ns1.xn--abc.pt"), Catch::Contains("its label 'xn--abc' is not a valid A-label: it "
+                                                                  "does not decode to a valid U-label"));
+  // Not NFC: 'a' and U+0301, whose A-label is that of 'á' (xn--1ca).
+  CHECK_THAT(host_name_problem("ns1.xn--a-xbb.pt"), Catch::Contains("label 'xn--a-xbb' is not a valid A-label"));
+  // 'aÇores': its U-label would be lower case (UTS #46 maps Ç to ç).
+  CHECK_THAT(host_name_problem("ns1.xn--aores-hma.pt"), Catch::Contains("label 'xn--aores-hma' is not a valid A-label"));
+  CHECK_THAT(host_name_problem("ns1.xn--0ug.pt"), Catch::Contains("label 'xn--0ug'") &&
+                                                      Catch::Contains("zero width joiner or non-joiner"));
+  CHECK_THAT(host_name_problem("ns1.xn--ab-ivd.pt"), Catch::Contains("label 'xn--ab-ivd'") &&
+                                                         Catch::Contains("Bidi rule for right-to-left text"));
+  CHECK_THAT(host_name_problem("ns1.xn---abc-0ra.pt"), Catch::Contains("label 'xn---abc-0ra'") &&
+                                                           Catch::Contains("Unicode form begins with a hyphen"));
+  CHECK_THAT(host_name_problem("ns1.xn--xn--a-2ra.pt"), Catch::Contains("label 'xn--xn--a-2ra'") &&
+                                                            Catch::Contains("hyphens in the third and fourth places"));
+  // 'xn--' alone ends in a hyphen, which the LDH rule names first.
+  CHECK_THAT(host_name_problem("ns1.xn--.pt"), Catch::Contains("label 'xn--' begins or ends with a hyphen"));
 }
 
 TEST_CASE("glue addresses: an address of the row's family, in canonical text") {

@@ -157,6 +157,12 @@ TEST_CASE("build refuses a domain whoisd could never answer for, or would print 
   // A hierarchy's own name registered directly under .pt.
   CHECK_THAT(refused("UPDATE domains SET a_label = 'net.pt', u_label = 'net.pt' WHERE a_label = 'ip.pt'"),
              Catch::Contains("domain 'net.pt'") && Catch::Contains("hierarchy name"));
+  // An 'xn--' label that does not decode, or not to a valid U-label: the query parser
+  // (whoisd's UTS #46 options, as for name servers' A-labels) refuses a query for it.
+  CHECK_THAT(refused("UPDATE domains SET a_label = 'xn--abc.pt', u_label = 'xn--abc.pt' WHERE a_label = 'ip.pt'"),
+             Catch::Contains("domain 'xn--abc.pt'") && Catch::Contains("refused (malformed IDN (punycode))"));
+  CHECK_THAT(refused("UPDATE domains SET a_label = 'xn--ab-ivd.pt', u_label = 'xn--ab-ivd.pt' WHERE a_label = 'ip.pt'"),
+             Catch::Contains("domain 'xn--ab-ivd.pt'") && Catch::Contains("refused (invalid right-to-left label)"));
   // A u_label that is not the a_label's Unicode form: "Domain:" would name another domain.
   CHECK_THAT(refused("UPDATE domains SET u_label = 'evil.pt' WHERE a_label = 'xn--aores-yra.pt'"),
              Catch::Contains("domain 'xn--aores-yra.pt'") && Catch::Contains("u_label 'evil.pt'") &&
