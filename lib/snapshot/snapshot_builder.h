@@ -42,7 +42,8 @@ void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, 
 // left behind; meta 'schema_version' becomes the current version). Returns the number
 // of domains. Throws SnapshotError naming the file and what is wrong; for a value whoisd
 // will not publish (a date that is not INTEGER, a host that is not a lower-case A-label,
-// glue that is not an address, a digest that is not whole octets of hex:
+// glue that is not an address, a digest that is not whole octets of hex or not its
+// type's length:
 // NormalisedValueError) also the domain, the table and column, and the value.
 std::int64_t build_snapshot_from_export(const std::string& export_path, const std::string& out_path);
 

@@ -89,10 +89,33 @@ TEST_CASE("glue addresses: an address of the row's family, in canonical text") {
 }
 
 TEST_CASE("DS digests: hexadecimal of even length") {
-  CHECK(ds_digest_problem("0123456789abcdefABCDEF00") == "");
-  CHECK_THAT(ds_digest_problem("ABC"), Catch::Contains("3 hexadecimal digits, an odd number"));
-  CHECK_THAT(ds_digest_problem("ABCG"), Catch::Contains("byte 0x47 at offset 3 is not a hexadecimal digit"));
-  CHECK_THAT(ds_digest_problem(std::string("AB\0CD", 5)), Catch::Contains("byte 0x00 at offset 2"));
-  CHECK_THAT(ds_digest_problem("AB CD"), Catch::Contains("byte 0x20"));
-  CHECK_THAT(ds_digest_problem(""), Catch::Contains("empty"));
+  // Digest type 0 (reserved): no length of its own, so only the rule every digest has.
+  CHECK(ds_digest_problem(0, "0123456789abcdefABCDEF00") == "");
+  CHECK_THAT(ds_digest_problem(0, "ABC"), Catch::Contains("3 hexadecimal digits, an odd number"));
+  CHECK_THAT(ds_digest_problem(0, "ABCG"), Catch::Contains("byte 0x47 at offset 3 is not a hexadecimal digit"));
+  CHECK_THAT(ds_digest_problem(0, std::string("AB\0CD", 5)), Catch::Contains("byte 0x00 at offset 2"));
+  CHECK_THAT(ds_digest_problem(0, "AB CD"), Catch::Contains("byte 0x20"));
+  CHECK_THAT(ds_digest_problem(0, ""), Catch::Contains("empty"));
+  // Hex comes first: a digest of type 2 with a bad byte is named for the byte.
+  CHECK_THAT(ds_digest_problem(2, "ABCG"), Catch::Contains("byte 0x47"));
+}
+
+TEST_CASE("DS digests: as many octets as digest types 1-4 have, any number for other types") {
+  const auto hex = [](std::size_t octets) { return std::string(octets * 2, 'a'); };
+  CHECK(ds_digest_problem(1, hex(20)) == "");
+  CHECK(ds_digest_problem(2, hex(32)) == "");
+  CHECK(ds_digest_problem(3, hex(32)) == "");
+  CHECK(ds_digest_problem(4, hex(48)) == "");
+  CHECK(ds_digest_problem(1, hex(32)) == "digest type 1 (SHA-1) is 20 octets, this one 32 (64 hexadecimal digits)");
+  CHECK(ds_digest_problem(2, hex(20)) == "digest type 2 (SHA-256) is 32 octets, this one 20 (40 hexadecimal digits)");
+  CHECK(ds_digest_problem(2, hex(48)) == "digest type 2 (SHA-256) is 32 octets, this one 48 (96 hexadecimal digits)");
+  CHECK(ds_digest_problem(3, hex(31)) ==
+        "digest type 3 (GOST R 34.11-94) is 32 octets, this one 31 (62 hexadecimal digits)");
+  CHECK(ds_digest_problem(4, hex(32)) == "digest type 4 (SHA-384) is 48 octets, this one 32 (64 hexadecimal digits)");
+  for (std::uint32_t type : {0u, 5u, 6u, 200u, 255u}) {
+    INFO(type);
+    CHECK(ds_digest_problem(type, hex(1)) == "");
+    CHECK(ds_digest_problem(type, hex(20)) == "");
+    CHECK(ds_digest_problem(type, hex(64)) == "");
+  }
 }
