@@ -85,12 +85,9 @@ std::string published_record_mismatch(NormalisedDomainReader& normalised, std::s
   return "";
 }
 
-PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count, std::size_t max_reported) {
+PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count, std::size_t max_listed) {
   PublishedViewComparison out;
-  auto report = [&](std::string what) {
-    ++out.mismatches;
-    if (out.reported.size() < max_reported) out.reported.push_back(std::move(what));
-  };
+  out.mismatches = ProblemList(max_listed);
   NormalisedDomainReader normalised(db);
   // A merge of the two tables in a_label order (both keyed by a_label, BINARY collation,
   // which orders like std::string_view's compare).
@@ -102,19 +99,19 @@ PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_
     const std::string_view name = names_rc == SQLITE_ROW ? sqlite::column_text(names.get(), 0) : std::string_view();
     const std::string_view key = records_rc == SQLITE_ROW ? sqlite::column_text(records.get(), 0) : std::string_view();
     if (records_rc != SQLITE_ROW || (names_rc == SQLITE_ROW && name < key)) {
-      report("'" + std::string(name) + "': in domains, missing from published_domains");
+      out.mismatches.add("'" + std::string(name) + "': in domains, missing from published_domains");
       ++out.domains;
       names_rc = sqlite3_step(names.get());
     } else if (names_rc != SQLITE_ROW || key < name) {
-      report("'" + std::string(key) + "': in published_domains, not in domains");
+      out.mismatches.add("'" + std::string(key) + "': in published_domains, not in domains");
       ++out.published;
       records_rc = sqlite3_step(records.get());
     } else {
       try {
         std::string problem = published_record_mismatch(normalised, key, sqlite::column_blob(records.get(), 1));
-        if (!problem.empty()) report("'" + std::string(key) + "': " + problem);
+        if (!problem.empty()) out.mismatches.add("'" + std::string(key) + "': " + problem);
       } catch (const NormalisedValueError& e) {
-        report(e.what());  // names the domain itself
+        out.mismatches.add(e.what());  // names the domain itself
         ++out.refused;
       }
       ++out.domains;
@@ -127,8 +124,8 @@ PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_
     throw sqlite::SqliteError(names_rc != SQLITE_DONE ? names_rc : records_rc, sqlite3_errmsg(db));
   }
   if (domain_count != out.domains) {
-    report("meta 'domain_count' is " + std::to_string(domain_count) + ", domains holds " +
-           std::to_string(out.domains));
+    out.mismatches.add("meta 'domain_count' is " + std::to_string(domain_count) + ", domains holds " +
+                       std::to_string(out.domains));
   }
   return out;
 }

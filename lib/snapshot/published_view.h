@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "snapshot/normalised_domain_reader.h"
+#include "snapshot/problem_list.h"
 
 struct sqlite3;
 
@@ -33,18 +33,19 @@ std::string published_record_mismatch(NormalisedDomainReader& normalised, std::s
                                       std::string_view record);
 
 struct PublishedViewComparison {
-  std::int64_t domains = 0;                  // rows of domains
-  std::int64_t published = 0;                // rows of published_domains
-  std::int64_t mismatches = 0;               // domains missing, extra or different, count wrong
-  std::int64_t refused = 0;                  // of them, domains whose normalised rows hold a value
-                                             // whoisd will not publish (rebuilding cannot help)
-  std::vector<std::string> reported;         // the first max_reported of them, in words
+  std::int64_t domains = 0;    // rows of domains
+  std::int64_t published = 0;  // rows of published_domains
+  ProblemList mismatches;      // domains missing, extra or different, count wrong: in words
+  std::int64_t refused = 0;    // of the mismatches, domains whose normalised rows hold a value
+                               // whoisd will not publish (rebuilding cannot help)
 };
 
 // Compares every row of published_domains with the normalised tables, and domain_count
 // (meta's, as the store read it) with the number of domains; seconds at 1,000,000
 // domains. A domain whose normalised rows hold a value whoisd will not publish is a
-// mismatch too, reported in NormalisedValueError's words. Throws sqlite::SqliteError.
-PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count, std::size_t max_reported);
+// mismatch too, in NormalisedValueError's words. The first max_listed mismatches are
+// kept in words, all are counted. Throws sqlite::SqliteError.
+PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count,
+                                               std::size_t max_listed = kProblemsListed);
 
 }  // namespace whoisd
