@@ -26,6 +26,26 @@ std::string unservable(const QueryParser& parser, ParsedQuery& q, const Publishe
   return {};
 }
 
+// The published record of a_label. Throws NormalisedValueError or PublishedRecordError,
+// each naming the domain, when it is refused; sqlite::SqliteError when SQLite fails.
+std::string published_record_of(NormalisedDomainReader& normalised, const QueryParser& parser, ParsedQuery& parsed,
+                                const std::string& a_label) {
+  std::optional<PublishedDomain> d = normalised.read(a_label);
+  if (!d) throw sqlite::SqliteError(SQLITE_CORRUPT, "domain '" + a_label + "' listed but not found");
+  if (const std::string why = unservable(parser, parsed, *d); !why.empty())
+    throw PublishedRecordError("domain '" + a_label + "': " + why);
+  try {
+    return encode_published_record(*d);
+  } catch (const PublishedRecordError& e) {
+    throw PublishedRecordError("domain '" + a_label + "': " + e.what());
+  }
+}
+
+std::string refused_domains_text(const ProblemList& refused) {
+  return std::to_string(refused.count()) + (refused.count() == 1 ? " domain" : " domains") + " refused:\n" +
+         refused.lines("  ");
+}
+
 }  // namespace
 
 std::int64_t write_published_view(sqlite3* db) {
@@ -39,25 +59,28 @@ std::int64_t write_published_view(sqlite3* db) {
     sqlite::Stmt names = sqlite::prepare(db, "SELECT a_label FROM domains ORDER BY a_label");
     sqlite::Stmt insert = sqlite::prepare(db, "INSERT INTO published_domains (a_label, record) VALUES (?1, ?2)");
     std::int64_t count = 0;
+    ProblemList refused;
     int rc;
     while ((rc = sqlite3_step(names.get())) == SQLITE_ROW) {
       const std::string a_label(sqlite::column_text(names.get(), 0));
-      std::optional<PublishedDomain> d = normalised.read(a_label);
-      if (!d) throw sqlite::SqliteError(SQLITE_CORRUPT, "domain '" + a_label + "' listed but not found");
-      if (const std::string why = unservable(parser, parsed, *d); !why.empty())
-        throw PublishedRecordError("domain '" + a_label + "': " + why);
       std::string record;
       try {
-        record = encode_published_record(*d);
+        record = published_record_of(normalised, parser, parsed, a_label);
+      } catch (const NormalisedValueError& e) {
+        refused.add(e.what());
       } catch (const PublishedRecordError& e) {
-        throw PublishedRecordError("domain '" + a_label + "': " + e.what());
+        refused.add(e.what());
       }
+      // Once a domain is refused nothing will be kept (the transaction is rolled back):
+      // the others are only read, for their refusals.
+      if (!refused.empty()) continue;
       sqlite3_bind_text(insert.get(), 1, a_label.data(), static_cast<int>(a_label.size()), SQLITE_STATIC);
       sqlite3_bind_blob(insert.get(), 2, record.data(), static_cast<int>(record.size()), SQLITE_STATIC);
       step_done(db, insert.get());
       ++count;
     }
     if (rc != SQLITE_DONE) throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
+    if (!refused.empty()) throw RefusedDomainsError(refused_domains_text(refused));
     names.reset();
     insert.reset();
     const std::string meta = "INSERT INTO meta (key, value) VALUES ('domain_count', '" + std::to_string(count) + "')";

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -17,11 +18,21 @@ struct sqlite3;
 
 namespace whoisd {
 
+// The domains write_published_view refused; what() is "N domains refused:" and, one a
+// line, the first kProblemsListed of them in the words of their refusal (ProblemList's
+// lines), e.g. "  domain 'exemplo.pt': domains.created is TEXT 'yesterday': ...".
+struct RefusedDomainsError : std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
 // Replaces the rows of published_domains and meta 'domain_count' with what the
 // normalised tables of db give, in one transaction; returns the number of domains.
-// Throws sqlite::SqliteError, NormalisedValueError for a value whoisd will not publish
-// (a TEXT date, a host that is not an A-label, ...), or PublishedRecordError for a
-// domain the record format cannot hold, naming the domain.
+// A domain is refused for a value whoisd will not publish (NormalisedValueError: a TEXT
+// date, a host that is not an A-label, ...), for being one whoisd could never answer
+// for or would print under another name, or for what the record format cannot hold;
+// every domain is read, so that all refusals are known, and then, if there were any,
+// nothing is written and RefusedDomainsError lists them: an export is corrected in one
+// pass. Throws sqlite::SqliteError when SQLite fails.
 std::int64_t write_published_view(sqlite3* db);
 
 // "" when `record` (found under a_label in published_domains) decodes to exactly what

@@ -44,7 +44,9 @@
 --     key_tag, algorithm, digest_type), naming the domain, the column and the value; so
 --     does `whoisd-snapshot check` for a snapshot built before it did. These rules, and
 --     those on hosts, glue and digests below, are checks of the values, not constraints
---     of this script: a correct export of version 2 stays a correct export.
+--     of this script: a correct export of version 2 stays a correct export. Build reads
+--     every domain before it fails, and names the first 20 it refuses (and counts the
+--     rest), so that an export is corrected in one pass.
 --   * The registry's data is exported complete, including fields the WHOIS policy never
 --     publishes (telephone, fax, tax number, arbitration option, the addresses of the
 --     managing entity and of the technical contact). whoisd never reads those columns:

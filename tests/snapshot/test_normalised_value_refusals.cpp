@@ -189,6 +189,34 @@ TEST_CASE("build refuses a DS digest whose length is not that of its digest type
   CHECK(ds(200, 7) == "");
 }
 
+TEST_CASE("build lists every domain it refuses, each with its fault, then fails without leaving a file") {
+  // Three faults in three domains, one of them found by the reader's rules, one by the
+  // query parser (a domain whoisd could never answer for), one by the DS rule.
+  const std::string three =
+      "UPDATE domains SET created = 'yesterday' WHERE a_label = 'exemplo.pt'; "
+      "UPDATE name_servers SET host = 'ns1.a.pt evil.pt' WHERE position = 1 AND domain_id = "
+      "(SELECT id FROM domains WHERE a_label = 'xn--aores-yra.pt'); "
+      "UPDATE domains SET a_label = 'net.pt', u_label = 'net.pt' WHERE a_label = 'ip.pt';";
+  const std::string message = build_refusal(three);
+  CHECK_THAT(message, Contains("3 domains refused"));
+  CHECK_THAT(message, Contains("\n  domain 'exemplo.pt': domains.created is TEXT 'yesterday'"));
+  CHECK_THAT(message, Contains("\n  domain 'xn--aores-yra.pt': name_servers.host (position 1) is 'ns1.a.pt evil.pt'"));
+  CHECK_THAT(message, Contains("\n  domain 'net.pt': a query for it is refused (hierarchy name, not a domain)"));
+  CHECK_THAT(message, !Contains("more"));
+
+  // Every domain refused: the first 20 are listed, in a_label order, and the rest counted.
+  const std::string all = build_refusal("UPDATE domains SET expires = 'never'");
+  CHECK_THAT(all, Contains("36 domains refused"));
+  const std::vector<std::string> names = whoisd::test::all_a_labels(whoisd::test::shared_fixture_snapshot());
+  REQUIRE(names.size() == 36);
+  std::size_t listed = 0;
+  for (std::size_t pos = 0; (pos = all.find("\n  domain '", pos)) != std::string::npos; ++pos) ++listed;
+  CHECK(listed == 20);
+  CHECK_THAT(all, Contains("\n  domain '" + names[19] + "': domains.expires is TEXT 'never'"));
+  CHECK_THAT(all, !Contains("domain '" + names[20] + "'"));
+  CHECK_THAT(all, Contains("\n  ... and 16 more"));
+}
+
 TEST_CASE("build publishes glue in canonical text and keeps the export's own text in the normalised table") {
   TempDir dir;
   const std::string export_path = fixture_copy(dir, "export.sqlite");
