@@ -65,51 +65,33 @@ void print_counts(sqlite3* db, const char* title, const char* sql) {
   if (rc != SQLITE_DONE) throw whoisd::sqlite::SqliteError(rc, sqlite3_errmsg(db));
 }
 
-// A line for the terminal: names in it come from the file, so control characters are
-// shown as \xNN.
-std::string printable(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 // Compares published_domains with the normalised tables for every domain; prints what
 // differs. Returns whether everything matched.
 bool compare_every_domain(const std::string& file, const whoisd::SnapshotInfo& info) {
-  constexpr std::size_t kMaxReported = 20;
   whoisd::PublishedViewComparison comparison;
   try {
     whoisd::sqlite::Db db = whoisd::sqlite::open(whoisd::sqlite::immutable_uri(file),
                                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
-    comparison = whoisd::compare_published_view(db.get(), info.domains, kMaxReported);
+    comparison = whoisd::compare_published_view(db.get(), info.domains);
   } catch (const whoisd::sqlite::SqliteError& e) {
     throw SnapshotError(file + ": " + e.what());
   }
-  if (comparison.mismatches == 0) {
+  if (comparison.mismatches.empty()) {
     std::printf("published_domains: all %lld records match the normalised tables\n",
                 static_cast<long long>(comparison.published));
     return true;
   }
   std::printf("published_domains: %lld mismatches with the normalised tables (%lld domains, %lld records):\n",
-              static_cast<long long>(comparison.mismatches), static_cast<long long>(comparison.domains),
+              static_cast<long long>(comparison.mismatches.count()), static_cast<long long>(comparison.domains),
               static_cast<long long>(comparison.published));
-  for (const std::string& line : comparison.reported) std::printf("  %s\n", printable(line).c_str());
-  if (comparison.mismatches > static_cast<std::int64_t>(comparison.reported.size())) std::printf("  ...\n");
+  std::printf("%s\n", comparison.mismatches.lines("  ").c_str());
   // A build from this file would refuse those values too: the export must be corrected.
   if (comparison.refused > 0) {
     std::fprintf(stderr, "whoisd-snapshot: %s: %lld domains hold values whoisd does not publish (listed above); "
                          "correct the export and build the snapshot again\n",
                  file.c_str(), static_cast<long long>(comparison.refused));
   }
-  if (comparison.mismatches > comparison.refused) {
+  if (comparison.mismatches.count() > comparison.refused) {
     std::fprintf(stderr, "whoisd-snapshot: %s: published_domains does not match the normalised tables; rebuild it "
                          "with `whoisd-snapshot build %s --out NEW.sqlite`\n", file.c_str(), file.c_str());
   }

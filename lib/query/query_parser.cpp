@@ -12,7 +12,6 @@
 #include <array>
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 
 #include <unicode/uidna.h>
 
@@ -340,17 +339,7 @@ std::optional<std::string_view> run_idna(IdnaFunction fn, const UIDNA* idna, std
 
 }  // namespace
 
-QueryParser::QueryParser() {
-  UErrorCode status = U_ZERO_ERROR;
-  idna_ = uidna_openUTS46(UIDNA_USE_STD3_RULES | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ |
-                              UIDNA_NONTRANSITIONAL_TO_ASCII | UIDNA_NONTRANSITIONAL_TO_UNICODE,
-                          &status);
-  if (U_FAILURE(status))
-    throw std::runtime_error(std::string("query parser: ICU uidna_openUTS46 failed: ") +
-                             u_errorName(status));
-}
-
-QueryParser::~QueryParser() { uidna_close(idna_); }
+QueryParser::QueryParser() = default;
 
 ParsedQuery QueryParser::parse(std::string_view line) const {
   ParsedQuery q;
@@ -475,7 +464,7 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
   std::array<char, 1024> a_buf;
   std::string a_heap;
   UIDNAInfo info = UIDNA_INFO_INITIALIZER;
-  const auto a_name = run_idna(uidna_nameToASCII_UTF8, idna_, name, a_buf, a_heap, info);
+  const auto a_name = run_idna(uidna_nameToASCII_UTF8, idna_.get(), name, a_buf, a_heap, info);
   if (!a_name) return set_invalid(out, reason::kNotDomain);
   if (const char* why = reason_for_idna_errors(info.errors & ~kIgnoredIdnaErrors))
     return set_invalid(out, why);
@@ -490,7 +479,7 @@ void QueryParser::parse_impl(std::string_view line, bool ascii_fast_path, Parsed
   std::array<char, 1024> u_buf;
   std::string u_heap;
   info = UIDNA_INFO_INITIALIZER;
-  const auto u_name = run_idna(uidna_nameToUnicodeUTF8, idna_, a_text, u_buf, u_heap, info);
+  const auto u_name = run_idna(uidna_nameToUnicodeUTF8, idna_.get(), a_text, u_buf, u_heap, info);
   if (!u_name) return set_invalid(out, reason::kNotDomain);
   if (const char* why = reason_for_idna_errors(info.errors & ~kIgnoredIdnaErrors))
     return set_invalid(out, why);

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-struct UIDNA;  // ICU's opaque IDNA object (unicode/uidna.h)
+#include "common/uts46_mapper.h"
 
 namespace whoisd {
 
@@ -29,7 +29,6 @@ struct ParsedQuery {
 class QueryParser {
  public:
   QueryParser();  // throws std::runtime_error if ICU cannot create the UTS #46 mapper
-  ~QueryParser();
   QueryParser(const QueryParser&) = delete;
   QueryParser& operator=(const QueryParser&) = delete;
 
@@ -46,7 +45,7 @@ class QueryParser {
  private:
   void parse_impl(std::string_view line, bool ascii_fast_path, ParsedQuery& out) const;
 
-  UIDNA* idna_ = nullptr;
+  Uts46Mapper idna_;
 };
 
 }  // namespace whoisd

@@ -206,7 +206,7 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
         record.digest_type = static_cast<std::uint32_t>(integer_column(
             children, 4, d.a_label, "ds_records.digest_type" + where, 0, 255, "an INTEGER from 0 to 255"));
         record.digest_hex = str(sqlite::column_text(children, 5));
-        if (const std::string problem = ds_digest_problem(record.digest_hex); !problem.empty())
+        if (const std::string problem = ds_digest_problem(record.digest_type, record.digest_hex); !problem.empty())
           refuse(d.a_label, "ds_records.digest" + where, shown(record.digest_hex), problem);
         for (char& c : record.digest_hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         ds.emplace_back(position, std::move(record));

@@ -10,7 +10,8 @@
 // holding TEXT or REAL (column affinity keeps '2021-03-04 10:00:00' as TEXT, which
 // sqlite3_column_int64 would read as 2021), a name server host that is not a lower-case
 // A-label, glue that is not an address of its family, a DS digest that is not whole
-// octets of hex (normalised_value_rules.h). Glue is returned in canonical text.
+// octets of hex or not as many as its digest type has (normalised_value_rules.h). Glue
+// is returned in canonical text.
 #pragma once
 
 #include <optional>

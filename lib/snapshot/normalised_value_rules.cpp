@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "common/uts46_mapper.h"
+
 namespace whoisd {
 
 namespace {
@@ -17,9 +19,34 @@ std::string byte_hex(unsigned char c) {
 
 bool is_ldh(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
+// Opened on first use and shared: ICU's mapper is immutable, safe from any thread.
+const Uts46Mapper& uts46() {
+  static const Uts46Mapper mapper;
+  return mapper;
+}
+
 bool is_hex_digit(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
+
+// The DS digest types whose RFC fixes the digest's length. A digest of another type
+// keeps only the rule every digest has (whole octets of hex, any length), and is not
+// refused: the reader takes any digest_type from 0 to 255 (schema.sql's range, the
+// width of the IANA registry) because whoisd publishes the delegation the registry
+// holds, it does not validate DNSSEC; a type added to the registry later (or reserved
+// 0, which a validator ignores) would otherwise stop every build of an export that
+// holds one, for a length this table cannot know.
+struct DigestLength {
+  std::uint32_t type;
+  const char* name;
+  std::size_t octets;
+};
+constexpr DigestLength kDigestLengths[] = {
+    {1, "SHA-1", 20},            // RFC 3658, RFC 4034 §5.1.4
+    {2, "SHA-256", 32},          // RFC 4509
+    {3, "GOST R 34.11-94", 32},  // RFC 5933
+    {4, "SHA-384", 48},          // RFC 6605
+};
 
 }  // namespace
 
@@ -50,6 +77,13 @@ std::string host_name_problem(std::string_view host) {
              std::to_string(kMaxHostLabelOctets);
     if (label.front() == '-' || label.back() == '-')
       return "its label '" + std::string(label) + "' begins or ends with a hyphen";
+    // Published as it is, and shown decoded by clients that convert IDNs: an A-label
+    // that does not decode, or decodes to what IDNA forbids (a disallowed character,
+    // one UTS #46 maps to another, text not in NFC, a broken Bidi or joiner rule),
+    // names a host that no two programs need agree on.
+    if (label.starts_with("xn--"))
+      if (const std::string problem = uts46().a_label_problem(label); !problem.empty())
+        return "its label '" + std::string(label) + "' is not a valid A-label: " + problem;
     start = end + 1;
   }
   return "";
@@ -76,7 +110,7 @@ std::optional<std::string> canonical_glue_address(std::int64_t ip_version, std::
   return std::nullopt;
 }
 
-std::string ds_digest_problem(std::string_view digest) {
+std::string ds_digest_problem(std::uint32_t digest_type, std::string_view digest) {
   if (digest.empty()) return "it is empty";
   for (std::size_t i = 0; i < digest.size(); ++i) {
     const auto c = static_cast<unsigned char>(digest[i]);
@@ -85,6 +119,12 @@ std::string ds_digest_problem(std::string_view digest) {
   }
   if (digest.size() % 2 != 0)
     return "it has " + std::to_string(digest.size()) + " hexadecimal digits, an odd number (a digest is whole octets)";
+  for (const DigestLength& known : kDigestLengths) {
+    if (known.type != digest_type || digest.size() == known.octets * 2) continue;
+    return "digest type " + std::to_string(known.type) + " (" + known.name + ") is " + std::to_string(known.octets) +
+           " octets, this one " + std::to_string(digest.size() / 2) + " (" + std::to_string(digest.size()) +
+           " hexadecimal digits)";
+  }
   return "";
 }
 

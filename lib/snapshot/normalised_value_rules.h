@@ -1,6 +1,7 @@
 // The promises schema.sql makes about published values of the normalised tables that
 // its CHECK constraints cannot keep: that a name server's host is a lower-case A-label,
-// that glue is an IPv4 or IPv6 address, that a DS digest is whole octets of hex. Each
+// that glue is an IPv4 or IPv6 address, that a DS digest is whole octets of hex, as
+// many as its digest type has. Each
 // of them, broken, is published wrongly: a host 'ns1.a.pt' NBSP 'evil.pt' is one word to
 // whoisd and two to parsers that split on any Unicode space (Net::Whois::Parser reads
 // host 'ns1.a.pt', address 'evil.pt'). NormalisedDomainReader applies them to every row it
@@ -22,9 +23,11 @@ inline constexpr std::size_t kMaxHostLabelOctets = 63;
 
 // "" when host is a host name as schema.sql stores it: lower-case LDH ASCII (letters
 // a-z, digits, hyphen; RFC 5890's LDH label, so no hyphen first or last in a label),
-// labels of 1-63 octets separated by single dots, no trailing dot, at most 253 octets.
+// labels of 1-63 octets separated by single dots, no trailing dot, at most 253 octets,
+// and a label beginning 'xn--' the A-label of a valid U-label (Uts46Mapper's
+// a_label_problem: whoisd's UTS #46 options, those its queries are mapped with).
 // Otherwise what is wrong, e.g. "byte 0xc2 at offset 8 is not a lower-case letter,
-// digit, hyphen or dot". Whether an 'xn--' label is valid Punycode is not checked.
+// digit, hyphen or dot", "its label 'xn--abc' is not a valid A-label: ...".
 std::string host_name_problem(std::string_view host);
 
 // The canonical text of a glue address: for ip_version 4 a dotted quad (inet_pton's
@@ -34,8 +37,12 @@ std::string host_name_problem(std::string_view host);
 // family (an embedded NUL included), or ip_version is neither 4 nor 6.
 std::optional<std::string> canonical_glue_address(std::int64_t ip_version, std::string_view text);
 
-// "" when digest is a DS digest as published: hexadecimal digits (either case) of even
-// length, not empty (RFC 4034 §5.3: the digest is whole octets). Otherwise what is wrong.
-std::string ds_digest_problem(std::string_view digest);
+// "" when digest is a DS digest of digest_type as published: hexadecimal digits (either
+// case) of even length, not empty (RFC 4034 §5.3: the digest is whole octets), and for
+// a type whose RFC fixes the length, that many octets: 1 SHA-1 20 (RFC 3658, RFC 4034),
+// 2 SHA-256 32 (RFC 4509), 3 GOST R 34.11-94 32 (RFC 5933), 4 SHA-384 48 (RFC 6605).
+// Otherwise what is wrong, e.g. "digest type 2 (SHA-256) is 32 octets, this one 20 (40
+// hexadecimal digits)".
+std::string ds_digest_problem(std::uint32_t digest_type, std::string_view digest);
 
 }  // namespace whoisd

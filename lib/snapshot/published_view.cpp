@@ -26,6 +26,26 @@ std::string unservable(const QueryParser& parser, ParsedQuery& q, const Publishe
   return {};
 }
 
+// The published record of a_label. Throws NormalisedValueError or PublishedRecordError,
+// each naming the domain, when it is refused; sqlite::SqliteError when SQLite fails.
+std::string published_record_of(NormalisedDomainReader& normalised, const QueryParser& parser, ParsedQuery& parsed,
+                                const std::string& a_label) {
+  std::optional<PublishedDomain> d = normalised.read(a_label);
+  if (!d) throw sqlite::SqliteError(SQLITE_CORRUPT, "domain '" + a_label + "' listed but not found");
+  if (const std::string why = unservable(parser, parsed, *d); !why.empty())
+    throw PublishedRecordError("domain '" + a_label + "': " + why);
+  try {
+    return encode_published_record(*d);
+  } catch (const PublishedRecordError& e) {
+    throw PublishedRecordError("domain '" + a_label + "': " + e.what());
+  }
+}
+
+std::string refused_domains_text(const ProblemList& refused) {
+  return std::to_string(refused.count()) + (refused.count() == 1 ? " domain" : " domains") + " refused:\n" +
+         refused.lines("  ");
+}
+
 }  // namespace
 
 std::int64_t write_published_view(sqlite3* db) {
@@ -39,25 +59,28 @@ std::int64_t write_published_view(sqlite3* db) {
     sqlite::Stmt names = sqlite::prepare(db, "SELECT a_label FROM domains ORDER BY a_label");
     sqlite::Stmt insert = sqlite::prepare(db, "INSERT INTO published_domains (a_label, record) VALUES (?1, ?2)");
     std::int64_t count = 0;
+    ProblemList refused;
     int rc;
     while ((rc = sqlite3_step(names.get())) == SQLITE_ROW) {
       const std::string a_label(sqlite::column_text(names.get(), 0));
-      std::optional<PublishedDomain> d = normalised.read(a_label);
-      if (!d) throw sqlite::SqliteError(SQLITE_CORRUPT, "domain '" + a_label + "' listed but not found");
-      if (const std::string why = unservable(parser, parsed, *d); !why.empty())
-        throw PublishedRecordError("domain '" + a_label + "': " + why);
       std::string record;
       try {
-        record = encode_published_record(*d);
+        record = published_record_of(normalised, parser, parsed, a_label);
+      } catch (const NormalisedValueError& e) {
+        refused.add(e.what());
       } catch (const PublishedRecordError& e) {
-        throw PublishedRecordError("domain '" + a_label + "': " + e.what());
+        refused.add(e.what());
       }
+      // Once a domain is refused nothing will be kept (the transaction is rolled back):
+      // the others are only read, for their refusals.
+      if (!refused.empty()) continue;
       sqlite3_bind_text(insert.get(), 1, a_label.data(), static_cast<int>(a_label.size()), SQLITE_STATIC);
       sqlite3_bind_blob(insert.get(), 2, record.data(), static_cast<int>(record.size()), SQLITE_STATIC);
       step_done(db, insert.get());
       ++count;
     }
     if (rc != SQLITE_DONE) throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
+    if (!refused.empty()) throw RefusedDomainsError(refused_domains_text(refused));
     names.reset();
     insert.reset();
     const std::string meta = "INSERT INTO meta (key, value) VALUES ('domain_count', '" + std::to_string(count) + "')";
@@ -85,12 +108,9 @@ std::string published_record_mismatch(NormalisedDomainReader& normalised, std::s
   return "";
 }
 
-PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count, std::size_t max_reported) {
+PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count, std::size_t max_listed) {
   PublishedViewComparison out;
-  auto report = [&](std::string what) {
-    ++out.mismatches;
-    if (out.reported.size() < max_reported) out.reported.push_back(std::move(what));
-  };
+  out.mismatches = ProblemList(max_listed);
   NormalisedDomainReader normalised(db);
   // A merge of the two tables in a_label order (both keyed by a_label, BINARY collation,
   // which orders like std::string_view's compare).
@@ -102,19 +122,19 @@ PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_
     const std::string_view name = names_rc == SQLITE_ROW ? sqlite::column_text(names.get(), 0) : std::string_view();
     const std::string_view key = records_rc == SQLITE_ROW ? sqlite::column_text(records.get(), 0) : std::string_view();
     if (records_rc != SQLITE_ROW || (names_rc == SQLITE_ROW && name < key)) {
-      report("'" + std::string(name) + "': in domains, missing from published_domains");
+      out.mismatches.add("'" + std::string(name) + "': in domains, missing from published_domains");
       ++out.domains;
       names_rc = sqlite3_step(names.get());
     } else if (names_rc != SQLITE_ROW || key < name) {
-      report("'" + std::string(key) + "': in published_domains, not in domains");
+      out.mismatches.add("'" + std::string(key) + "': in published_domains, not in domains");
       ++out.published;
       records_rc = sqlite3_step(records.get());
     } else {
       try {
         std::string problem = published_record_mismatch(normalised, key, sqlite::column_blob(records.get(), 1));
-        if (!problem.empty()) report("'" + std::string(key) + "': " + problem);
+        if (!problem.empty()) out.mismatches.add("'" + std::string(key) + "': " + problem);
       } catch (const NormalisedValueError& e) {
-        report(e.what());  // names the domain itself
+        out.mismatches.add(e.what());  // names the domain itself
         ++out.refused;
       }
       ++out.domains;
@@ -127,8 +147,8 @@ PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_
     throw sqlite::SqliteError(names_rc != SQLITE_DONE ? names_rc : records_rc, sqlite3_errmsg(db));
   }
   if (domain_count != out.domains) {
-    report("meta 'domain_count' is " + std::to_string(domain_count) + ", domains holds " +
-           std::to_string(out.domains));
+    out.mismatches.add("meta 'domain_count' is " + std::to_string(domain_count) + ", domains holds " +
+                       std::to_string(out.domains));
   }
   return out;
 }

@@ -44,7 +44,9 @@
 --     key_tag, algorithm, digest_type), naming the domain, the column and the value; so
 --     does `whoisd-snapshot check` for a snapshot built before it did. These rules, and
 --     those on hosts, glue and digests below, are checks of the values, not constraints
---     of this script: a correct export of version 2 stays a correct export.
+--     of this script: a correct export of version 2 stays a correct export. Build reads
+--     every domain before it fails, and names the first 20 it refuses (and counts the
+--     rest), so that an export is corrected in one pass.
 --   * The registry's data is exported complete, including fields the WHOIS policy never
 --     publishes (telephone, fax, tax number, arbitration option, the addresses of the
 --     managing entity and of the technical contact). whoisd never reads those columns:
@@ -186,7 +188,8 @@ CREATE TABLE name_servers (
   -- Host name in A-label form, lower case, no trailing dot, e.g. 'ns1.example.pt'.
   -- Published. whoisd-snapshot build refuses any other: only a-z, 0-9, hyphen and dot;
   -- labels of 1-63 octets, no hyphen first or last in a label; at most 253 octets (a
-  -- space, NBSP or upper-case letter would make parsers read the host wrongly).
+  -- space, NBSP or upper-case letter would make parsers read the host wrongly); a
+  -- label beginning 'xn--' must be Punycode that decodes to a valid IDNA U-label.
   host      TEXT NOT NULL CHECK (host <> ''),
   PRIMARY KEY (domain_id, position)
 ) WITHOUT ROWID;
@@ -227,7 +230,9 @@ CREATE TABLE ds_records (
   -- Digest type (IANA), 0-255, e.g. 2 (SHA-256), 4 (SHA-384). Published.
   digest_type INTEGER NOT NULL CHECK (digest_type BETWEEN 0 AND 255),
   -- The digest in hexadecimal (either case; whoisd prints it upper case), an even number
-  -- of digits (whole octets; whoisd-snapshot build refuses an odd one). Published.
+  -- of digits (whole octets; whoisd-snapshot build refuses an odd one), and for digest
+  -- types 1-4 as many octets as the type has: 20 (SHA-1), 32 (SHA-256), 32 (GOST R
+  -- 34.11-94), 48 (SHA-384); any length for other types. Published.
   digest      TEXT NOT NULL CHECK (digest <> '' AND digest NOT GLOB '*[^0-9A-Fa-f]*'),
   PRIMARY KEY (domain_id, position)
 ) WITHOUT ROWID;

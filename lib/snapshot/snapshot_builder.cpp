@@ -11,8 +11,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "snapshot/normalised_domain_reader.h"
-#include "snapshot/published_record.h"
 #include "snapshot/published_view.h"
 #include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_schema.h"
@@ -93,10 +91,7 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
   } catch (const sqlite::SqliteError& e) {
     std::remove(temp_path.c_str());
     throw SnapshotError(out_path + ": cannot " + std::string(action) + ": " + e.what());
-  } catch (const PublishedRecordError& e) {
-    std::remove(temp_path.c_str());
-    throw SnapshotError(out_path + ": cannot " + std::string(action) + ": " + e.what());
-  } catch (const NormalisedValueError& e) {
+  } catch (const RefusedDomainsError& e) {
     std::remove(temp_path.c_str());
     throw SnapshotError(out_path + ": cannot " + std::string(action) + ": " + e.what());
   } catch (...) {

@@ -19,7 +19,9 @@ namespace whoisd {
 // (seal_snapshot), validated (PRAGMA quick_check too when full_check), synced and
 // renamed over out_path, so a half-built file is never served.
 // `action` ("build", "build from EXPORT", "generate") words the error. Throws SnapshotError on any SQL or
-// file error; the temporary file is removed then.
+// file error, and listing the domains refused (write_published_view: every one counted,
+// the first 20 named with their faults); the temporary file is removed then, and
+// out_path is left as it was.
 void write_snapshot_file(const std::string& out_path, std::string_view action, bool full_check,
                          const std::function<void(sqlite3* db)>& fill);
 
@@ -40,10 +42,11 @@ void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, 
 // immutable and never written; out_path must name another file. The documented columns
 // of the normalised tables and meta's rows are copied (extra tables and columns are
 // left behind; meta 'schema_version' becomes the current version). Returns the number
-// of domains. Throws SnapshotError naming the file and what is wrong; for a value whoisd
-// will not publish (a date that is not INTEGER, a host that is not a lower-case A-label,
-// glue that is not an address, a digest that is not whole octets of hex:
-// NormalisedValueError) also the domain, the table and column, and the value.
+// of domains. Throws SnapshotError naming the file and what is wrong; when domains are
+// refused (a date that is not INTEGER, a host that is not a lower-case A-label, glue
+// that is not an address, a digest that is not whole octets of hex or not its type's
+// length, a domain whoisd could never answer for...), how many, and the first 20 each
+// on a line with the domain, the table and column, and the value.
 std::int64_t build_snapshot_from_export(const std::string& export_path, const std::string& out_path);
 
 // Reads a whole file into a string; throws SnapshotError naming the file.

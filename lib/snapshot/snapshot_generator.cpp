@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "common/uts46_mapper.h"
 #include "snapshot/snapshot_builder.h"
 #include "snapshot/snapshot_schema.h"
 #include "snapshot/snapshot_store.h"
@@ -237,33 +238,16 @@ std::string portuguese_phone(Random& random, bool mobile) {
   return "+351 2" + digits(random, 2) + " " + digits(random, 3) + " " + digits(random, 3);
 }
 
-class Idna {
- public:
-  Idna() {
-    UErrorCode error = U_ZERO_ERROR;
-    idna_ = uidna_openUTS46(UIDNA_USE_STD3_RULES | UIDNA_CHECK_BIDI | UIDNA_CHECK_CONTEXTJ |
-                                UIDNA_NONTRANSITIONAL_TO_ASCII | UIDNA_NONTRANSITIONAL_TO_UNICODE,
-                            &error);
-    if (U_FAILURE(error)) throw SnapshotError(std::string("ICU uidna_openUTS46 failed: ") + u_errorName(error));
-  }
-  ~Idna() { uidna_close(idna_); }
-  Idna(const Idna&) = delete;
-  Idna& operator=(const Idna&) = delete;
-
-  // The A-label of one U-label, or "" when it is not a valid IDNA label.
-  std::string to_ascii(std::string_view label) const {
-    char buffer[256];
-    UErrorCode error = U_ZERO_ERROR;
-    UIDNAInfo info = UIDNA_INFO_INITIALIZER;
-    int32_t length = uidna_labelToASCII_UTF8(idna_, label.data(), static_cast<int32_t>(label.size()), buffer,
-                                             sizeof buffer, &info, &error);
-    if (U_FAILURE(error) || info.errors != 0 || length <= 0 || length > 63) return {};
-    return std::string(buffer, static_cast<std::size_t>(length));
-  }
-
- private:
-  UIDNA* idna_ = nullptr;
-};
+// The A-label of one U-label, or "" when it is not a valid IDNA label.
+std::string to_a_label(const Uts46Mapper& idna, std::string_view label) {
+  char buffer[256];
+  UErrorCode error = U_ZERO_ERROR;
+  UIDNAInfo info = UIDNA_INFO_INITIALIZER;
+  int32_t length = uidna_labelToASCII_UTF8(idna.get(), label.data(), static_cast<int32_t>(label.size()), buffer,
+                                           sizeof buffer, &info, &error);
+  if (U_FAILURE(error) || info.errors != 0 || length <= 0 || length > 63) return {};
+  return std::string(buffer, static_cast<std::size_t>(length));
+}
 
 struct ContactRow {
   std::string handle, name, address, locality, zip_code, zip_locality, country_code, email, phone, fax,
@@ -445,7 +429,7 @@ class Generator {
       std::string unicode = ascii;
       std::string a_label = ascii;
       if (idn && ascii != label) {
-        std::string converted = idna_.to_ascii(label);
+        std::string converted = to_a_label(idna_, label);
         if (!converted.empty()) {
           unicode = label;
           a_label = converted;
@@ -574,7 +558,7 @@ class Generator {
   sqlite3* db_;
   const GeneratorOptions& options_;
   Random random_;
-  Idna idna_;
+  Uts46Mapper idna_;
   sqlite::Stmt insert_contact_, insert_domain_, insert_ns_, insert_glue_, insert_ds_;
   std::vector<std::int64_t> registrar_ids_, tech_ids_, registrant_ids_;
   std::unordered_set<std::string> seen_;

@@ -35,7 +35,7 @@ const std::string kDomainId = "(SELECT id FROM domains WHERE a_label = 'exemplo.
 
 // Builds a snapshot from a copy of the fixture edited by `sql` (the registry's export)
 // and returns the message build refused it with, "" when it built. A refusal must name
-// the export and leave no file behind.
+// the export and leave no file behind (neither the snapshot nor its temporary file).
 std::string build_refusal(const std::string& sql) {
   TempDir dir;
   const std::string export_path = fixture_copy(dir, "export.sqlite");
@@ -46,7 +46,9 @@ std::string build_refusal(const std::string& sql) {
   } catch (const whoisd::SnapshotError& e) {
     const std::string message = e.what();
     CHECK_THAT(message, Contains("cannot build from " + export_path + ": "));
-    CHECK_FALSE(std::filesystem::exists(out));
+    // Not the snapshot, nor the temporary file it was being written to.
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+      CHECK(entry.path().filename() == "export.sqlite");
     return message;
   }
   return "";
@@ -106,6 +108,30 @@ TEST_CASE("build refuses a name server host that is not a lower-case A-label") {
              Contains("is 'ns2.exemplo.pt\\x0d\\x0aDomain: x.pt': byte 0x0d at offset 14"));
 }
 
+TEST_CASE("build refuses an 'xn--' name server label that is not the A-label of a valid U-label") {
+  const std::string where = " WHERE position = 2 AND domain_id = " + kDomainId;
+  auto host = [&](const std::string& value) { return build_refusal("UPDATE name_servers SET host = '" + value + "'" + where); };
+  // Punycode that decodes to nothing ICU accepts as a label.
+  CHECK_THAT(host("ns2.xn--abc.pt"),
+             Contains("domain 'exemplo.pt': name_servers.host (position 2) is 'ns2.xn--abc.pt': its label 'xn--abc' is "
+                      "not a valid A-label: "));
+  // 'a' and a combining acute accent: not NFC (its U-label would be 'á', A-label xn--1ca).
+  CHECK_THAT(host("ns2.xn--a-xbb.pt"), Contains("its label 'xn--a-xbb' is not a valid A-label: ") &&
+                                           Contains("does not decode to a valid U-label"));
+  // A zero width non-joiner alone (RFC 5892 CONTEXTJ).
+  CHECK_THAT(host("ns2.xn--0ug.pt"), Contains("its label 'xn--0ug' is not a valid A-label: ") && Contains("joiner"));
+  // Latin letters, then an Arabic one (RFC 5893, the Bidi rule).
+  CHECK_THAT(host("ns2.xn--ab-ivd.pt"), Contains("its label 'xn--ab-ivd' is not a valid A-label: ") &&
+                                            Contains("right-to-left"));
+  // Decodes to 'xn--aç': a U-label with hyphens in the third and fourth places.
+  CHECK_THAT(host("ns2.xn--xn--a-2ra.pt"), Contains("its label 'xn--xn--a-2ra' is not a valid A-label: ") &&
+                                               Contains("third and fourth"));
+  // Valid A-labels, and labels with hyphens in places 3-4 that are not 'xn--' (RFC 1123 hosts).
+  CHECK(host("ns2.xn--aores-yra.pt") == "");
+  CHECK(host("ns2.xn--e1afmkfd.example") == "");
+  CHECK(host("ab--cd.exemplo.pt") == "");
+}
+
 TEST_CASE("build refuses glue that is not an address of its family") {
   CHECK_THAT(build_refusal("UPDATE glue_addresses SET address = '192.0.2.256'" + where_glue(2, 4, 1)),
              Contains("domain 'exemplo.pt': glue_addresses.address (name server 2, IPv4 position 1) is "
@@ -140,6 +166,57 @@ TEST_CASE("build refuses a DS digest that is not whole octets of hex") {
                       "hexadecimal digit"));
 }
 
+TEST_CASE("build refuses a DS digest whose length is not that of its digest type") {
+  auto ds = [&](int digest_type, std::size_t octets) {
+    return build_refusal("UPDATE ds_records SET digest_type = " + std::to_string(digest_type) + ", digest = '" +
+                         std::string(octets * 2, 'A') + "' WHERE position = 1 AND domain_id = " + kDomainId);
+  };
+  // RFC 3658/4034: SHA-1, 20 octets; RFC 4509: SHA-256, 32; RFC 5933: GOST R 34.11-94, 32; RFC 6605: SHA-384, 48.
+  CHECK_THAT(ds(2, 20), Contains("domain 'exemplo.pt': ds_records.digest (position 1) is '" + std::string(40, 'A') +
+                                 "': digest type 2 (SHA-256) is 32 octets, this one 20"));
+  CHECK_THAT(ds(1, 32), Contains("digest type 1 (SHA-1) is 20 octets, this one 32"));
+  CHECK_THAT(ds(3, 48), Contains("digest type 3 (GOST R 34.11-94) is 32 octets, this one 48"));
+  CHECK_THAT(ds(4, 32), Contains("digest type 4 (SHA-384) is 48 octets, this one 32"));
+  CHECK_THAT(ds(2, 33), Contains("digest type 2 (SHA-256) is 32 octets, this one 33"));
+  CHECK(ds(1, 20) == "");
+  CHECK(ds(2, 32) == "");
+  CHECK(ds(3, 32) == "");
+  CHECK(ds(4, 48) == "");
+  // Other digest types (0 reserved, unassigned, or assigned after these rules) keep the
+  // rule every digest has: whole octets of hex, any length.
+  CHECK(ds(0, 20) == "");
+  CHECK(ds(5, 1) == "");
+  CHECK(ds(200, 7) == "");
+}
+
+TEST_CASE("build lists every domain it refuses, each with its fault, then fails without leaving a file") {
+  // Three faults in three domains, one of them found by the reader's rules, one by the
+  // query parser (a domain whoisd could never answer for), one by the DS rule.
+  const std::string three =
+      "UPDATE domains SET created = 'yesterday' WHERE a_label = 'exemplo.pt'; "
+      "UPDATE name_servers SET host = 'ns1.a.pt evil.pt' WHERE position = 1 AND domain_id = "
+      "(SELECT id FROM domains WHERE a_label = 'xn--aores-yra.pt'); "
+      "UPDATE domains SET a_label = 'net.pt', u_label = 'net.pt' WHERE a_label = 'ip.pt';";
+  const std::string message = build_refusal(three);
+  CHECK_THAT(message, Contains("3 domains refused"));
+  CHECK_THAT(message, Contains("\n  domain 'exemplo.pt': domains.created is TEXT 'yesterday'"));
+  CHECK_THAT(message, Contains("\n  domain 'xn--aores-yra.pt': name_servers.host (position 1) is 'ns1.a.pt evil.pt'"));
+  CHECK_THAT(message, Contains("\n  domain 'net.pt': a query for it is refused (hierarchy name, not a domain)"));
+  CHECK_THAT(message, !Contains("more"));
+
+  // Every domain refused: the first 20 are listed, in a_label order, and the rest counted.
+  const std::string all = build_refusal("UPDATE domains SET expires = 'never'");
+  CHECK_THAT(all, Contains("36 domains refused"));
+  const std::vector<std::string> names = whoisd::test::all_a_labels(whoisd::test::shared_fixture_snapshot());
+  REQUIRE(names.size() == 36);
+  std::size_t listed = 0;
+  for (std::size_t pos = 0; (pos = all.find("\n  domain '", pos)) != std::string::npos; ++pos) ++listed;
+  CHECK(listed == 20);
+  CHECK_THAT(all, Contains("\n  domain '" + names[19] + "': domains.expires is TEXT 'never'"));
+  CHECK_THAT(all, !Contains("domain '" + names[20] + "'"));
+  CHECK_THAT(all, Contains("\n  ... and 16 more"));
+}
+
 TEST_CASE("build publishes glue in canonical text and keeps the export's own text in the normalised table") {
   TempDir dir;
   const std::string export_path = fixture_copy(dir, "export.sqlite");
@@ -158,7 +235,7 @@ TEST_CASE("build publishes glue in canonical text and keeps the export's own tex
       whoisd::sqlite::open(whoisd::sqlite::immutable_uri(out), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
   CHECK(whoisd::sqlite::query_int(db.get(), "SELECT count(*) FROM glue_addresses WHERE address = "
                                             "'2001:0DB8:0020:0000:0000:0000:0000:0001'") == 1);
-  CHECK(whoisd::compare_published_view(db.get(), 36, 10).mismatches == 0);
+  CHECK(whoisd::compare_published_view(db.get(), 36, 10).mismatches.count() == 0);
 }
 
 TEST_CASE("a snapshot built before build refused them: check reports each such domain, the probes refuse one") {
@@ -197,11 +274,11 @@ TEST_CASE("a snapshot built before build refused them: check reports each such d
   whoisd::sqlite::Db db =
       whoisd::sqlite::open(whoisd::sqlite::immutable_uri(path), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
   const whoisd::PublishedViewComparison result = whoisd::compare_published_view(db.get(), 36, 10);
-  CHECK(result.mismatches == 2);
+  CHECK(result.mismatches.count() == 2);
   CHECK(result.refused == 2);
   CHECK(result.domains == 36);
   std::string all;
-  for (const std::string& line : result.reported) all += line + "\n";
+  for (const std::string& line : result.mismatches.listed()) all += line + "\n";
   CHECK_THAT(all, Contains("domain 'exemplo.pt': name_servers.host (position 2) is 'ns2.a.pt\\xc2\\xa0evil.pt'"));
   CHECK_THAT(all, Contains("domain 'longo.pt': domains.created is TEXT '2021-03-04 10:00:00'"));
 

@@ -1,5 +1,5 @@
 // The rules on published values that schema.sql promises and SQLite cannot keep
-// (normalised_value_rules.h): host names, glue addresses, DS digests.
+// (normalised_value_rules.h): host names (their A-labels too), glue addresses, DS digests.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -38,6 +38,30 @@ TEST_CASE("host names: lower-case LDH A-labels, 1-63 octets a label, no trailing
   CHECK_THAT(host_name_problem(""), Catch::Contains("empty"));
 }
 
+TEST_CASE("host names: a label beginning 'xn--' is the A-label of a valid U-label") {
+  for (const char* good : {"ns1.xn--aores-yra.pt", "xn--e1afmkfd.xn--p1ai", "ns.xn--mgbh0fb.example",
+                           "ns1.xn--fa-hia.de", "ab--cd.example.pt", "xn-a.example.pt"}) {
+    INFO(good);
+    CHECK(host_name_problem(good) == "");
+  }
+  CHECK_THAT(host_name_problem("ns1.xn--abc.pt"), Catch::Contains("its label 'xn--abc' is not a valid A-label: it "
+                                                                  "does not decode to a valid U-label"));
+  // Not NFC: 'a' and U+0301, whose A-label is that of 'á' (xn--1ca).
+  CHECK_THAT(host_name_problem("ns1.xn--a-xbb.pt"), Catch::Contains("label 'xn--a-xbb' is not a valid A-label"));
+  // 'aÇores': its U-label would be lower case (UTS #46 maps Ç to ç).
+  CHECK_THAT(host_name_problem("ns1.xn--aores-hma.pt"), Catch::Contains("label 'xn--aores-hma' is not a valid A-label"));
+  CHECK_THAT(host_name_problem("ns1.xn--0ug.pt"), Catch::Contains("label 'xn--0ug'") &&
+                                                      Catch::Contains("zero width joiner or non-joiner"));
+  CHECK_THAT(host_name_problem("ns1.xn--ab-ivd.pt"), Catch::Contains("label 'xn--ab-ivd'") &&
+                                                         Catch::Contains("Bidi rule for right-to-left text"));
+  CHECK_THAT(host_name_problem("ns1.xn---abc-0ra.pt"), Catch::Contains("label 'xn---abc-0ra'") &&
+                                                           Catch::Contains("Unicode form begins with a hyphen"));
+  CHECK_THAT(host_name_problem("ns1.xn--xn--a-2ra.pt"), Catch::Contains("label 'xn--xn--a-2ra'") &&
+                                                            Catch::Contains("hyphens in the third and fourth places"));
+  // 'xn--' alone ends in a hyphen, which the LDH rule names first.
+  CHECK_THAT(host_name_problem("ns1.xn--.pt"), Catch::Contains("label 'xn--' begins or ends with a hyphen"));
+}
+
 TEST_CASE("glue addresses: an address of the row's family, in canonical text") {
   CHECK(canonical_glue_address(4, "192.0.2.1") == "192.0.2.1");
   CHECK(canonical_glue_address(6, "2001:db8::1") == "2001:db8::1");
@@ -65,10 +89,33 @@ TEST_CASE("glue addresses: an address of the row's family, in canonical text") {
 }
 
 TEST_CASE("DS digests: hexadecimal of even length") {
-  CHECK(ds_digest_problem("0123456789abcdefABCDEF00") == "");
-  CHECK_THAT(ds_digest_problem("ABC"), Catch::Contains("3 hexadecimal digits, an odd number"));
-  CHECK_THAT(ds_digest_problem("ABCG"), Catch::Contains("byte 0x47 at offset 3 is not a hexadecimal digit"));
-  CHECK_THAT(ds_digest_problem(std::string("AB\0CD", 5)), Catch::Contains("byte 0x00 at offset 2"));
-  CHECK_THAT(ds_digest_problem("AB CD"), Catch::Contains("byte 0x20"));
-  CHECK_THAT(ds_digest_problem(""), Catch::Contains("empty"));
+  // Digest type 0 (reserved): no length of its own, so only the rule every digest has.
+  CHECK(ds_digest_problem(0, "0123456789abcdefABCDEF00") == "");
+  CHECK_THAT(ds_digest_problem(0, "ABC"), Catch::Contains("3 hexadecimal digits, an odd number"));
+  CHECK_THAT(ds_digest_problem(0, "ABCG"), Catch::Contains("byte 0x47 at offset 3 is not a hexadecimal digit"));
+  CHECK_THAT(ds_digest_problem(0, std::string("AB\0CD", 5)), Catch::Contains("byte 0x00 at offset 2"));
+  CHECK_THAT(ds_digest_problem(0, "AB CD"), Catch::Contains("byte 0x20"));
+  CHECK_THAT(ds_digest_problem(0, ""), Catch::Contains("empty"));
+  // Hex comes first: a digest of type 2 with a bad byte is named for the byte.
+  CHECK_THAT(ds_digest_problem(2, "ABCG"), Catch::Contains("byte 0x47"));
+}
+
+TEST_CASE("DS digests: as many octets as digest types 1-4 have, any number for other types") {
+  const auto hex = [](std::size_t octets) { return std::string(octets * 2, 'a'); };
+  CHECK(ds_digest_problem(1, hex(20)) == "");
+  CHECK(ds_digest_problem(2, hex(32)) == "");
+  CHECK(ds_digest_problem(3, hex(32)) == "");
+  CHECK(ds_digest_problem(4, hex(48)) == "");
+  CHECK(ds_digest_problem(1, hex(32)) == "digest type 1 (SHA-1) is 20 octets, this one 32 (64 hexadecimal digits)");
+  CHECK(ds_digest_problem(2, hex(20)) == "digest type 2 (SHA-256) is 32 octets, this one 20 (40 hexadecimal digits)");
+  CHECK(ds_digest_problem(2, hex(48)) == "digest type 2 (SHA-256) is 32 octets, this one 48 (96 hexadecimal digits)");
+  CHECK(ds_digest_problem(3, hex(31)) ==
+        "digest type 3 (GOST R 34.11-94) is 32 octets, this one 31 (62 hexadecimal digits)");
+  CHECK(ds_digest_problem(4, hex(32)) == "digest type 4 (SHA-384) is 48 octets, this one 32 (64 hexadecimal digits)");
+  for (std::uint32_t type : {0u, 5u, 6u, 200u, 255u}) {
+    INFO(type);
+    CHECK(ds_digest_problem(type, hex(1)) == "");
+    CHECK(ds_digest_problem(type, hex(20)) == "");
+    CHECK(ds_digest_problem(type, hex(64)) == "");
+  }
 }

@@ -27,14 +27,15 @@ namespace {
 // Version B of the fixture: every domain and contact value that a lookup returns is
 // marked, so a lookup that mixed the two files would show a partial mark. Glue is
 // marked with addresses that are still addresses (build refuses any other): IPv4 in
-// 10.0.0.0/8 (the fixture's are in the documentation networks), IPv6 in fd0b::/16.
+// 10.0.0.0/8 (the fixture's are in the documentation networks), IPv6 in fd0b::/16; DS
+// digests end in BB instead of their last octet (their length is their type's).
 const char* const kMarkB =
     "UPDATE domains SET status = 'B'; "
     "UPDATE contacts SET name = name || ' [B]', email = email || ' [B]', address = address || ' [B]'; "
     "UPDATE name_servers SET host = 'swap-b.' || host; "
     "UPDATE glue_addresses SET address = '10.' || substr(address, instr(address, '.') + 1) WHERE ip_version = 4; "
     "UPDATE glue_addresses SET address = 'fd0b:' || address WHERE ip_version = 6; "
-    "UPDATE ds_records SET digest = digest || 'BB'; "
+    "UPDATE ds_records SET digest = substr(digest, 1, length(digest) - 2) || 'BB'; "
     "UPDATE meta SET value = '1795000999' WHERE key = 'exported_at';";
 
 // 'A', 'B', or 'X' for a lookup that mixes the two versions.

@@ -85,7 +85,17 @@ expect 1 "correct the export and build the snapshot again" "$tool" check "$dir/n
 if "$tool" check "$dir/nbsp.sqlite" 2>&1 | grep -q "valid snapshot"; then
   echo "FAIL: check of a file with a refused host said 'valid snapshot'"; failures=$((failures + 1))
 fi
-expect 1 "cannot build from $dir/nbsp.sqlite: domain '" "$tool" build "$dir/nbsp.sqlite" --out "$dir/nbsp-built.sqlite"
+expect 1 "cannot build from $dir/nbsp.sqlite: 1 domain refused:" "$tool" build "$dir/nbsp.sqlite" --out "$dir/nbsp-built.sqlite"
+expect 1 "^  domain '.*': name_servers.host (position 1) is 'ns1.a.pt" "$tool" build "$dir/nbsp.sqlite" --out "$dir/nbsp-built.sqlite"
+# Every domain refused is counted, the first 20 named one a line, then how many more:
+# an export is corrected in one pass. Nothing is written.
+cp "$dir/export.sqlite" "$dir/bad-dates.sqlite"
+sqlite3 "$dir/bad-dates.sqlite" "UPDATE domains SET created = 'yesterday' WHERE id % 10 = 0;"
+expect 1 "cannot build from $dir/bad-dates.sqlite: 100 domains refused:" "$tool" build "$dir/bad-dates.sqlite" --out "$dir/bad-dates-built.sqlite"
+expect 1 "^  \.\.\. and 80 more$" "$tool" build "$dir/bad-dates.sqlite" --out "$dir/bad-dates-built.sqlite"
+listed=$("$tool" build "$dir/bad-dates.sqlite" --out "$dir/bad-dates-built.sqlite" 2>&1 | grep -c "^  domain '.*': domains.created is TEXT 'yesterday'")
+[ "$listed" -eq 20 ] || { echo "FAIL: build listed $listed refused domains, expected 20"; failures=$((failures + 1)); }
+[ ! -e "$dir/bad-dates-built.sqlite" ] || { echo "FAIL: a refused build left $dir/bad-dates-built.sqlite"; failures=$((failures + 1)); }
 
 printf 'not a database\n' > "$dir/text.sqlite"
 expect 1 "$dir/text.sqlite: not a SQLite database" "$tool" check "$dir/text.sqlite"
