@@ -87,7 +87,7 @@ bool compare_every_domain(const std::string& file, const whoisd::SnapshotInfo& i
   std::printf("%s\n", comparison.mismatches.lines("  ").c_str());
   // A build from this file would refuse those values too: the export must be corrected.
   if (comparison.refused > 0) {
-    std::fprintf(stderr, "whoisd-snapshot: %s: %lld domains hold values whoisd does not publish (listed above); "
+    std::fprintf(stderr, "whoisd-snapshot: %s: %lld domains hold values whoisd does not publish (among the mismatches above); "
                          "correct the export and build the snapshot again\n",
                  file.c_str(), static_cast<long long>(comparison.refused));
   }

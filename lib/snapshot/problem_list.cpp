@@ -2,22 +2,27 @@
 
 #include <cstdio>
 
+#include "common/escape.h"
+
 namespace whoisd {
 
 namespace {
 
-// Control characters as \xNN; everything else as it is (the problems quote values
-// escaped already, and UTF-8 names stay readable).
+// What could end a line early, or change what a terminal shows (a control character,
+// a line separator, a bidirectional override, bytes that are not UTF-8), as \xNN per
+// byte; printable text as it is. (Not escape_keep_utf8: the problems quote values that
+// are escaped already, whose backslashes must not double.)
 void append_on_one_line(std::string& out, std::string_view text) {
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      out += escaped;
-    } else {
-      out += ch;
+  for (std::size_t i = 0; i < text.size();) {
+    if (const std::size_t n = printable_utf8_length(text.substr(i))) {
+      out.append(text.substr(i, n));
+      i += n;
+      continue;
     }
+    char escaped[8];
+    std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(text[i]));
+    out += escaped;
+    ++i;
   }
 }
 

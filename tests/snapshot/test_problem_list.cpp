@@ -36,7 +36,11 @@ TEST_CASE("a problem is one line: control characters from the file are shown as 
   ProblemList list;
   list.add("'forged.pt\r\n  domain 'other.pt': fine': in domains, missing from published_domains");
   list.add("'açores.pt': already \\xc2\\xa0 escaped\t");
+  // What reorders or breaks a line in a terminal without being a C0 control: a
+  // right-to-left override, a line separator, NEL, and bytes that are not UTF-8.
+  list.add("'\xE2\x80\xAEtp.evil' \xE2\x80\xA8 \xC2\x85 \xFF");
   CHECK(list.lines("  ") ==
         "  'forged.pt\\x0d\\x0a  domain 'other.pt': fine': in domains, missing from published_domains\n"
-        "  'açores.pt': already \\xc2\\xa0 escaped\\x09");
+        "  'açores.pt': already \\xc2\\xa0 escaped\\x09\n"
+        "  '\\xe2\\x80\\xaetp.evil' \\xe2\\x80\\xa8 \\xc2\\x85 \\xff");
 }
