@@ -24,6 +24,7 @@
 #include "policy/limiter.h"
 #include "query/query_parser.h"
 #include "render/answer_renderer.h"
+#include "server/config_changes.h"
 #include "server/connection_limits.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
