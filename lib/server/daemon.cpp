@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <csignal>
 #include <chrono>
@@ -424,6 +426,8 @@ class Daemon {
     }
     for (const auto& key : settings_needing_restart(config_, fresh))
       log::warn("config_needs_restart").kv("key", key);
+    // What this reload adopts: a later reload compares with what actually runs.
+    keep_settings_needing_restart(fresh, config_);
     try {
       for (const auto& warning : limiter_.reconfigure(limiter_config(fresh)))
         log::warn("config_reload").kv("warning", warning);
@@ -433,8 +437,15 @@ class Daemon {
     }
     server_.update_settings(live_settings(fresh, limiter_.ipv6_prefix()));
     log::set_level(fresh.log_level);
+    {
+      // The keys that now hold other values, so that the log shows what a reload did;
+      // none when the file was reread unchanged.
+      const std::vector<std::string> changed = changed_settings(config_, fresh);
+      log::Line line = log::info("config_reloaded");
+      line.kv("config", *options_.config_path);
+      if (!changed.empty()) line.kv("changed", fmt::format("{}", fmt::join(changed, ",")));
+    }
     reloaded_config_ = std::move(fresh);  // becomes config_ on the loop thread: adopt_reloaded_config
-    log::info("config_reloaded").kv("config", *options_.config_path);
   }
 
   // On the loop thread, when a reload is done. The loop's own callbacks read config_
@@ -443,10 +454,8 @@ class Daemon {
   // the assignment racing uv_fs_event_start's read of the path).
   void adopt_reloaded_config() {
     if (!reloaded_config_) return;
-    Config fresh = std::move(*reloaded_config_);
+    config_ = std::move(*reloaded_config_);
     reloaded_config_.reset();
-    keep_settings_needing_restart(fresh, config_);  // a later reload compares with what runs
-    config_ = std::move(fresh);
   }
 
   DaemonOptions options_;
