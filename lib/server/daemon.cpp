@@ -421,7 +421,7 @@ class Daemon {
       fresh = load_config_file(*options_.config_path);
       apply_overrides(fresh, options_.overrides);
     } catch (const ConfigError& e) {
-      log::error("config_reload_refused").kv("error", e.what());
+      refuse_config(e.what());
       return;
     }
     for (const auto& key : settings_needing_restart(config_, fresh))
@@ -432,11 +432,12 @@ class Daemon {
       for (const auto& warning : limiter_.reconfigure(limiter_config(fresh)))
         log::warn("config_reload").kv("warning", warning);
     } catch (const std::exception& e) {
-      log::error("config_reload_refused").kv("error", e.what());
+      refuse_config(e.what());
       return;
     }
     server_.update_settings(live_settings(fresh, limiter_.ipv6_prefix()));
     log::set_level(fresh.log_level);
+    metrics_.config_reloads_applied.inc();
     {
       // The keys that now hold other values, so that the log shows what a reload did;
       // none when the file was reread unchanged.
@@ -446,6 +447,12 @@ class Daemon {
       if (!changed.empty()) line.kv("changed", fmt::format("{}", fmt::join(changed, ",")));
     }
     reloaded_config_ = std::move(fresh);  // becomes config_ on the loop thread: adopt_reloaded_config
+  }
+
+  // The running configuration stays; said in the log and counted.
+  void refuse_config(std::string_view error) {
+    metrics_.config_reloads_refused.inc();
+    log::error("config_reload_refused").kv("config", *options_.config_path).kv("error", error);
   }
 
   // On the loop thread, when a reload is done. The loop's own callbacks read config_

@@ -155,6 +155,10 @@ d.send(1)
 d.wait_for_log(r"event=config_reload_refused .*server\.loops")
 a = d.query(b"nao-existe.pt\r\n")
 check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after a refused configuration: %r" % a)
+m = d.metrics()
+check(m.get('whoisd_config_reloads_total{result="refused"}') == 1 and
+      m.get('whoisd_config_reloads_total{result="applied"}', 0) >= 2,
+      "config reload counts: %r" % {k: v for k, v in m.items() if k.startswith("whoisd_config_reloads")})
 note("ok configuration reread on SIGHUP; a bad one refused")
 # A reload to log level debug: the query-log writer's activity lines then cover only
 # what it wrote since its last pass before it (not the thousands of queries before;
