@@ -21,7 +21,7 @@ import struct
 import threading
 import time
 
-from harness import DEADLINE, Daemon, check, merge_config, note, parse_args, wait_until
+from harness import DEADLINE, Daemon, check, merge_config, note, parse_args, read_all, wait_until
 
 args = parse_args()
 
@@ -96,13 +96,7 @@ def query_at_ready():
     if m:
         with socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=DEADLINE) as s:
             s.sendall(b"exemplo.pt\r\n")
-            chunks = []
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                chunks.append(b)
-            at_ready["answer"] = b"".join(chunks)
+            at_ready["answer"] = read_all(s)
 
 
 manager = ServiceManager(os.path.join(d.dir, "notify.sock"), query_at_ready)
