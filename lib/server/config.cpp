@@ -346,39 +346,6 @@ void apply_overrides(Config& c, const ConfigOverrides& o) {
     fail("--log-level", "must be one of debug, info, warn, error, not '" + *o.log_level + "'");
 }
 
-namespace {
-
-// The settings a running daemon cannot apply without a restart, each as (key, field of
-// `a`, field of `b`): the one list both functions below walk, so that a new such
-// setting is both reported and kept by adding it here.
-template <class A, class B, class Visit>
-void for_each_setting_needing_restart(A& a, B& b, Visit&& visit) {
-  visit("server.listen", a.server.listen, b.server.listen);
-  visit("server.loops", a.server.loops, b.server.loops);
-  visit("server.user", a.server.user, b.server.user);
-  visit("snapshot.path", a.snapshot_path, b.snapshot_path);
-  visit("snapshot.watch", a.snapshot_watch, b.snapshot_watch);
-  visit("state.dir", a.state_dir, b.state_dir);
-  visit("state.retention", a.retention, b.retention);
-  visit("metrics.listen", a.metrics_listen, b.metrics_listen);
-}
-
-}  // namespace
-
-std::vector<std::string> settings_needing_restart(const Config& running, const Config& wanted) {
-  std::vector<std::string> out;
-  for_each_setting_needing_restart(running, wanted, [&out](const char* key, const auto& was, const auto& now) {
-    if (was != now) out.push_back(key);
-  });
-  return out;
-}
-
-void keep_settings_needing_restart(Config& wanted, const Config& running) {
-  for_each_setting_needing_restart(wanted, running, [](const char*, auto& kept, const auto& as_running) {
-    kept = as_running;
-  });
-}
-
 std::string describe(const Config& c) {
   std::string listen;
   for (const auto& a : c.server.listen) listen += (listen.empty() ? "" : ",") + a.to_string();

@@ -35,6 +35,7 @@ struct ServerSettings {
 struct NetworkQueryLimit {
   Network network;
   std::uint32_t queries = 0;
+  friend bool operator==(const NetworkQueryLimit&, const NetworkQueryLimit&) = default;
 };
 
 struct LimitSettings {
@@ -47,6 +48,8 @@ struct LimitSettings {
   std::vector<NetworkQueryLimit> networks;
 };
 
+// A setting added here is also listed in config_changes.cpp (what a reload changed,
+// and whether it needs a restart).
 struct Config {
   std::string source = "(built-in defaults)";  // the file it was read from
   ServerSettings server;
@@ -82,13 +85,6 @@ struct ConfigOverrides {
 };
 // Throws ConfigError naming the option and the value.
 void apply_overrides(Config& config, const ConfigOverrides& overrides);
-
-// What differs between two configurations that a running daemon cannot apply
-// without a restart (listeners, loops, paths, user, metrics address): the key names.
-std::vector<std::string> settings_needing_restart(const Config& running, const Config& wanted);
-// Sets those settings of `wanted` to the running ones: what a reload adopts, so that a
-// later reload compares with what actually runs.
-void keep_settings_needing_restart(Config& wanted, const Config& running);
 
 // A one-line summary for --check-config and the start-up log.
 std::string describe(const Config& config);

@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <csignal>
 #include <chrono>
@@ -24,6 +26,7 @@
 #include "policy/limiter.h"
 #include "query/query_parser.h"
 #include "render/answer_renderer.h"
+#include "server/config_changes.h"
 #include "server/connection_limits.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
@@ -31,7 +34,9 @@
 #include "server/query_handler.h"
 #include "server/query_log_sink.h"
 #include "server/server.h"
+#include "server/service_status.h"
 #include "server/socket_activation.h"
+#include "server/systemd_notifier.h"
 #include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_store.h"
 #include "state/state_db.h"
@@ -120,12 +125,17 @@ class Daemon {
       log::info("privileges_dropped").kv("user", config_.server.user);
     state_lock_ = std::make_unique<StateDirLock>(config_.state_dir);
 
+    notifier_.status("starting: opening the snapshot " + config_.snapshot_path);
     store_.open();
     SnapshotInfo info = store_.info();
     metrics_.set_snapshot(info.exported_at, info.domains, info.file_bytes);
     log_snapshot("snapshot_opened", info);
 
     std::string db_path = state_db_path(config_.state_dir);
+    // The one step that can take long: upgrading an older state schema (about 16 s for
+    // 10 million logged queries; whoisd.service's TimeoutStartSec= allows for it).
+    notifier_.status("starting: opening the state in " + config_.state_dir +
+                     " (upgrading an older state schema can take minutes)");
     StateDb::open(db_path, StateDb::Mode::create);
     StatePersisterOptions persist;
     persist.retention = config_.retention;
@@ -156,11 +166,16 @@ class Daemon {
         .kv("metrics", metrics_http_ ? ListenAddress{config_.metrics_listen->address, metrics_http_->port()}.to_string()
                                      : std::string("off"))
         .kv("config", config_.source);
+    // Listeners, snapshot and state are open and the loops serve: systemd's start job ends
+    // here (a signal that came meanwhile is taken by the control loop, next).
+    status_.serving(info);
+    notifier_.ready(status_.text());
 
     control_loop();
 
     log::info("stopping").kv("open_connections", connections_.open_total());
     server_.stop(drain_deadline(config_));
+    notifier_.status("stopping: answers finished, writing the query log and the state");
     query_log_.stop();
     persister_->stop();
     if (metrics_http_) metrics_http_->stop();
@@ -245,13 +260,19 @@ class Daemon {
         &hup,
         [](uv_signal_t* s, int) {
           log::info("signal").kv("signal", "SIGHUP");
-          static_cast<Daemon*>(s->data)->request_reload(s->loop, true);
+          auto* self = static_cast<Daemon*>(s->data);
+          self->announce_reload();
+          self->request_reload(s->loop, true);
         },
         SIGHUP);
     auto stop = [](uv_signal_t* s, int signum) {
       log::info("signal").kv("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-      static_cast<Daemon*>(s->data)->stop_requested_ = true;
-      static_cast<Daemon*>(s->data)->maybe_leave(s->loop);
+      auto* self = static_cast<Daemon*>(s->data);
+      if (!self->stop_requested_)
+        self->notifier_.stopping("stopping: draining " + std::to_string(self->connections_.open_total()) +
+                                 " open connections");
+      self->stop_requested_ = true;
+      self->maybe_leave(s->loop);
     };
     uv_signal_start(&term, stop, SIGTERM);
     uv_signal_start(&intr, stop, SIGINT);
@@ -369,6 +390,28 @@ class Daemon {
     if (stop_requested_ && !reloading_) uv_stop(loop);
   }
 
+  // SIGHUP: systemd hears that a reload begins (RELOADING=1), and hears READY=1 when it
+  // and any reload asked for meanwhile are done (finish_reloads). Reloads of the watched
+  // file are not announced: they are no operator's request, and a file being copied in
+  // place is retried every second.
+  void announce_reload() {
+    if (stop_requested_) return;
+    reload_announced_ = true;
+    notifier_.reloading(options_.config_path ? "reloading the snapshot and the configuration"
+                                             : "reloading the snapshot");
+  }
+
+  // On the loop thread, when the last reload asked for is done: what it did is what the
+  // status line says from now on.
+  void finish_reloads() {
+    if (stop_requested_) return;  // STOPPING=1 was said; no READY=1 after it
+    if (reload_announced_)
+      notifier_.ready(status_.text());
+    else
+      notifier_.status(status_.text());
+    reload_announced_ = false;
+  }
+
   // One reload at a time, on the thread pool; a request during one runs after it
   // (the file may have changed again since that one began).
   void request_reload(uv_loop_t* loop, bool with_config) {
@@ -394,6 +437,7 @@ class Daemon {
             self->request_reload(w->loop, with);
             return;
           }
+          self->finish_reloads();
           self->maybe_leave(w->loop);
         });
   }
@@ -407,8 +451,10 @@ class Daemon {
       metrics_.snapshot_reloads_ok.inc();
       metrics_.set_snapshot(info.exported_at, info.domains, info.file_bytes);
       log_snapshot("snapshot_reloaded", info);
+      status_.serving(info);
     } else {
       metrics_.snapshot_reloads_failed.inc();
+      status_.snapshot_refused(error);
       log::error("snapshot_reload_refused").kv("snapshot", config_.snapshot_path).kv("error", error)
           .kv("serving_generation", store_.info().generation);
     }
@@ -418,22 +464,40 @@ class Daemon {
       fresh = load_config_file(*options_.config_path);
       apply_overrides(fresh, options_.overrides);
     } catch (const ConfigError& e) {
-      log::error("config_reload_refused").kv("error", e.what());
+      refuse_config(e.what());
       return;
     }
-    for (const auto& key : settings_needing_restart(config_, fresh))
-      log::warn("config_needs_restart").kv("key", key);
+    const std::vector<std::string> needs_restart = settings_needing_restart(config_, fresh);
+    for (const auto& key : needs_restart) log::warn("config_needs_restart").kv("key", key);
+    // What this reload adopts: a later reload compares with what actually runs.
+    keep_settings_needing_restart(fresh, config_);
     try {
       for (const auto& warning : limiter_.reconfigure(limiter_config(fresh)))
         log::warn("config_reload").kv("warning", warning);
     } catch (const std::exception& e) {
-      log::error("config_reload_refused").kv("error", e.what());
+      refuse_config(e.what());
       return;
     }
     server_.update_settings(live_settings(fresh, limiter_.ipv6_prefix()));
     log::set_level(fresh.log_level);
+    metrics_.config_reloads_applied.inc();
+    {
+      // The keys that now hold other values, so that the log shows what a reload did;
+      // none when the file was reread unchanged.
+      const std::vector<std::string> changed = changed_settings(config_, fresh);
+      log::Line line = log::info("config_reloaded");
+      line.kv("config", *options_.config_path);
+      if (!changed.empty()) line.kv("changed", fmt::format("{}", fmt::join(changed, ",")));
+      status_.config_applied(changed, needs_restart);
+    }
     reloaded_config_ = std::move(fresh);  // becomes config_ on the loop thread: adopt_reloaded_config
-    log::info("config_reloaded").kv("config", *options_.config_path);
+  }
+
+  // The running configuration stays; said in the log and counted.
+  void refuse_config(std::string_view error) {
+    metrics_.config_reloads_refused.inc();
+    status_.config_refused(error);
+    log::error("config_reload_refused").kv("config", *options_.config_path).kv("error", error);
   }
 
   // On the loop thread, when a reload is done. The loop's own callbacks read config_
@@ -442,10 +506,8 @@ class Daemon {
   // the assignment racing uv_fs_event_start's read of the path).
   void adopt_reloaded_config() {
     if (!reloaded_config_) return;
-    Config fresh = std::move(*reloaded_config_);
+    config_ = std::move(*reloaded_config_);
     reloaded_config_.reset();
-    keep_settings_needing_restart(fresh, config_);  // a later reload compares with what runs
-    config_ = std::move(fresh);
   }
 
   DaemonOptions options_;
@@ -477,6 +539,11 @@ class Daemon {
   std::string watched_name_;          // [snapshot] watch: the file name in its directory
   uv_timer_t* watch_settle_ = nullptr;
   bool stop_requested_ = false;
+  SystemdNotifier notifier_;          // used on the main thread only (run and the control loop)
+  // Written by reload() on the pool and read on the loop thread only while no reload
+  // runs (uv_queue_work orders the two), like reloaded_config_.
+  ServiceStatus status_;
+  bool reload_announced_ = false;     // RELOADING=1 said, READY=1 not yet
 };
 
 }  // namespace

@@ -313,6 +313,9 @@ namespace {
 constexpr std::string_view kConnectionsRefusedHelp = "Connections refused at accept because of a connection limit.";
 constexpr std::string_view kTimeoutsHelp = "Connections closed because a read or a write took longer than its timeout.";
 constexpr std::string_view kReloadsHelp = "Snapshot reloads, by result.";
+constexpr std::string_view kConfigReloadsHelp =
+    "Rereads of the configuration file at SIGHUP, by result (refused: the file or a value in it was rejected, "
+    "each logged as config_reload_refused, and the running configuration kept).";
 constexpr std::string_view kWriteErrorsHelp =
     "Failed transactions on the state database, by writer (each logged and retried; a rising count means a "
     "disk or file problem that can lose recorded queries or state).";
@@ -356,6 +359,10 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry, const Clock& clock)
       snapshot_written_in_place(registry.counter(
           "whoisd_snapshot_written_in_place_total",
           "Served snapshot files seen written in place (copied over instead of renamed); their lookups are refused.")),
+      config_reloads_applied(
+          registry.counter("whoisd_config_reloads_total", kConfigReloadsHelp, {{"result", "applied"}})),
+      config_reloads_refused(
+          registry.counter("whoisd_config_reloads_total", kConfigReloadsHelp, {{"result", "refused"}})),
       snapshot_domains(registry.gauge("whoisd_snapshot_domains", "Domains in the snapshot being served.")),
       snapshot_bytes(registry.gauge("whoisd_snapshot_bytes", "Size of the snapshot file being served, in bytes.")),
       watched_(std::make_shared<Watched>()) {

@@ -154,6 +154,8 @@ class DaemonMetrics {
   Counter& snapshot_reloads_ok;             // whoisd_snapshot_reloads_total{result="ok"}
   Counter& snapshot_reloads_failed;         // whoisd_snapshot_reloads_total{result="failed"}
   Counter& snapshot_written_in_place;       // whoisd_snapshot_written_in_place_total
+  Counter& config_reloads_applied;          // whoisd_config_reloads_total{result="applied"}
+  Counter& config_reloads_refused;          // whoisd_config_reloads_total{result="refused"}
   Gauge& snapshot_domains;                  // whoisd_snapshot_domains
   Gauge& snapshot_bytes;                    // whoisd_snapshot_bytes
 

@@ -135,11 +135,18 @@ reloaded_before = len(re.findall(r"event=config_reloaded", d.log_text()))
 d.send(1)
 d.wait_for_log(r"event=config_reloaded", reloaded_before + 1)
 d.wait_for_log(r"event=config_needs_restart key=server.loops")
+# The line names what the reload changed, not what waits for a restart.
+last = re.findall(r"event=config_reloaded .*", d.log_text())[-1]
+check(re.search(r" changed=answers\.footer$", last), "config_reloaded line: %r" % last)
 # What needs a restart stays as the daemon started (the configuration kept after a
-# reload is adopted on the loop thread): rereading the same file says so again.
+# reload is adopted on the loop thread): rereading the same file says so again, and
+# that reload changed nothing.
 needs_before = len(re.findall(r"event=config_needs_restart key=server\.loops", d.log_text()))
 d.send(1)
 d.wait_for_log(r"event=config_needs_restart key=server\.loops", needs_before + 1)
+d.wait_for_log(r"event=config_reloaded", reloaded_before + 2)
+last = re.findall(r"event=config_reloaded .*", d.log_text())[-1]
+check("changed=" not in last, "config_reloaded after rereading the same file: %r" % last)
 a = d.query(b"nao-existe.pt\r\n")
 check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after the configuration reload: %r" % a)
 with open(d.config_path, "w", encoding="utf-8") as f:
@@ -148,6 +155,10 @@ d.send(1)
 d.wait_for_log(r"event=config_reload_refused .*server\.loops")
 a = d.query(b"nao-existe.pt\r\n")
 check(a == b"nao-existe.pt - no match\r\n% Reloaded footer\r\n", "answer after a refused configuration: %r" % a)
+m = d.metrics()
+check(m.get('whoisd_config_reloads_total{result="refused"}') == 1 and
+      m.get('whoisd_config_reloads_total{result="applied"}', 0) >= 2,
+      "config reload counts: %r" % {k: v for k, v in m.items() if k.startswith("whoisd_config_reloads")})
 note("ok configuration reread on SIGHUP; a bad one refused")
 # A reload to log level debug: the query-log writer's activity lines then cover only
 # what it wrote since its last pass before it (not the thousands of queries before;

@@ -6,16 +6,19 @@ allowed by systemd/whoisd.service's SystemCallFilter= (checked with strace again
 
 The daemon runs under strace, as `nobody` when the test runs as root (setpriv), through
 start-up, queries of every kind, a metrics scrape, a snapshot reload (SIGHUP) and a
-graceful stop (SIGTERM). Exits 77 (skipped) when strace or systemd-analyze is missing."""
+graceful stop (SIGTERM), telling a NOTIFY_SOCKET what it does as it tells systemd
+(Type=notify). Exits 77 (skipped) when strace or systemd-analyze is missing."""
 import argparse
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 
-from harness import DEADLINE, Daemon, build_snapshot, check, note, parse_args, private_dir
+from harness import DEADLINE, Daemon, build_snapshot, check, note, parse_args, private_dir, wait_until
 
 STRACE = shutil.which("strace")
 ANALYZE = shutil.which("systemd-analyze")
@@ -91,6 +94,21 @@ d = Daemon(traced, name="syscalls", config='[limits]\nqueries = 5\nexempt = []\n
 d.config_text = re.sub(r'(?m)^user = "nobody"\n', "", d.config_text)
 with open(d.config_path, "w") as f:
     f.write(d.config_text)
+# As under systemd: a service manager's socket to send sd_notify messages to, read
+# (and dropped) as they come, so that a send never waits for room.
+notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+notify.bind(os.path.join(d.dir, "notify.sock"))
+os.chmod(os.path.join(d.dir, "notify.sock"), 0o777)
+notified = []
+
+
+def read_notifications():
+    while True:
+        notified.append(notify.recv(4096))
+
+
+threading.Thread(target=read_notifications, daemon=True).start()
+os.environ["NOTIFY_SOCKET"] = os.path.join(d.dir, "notify.sock")
 d.start()
 
 
@@ -119,6 +137,8 @@ finally:
     if rc is None:
         d.stop(signal.SIGKILL)
 check(rc == 0, "whoisd exit status %d:\n%s" % (rc, d.log_text()[-3000:]))
+wait_until(lambda: any(m.startswith(b"STOPPING=1") for m in notified), lambda v: v,
+           lambda v: "no STOPPING=1 on NOTIFY_SOCKET: %r" % notified)
 
 used = set()
 with open(trace) as f:

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Checks systemd/whoisd.service and whoisd.socket offline:
 #   - `systemd-analyze security --offline=true` rates the service at most 2.0;
-#   - `systemd-analyze verify` finds nothing wrong in either unit.
+#   - `systemd-analyze verify` finds nothing wrong in either unit;
+#   - the service is Type=notify with NotifyAccess=main (whoisd says READY=1 itself,
+#     from its main process: lib/server/systemd_notifier.h), and SIGHUP reloads it.
 # Usage: check_systemd_units.sh SOURCE_DIR. Exits 77 (CTest SKIP_RETURN_CODE) only when
 # systemd-analyze is not installed (Debian package: systemd).
 set -eu
@@ -51,3 +53,16 @@ if [ -n "$problems" ]; then
   exit 1
 fi
 echo "ok: systemd-analyze verify whoisd.socket whoisd.service"
+
+# The readiness protocol: systemd must wait for READY=1 (Type=notify), take it from the
+# main process only, and reload by SIGHUP (what whoisd answers with RELOADING=1/READY=1).
+# The last assignment of a setting is the one systemd uses.
+setting() { sed -n "s/^$1=//p" "$units/whoisd.service" | tail -n 1; }
+[ "$(setting Type)" = notify ] || { echo "FAIL: whoisd.service: Type=$(setting Type), not notify"; exit 1; }
+[ "$(setting NotifyAccess)" = main ] ||
+  { echo "FAIL: whoisd.service: NotifyAccess=$(setting NotifyAccess), not main"; exit 1; }
+case "$(setting ExecReload)" in
+  *'kill -HUP $MAINPID'*) ;;
+  *) echo "FAIL: whoisd.service: ExecReload=$(setting ExecReload) does not send SIGHUP to \$MAINPID"; exit 1 ;;
+esac
+echo "ok: whoisd.service is Type=notify, NotifyAccess=main, reloaded by SIGHUP"

@@ -157,27 +157,6 @@ TEST_CASE("command-line overrides replace the file's values and are checked", "[
   CHECK_THROWS_WITH(apply_overrides(c, bad_level), Catch::Contains("--log-level"));
 }
 
-TEST_CASE("what a reload cannot change is named", "[config]") {
-  Config a = parse_config("", "a");
-  Config b = parse_config("[server]\nloops = 4\nread_timeout = \"1s\"\n[state]\ndir = \"/x\"\n", "b");
-  CHECK(settings_needing_restart(a, b) == std::vector<std::string>{"server.loops", "state.dir"});
-  CHECK(settings_needing_restart(a, a).empty());
-}
-
-TEST_CASE("a reload keeps every setting that needs a restart as it runs, and takes the rest", "[config]") {
-  Config running = parse_config("", "running");
-  Config wanted = parse_config(
-      "[server]\nlisten = [\"127.0.0.1:4343\"]\nloops = 4\nuser = \"nobody\"\nread_timeout = \"1s\"\n"
-      "[snapshot]\npath = \"/other.sqlite\"\nwatch = true\n[state]\ndir = \"/x\"\nretention = \"2h\"\n"
-      "[metrics]\nlisten = \"127.0.0.1:9999\"\n[limits]\nqueries = 7\n",
-      "wanted");
-  REQUIRE(settings_needing_restart(running, wanted).size() == 8);  // every one of them differs
-  keep_settings_needing_restart(wanted, running);
-  CHECK(settings_needing_restart(running, wanted).empty());
-  CHECK(wanted.server.read_timeout == 1s);  // the live ones are the new file's
-  CHECK(wanted.limits.queries == 7);
-}
-
 TEST_CASE("the documented example parses", "[config]") {
   Config c = load_config_file(std::string(WHOISD_SOURCE_DIR) + "/conf/whoisd.conf");
   CHECK(c.server.listen.size() == 2);

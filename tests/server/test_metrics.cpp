@@ -134,6 +134,7 @@ TEST_CASE("the daemon's families", "[metrics]") {
         "whoisd_proxy_headers_refused_total{reason=\"invalid\"} 0\n", "whoisd_answer_seconds_bucket{le=\"5e-05\"} 0\n",
         "whoisd_answer_seconds_bucket{le=\"1\"} 0\n", "whoisd_answer_seconds_count 0\n",
         "whoisd_snapshot_reloads_total{result=\"ok\"} 0\n", "whoisd_snapshot_reloads_total{result=\"failed\"} 0\n",
+        "whoisd_config_reloads_total{result=\"applied\"} 0\n", "whoisd_config_reloads_total{result=\"refused\"} 0\n",
         "whoisd_snapshot_domains 0\n", "whoisd_snapshot_bytes 0\n", "whoisd_querylog_dropped_total 0\n",
         "whoisd_limiter_sources 0\n", "whoisd_suspensions_active 0\n", "whoisd_admin_actions_total 0\n",
         "whoisd_state_write_errors_total{writer=\"query_log\"} 0\n",
@@ -146,6 +147,8 @@ TEST_CASE("the daemon's families", "[metrics]") {
   m.proxy_refused(ProxyRefusal::untrusted).inc(2);
   m.answer_seconds.observe(0.0003);
   m.set_snapshot(1'000'000 - 3600, 1234, 56789);
+  m.config_reloads_applied.inc();
+  m.config_reloads_refused.inc(2);
   clock.advance(60);
   m.watch_query_log([] { return std::uint64_t{17}; }, [] { return std::uint64_t{3}; }, [] { return std::uint64_t{4}; });
   m.watch_limiter([] { return std::uint64_t{99}; }, [] { return std::uint64_t{7}; });
@@ -156,6 +159,9 @@ TEST_CASE("the daemon's families", "[metrics]") {
   CHECK(text.find("whoisd_answer_seconds_bucket{le=\"0.00025\"} 0\n") != std::string::npos);
   CHECK(text.find("whoisd_answer_seconds_bucket{le=\"0.0005\"} 1\n") != std::string::npos);
   CHECK(text.find("whoisd_snapshot_age_seconds 3660\n") != std::string::npos);
+  CHECK(text.find("whoisd_config_reloads_total{result=\"applied\"} 1\n") != std::string::npos);
+  CHECK(text.find("whoisd_config_reloads_total{result=\"refused\"} 2\n") != std::string::npos);
+  CHECK(text.find("# TYPE whoisd_config_reloads_total counter\n") != std::string::npos);
   CHECK(text.find("whoisd_snapshot_domains 1234\n") != std::string::npos);
   CHECK(text.find("whoisd_snapshot_bytes 56789\n") != std::string::npos);
   CHECK(text.find("whoisd_querylog_backlog 17\n") != std::string::npos);
