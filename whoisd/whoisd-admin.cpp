@@ -40,6 +40,7 @@
 #include "common/duration.h"
 #include "common/escape.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "policy/source_key.h"
 #include "server/config.h"
 #include "state/retention.h"
@@ -517,6 +518,7 @@ int main(int argc, char** argv) {
       "this tool: restart whoisd after an upgrade, then run whoisd-admin.");
   app.require_subcommand(1);
   app.fallthrough();
+  app.set_version_flag("--version", "whoisd-admin " + std::string(whoisd::version()));
   Common c;
   app.add_option("--state-dir", c.state_dir, "The daemon's state directory (holds state.sqlite)");
   app.add_option("--config", c.config_file, "The daemon's configuration file: its [state] dir is used")

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "policy/limiter.h"
 #include "query/query_parser.h"
 #include "render/answer_renderer.h"
@@ -155,7 +156,8 @@ class Daemon {
         .kv("state_dir", config_.state_dir)
         .kv("metrics", metrics_http_ ? ListenAddress{config_.metrics_listen->address, metrics_http_->port()}.to_string()
                                      : std::string("off"))
-        .kv("config", config_.source);
+        .kv("config", config_.source)
+        .kv("version", version());
 
     control_loop();
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/version.h"
 #include "json_lite.h"
 #include "policy/limiter.h"
 #include "state/query_log.h"
@@ -397,4 +398,11 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   Run corrupt = admin_text(dir, {"top"});
   CHECK(corrupt.exit_code == 1);
   CHECK_THAT(corrupt.err, Catch::Contains(path) && Catch::Contains("corrupt"));
+}
+
+TEST_CASE("whoisd-admin --version prints the version whoisd and whoisd-snapshot print", "[state][admin][cli]") {
+  TempDir dir;
+  Run version = admin(dir, {"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out == "whoisd-admin " + std::string(whoisd::version()) + "\n");
 }
