@@ -16,9 +16,9 @@
 // top reads whole hours from query_counts (the writer's per-hour counts, added once a
 // minute) and only the rows of the period's first, partial hour and those the writer
 // has not counted yet (state/query_counts.h). The tool never upgrades the state schema:
-// a version-1 or -2 file (from a whoisd before query_counts, or before the source
-// journal) is refused with a message asking for the daemon's restart, which upgrades
-// it (lib/state/state_db.h).
+// a file of an older version (from a whoisd before query_counts, before the source
+// journal, or before the abuse log's kinds of version 4) is refused with a message
+// asking for the daemon's restart, which upgrades it (lib/state/state_db.h).
 #include <CLI/CLI.hpp>
 #include <pwd.h>
 #include <unistd.h>
@@ -514,7 +514,7 @@ int main(int argc, char** argv) {
   app.footer(
       "lift and suspend are queued in the state database; a running daemon applies them within a second\n"
       "and records them in the abuse log. With no daemon running they are applied at its next start.\n"
-      "A state database of an older schema version (1 or 2) is upgraded by the daemon when it starts, not by\n"
+      "A state database of an older schema version (1 to 3) is upgraded by the daemon when it starts, not by\n"
       "this tool: restart whoisd after an upgrade, then run whoisd-admin.");
   app.require_subcommand(1);
   app.fallthrough();
