@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/log.h"
 #include "common/version.h"
 #include "json_lite.h"
 #include "policy/limiter.h"
@@ -232,9 +233,36 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK_THAT(manual_text.out, Catch::Contains("; suspended by an operator until ") &&
                                     !Catch::Contains("episode 0") && !Catch::Contains("remembered"));
     CHECK_THAT(table.out, Catch::Matches("(.|\\n)*2001:db8:1:2::/64 +- +operator(.|\\n)*"));
+    // A lift of a source that is not suspended: no lift in the abuse log of a
+    // suspension that never was.
     Run text_lift = admin_text(dir, {"lift", "192.0.2.99", "--reason", "check"});
     CHECK(text_lift.exit_code == 0);
-    CHECK_THAT(text_lift.out, Catch::Contains("Queued action") && Catch::Contains("not suspended"));
+    CHECK_THAT(text_lift.out, Catch::Contains("Queued action") && Catch::Contains("not suspended: nothing to lift"));
+    CHECK(sql_int(path, "SELECT count(*) FROM abuse_events WHERE source = '192.0.2.99'") == 0);
+  }
+
+  SECTION("suspend never shortens a suspension in force: the later end is kept, and said") {
+    const auto before = *limiter.inspect(limiter.key_of(ip("192.0.2.1")));  // the limit's 24 h
+    const std::string end = whoisd::log::iso8601_utc(before.suspended_until);
+    Run shorter = admin_text(dir, {"suspend", "192.0.2.1", "--hours", "1", "--reason", "scraping"});
+    CHECK(shorter.exit_code == 0);
+    CHECK_THAT(shorter.out, Catch::Contains("kept: already suspended until " + end +
+                                            " by the limit (episode 1), later than the 1 h asked; to shorten it, "
+                                            "lift it first"));
+    Decision d = limiter.check(ip("192.0.2.1"));
+    CHECK_FALSE(d.manual);
+    CHECK(d.suspended_until == before.suspended_until);
+    Json h = admin_json(dir, {"history", "192.0.2.1"});
+    CHECK_FALSE(h["manual"].b);
+    REQUIRE(h["events"].a.size() == 2);
+    CHECK(h["events"][0]["kind"].s == "suspension_kept");
+    CHECK(h["events"][0]["until"].s == end);
+    CHECK(h["events"][0]["reason"].s == "scraping");
+
+    Json longer = admin_json(dir, {"suspend", "192.0.2.1", "--hours", "48", "--reason", "scraping again"});
+    CHECK_THAT(longer["result"].s, Catch::StartsWith("suspended until ") &&
+                                       Catch::EndsWith(" (it was suspended until " + end + " by the limit (episode 1))"));
+    CHECK(limiter.check(ip("192.0.2.1")).manual);
   }
 
   SECTION("an action the daemon refuses fails, and says why") {
