@@ -4,14 +4,16 @@
 //   history      one source's queries and abuse events
 //   suspensions  suspensions in force (and commands not yet applied)
 //   lift         end a source's suspension
-//   suspend      impose a suspension of N hours
+//   suspend      impose a suspension of N hours (never shortening one in force)
 //   purge        remove query and abuse log rows older than the retention
 //
 // lift and suspend are queued in the admin_actions table; the running daemon applies
-// them within a second and records them, with the reason and the operator, in the
-// abuse log. When no daemon runs, they stay queued and the daemon applies them at its
-// next start, before it answers any query (the stored state is never edited behind
-// the limiter's back). The tool waits briefly and says which of the two happened.
+// them within a second and records what they did, with the reason and the operator,
+// in the abuse log. When no daemon runs, they stay queued and the daemon applies them
+// at its next start, before it answers any query (the stored state is never edited
+// behind the limiter's back). The tool tests the state directory's lock to know which
+// of the two it is: it waits briefly for a running daemon, and says at once when there
+// is none (the exit status tells a script too; main's footer lists them).
 //
 // top reads whole hours from query_counts (the writer's per-hour counts, added once a
 // minute) and only the rows of the period's first, partial hour and those the writer
@@ -43,8 +45,10 @@
 #include "common/version.h"
 #include "policy/source_key.h"
 #include "server/config.h"
+#include "state/admin_action_result.h"
 #include "state/retention.h"
 #include "state/state_db.h"
+#include "state/state_dir_lock.h"
 #include "state/state_reports.h"
 
 namespace {
@@ -434,19 +438,30 @@ void cmd_suspensions(Common& c) {
   }
 }
 
-// Queues lift/suspend, then waits up to `wait` for the daemon to apply it.
+// The exit statuses of whoisd-admin (--help's footer and README.md list them).
+constexpr int kExitDone = 0;
+constexpr int kExitFailed = 1;          // a file or the state database, or the daemon refused the command
+constexpr int kExitUsage = 2;           // the command line
+constexpr int kExitNothingToLift = 3;   // lift: the source was not suspended (nothing recorded)
+constexpr int kExitNotApplied = 4;      // lift/suspend queued, not applied yet
+
+// Queues lift/suspend, then, when a daemon holds the state directory, waits up to
+// `wait` for it to apply the command. With none, it says so at once: the command is
+// applied at the daemon's next start, before any query.
 int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds wait) {
   auto db = c.open(whoisd::StateDb::Mode::read_write);
   action.requested_at = c.clock.now();
   std::int64_t id = whoisd::queue_admin_action(db, action);
+  const whoisd::StateDirHolder daemon = whoisd::state_dir_holder(c.settings.state_dir);
+  using Status = whoisd::StateDirHolder::Status;
   std::string what = action.action == "lift" ? "lift the suspension of " + action.source
                                              : "suspend " + action.source + " for " + std::to_string(action.hours) + " h";
   if (!c.json)
     std::cout << "Queued action " << id << ": " << what << " (reason: " << action.reason << ", operator "
-              << action.operator_name << ").\nA running daemon applies it within a second";
+              << action.operator_name << ").\n";
   auto deadline = std::chrono::steady_clock::now() + wait;
   std::optional<whoisd::AdminAction> applied;
-  while (wait.count() > 0) {
+  while (daemon.status != Status::free) {
     auto row = whoisd::find_admin_action(db, id);
     if (row && row->applied_at) {
       applied = row;
@@ -457,33 +472,47 @@ int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds 
   }
   // The daemon took the command up but would not carry it out (an exempt source, a
   // prefix length it does not key by): a failure for the operator's script too.
-  constexpr std::string_view kRefused = "refused: ";
-  const bool refused = applied && applied->result.rfind(kRefused, 0) == 0;
+  const bool refused = applied && applied->result.rfind(whoisd::kActionRefused, 0) == 0;
+  const bool nothing_to_lift = applied && applied->result == whoisd::kNothingToLift;
+  const int status = !applied ? kExitNotApplied : refused ? kExitFailed : nothing_to_lift ? kExitNothingToLift : kExitDone;
   if (c.json) {
     JsonObject o;
     o.num("id", id).str("action", action.action).str("source", action.source).num("hours", action.hours);
-    o.str("reason", action.reason).str("operator", action.operator_name).boolean("applied", applied.has_value());
+    o.str("reason", action.reason).str("operator", action.operator_name);
+    if (daemon.status == Status::unknown)
+      o.null("daemon_running");
+    else
+      o.boolean("daemon_running", daemon.status == Status::held);
+    o.boolean("applied", applied.has_value());
     if (applied)
       o.str("applied_at", whoisd::log::iso8601_utc(*applied->applied_at)).str("result", applied->result);
     else
       o.null("applied_at").null("result");
     std::cout << o.boolean("refused", refused).done() << "\n";
-    return refused ? 1 : 0;
+    return status;
   }
+  const std::string by = daemon.pid.empty() ? "whoisd" : "whoisd (process " + daemon.pid + ")";
   if (refused) {
-    std::cout << ": the daemon refused it at " << whoisd::log::iso8601_utc(*applied->applied_at) << ".\n";
+    std::cout << "Refused by " << by << " at " << whoisd::log::iso8601_utc(*applied->applied_at) << ".\n";
     std::cerr << "whoisd-admin: " << action.action << " " << action.source << ": "
-              << applied->result.substr(kRefused.size()) << "\n";
-    return 1;
+              << applied->result.substr(whoisd::kActionRefused.size()) << "\n";
+  } else if (applied) {
+    std::cout << "Applied by " << by << " at " << whoisd::log::iso8601_utc(*applied->applied_at) << ": "
+              << applied->result << ".\n";
+    if (nothing_to_lift) std::cerr << "whoisd-admin: lift " << action.source << ": " << applied->result << "\n";
+  } else if (daemon.status == Status::free) {
+    std::cout << "No whoisd holds this state directory (" << c.settings.state_dir
+              << "): queued, applied at its next start, before it answers any query.\n";
+  } else if (daemon.status == Status::held) {
+    std::cout << "Not applied " << (wait.count() > 0 ? "within " + whoisd::format_duration(wait) : "yet (--wait 0s)")
+              << " by the " << by << " that holds this state directory: it stays queued, and the daemon applies it "
+              << "at its next state round (if that is late, its log says why: state_write_failed).\n";
+  } else {
+    std::cout << "Not applied within " << whoisd::format_duration(wait) << "; whether a whoisd runs on this state "
+              << "directory is unknown (" << daemon.error << "): a running one applies it within a second, "
+              << "else it is applied at the daemon's next start.\n";
   }
-  if (applied)
-    std::cout << ": applied at " << whoisd::log::iso8601_utc(*applied->applied_at) << ": " << applied->result << ".\n";
-  else if (wait.count() > 0)
-    std::cout << ", but none applied it within " << whoisd::format_duration(wait)
-              << ": if no daemon is running, it is applied at the daemon's next start, before any query.\n";
-  else
-    std::cout << "; if none is running, at the daemon's next start.\n";
-  return 0;
+  return status;
 }
 
 void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
@@ -513,9 +542,15 @@ int main(int argc, char** argv) {
   CLI::App app{"whoisd-admin: review and act on the whoisd daemon's abuse state and query log"};
   app.footer(
       "lift and suspend are queued in the state database; a running daemon applies them within a second\n"
-      "and records them in the abuse log. With no daemon running they are applied at its next start.\n"
+      "and records them in the abuse log. When no whoisd holds the state directory, the tool says so at once:\n"
+      "they are applied at the daemon's next start. suspend never shortens a suspension in force: one that\n"
+      "ends later is kept, and said (to shorten it, lift it first).\n"
       "A state database of an older schema version (1 to 3) is upgraded by the daemon when it starts, not by\n"
-      "this tool: restart whoisd after an upgrade, then run whoisd-admin.");
+      "this tool: restart whoisd after an upgrade, then run whoisd-admin.\n"
+      "Exit status: 0 done; 1 failed (a file or the state database, or the daemon refused the command: the\n"
+      "message says why); 2 bad command line; 3 lift: the source was not suspended, nothing to lift (nothing\n"
+      "recorded); 4 lift/suspend queued, not applied yet: no whoisd holds the state directory (applied at its\n"
+      "next start), or the running one had not applied it when --wait ran out.");
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", "whoisd-admin " + std::string(whoisd::version()));
@@ -569,7 +604,12 @@ int main(int argc, char** argv) {
   auto* purge = app.add_subcommand("purge", "Remove log rows older than the retention");
   purge->add_option("--retention", retention, "Keep this much (default: [state] retention, or 90d)");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints the message, or --help / --version
+    return code == 0 ? kExitDone : kExitUsage;
+  }
 
   try {
     if (!c.state_dir.empty()) {
@@ -610,13 +650,13 @@ int main(int argc, char** argv) {
     }
   } catch (const UsageError& e) {
     std::cerr << "whoisd-admin: " << e.what() << "\n";
-    return 2;
+    return kExitUsage;
   } catch (const whoisd::StateDbError& e) {
     std::cerr << "whoisd-admin: " << e.what() << "\n";
-    return 1;
+    return kExitFailed;
   } catch (const std::exception& e) {
     std::cerr << "whoisd-admin: " << e.what() << "\n";
-    return 1;
+    return kExitFailed;
   }
-  return 0;
+  return kExitDone;
 }

@@ -1,6 +1,7 @@
 // whoisd-admin, the built binary, run as a subprocess against a state directory that
 // a live limiter and persister (as in the daemon) are using.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "policy/limiter.h"
 #include "state/query_log.h"
 #include "state/state_db.h"
+#include "state/state_dir_lock.h"
 #include "state/state_persister.h"
 #include "state/state_reports.h"
 #include "state_test_util.h"
@@ -120,6 +122,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
   config.queries = 5;
   config.exempt.push_back(*whoisd::Network::parse("203.0.113.0/24"));
   Limiter limiter(config, clock);
+  whoisd::StateDirLock daemon_lock(dir.path());  // as the daemon holds it: the tool sees a daemon running
   StatePersister persister(path, limiter, clock, {.interval = 200ms});
   persister.load();
   persister.start();
@@ -210,6 +213,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
 
     Json suspend = admin_json(dir, {"suspend", "2001:db8:1:2::5", "--hours", "3", "--reason", "scraping"});
     CHECK(suspend["applied"].b);
+    CHECK(suspend["daemon_running"].b);
     CHECK(suspend["source"].s == "2001:db8:1:2::/64");
     Decision d = limiter.check(ip("2001:db8:1:2:abcd::1"));
     CHECK(d.verdict == Decision::Verdict::suspended);
@@ -233,11 +237,12 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK_THAT(manual_text.out, Catch::Contains("; suspended by an operator until ") &&
                                     !Catch::Contains("episode 0") && !Catch::Contains("remembered"));
     CHECK_THAT(table.out, Catch::Matches("(.|\\n)*2001:db8:1:2::/64 +- +operator(.|\\n)*"));
-    // A lift of a source that is not suspended: no lift in the abuse log of a
-    // suspension that never was.
+    // A lift of a source that is not suspended: said, a status of its own, and no
+    // lift in the abuse log of a suspension that never was.
     Run text_lift = admin_text(dir, {"lift", "192.0.2.99", "--reason", "check"});
-    CHECK(text_lift.exit_code == 0);
+    CHECK(text_lift.exit_code == 3);
     CHECK_THAT(text_lift.out, Catch::Contains("Queued action") && Catch::Contains("not suspended: nothing to lift"));
+    CHECK_THAT(text_lift.err, Catch::Contains("192.0.2.99: not suspended: nothing to lift"));
     CHECK(sql_int(path, "SELECT count(*) FROM abuse_events WHERE source = '192.0.2.99'") == 0);
   }
 
@@ -325,7 +330,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run bare_number = admin_text(dir, {"purge", "--retention", "90"});
     CHECK(bare_number.exit_code == 2);
     Run no_hours = admin_text(dir, {"suspend", "192.0.2.1", "--reason", "x"});
-    CHECK(no_hours.exit_code != 0);
+    CHECK(no_hours.exit_code == 2);  // CLI11's own errors are a bad command line too
     Run bad_hours = admin_text(dir, {"suspend", "192.0.2.1", "--hours", "5x", "--reason", "x"});
     CHECK(bad_hours.exit_code == 2);
     CHECK_THAT(bad_hours.err, Catch::Contains("'5x' is not a whole number of hours"));
@@ -372,14 +377,33 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   CHECK_THAT(nowhere.err, Catch::Contains("--state-dir") && Catch::Contains("--config"));
 
   StateDb::open(path, StateDb::Mode::create);
-  Json lift = admin_json(dir, {"lift", "192.0.2.1", "--reason", "while down", "--wait", "300ms"});
-  CHECK_FALSE(lift["applied"].b);
+  // No process holds the state directory's lock: said at once, not after --wait.
+  auto t0 = std::chrono::steady_clock::now();
+  Run lift = admin(dir, {"--state-dir", dir.path(), "--json", "lift", "192.0.2.1", "--reason", "while down",
+                         "--wait", "10s"});
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  CHECK(lift.exit_code == 4);
+  Json lift_json = parse_json(lift.out);
+  CHECK_FALSE(lift_json["applied"].b);
+  CHECK_FALSE(lift_json["daemon_running"].b);
   Json s = admin_json(dir, {"suspensions"});
   REQUIRE(s["pending_actions"].a.size() == 1);
   CHECK(s["pending_actions"][0]["action"].s == "lift");
-  Run text = admin_text(dir, {"suspend", "192.0.2.2", "--hours", "1", "--reason", "x", "--wait", "200ms"});
-  CHECK(text.exit_code == 0);
-  CHECK_THAT(text.out, Catch::Contains("next start"));
+  t0 = std::chrono::steady_clock::now();
+  Run text = admin_text(dir, {"suspend", "192.0.2.2", "--hours", "1", "--reason", "x", "--wait", "10s"});
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  CHECK(text.exit_code == 4);
+  CHECK_THAT(text.out, Catch::Contains("No whoisd holds this state directory (" + dir.path() +
+                                       "): queued, applied at its next start"));
+  {
+    // A daemon holds it but does not apply the command (here: no state writer runs).
+    whoisd::StateDirLock daemon_lock(dir.path());
+    Run late = admin_text(dir, {"lift", "192.0.2.3", "--reason", "x", "--wait", "300ms"});
+    CHECK(late.exit_code == 4);
+    CHECK_THAT(late.out, Catch::Contains("Not applied within 300ms by the whoisd (process " +
+                                         std::to_string(getpid()) + ") that holds this state directory"));
+  }
+  CHECK(sql_int(path, "SELECT count(*) FROM admin_actions WHERE applied_at IS NULL") == 3);
 
   // --config: [state] dir and [limits] ipv6_prefix from the daemon's file.
   std::string conf = dir.file("whoisd.conf");
