@@ -1,6 +1,6 @@
 // whoisd-admin: the operators' tool (SPEC §6, issue 3). It works on the daemon's own
 // state database (state.sqlite in the [state] directory):
-//   top          sources with most queries over a period, by outcome
+//   top          sources with most queries over a period (as the limiter counts them), by outcome
 //   history      one source's queries and abuse events
 //   suspensions  suspensions in force (and commands not yet applied)
 //   lift         end a source's suspension
@@ -46,6 +46,7 @@
 #include "policy/source_key.h"
 #include "server/config.h"
 #include "state/admin_action_result.h"
+#include "state/query_log.h"
 #include "state/retention.h"
 #include "state/state_db.h"
 #include "state/state_dir_lock.h"
@@ -145,6 +146,25 @@ std::string iso_us(std::int64_t us) {
   char frac[16];
   std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us - s * 1'000'000));
   return text.substr(0, text.size() - 1) + frac + "Z";
+}
+
+// The rows by outcome, those of the queries the limiter counts (what QUERIES adds up)
+// first, then the others: "found 4, no_match 2; not counted: limit_crossed 1, timeout 2".
+std::string outcome_breakdown(const std::vector<std::pair<std::string, std::int64_t>>& outcomes) {
+  std::string counted, other;
+  for (const auto& [word, n] : outcomes) {
+    const auto known = whoisd::parse_query_outcome(word);
+    std::string& into = known && whoisd::counted_by_limiter(*known) ? counted : other;
+    into += (into.empty() ? "" : ", ") + word + " " + std::to_string(n);
+  }
+  if (other.empty()) return counted;
+  return counted + (counted.empty() ? "" : "; ") + "not counted: " + other;
+}
+
+std::string json_counts(const std::vector<std::pair<std::string, std::int64_t>>& outcomes) {
+  JsonObject o;
+  for (const auto& [word, n] : outcomes) o.num(word, n);
+  return o.done();
 }
 
 std::string remaining(std::int64_t seconds) {
@@ -276,12 +296,11 @@ void cmd_top(Common& c, const std::string& since_text, std::size_t limit) {
   if (c.json) {
     std::vector<std::string> items;
     for (const auto& t : top) {
-      JsonObject outcomes;
-      for (const auto& [word, n] : t.outcomes) outcomes.num(word, n);
       items.push_back(JsonObject()
                           .str("source", t.source)
                           .num("queries", t.queries)
-                          .raw("outcomes", outcomes.done())
+                          .num("not_counted", t.not_counted)
+                          .raw("outcomes", json_counts(t.outcomes))
                           .str("first", iso_us(t.first_us))
                           .str("last", iso_us(t.last_us))
                           .done());
@@ -293,14 +312,12 @@ void cmd_top(Common& c, const std::string& since_text, std::size_t limit) {
               << "\n";
     return;
   }
-  std::cout << "Sources with most queries since " << whoisd::log::iso8601_utc(start) << " ("
-            << since_text << "):\n";
+  std::cout << "Sources with most queries since " << whoisd::log::iso8601_utc(start) << " (" << since_text
+            << "), as the limit counts them (refusals and timeouts not counted):\n";
   std::vector<std::vector<std::string>> rows;
-  for (const auto& t : top) {
-    std::string outcomes;
-    for (const auto& [word, n] : t.outcomes) outcomes += (outcomes.empty() ? "" : ", ") + word + " " + std::to_string(n);
-    rows.push_back({t.source, std::to_string(t.queries), outcomes, iso_us(t.last_us).substr(0, 19) + "Z"});
-  }
+  for (const auto& t : top)
+    rows.push_back({t.source, std::to_string(t.queries), outcome_breakdown(t.outcomes),
+                    iso_us(t.last_us).substr(0, 19) + "Z"});
   if (rows.empty())
     std::cout << "(no queries logged in this period)\n";
   else
@@ -342,14 +359,17 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
       o.null("suspended_until").boolean("manual", false);
     std::cout << o.num("episodes", h.episodes)
                      .num("queries_total", h.queries_total)
+                     .num("not_counted", h.rows_total - h.queries_total)
+                     .raw("outcomes", json_counts(h.outcomes))
                      .raw("queries", json_array(queries))
                      .raw("events", json_array(events))
                      .done()
               << "\n";
     return;
   }
-  std::cout << "Source " << source << " since " << whoisd::log::iso8601_utc(start) << ": "
-            << h.queries_total << " queries";
+  std::cout << "Source " << source << " since " << whoisd::log::iso8601_utc(start) << ": " << h.queries_total
+            << " queries as the limit counts them";
+  if (!h.outcomes.empty()) std::cout << " (" << outcome_breakdown(h.outcomes) << ")";
   if (h.suspended_until && h.manual) {
     std::cout << "; suspended by an operator until " << whoisd::log::iso8601_utc(*h.suspended_until);
     if (h.episodes) std::cout << ", " << h.episodes << " episode(s) remembered";
@@ -369,9 +389,9 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
                       e.reason});
     print_table({"TIME", "EVENT", "EPISODE", "UNTIL", "OPERATOR", "REASON"}, rows);
   }
-  std::cout << "\nQueries (newest first";
-  if (h.queries_total > static_cast<std::int64_t>(h.queries.size()))
-    std::cout << ", " << h.queries.size() << " of " << h.queries_total << "; --limit for more";
+  std::cout << "\nQuery log (newest first";
+  if (h.rows_total > static_cast<std::int64_t>(h.queries.size()))
+    std::cout << ", " << h.queries.size() << " of " << h.rows_total << " rows; --limit for more";
   std::cout << "):\n";
   if (h.queries.empty()) {
     std::cout << "(none)\n";
@@ -564,13 +584,19 @@ int main(int argc, char** argv) {
 
   std::string since = "24h";
   std::size_t limit = 20;
-  auto* top = app.add_subcommand("top", "Sources with most queries in a period, by outcome");
+  auto* top = app.add_subcommand("top", "Sources with most queries in a period (as the limit counts them), by outcome");
+  top->footer(
+      "QUERIES counts what the limit counts: the queries answered (found, no_match, invalid, help) and those\n"
+      "whose answer failed (error). OUTCOMES lists them, then, as not counted, the refusals (limit_crossed,\n"
+      "suspended, too_many_connections) and the timeouts (connected, sent no line).\n" +
+      top->get_footer());
   top->add_option("--since", since, "Period back from now (24h, 7d, ...)")->capture_default_str();
   top->add_option("--limit", limit, "How many sources")->capture_default_str()->check(CLI::Range(1, 1'000'000));
 
   std::string source, history_since = "7d";
   std::size_t history_limit = 50;
-  auto* history = app.add_subcommand("history", "One source's queries and abuse events");
+  auto* history = app.add_subcommand(
+      "history", "One source's query log rows and abuse events; its queries counted as the limit counts them");
   history->add_option("SOURCE", source, "IPv4 address, IPv6 address (its /64) or IPv6 /64 prefix")->required();
   history->add_option("--since", history_since, "Period back from now")->capture_default_str();
   history->add_option("--limit", history_limit, "Most recent queries and events shown")

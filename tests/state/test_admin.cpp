@@ -138,18 +138,24 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
       log.record(logged("2001:db8:1:2::99", "açores.pt", QueryOutcome::found, now_us - 40'000'000 + i));
     log.record(logged("198.51.100.3", "x.pt", QueryOutcome::invalid, now_us - 30'000'000));
     log.record(logged("198.51.100.3", "old.pt", QueryOutcome::found, now_us - 3 * 86'400'000'000LL));
+    // Connections the limiter never counted: no line in time, and refused at accept.
+    for (int i = 0; i < 3; ++i) log.record(logged("198.51.100.3", "", QueryOutcome::timeout, now_us - 20'000'000 + i));
+    log.record(logged("198.51.100.3", "", QueryOutcome::too_many_connections, now_us - 19'000'000));
     log.stop();
-    REQUIRE(log.counters().written == 12);
+    REQUIRE(log.counters().written == 16);
   }
   for (int i = 0; i < 6; ++i) limiter.check(ip("192.0.2.1"));  // crosses: episode 1
   REQUIRE(limiter.check(ip("192.0.2.1")).verdict == Decision::Verdict::suspended);
   REQUIRE(stored_suspension(path, "192.0.2.1", clock.now()));
 
   SECTION("top") {
+    // QUERIES is what the limiter counts: not the query that crossed the limit, nor
+    // 198.51.100.3's timeouts and refused connection (which would put it second).
     Json top = admin_json(dir, {"top", "--since", "1h", "--limit", "2"});
     REQUIRE(top["sources"].a.size() == 2);
     CHECK(top["sources"][0]["source"].s == "192.0.2.1");
-    CHECK(top["sources"][0]["queries"].integer() == 7);
+    CHECK(top["sources"][0]["queries"].integer() == 6);
+    CHECK(top["sources"][0]["not_counted"].integer() == 1);
     CHECK(top["sources"][0]["outcomes"]["found"].integer() == 4);
     CHECK(top["sources"][0]["outcomes"]["no_match"].integer() == 2);
     CHECK(top["sources"][0]["outcomes"]["limit_crossed"].integer() == 1);
@@ -158,18 +164,26 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     // The period matters: 198.51.100.3's old query is outside 1h, inside 7d.
     Json week = admin_json(dir, {"top", "--since", "7d"});
     REQUIRE(week["sources"].a.size() == 3);
+    CHECK(week["sources"][2]["source"].s == "198.51.100.3");
     CHECK(week["sources"][2]["queries"].integer() == 2);
+    CHECK(week["sources"][2]["not_counted"].integer() == 4);
+    CHECK(week["sources"][2]["outcomes"]["timeout"].integer() == 3);
+    CHECK(week["sources"][2]["outcomes"]["too_many_connections"].integer() == 1);
 
     Run table = admin_text(dir, {"top", "--since", "1h"});
     CHECK(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("SOURCE") && Catch::Contains("QUERIES") &&
-                              Catch::Contains("found 4, no_match 2, limit_crossed 1"));
+                              Catch::Contains("found 4, no_match 2; not counted: limit_crossed 1") &&
+                              Catch::Contains("invalid 1; not counted: timeout 3, too_many_connections 1"));
   }
 
   SECTION("history") {
     Json h = admin_json(dir, {"history", "192.0.2.1"});
     CHECK(h["source"].s == "192.0.2.1");
-    CHECK(h["queries_total"].integer() == 7);
+    CHECK(h["queries_total"].integer() == 6);  // as the limiter counts them: not the one that crossed it
+    CHECK(h["not_counted"].integer() == 1);
+    CHECK(h["outcomes"]["limit_crossed"].integer() == 1);
+    CHECK(h["queries"].a.size() == 7);  // every row of the log
     CHECK(h["queries"][0]["outcome"].s == "limit_crossed");  // newest first
     CHECK(h["queries"][0]["proxy_peer"].type == Json::Type::null);
     CHECK(h["episodes"].integer() == 1);
@@ -178,6 +192,9 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     REQUIRE(h["events"].a.size() == 1);
     CHECK(h["events"][0]["kind"].s == "suspension_started");
     CHECK(h["events"][0]["episode"].integer() == 1);
+    Json timeouts = admin_json(dir, {"history", "198.51.100.3"});
+    CHECK(timeouts["queries_total"].integer() == 2);
+    CHECK(timeouts["not_counted"].integer() == 4);
 
     // Any address of the /64 names the /64.
     Json v6 = admin_json(dir, {"history", "2001:db8:1:2:ffff::1", "--limit", "2"});
@@ -191,7 +208,9 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run table = admin_text(dir, {"history", "192.0.2.1"});
     CHECK(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("suspension_started") && Catch::Contains("exemplo.pt") &&
-                              Catch::Contains("suspended until"));
+                              Catch::Contains("suspended until") &&
+                              Catch::Contains(": 6 queries as the limit counts them (found 4, no_match 2; not "
+                                              "counted: limit_crossed 1)"));
   }
 
   SECTION("suspensions, lift and suspend reach the running limiter") {
@@ -311,7 +330,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
   SECTION("purge") {
     Json purged = admin_json(dir, {"purge", "--retention", "1d"});
     CHECK(purged["query_log"].integer() == 1);
-    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 11);
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 15);
     Run again = admin_text(dir, {"purge"});
     CHECK(again.exit_code == 0);
     CHECK_THAT(again.out, Catch::Contains("Purged rows older than") && Catch::Contains("90d"));
