@@ -112,6 +112,14 @@ class JsonObject {
   std::string text_ = "{";
 };
 
+// What is not there is null, never "": a script tests one thing for "none".
+JsonObject& optional_str(JsonObject& o, std::string_view key, std::string_view value) {
+  return value.empty() ? o.null(key) : o.str(key, value);
+}
+JsonObject& optional_time(JsonObject& o, std::string_view key, whoisd::UnixSeconds time) {
+  return time ? o.str(key, whoisd::log::iso8601_utc(time)) : o.null(key);
+}
+
 std::string json_array(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
@@ -336,21 +344,15 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
     for (const auto& q : h.queries) {
       JsonObject o;
       o.str("time", iso_us(q.time_us)).num("time_us", q.time_us).str("client", q.client);
-      if (q.proxy_peer.empty())
-        o.null("proxy_peer");
-      else
-        o.str("proxy_peer", q.proxy_peer);
+      optional_str(o, "proxy_peer", q.proxy_peer);
       queries.push_back(o.str("query", q.query).str("outcome", q.outcome).num("answer_us", q.answer_us).done());
     }
-    for (const auto& e : h.events)
-      events.push_back(JsonObject()
-                           .str("time", whoisd::log::iso8601_utc(e.time))
-                           .str("kind", e.kind)
-                           .num("episode", e.episode)
-                           .str("until", e.until ? whoisd::log::iso8601_utc(e.until) : "")
-                           .str("reason", e.reason)
-                           .str("operator", e.operator_name)
-                           .done());
+    for (const auto& e : h.events) {
+      JsonObject o;
+      o.str("time", whoisd::log::iso8601_utc(e.time)).str("kind", e.kind).num("episode", e.episode);
+      optional_time(o, "until", e.until).str("reason", e.reason);
+      events.push_back(optional_str(o, "operator", e.operator_name).done());
+    }
     JsonObject o;
     o.str("source", source).str("since", whoisd::log::iso8601_utc(start));
     if (h.suspended_until)
@@ -411,15 +413,14 @@ void cmd_suspensions(Common& c) {
   auto pending = whoisd::pending_admin_actions(db);
   if (c.json) {
     std::vector<std::string> items, queued;
-    for (const auto& s : active)
-      items.push_back(JsonObject()
-                          .str("source", s.source)
-                          .num("episode", s.episodes)
-                          .boolean("manual", s.manual)
-                          .str("since", s.since ? whoisd::log::iso8601_utc(s.since) : "")
-                          .str("until", whoisd::log::iso8601_utc(s.until))
-                          .num("remaining_seconds", s.until - now)
-                          .done());
+    for (const auto& s : active) {
+      JsonObject o;
+      o.str("source", s.source).num("episode", s.episodes).boolean("manual", s.manual);
+      optional_time(o, "since", s.since).str("until", whoisd::log::iso8601_utc(s.until));
+      o.num("remaining_seconds", s.until - now);
+      optional_str(o, "reason", s.reason.value_or(""));
+      items.push_back(optional_str(o, "operator", s.operator_name).done());
+    }
     for (const auto& a : pending)
       queued.push_back(JsonObject()
                            .num("id", a.id)
@@ -445,8 +446,9 @@ void cmd_suspensions(Common& c) {
     for (const auto& s : active)
       rows.push_back({s.source, s.episodes ? std::to_string(s.episodes) : "-", s.manual ? "operator" : "limit",
                       s.since ? whoisd::log::iso8601_utc(s.since) : "-", whoisd::log::iso8601_utc(s.until),
-                      remaining(s.until - now)});
-    print_table({"SOURCE", "EPISODE", "BY", "SINCE", "UNTIL", "REMAINING"}, rows);
+                      remaining(s.until - now), s.operator_name.empty() ? "-" : s.operator_name,
+                      s.reason ? *s.reason : "- (its start is no longer in the abuse log)"});
+    print_table({"SOURCE", "EPISODE", "BY", "SINCE", "UNTIL", "REMAINING", "OPERATOR", "REASON"}, rows);
   }
   if (!pending.empty()) {
     std::cout << "\nQueued for the daemon (not applied yet):\n";

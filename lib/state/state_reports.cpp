@@ -269,13 +269,28 @@ SourceHistory source_history(StateDb& db, const std::string& source, std::int64_
 
 std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now) {
   std::vector<StoredSuspension> out;
+  // The reason is the abuse event that started the suspension in force: the last one
+  // of the source to start or impose a suspension ending then (the limit's and an
+  // operator's are written in the round that stores the suspension).
   SqliteStatement select(db,
-                         "SELECT source, episodes, last_episode, suspended_until, flags FROM source_state "
-                         "WHERE suspended_until > ? ORDER BY suspended_until, source");
+                         "SELECT s.source, s.episodes, s.last_episode, s.suspended_until, s.flags, e.id, e.reason, "
+                         "e.operator FROM source_state s LEFT JOIN abuse_events e ON e.id = "
+                         "(SELECT id FROM abuse_events WHERE source = s.source AND until = s.suspended_until AND "
+                         "kind IN ('suspension_started', 'suspension_imposed') ORDER BY time DESC, id DESC LIMIT 1) "
+                         "WHERE s.suspended_until > ? ORDER BY s.suspended_until, s.source");
   select.bind(1, now);
-  while (select.step())
-    out.push_back({select.text(0), select.int64(1), select.int64(2), select.int64(3), 
-                   (select.int64(4) & SourceState::kManualSuspension) != 0});
+  while (select.step()) {
+    StoredSuspension& s = out.emplace_back();
+    s.source = select.text(0);
+    s.episodes = select.int64(1);
+    s.since = select.int64(2);
+    s.until = select.int64(3);
+    s.manual = (select.int64(4) & SourceState::kManualSuspension) != 0;
+    if (!select.is_null(5)) {
+      s.reason = select.text(6);
+      s.operator_name = select.text(7);
+    }
+  }
   return out;
 }
 

@@ -56,6 +56,11 @@ struct StoredSuspension {
   UnixSeconds since = 0;  // when the last suspension started
   UnixSeconds until = 0;
   bool manual = false;
+  // From the abuse event that started it: the operator's reason, or the limit's
+  // ("limit of 1000 queries crossed"). nullopt when the abuse log no longer holds that
+  // event (purged after the retention, for a suspension longer than it).
+  std::optional<std::string> reason;
+  std::string operator_name;  // "" for the limit's
 };
 // Suspensions in force at `now`, ending soonest first.
 std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now);

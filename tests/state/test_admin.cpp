@@ -192,6 +192,8 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     REQUIRE(h["events"].a.size() == 1);
     CHECK(h["events"][0]["kind"].s == "suspension_started");
     CHECK(h["events"][0]["episode"].integer() == 1);
+    CHECK(h["events"][0]["until"].type == Json::Type::string);
+    CHECK(h["events"][0]["operator"].type == Json::Type::null);  // the limit's: no operator, null as elsewhere
     Json timeouts = admin_json(dir, {"history", "198.51.100.3"});
     CHECK(timeouts["queries_total"].integer() == 2);
     CHECK(timeouts["not_counted"].integer() == 4);
@@ -220,6 +222,8 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK(s["suspensions"][0]["episode"].integer() == 1);
     CHECK_FALSE(s["suspensions"][0]["manual"].b);
     CHECK(s["suspensions"][0]["remaining_seconds"].integer() > 23 * 3600);
+    CHECK(s["suspensions"][0]["reason"].s == "limit of 5 queries crossed");
+    CHECK(s["suspensions"][0]["operator"].type == Json::Type::null);
     CHECK(s["pending_actions"].a.empty());
 
     auto t0 = std::chrono::steady_clock::now();
@@ -230,7 +234,8 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK_THAT(lift["result"].s, Catch::StartsWith("lifted (was suspended until"));
     CHECK(limiter.inspect(limiter.key_of(ip("192.0.2.1")))->suspended_until <= clock.now());
 
-    Json suspend = admin_json(dir, {"suspend", "2001:db8:1:2::5", "--hours", "3", "--reason", "scraping"});
+    Json suspend = admin_json(dir, {"suspend", "2001:db8:1:2::5", "--hours", "3", "--reason", "scraping",
+                                    "--operator", "rui"});
     CHECK(suspend["applied"].b);
     CHECK(suspend["daemon_running"].b);
     CHECK(suspend["source"].s == "2001:db8:1:2::/64");
@@ -242,7 +247,12 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run table = admin_text(dir, {"suspensions"});
     CHECK(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("2001:db8:1:2::/64") && Catch::Contains("operator") &&
-                              Catch::Contains("REMAINING"));
+                              Catch::Contains("REMAINING") && Catch::Contains("REASON"));
+    CHECK_THAT(table.out, Catch::Matches("(.|\\n)* rui +scraping\\n(.|\\n)*"));
+    Json reasons = admin_json(dir, {"suspensions"});
+    REQUIRE(reasons["suspensions"].a.size() == 1);
+    CHECK(reasons["suspensions"][0]["reason"].s == "scraping");
+    CHECK(reasons["suspensions"][0]["operator"].s == "rui");
     CHECK_THAT(table.out, !Catch::Contains("192.0.2.1"));
 
     Run history = admin_text(dir, {"history", "192.0.2.1"});
@@ -282,11 +292,16 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK(h["events"][0]["kind"].s == "suspension_kept");
     CHECK(h["events"][0]["until"].s == end);
     CHECK(h["events"][0]["reason"].s == "scraping");
+    Json s = admin_json(dir, {"suspensions"});
+    REQUIRE(s["suspensions"].a.size() == 1);
+    CHECK(s["suspensions"][0]["reason"].s == "limit of 5 queries crossed");  // still the limit's
 
     Json longer = admin_json(dir, {"suspend", "192.0.2.1", "--hours", "48", "--reason", "scraping again"});
     CHECK_THAT(longer["result"].s, Catch::StartsWith("suspended until ") &&
                                        Catch::EndsWith(" (it was suspended until " + end + " by the limit (episode 1))"));
     CHECK(limiter.check(ip("192.0.2.1")).manual);
+    s = admin_json(dir, {"suspensions"});
+    CHECK(s["suspensions"][0]["reason"].s == "scraping again");
   }
 
   SECTION("an action the daemon refuses fails, and says why") {
@@ -324,7 +339,9 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK(r.out.find('\xff') == std::string::npos);
     CHECK(r.out.find('\x01') == std::string::npos);
     CHECK_THAT(r.out, Catch::Contains(R"("bad\n\ufffd\u0001")") && Catch::Contains("\"\xc3\xa7\\ufffd\""));
-    CHECK(parse_json(r.out)["source"].s == "192.0.2.1");
+    Json h = parse_json(r.out);
+    CHECK(h["source"].s == "192.0.2.1");
+    CHECK(h["events"][0]["until"].type == Json::Type::null);  // no end: null, as everywhere, never ""
   }
 
   SECTION("purge") {
