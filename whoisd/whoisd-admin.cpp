@@ -276,6 +276,32 @@ Settings settings_from_config(const std::string& file) {
   return s;
 }
 
+// The configuration file the daemon's unit runs with (systemd/whoisd.service, and
+// where `cmake --install` puts the example): read when the command line names
+// neither a file nor a directory, as an operator on the daemon's host expects.
+constexpr const char* kDefaultConfig = "/etc/whoisd/whoisd.conf";
+
+// --state-dir, else --config's [state] dir, else kDefaultConfig's; the other settings
+// from the file when there is one.
+Settings settings_from_command_line(const std::string& state_dir, const std::string& config_file) {
+  if (!state_dir.empty()) {
+    Settings s;
+    if (!config_file.empty()) s = settings_from_config(config_file);  // the directory from the command line
+    s.state_dir = state_dir;
+    return s;
+  }
+  if (!config_file.empty()) return settings_from_config(config_file);
+  std::error_code ec;
+  const auto status = std::filesystem::status(kDefaultConfig, ec);
+  if (status.type() == std::filesystem::file_type::not_found)
+    throw UsageError(std::string("say where the state is: --state-dir DIR or --config FILE (without them ") +
+                     kDefaultConfig + " is read, and it does not exist)");
+  if (ec)
+    throw UsageError(std::string("say where the state is: --state-dir DIR or --config FILE (without them ") +
+                     kDefaultConfig + " is read, and it cannot be examined: " + ec.message() + ")");
+  return settings_from_config(kDefaultConfig);
+}
+
 // ---- commands ---------------------------------------------------------------
 
 struct Common {
@@ -563,6 +589,8 @@ void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
 int main(int argc, char** argv) {
   CLI::App app{"whoisd-admin: review and act on the whoisd daemon's abuse state and query log"};
   app.footer(
+      std::string("Without --state-dir and --config, the state directory is [state] dir of ") + kDefaultConfig +
+      ".\n"
       "lift and suspend are queued in the state database; a running daemon applies them within a second\n"
       "and records them in the abuse log. When no whoisd holds the state directory, the tool says so at once:\n"
       "they are applied at the daemon's next start. suspend never shortens a suspension in force: one that\n"
@@ -640,18 +668,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (!c.state_dir.empty()) {
-      c.settings.state_dir = c.state_dir;
-      if (!c.config_file.empty()) {  // the directory from the command line, the rest from the file
-        Settings from_file = settings_from_config(c.config_file);
-        c.settings.ipv6_prefix = from_file.ipv6_prefix;
-        c.settings.retention = from_file.retention;
-      }
-    } else if (!c.config_file.empty()) {
-      c.settings = settings_from_config(c.config_file);
-    } else {
-      throw UsageError("say where the state is: --state-dir DIR or --config FILE");
-    }
+    c.settings = settings_from_command_line(c.state_dir, c.config_file);
     if (c.ipv6_prefix) c.settings.ipv6_prefix = c.ipv6_prefix;
 
     if (top->parsed()) {

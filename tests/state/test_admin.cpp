@@ -6,7 +6,9 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -53,9 +55,12 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
-Run admin(const TempDir& dir, const std::vector<std::string>& args) {
-  std::string cmd = quote(std::string(WHOISD_BINARY_DIR) + "/whoisd/whoisd-admin");
-  for (const auto& a : args) cmd += " " + quote(a);
+const std::string kAdmin = std::string(WHOISD_BINARY_DIR) + "/whoisd/whoisd-admin";
+
+// Runs `argv` (no shell between), its standard output and error collected apart.
+Run run(const TempDir& dir, const std::vector<std::string>& argv) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + quote(a);
   std::string err_file = dir.file("admin.stderr");
   cmd += " 2>" + quote(err_file);
   Run r;
@@ -70,6 +75,33 @@ Run admin(const TempDir& dir, const std::vector<std::string>& args) {
   std::stringstream ss;
   ss << err.rdbuf();
   r.err = ss.str();
+  return r;
+}
+
+Run admin(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), kAdmin);
+  return run(dir, args);
+}
+
+// whoisd-admin with /etc/whoisd/whoisd.conf holding `config` (absent when empty), in a
+// private mount namespace whose /etc is an overlay of the real one: nothing outside
+// it sees the file. nullopt where that cannot be made (not root, no overlayfs).
+std::optional<Run> admin_with_etc_config(const TempDir& dir, const std::string& config, std::vector<std::string> args) {
+  if (run(dir, {"unshare", "--mount", "--propagation", "private", "true"}).exit_code != 0) return std::nullopt;
+  const std::string overlay = dir.file("etc-overlay");
+  std::filesystem::create_directories(overlay);
+  const char* script =
+      "mount -t tmpfs tmpfs \"$1\" || exit 77\n"
+      "mkdir \"$1/upper\" \"$1/work\" || exit 77\n"
+      "mount -t overlay overlay -o \"lowerdir=/etc,upperdir=$1/upper,workdir=$1/work\" /etc || exit 77\n"
+      "mkdir -p /etc/whoisd && rm -f /etc/whoisd/whoisd.conf || exit 77\n"
+      "if [ -n \"$2\" ]; then printf '%s' \"$2\" > /etc/whoisd/whoisd.conf || exit 77; fi\n"
+      "shift 2\n"
+      "exec \"$@\"\n";
+  args.insert(args.begin(), {"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", overlay,
+                             config, kAdmin});
+  Run r = run(dir, args);
+  if (r.exit_code == 77) return std::nullopt;
   return r;
 }
 
@@ -408,9 +440,11 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   CHECK(not_a_dir.exit_code == 1);
   CHECK_THAT(not_a_dir.err, Catch::Contains(path + ".file: not a directory"));
 
-  Run nowhere = admin(dir, {"top"});
-  CHECK(nowhere.exit_code == 2);
-  CHECK_THAT(nowhere.err, Catch::Contains("--state-dir") && Catch::Contains("--config"));
+  if (access("/etc/whoisd/whoisd.conf", F_OK) != 0) {  // else it is read (the next test case)
+    Run nowhere = admin(dir, {"top"});
+    CHECK(nowhere.exit_code == 2);
+    CHECK_THAT(nowhere.err, Catch::Contains("--state-dir") && Catch::Contains("--config"));
+  }
 
   StateDb::open(path, StateDb::Mode::create);
   // No process holds the state directory's lock: said at once, not after --wait.
@@ -493,4 +527,35 @@ TEST_CASE("whoisd-admin --version prints the version whoisd and whoisd-snapshot 
   Run version = admin(dir, {"--version"});
   CHECK(version.exit_code == 0);
   CHECK(version.out == "whoisd-admin " + std::string(whoisd::version()) + "\n");
+}
+
+TEST_CASE("whoisd-admin with neither --config nor --state-dir reads /etc/whoisd/whoisd.conf", "[state][admin][cli]") {
+  TempDir dir;
+  StateDb::open(whoisd::state_db_path(dir.path()), StateDb::Mode::create);
+  std::optional<Run> absent = admin_with_etc_config(dir, "", {"top"});
+  if (!absent) {
+    WARN("skipped: no private mount namespace with an overlay of /etc here (needs root)");
+    return;
+  }
+  CHECK(absent->exit_code == 2);
+  CHECK_THAT(absent->err, Catch::Contains("--state-dir DIR or --config FILE") &&
+                              Catch::Contains("/etc/whoisd/whoisd.conf is read, and it does not exist"));
+
+  // Its [state] dir and [limits] ipv6_prefix are used, as with --config.
+  const std::string config = "[state]\ndir = \"" + dir.path() + "\"\n[limits]\nipv6_prefix = 48\n";
+  std::optional<Run> read = admin_with_etc_config(dir, config, {"--json", "history", "2001:db8:1:2::5"});
+  REQUIRE(read);
+  INFO("stderr: " << read->err);
+  CHECK(read->exit_code == 0);
+  CHECK(parse_json(read->out)["source"].s == "2001:db8:1::/48");
+  // The command line still wins.
+  std::optional<Run> given = admin_with_etc_config(dir, config, {"--state-dir", dir.path(), "--json", "history",
+                                                                 "2001:db8:1:2::5"});
+  REQUIRE(given);
+  CHECK(parse_json(given->out)["source"].s == "2001:db8:1:2::/64");
+  // A broken one is named.
+  std::optional<Run> broken = admin_with_etc_config(dir, "[state\n", {"top"});
+  REQUIRE(broken);
+  CHECK(broken->exit_code == 2);
+  CHECK_THAT(broken->err, Catch::Contains("/etc/whoisd/whoisd.conf") && Catch::Contains("line 1"));
 }
