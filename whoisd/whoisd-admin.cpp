@@ -623,11 +623,15 @@ int main(int argc, char** argv) {
   top->add_option("--since", since, "Period back from now (24h, 7d, ...)")->capture_default_str();
   top->add_option("--limit", limit, "How many sources")->capture_default_str()->check(CLI::Range(1, 1'000'000));
 
+  // What the limiter counts against (SPEC §4): the IPv6 network's length is configured.
+  const std::string kSourceHelp =
+      "IPv4 address, or IPv6 address or network: an IPv6 source is the /N network that holds the address, N "
+      "being [limits] ipv6_prefix or --ipv6-prefix (64 by default); a network given must be a /N";
   std::string source, history_since = "7d";
   std::size_t history_limit = 50;
   auto* history = app.add_subcommand(
       "history", "One source's query log rows and abuse events; its queries counted as the limit counts them");
-  history->add_option("SOURCE", source, "IPv4 address, IPv6 address (its /64) or IPv6 /64 prefix")->required();
+  history->add_option("SOURCE", source, kSourceHelp)->required();
   history->add_option("--since", history_since, "Period back from now")->capture_default_str();
   history->add_option("--limit", history_limit, "Most recent queries and events shown")
       ->capture_default_str()
@@ -638,14 +642,14 @@ int main(int argc, char** argv) {
   std::string reason, operator_name = default_operator(), wait_text = "3s";
   bool forget = false;
   auto* lift = app.add_subcommand("lift", "End a source's suspension (in the running daemon within a second)");
-  lift->add_option("SOURCE", source, "IPv4 address, IPv6 address or /64")->required();
+  lift->add_option("SOURCE", source, kSourceHelp)->required();
   lift->add_option("--reason", reason, "Why (recorded in the abuse log)")->required();
   lift->add_flag("--forget-episodes", forget, "Also forget its episodes: the next suspension is the first again");
 
   std::string hours_text;
   constexpr int kMaxHours = 24 * 366;
   auto* suspend = app.add_subcommand("suspend", "Impose a suspension (in the running daemon within a second)");
-  suspend->add_option("SOURCE", source, "IPv4 address, IPv6 address or /64")->required();
+  suspend->add_option("SOURCE", source, kSourceHelp)->required();
   suspend->add_option("--hours", hours_text,
                       "How long, counted from when the daemon applies it (1 to " + std::to_string(kMaxHours) + ")")
       ->required();

@@ -522,6 +522,17 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   CHECK_THAT(corrupt.err, Catch::Contains(path) && Catch::Contains("corrupt"));
 }
 
+TEST_CASE("whoisd-admin --help says what a source is with the configured IPv6 prefix length", "[state][admin][cli]") {
+  TempDir dir;
+  for (const char* command : {"history", "lift", "suspend"}) {
+    Run help = admin(dir, {command, "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK_THAT(help.out, Catch::Contains("IPv6 source is the /N network that holds the address, N being [limits] "
+                                         "ipv6_prefix or --ipv6-prefix (64 by default)") &&
+                             !Catch::Contains("its /64") && !Catch::Contains("or /64"));
+  }
+}
+
 TEST_CASE("whoisd-admin --version prints the version whoisd and whoisd-snapshot print", "[state][admin][cli]") {
   TempDir dir;
   Run version = admin(dir, {"--version"});
