@@ -1,24 +1,26 @@
 // whoisd-admin: the operators' tool (SPEC §6, issue 3). It works on the daemon's own
 // state database (state.sqlite in the [state] directory):
-//   top          sources with most queries over a period, by outcome
+//   top          sources with most queries over a period (as the limiter counts them), by outcome
 //   history      one source's queries and abuse events
 //   suspensions  suspensions in force (and commands not yet applied)
 //   lift         end a source's suspension
-//   suspend      impose a suspension of N hours
+//   suspend      impose a suspension of N hours (never shortening one in force)
 //   purge        remove query and abuse log rows older than the retention
 //
 // lift and suspend are queued in the admin_actions table; the running daemon applies
-// them within a second and records them, with the reason and the operator, in the
-// abuse log. When no daemon runs, they stay queued and the daemon applies them at its
-// next start, before it answers any query (the stored state is never edited behind
-// the limiter's back). The tool waits briefly and says which of the two happened.
+// them within a second and records what they did, with the reason and the operator,
+// in the abuse log. When no daemon runs, they stay queued and the daemon applies them
+// at its next start, before it answers any query (the stored state is never edited
+// behind the limiter's back). The tool tests the state directory's lock to know which
+// of the two it is: it waits briefly for a running daemon, and says at once when there
+// is none (the exit status tells a script too; main's footer lists them).
 //
 // top reads whole hours from query_counts (the writer's per-hour counts, added once a
 // minute) and only the rows of the period's first, partial hour and those the writer
 // has not counted yet (state/query_counts.h). The tool never upgrades the state schema:
-// a version-1 or -2 file (from a whoisd before query_counts, or before the source
-// journal) is refused with a message asking for the daemon's restart, which upgrades
-// it (lib/state/state_db.h).
+// a file of an older version (from a whoisd before query_counts, before the source
+// journal, or before the abuse log's kinds of version 4) is refused with a message
+// asking for the daemon's restart, which upgrades it (lib/state/state_db.h).
 #include <CLI/CLI.hpp>
 #include <pwd.h>
 #include <unistd.h>
@@ -40,10 +42,14 @@
 #include "common/duration.h"
 #include "common/escape.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "policy/source_key.h"
 #include "server/config.h"
+#include "state/admin_action_result.h"
+#include "state/query_log.h"
 #include "state/retention.h"
 #include "state/state_db.h"
+#include "state/state_dir_lock.h"
 #include "state/state_reports.h"
 
 namespace {
@@ -106,6 +112,14 @@ class JsonObject {
   std::string text_ = "{";
 };
 
+// What is not there is null, never "": a script tests one thing for "none".
+JsonObject& optional_str(JsonObject& o, std::string_view key, std::string_view value) {
+  return value.empty() ? o.null(key) : o.str(key, value);
+}
+JsonObject& optional_time(JsonObject& o, std::string_view key, whoisd::UnixSeconds time) {
+  return time ? o.str(key, whoisd::log::iso8601_utc(time)) : o.null(key);
+}
+
 std::string json_array(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
@@ -140,6 +154,25 @@ std::string iso_us(std::int64_t us) {
   char frac[16];
   std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(us - s * 1'000'000));
   return text.substr(0, text.size() - 1) + frac + "Z";
+}
+
+// The rows by outcome, those of the queries the limiter counts (what QUERIES adds up)
+// first, then the others: "found 4, no_match 2; not counted: limit_crossed 1, timeout 2".
+std::string outcome_breakdown(const std::vector<std::pair<std::string, std::int64_t>>& outcomes) {
+  std::string counted, other;
+  for (const auto& [word, n] : outcomes) {
+    const auto known = whoisd::parse_query_outcome(word);
+    std::string& into = known && whoisd::counted_by_limiter(*known) ? counted : other;
+    into += (into.empty() ? "" : ", ") + word + " " + std::to_string(n);
+  }
+  if (other.empty()) return counted;
+  return counted + (counted.empty() ? "" : "; ") + "not counted: " + other;
+}
+
+std::string json_counts(const std::vector<std::pair<std::string, std::int64_t>>& outcomes) {
+  JsonObject o;
+  for (const auto& [word, n] : outcomes) o.num(word, n);
+  return o.done();
 }
 
 std::string remaining(std::int64_t seconds) {
@@ -243,6 +276,32 @@ Settings settings_from_config(const std::string& file) {
   return s;
 }
 
+// The configuration file the daemon's unit runs with (systemd/whoisd.service, and
+// where `cmake --install` puts the example): read when the command line names
+// neither a file nor a directory, as an operator on the daemon's host expects.
+constexpr const char* kDefaultConfig = "/etc/whoisd/whoisd.conf";
+
+// --state-dir, else --config's [state] dir, else kDefaultConfig's; the other settings
+// from the file when there is one.
+Settings settings_from_command_line(const std::string& state_dir, const std::string& config_file) {
+  if (!state_dir.empty()) {
+    Settings s;
+    if (!config_file.empty()) s = settings_from_config(config_file);  // the directory from the command line
+    s.state_dir = state_dir;
+    return s;
+  }
+  if (!config_file.empty()) return settings_from_config(config_file);
+  std::error_code ec;
+  const auto status = std::filesystem::status(kDefaultConfig, ec);
+  if (status.type() == std::filesystem::file_type::not_found)
+    throw UsageError(std::string("say where the state is: --state-dir DIR or --config FILE (without them ") +
+                     kDefaultConfig + " is read, and it does not exist)");
+  if (ec)
+    throw UsageError(std::string("say where the state is: --state-dir DIR or --config FILE (without them ") +
+                     kDefaultConfig + " is read, and it cannot be examined: " + ec.message() + ")");
+  return settings_from_config(kDefaultConfig);
+}
+
 // ---- commands ---------------------------------------------------------------
 
 struct Common {
@@ -271,12 +330,11 @@ void cmd_top(Common& c, const std::string& since_text, std::size_t limit) {
   if (c.json) {
     std::vector<std::string> items;
     for (const auto& t : top) {
-      JsonObject outcomes;
-      for (const auto& [word, n] : t.outcomes) outcomes.num(word, n);
       items.push_back(JsonObject()
                           .str("source", t.source)
                           .num("queries", t.queries)
-                          .raw("outcomes", outcomes.done())
+                          .num("not_counted", t.not_counted)
+                          .raw("outcomes", json_counts(t.outcomes))
                           .str("first", iso_us(t.first_us))
                           .str("last", iso_us(t.last_us))
                           .done());
@@ -288,14 +346,12 @@ void cmd_top(Common& c, const std::string& since_text, std::size_t limit) {
               << "\n";
     return;
   }
-  std::cout << "Sources with most queries since " << whoisd::log::iso8601_utc(start) << " ("
-            << since_text << "):\n";
+  std::cout << "Sources with most queries since " << whoisd::log::iso8601_utc(start) << " (" << since_text
+            << "), as the limit counts them (refusals and timeouts not counted):\n";
   std::vector<std::vector<std::string>> rows;
-  for (const auto& t : top) {
-    std::string outcomes;
-    for (const auto& [word, n] : t.outcomes) outcomes += (outcomes.empty() ? "" : ", ") + word + " " + std::to_string(n);
-    rows.push_back({t.source, std::to_string(t.queries), outcomes, iso_us(t.last_us).substr(0, 19) + "Z"});
-  }
+  for (const auto& t : top)
+    rows.push_back({t.source, std::to_string(t.queries), outcome_breakdown(t.outcomes),
+                    iso_us(t.last_us).substr(0, 19) + "Z"});
   if (rows.empty())
     std::cout << "(no queries logged in this period)\n";
   else
@@ -314,21 +370,15 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
     for (const auto& q : h.queries) {
       JsonObject o;
       o.str("time", iso_us(q.time_us)).num("time_us", q.time_us).str("client", q.client);
-      if (q.proxy_peer.empty())
-        o.null("proxy_peer");
-      else
-        o.str("proxy_peer", q.proxy_peer);
+      optional_str(o, "proxy_peer", q.proxy_peer);
       queries.push_back(o.str("query", q.query).str("outcome", q.outcome).num("answer_us", q.answer_us).done());
     }
-    for (const auto& e : h.events)
-      events.push_back(JsonObject()
-                           .str("time", whoisd::log::iso8601_utc(e.time))
-                           .str("kind", e.kind)
-                           .num("episode", e.episode)
-                           .str("until", e.until ? whoisd::log::iso8601_utc(e.until) : "")
-                           .str("reason", e.reason)
-                           .str("operator", e.operator_name)
-                           .done());
+    for (const auto& e : h.events) {
+      JsonObject o;
+      o.str("time", whoisd::log::iso8601_utc(e.time)).str("kind", e.kind).num("episode", e.episode);
+      optional_time(o, "until", e.until).str("reason", e.reason);
+      events.push_back(optional_str(o, "operator", e.operator_name).done());
+    }
     JsonObject o;
     o.str("source", source).str("since", whoisd::log::iso8601_utc(start));
     if (h.suspended_until)
@@ -337,14 +387,17 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
       o.null("suspended_until").boolean("manual", false);
     std::cout << o.num("episodes", h.episodes)
                      .num("queries_total", h.queries_total)
+                     .num("not_counted", h.rows_total - h.queries_total)
+                     .raw("outcomes", json_counts(h.outcomes))
                      .raw("queries", json_array(queries))
                      .raw("events", json_array(events))
                      .done()
               << "\n";
     return;
   }
-  std::cout << "Source " << source << " since " << whoisd::log::iso8601_utc(start) << ": "
-            << h.queries_total << " queries";
+  std::cout << "Source " << source << " since " << whoisd::log::iso8601_utc(start) << ": " << h.queries_total
+            << " queries as the limit counts them";
+  if (!h.outcomes.empty()) std::cout << " (" << outcome_breakdown(h.outcomes) << ")";
   if (h.suspended_until && h.manual) {
     std::cout << "; suspended by an operator until " << whoisd::log::iso8601_utc(*h.suspended_until);
     if (h.episodes) std::cout << ", " << h.episodes << " episode(s) remembered";
@@ -364,9 +417,9 @@ void cmd_history(Common& c, const std::string& source_text, const std::string& s
                       e.reason});
     print_table({"TIME", "EVENT", "EPISODE", "UNTIL", "OPERATOR", "REASON"}, rows);
   }
-  std::cout << "\nQueries (newest first";
-  if (h.queries_total > static_cast<std::int64_t>(h.queries.size()))
-    std::cout << ", " << h.queries.size() << " of " << h.queries_total << "; --limit for more";
+  std::cout << "\nQuery log (newest first";
+  if (h.rows_total > static_cast<std::int64_t>(h.queries.size()))
+    std::cout << ", " << h.queries.size() << " of " << h.rows_total << " rows; --limit for more";
   std::cout << "):\n";
   if (h.queries.empty()) {
     std::cout << "(none)\n";
@@ -386,15 +439,14 @@ void cmd_suspensions(Common& c) {
   auto pending = whoisd::pending_admin_actions(db);
   if (c.json) {
     std::vector<std::string> items, queued;
-    for (const auto& s : active)
-      items.push_back(JsonObject()
-                          .str("source", s.source)
-                          .num("episode", s.episodes)
-                          .boolean("manual", s.manual)
-                          .str("since", s.since ? whoisd::log::iso8601_utc(s.since) : "")
-                          .str("until", whoisd::log::iso8601_utc(s.until))
-                          .num("remaining_seconds", s.until - now)
-                          .done());
+    for (const auto& s : active) {
+      JsonObject o;
+      o.str("source", s.source).num("episode", s.episodes).boolean("manual", s.manual);
+      optional_time(o, "since", s.since).str("until", whoisd::log::iso8601_utc(s.until));
+      o.num("remaining_seconds", s.until - now);
+      optional_str(o, "reason", s.reason.value_or(""));
+      items.push_back(optional_str(o, "operator", s.operator_name).done());
+    }
     for (const auto& a : pending)
       queued.push_back(JsonObject()
                            .num("id", a.id)
@@ -420,8 +472,9 @@ void cmd_suspensions(Common& c) {
     for (const auto& s : active)
       rows.push_back({s.source, s.episodes ? std::to_string(s.episodes) : "-", s.manual ? "operator" : "limit",
                       s.since ? whoisd::log::iso8601_utc(s.since) : "-", whoisd::log::iso8601_utc(s.until),
-                      remaining(s.until - now)});
-    print_table({"SOURCE", "EPISODE", "BY", "SINCE", "UNTIL", "REMAINING"}, rows);
+                      remaining(s.until - now), s.operator_name.empty() ? "-" : s.operator_name,
+                      s.reason ? *s.reason : "- (its start is no longer in the abuse log)"});
+    print_table({"SOURCE", "EPISODE", "BY", "SINCE", "UNTIL", "REMAINING", "OPERATOR", "REASON"}, rows);
   }
   if (!pending.empty()) {
     std::cout << "\nQueued for the daemon (not applied yet):\n";
@@ -433,19 +486,30 @@ void cmd_suspensions(Common& c) {
   }
 }
 
-// Queues lift/suspend, then waits up to `wait` for the daemon to apply it.
+// The exit statuses of whoisd-admin (--help's footer and README.md list them).
+constexpr int kExitDone = 0;
+constexpr int kExitFailed = 1;          // a file or the state database, or the daemon refused the command
+constexpr int kExitUsage = 2;           // the command line
+constexpr int kExitNothingToLift = 3;   // lift: the source was not suspended (nothing recorded)
+constexpr int kExitNotApplied = 4;      // lift/suspend queued, not applied yet
+
+// Queues lift/suspend, then, when a daemon holds the state directory, waits up to
+// `wait` for it to apply the command. With none, it says so at once: the command is
+// applied at the daemon's next start, before any query.
 int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds wait) {
   auto db = c.open(whoisd::StateDb::Mode::read_write);
   action.requested_at = c.clock.now();
   std::int64_t id = whoisd::queue_admin_action(db, action);
+  const whoisd::StateDirHolder daemon = whoisd::state_dir_holder(c.settings.state_dir);
+  using Status = whoisd::StateDirHolder::Status;
   std::string what = action.action == "lift" ? "lift the suspension of " + action.source
                                              : "suspend " + action.source + " for " + std::to_string(action.hours) + " h";
   if (!c.json)
     std::cout << "Queued action " << id << ": " << what << " (reason: " << action.reason << ", operator "
-              << action.operator_name << ").\nA running daemon applies it within a second";
+              << action.operator_name << ").\n";
   auto deadline = std::chrono::steady_clock::now() + wait;
   std::optional<whoisd::AdminAction> applied;
-  while (wait.count() > 0) {
+  while (daemon.status != Status::free) {
     auto row = whoisd::find_admin_action(db, id);
     if (row && row->applied_at) {
       applied = row;
@@ -456,33 +520,47 @@ int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds 
   }
   // The daemon took the command up but would not carry it out (an exempt source, a
   // prefix length it does not key by): a failure for the operator's script too.
-  constexpr std::string_view kRefused = "refused: ";
-  const bool refused = applied && applied->result.rfind(kRefused, 0) == 0;
+  const bool refused = applied && applied->result.rfind(whoisd::kActionRefused, 0) == 0;
+  const bool nothing_to_lift = applied && applied->result == whoisd::kNothingToLift;
+  const int status = !applied ? kExitNotApplied : refused ? kExitFailed : nothing_to_lift ? kExitNothingToLift : kExitDone;
   if (c.json) {
     JsonObject o;
     o.num("id", id).str("action", action.action).str("source", action.source).num("hours", action.hours);
-    o.str("reason", action.reason).str("operator", action.operator_name).boolean("applied", applied.has_value());
+    o.str("reason", action.reason).str("operator", action.operator_name);
+    if (daemon.status == Status::unknown)
+      o.null("daemon_running");
+    else
+      o.boolean("daemon_running", daemon.status == Status::held);
+    o.boolean("applied", applied.has_value());
     if (applied)
       o.str("applied_at", whoisd::log::iso8601_utc(*applied->applied_at)).str("result", applied->result);
     else
       o.null("applied_at").null("result");
     std::cout << o.boolean("refused", refused).done() << "\n";
-    return refused ? 1 : 0;
+    return status;
   }
+  const std::string by = daemon.pid.empty() ? "whoisd" : "whoisd (process " + daemon.pid + ")";
   if (refused) {
-    std::cout << ": the daemon refused it at " << whoisd::log::iso8601_utc(*applied->applied_at) << ".\n";
+    std::cout << "Refused by " << by << " at " << whoisd::log::iso8601_utc(*applied->applied_at) << ".\n";
     std::cerr << "whoisd-admin: " << action.action << " " << action.source << ": "
-              << applied->result.substr(kRefused.size()) << "\n";
-    return 1;
+              << applied->result.substr(whoisd::kActionRefused.size()) << "\n";
+  } else if (applied) {
+    std::cout << "Applied by " << by << " at " << whoisd::log::iso8601_utc(*applied->applied_at) << ": "
+              << applied->result << ".\n";
+    if (nothing_to_lift) std::cerr << "whoisd-admin: lift " << action.source << ": " << applied->result << "\n";
+  } else if (daemon.status == Status::free) {
+    std::cout << "No whoisd holds this state directory (" << c.settings.state_dir
+              << "): queued, applied at its next start, before it answers any query.\n";
+  } else if (daemon.status == Status::held) {
+    std::cout << "Not applied " << (wait.count() > 0 ? "within " + whoisd::format_duration(wait) : "yet (--wait 0s)")
+              << " by the " << by << " that holds this state directory: it stays queued, and the daemon applies it "
+              << "at its next state round (if that is late, its log says why: state_write_failed).\n";
+  } else {
+    std::cout << "Not applied within " << whoisd::format_duration(wait) << "; whether a whoisd runs on this state "
+              << "directory is unknown (" << daemon.error << "): a running one applies it within a second, "
+              << "else it is applied at the daemon's next start.\n";
   }
-  if (applied)
-    std::cout << ": applied at " << whoisd::log::iso8601_utc(*applied->applied_at) << ": " << applied->result << ".\n";
-  else if (wait.count() > 0)
-    std::cout << ", but none applied it within " << whoisd::format_duration(wait)
-              << ": if no daemon is running, it is applied at the daemon's next start, before any query.\n";
-  else
-    std::cout << "; if none is running, at the daemon's next start.\n";
-  return 0;
+  return status;
 }
 
 void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
@@ -511,12 +589,21 @@ void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
 int main(int argc, char** argv) {
   CLI::App app{"whoisd-admin: review and act on the whoisd daemon's abuse state and query log"};
   app.footer(
+      std::string("Without --state-dir and --config, the state directory is [state] dir of ") + kDefaultConfig +
+      ".\n"
       "lift and suspend are queued in the state database; a running daemon applies them within a second\n"
-      "and records them in the abuse log. With no daemon running they are applied at its next start.\n"
-      "A state database of an older schema version (1 or 2) is upgraded by the daemon when it starts, not by\n"
-      "this tool: restart whoisd after an upgrade, then run whoisd-admin.");
+      "and records them in the abuse log. When no whoisd holds the state directory, the tool says so at once:\n"
+      "they are applied at the daemon's next start. suspend never shortens a suspension in force: one that\n"
+      "ends later is kept, and said (to shorten it, lift it first).\n"
+      "A state database of an older schema version (1 to 3) is upgraded by the daemon when it starts, not by\n"
+      "this tool: restart whoisd after an upgrade, then run whoisd-admin.\n"
+      "Exit status: 0 done; 1 failed (a file or the state database, or the daemon refused the command: the\n"
+      "message says why); 2 bad command line; 3 lift: the source was not suspended, nothing to lift (nothing\n"
+      "recorded); 4 lift/suspend queued, not applied yet: no whoisd holds the state directory (applied at its\n"
+      "next start), or the running one had not applied it when --wait ran out.");
   app.require_subcommand(1);
   app.fallthrough();
+  app.set_version_flag("--version", "whoisd-admin " + std::string(whoisd::version()));
   Common c;
   app.add_option("--state-dir", c.state_dir, "The daemon's state directory (holds state.sqlite)");
   app.add_option("--config", c.config_file, "The daemon's configuration file: its [state] dir is used")
@@ -527,14 +614,24 @@ int main(int argc, char** argv) {
 
   std::string since = "24h";
   std::size_t limit = 20;
-  auto* top = app.add_subcommand("top", "Sources with most queries in a period, by outcome");
+  auto* top = app.add_subcommand("top", "Sources with most queries in a period (as the limit counts them), by outcome");
+  top->footer(
+      "QUERIES counts what the limit counts: the queries answered (found, no_match, invalid, help) and those\n"
+      "whose answer failed (error). OUTCOMES lists them, then, as not counted, the refusals (limit_crossed,\n"
+      "suspended, too_many_connections) and the timeouts (connected, sent no line).\n" +
+      top->get_footer());
   top->add_option("--since", since, "Period back from now (24h, 7d, ...)")->capture_default_str();
   top->add_option("--limit", limit, "How many sources")->capture_default_str()->check(CLI::Range(1, 1'000'000));
 
+  // What the limiter counts against (SPEC §4): the IPv6 network's length is configured.
+  const std::string kSourceHelp =
+      "IPv4 address, or IPv6 address or network: an IPv6 source is the /N network that holds the address, N "
+      "being [limits] ipv6_prefix or --ipv6-prefix (64 by default); a network given must be a /N";
   std::string source, history_since = "7d";
   std::size_t history_limit = 50;
-  auto* history = app.add_subcommand("history", "One source's queries and abuse events");
-  history->add_option("SOURCE", source, "IPv4 address, IPv6 address (its /64) or IPv6 /64 prefix")->required();
+  auto* history = app.add_subcommand(
+      "history", "One source's query log rows and abuse events; its queries counted as the limit counts them");
+  history->add_option("SOURCE", source, kSourceHelp)->required();
   history->add_option("--since", history_since, "Period back from now")->capture_default_str();
   history->add_option("--limit", history_limit, "Most recent queries and events shown")
       ->capture_default_str()
@@ -545,14 +642,14 @@ int main(int argc, char** argv) {
   std::string reason, operator_name = default_operator(), wait_text = "3s";
   bool forget = false;
   auto* lift = app.add_subcommand("lift", "End a source's suspension (in the running daemon within a second)");
-  lift->add_option("SOURCE", source, "IPv4 address, IPv6 address or /64")->required();
+  lift->add_option("SOURCE", source, kSourceHelp)->required();
   lift->add_option("--reason", reason, "Why (recorded in the abuse log)")->required();
   lift->add_flag("--forget-episodes", forget, "Also forget its episodes: the next suspension is the first again");
 
   std::string hours_text;
   constexpr int kMaxHours = 24 * 366;
   auto* suspend = app.add_subcommand("suspend", "Impose a suspension (in the running daemon within a second)");
-  suspend->add_option("SOURCE", source, "IPv4 address, IPv6 address or /64")->required();
+  suspend->add_option("SOURCE", source, kSourceHelp)->required();
   suspend->add_option("--hours", hours_text,
                       "How long, counted from when the daemon applies it (1 to " + std::to_string(kMaxHours) + ")")
       ->required();
@@ -567,21 +664,15 @@ int main(int argc, char** argv) {
   auto* purge = app.add_subcommand("purge", "Remove log rows older than the retention");
   purge->add_option("--retention", retention, "Keep this much (default: [state] retention, or 90d)");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints the message, or --help / --version
+    return code == 0 ? kExitDone : kExitUsage;
+  }
 
   try {
-    if (!c.state_dir.empty()) {
-      c.settings.state_dir = c.state_dir;
-      if (!c.config_file.empty()) {  // the directory from the command line, the rest from the file
-        Settings from_file = settings_from_config(c.config_file);
-        c.settings.ipv6_prefix = from_file.ipv6_prefix;
-        c.settings.retention = from_file.retention;
-      }
-    } else if (!c.config_file.empty()) {
-      c.settings = settings_from_config(c.config_file);
-    } else {
-      throw UsageError("say where the state is: --state-dir DIR or --config FILE");
-    }
+    c.settings = settings_from_command_line(c.state_dir, c.config_file);
     if (c.ipv6_prefix) c.settings.ipv6_prefix = c.ipv6_prefix;
 
     if (top->parsed()) {
@@ -608,13 +699,13 @@ int main(int argc, char** argv) {
     }
   } catch (const UsageError& e) {
     std::cerr << "whoisd-admin: " << e.what() << "\n";
-    return 2;
+    return kExitUsage;
   } catch (const whoisd::StateDbError& e) {
     std::cerr << "whoisd-admin: " << e.what() << "\n";
-    return 1;
+    return kExitFailed;
   } catch (const std::exception& e) {
     std::cerr << "whoisd-admin: " << e.what() << "\n";
-    return 1;
+    return kExitFailed;
   }
-  return 0;
+  return kExitDone;
 }

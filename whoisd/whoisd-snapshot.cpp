@@ -15,6 +15,7 @@
 #include <iostream>
 #include <string>
 
+#include "common/version.h"
 #include "snapshot/published_view.h"
 #include "snapshot/snapshot_builder.h"
 #include "snapshot/snapshot_generator.h"
@@ -162,6 +163,7 @@ int import(const std::string& sql_file, const std::string& out) {
 int main(int argc, char** argv) {
   CLI::App app{"Builds and checks whoisd snapshot files (schema: lib/snapshot/schema.sql)"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "whoisd-snapshot " + std::string(whoisd::version()));
 
   std::string out;
   std::int64_t domains = 0;

@@ -10,12 +10,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/version.h"
 #include "server/config.h"
 #include "server/daemon.h"
-
-namespace {
-constexpr const char* kVersion = WHOISD_VERSION;  // from project() in CMakeLists.txt
-}
 
 int main(int argc, char** argv) {
   // A client that resets its connection must not kill the daemon: libuv sees EPIPE.
@@ -36,7 +33,7 @@ int main(int argc, char** argv) {
   auto* level_opt = app.add_option("--log-level", log_level, "debug, info, warn or error (overrides [log] level)");
   auto* user_opt = app.add_option("--user", user, "user to switch to after binding, when started as root (overrides [server] user)");
   app.add_flag("--check-config", check, "check the configuration, that the snapshot opens and the state dir is writable, print a summary, exit");
-  app.set_version_flag("--version", std::string("whoisd ") + kVersion);
+  app.set_version_flag("--version", "whoisd " + std::string(whoisd::version()));
   CLI11_PARSE(app, argc, argv);
 
   whoisd::DaemonOptions options;

@@ -809,12 +809,14 @@ LiftResult Limiter::lift(const SourceKey& source, bool forget_episodes) {
   if (h.suspended_until > now) {
     r.was_suspended = true;
     r.previous_until = h.suspended_until;
+    r.previous_manual = (h.flags & SourceState::kManualSuspension) != 0;
     h.suspended_until = now;
     h.flags |= SourceState::kExpiryReported;  // ended by an operator, which lib/state records itself
     Impl::unlist_suspension(s, *slot);
     Impl::mark_dirty(s, *slot);
   }
   if (forget_episodes && h.episodes) {
+    r.episodes_forgotten = h.episodes;
     h.episodes = 0;
     Impl::mark_dirty(s, *slot);
   }
@@ -829,15 +831,31 @@ SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds dur
   Impl& im = *impl_;
   SuspendResult r;
   const UnixSeconds now = im.clock.now();
+  const UnixSeconds until = now + duration.count();
   Key k = to_key(source);
   Impl::Shard& s = im.shard_of(hash_of(k));
   std::lock_guard lock(s.mu);
+  // A suspension in force that ends as late or later is left as it is, its kind
+  // included: decided under the shard's lock, so that a limit suspension starting
+  // meanwhile cannot be cut short either.
+  if (const Slot* found = Impl::find(s, k); found && (found->flags & kHeavy)) {
+    const Heavy& current = *Impl::record(s, *found);
+    if (current.suspended_until > now) {
+      r.previous_until = current.suspended_until;
+      r.previous_manual = (current.flags & SourceState::kManualSuspension) != 0;
+    }
+    if (current.suspended_until >= until) {
+      r.kept = true;
+      r.until = current.suspended_until;
+      r.episodes = current.episodes;
+      return r;
+    }
+  }
   bool inserted;
   Slot& slot = Impl::find_or_insert(s, k, inserted);
   Impl::make_heavy(s, slot);
   Heavy& h = Impl::open(s, slot);
-  if (h.suspended_until > now) r.previous_until = h.suspended_until;
-  h.suspended_until = now + duration.count();
+  h.suspended_until = until;
   h.last_episode = now;
   h.flags = SourceState::kManualSuspension;
   Impl::list_suspension(s, slot);

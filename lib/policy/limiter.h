@@ -27,7 +27,9 @@
 //   on the client ADDRESS (not the /64 key). An exemption wins over any per-network
 //   limit; among per-network limits the longest prefix wins.
 // - Operator actions: suspend() sets a manual suspension ending now + duration (it
-//   replaces any current one and does not count as an episode); lift() ends the
+//   does not count as an episode). It never shortens a suspension in force: one that
+//   ends as late or later is kept as it is, limit or manual (to shorten it, lift it
+//   first); one that ends sooner is replaced, and becomes manual. lift() ends the
 //   current suspension now (the episode count is kept unless asked to forget it, so
 //   a relapse still escalates). The quiet period counts from the end of the last
 //   suspension of either kind: a source an operator had to suspend was not quiet, so
@@ -138,14 +140,18 @@ struct ActiveSuspension {
 };
 
 struct LiftResult {
-  bool was_suspended = false;     // false: nothing changed (except maybe forgotten episodes)
+  bool was_suspended = false;     // false: no suspension ended (episodes may still have been forgotten)
   UnixSeconds previous_until = 0;
+  bool previous_manual = false;   // the suspension that ended was an operator's
+  std::uint32_t episodes_forgotten = 0;  // forget_episodes: how many there were
   std::uint32_t episodes = 0;     // after the lift
 };
 
 struct SuspendResult {
-  UnixSeconds until = 0;
+  UnixSeconds until = 0;           // the end of the suspension in force after the call
   UnixSeconds previous_until = 0;  // 0 if it was not suspended
+  bool previous_manual = false;    // the suspension in force before was an operator's
+  bool kept = false;               // it ended as late or later: left as it was (until is its end)
   std::uint32_t episodes = 0;
 };
 

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "policy/limiter.h"
 #include "query/query_parser.h"
 #include "render/answer_renderer.h"
@@ -165,7 +166,8 @@ class Daemon {
         .kv("state_dir", config_.state_dir)
         .kv("metrics", metrics_http_ ? ListenAddress{config_.metrics_listen->address, metrics_http_->port()}.to_string()
                                      : std::string("off"))
-        .kv("config", config_.source);
+        .kv("config", config_.source)
+        .kv("version", version());
     // Listeners, snapshot and state are open and the loops serve: systemd's start job ends
     // here (a signal that came meanwhile is taken by the control loop, next).
     status_.serving(info);

@@ -63,6 +63,23 @@ std::optional<QueryOutcome> parse_query_outcome(std::string_view word) {
   return std::nullopt;
 }
 
+bool counted_by_limiter(QueryOutcome outcome) {
+  switch (outcome) {
+    case QueryOutcome::found:
+    case QueryOutcome::no_match:
+    case QueryOutcome::invalid:
+    case QueryOutcome::help:
+    case QueryOutcome::error:
+      return true;
+    case QueryOutcome::limit_crossed:
+    case QueryOutcome::suspended:
+    case QueryOutcome::too_many_connections:
+    case QueryOutcome::timeout:
+      return false;
+  }
+  return false;
+}
+
 struct QueryLog::Writer {
   explicit Writer(const std::string& path)
       : db(StateDb::open(path, StateDb::Mode::read_write)),

@@ -57,6 +57,17 @@ enum class QueryOutcome : std::uint8_t {
 std::string_view to_string(QueryOutcome outcome);
 std::optional<QueryOutcome> parse_query_outcome(std::string_view word);
 
+// Whether the limiter counted the query a row of this outcome logs, so that reports
+// (whoisd-admin top, history) show the figure its limit compares (policy/limiter.h,
+// "What counts"): the lines it let through, answered (found, no_match, invalid, help)
+// or failed after it counted them (error: QueryHandler::answer calls Limiter::check
+// before anything else). Not counted: limit_crossed and suspended (refused), and
+// too_many_connections and timeout (no line reached the limiter). The log cannot
+// tell two rarer cases apart, counted here as the limiter would count their kind: the
+// queries of an exempt source (the limiter counts none) and the invalid answer to a
+// trusted proxy's malformed PROXY header (refused before the limiter).
+bool counted_by_limiter(QueryOutcome outcome);
+
 struct QueryLogEntry {
   std::int64_t time_us = 0;              // when the query arrived, µs since the Unix epoch (unix_now_us())
   IpAddress client;                      // the end client (from the PROXY header when proxied)

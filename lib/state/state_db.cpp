@@ -122,6 +122,19 @@ void upgrade_from_version_2(StateDb& db, const std::string& path) {
   log::info("state_schema_upgraded").kv("file", path).kv("from_version", 2).kv("to_version", 3);
 }
 
+// Version 3 -> 4: abuse_events made again with its two new kinds, rows kept. Quick:
+// the abuse log holds a row per suspension and operator command, not per query.
+void upgrade_from_version_3(StateDb& db, const std::string& path) {
+  StateDb::Transaction tx(db);
+  if (query_int(db.handle(), path, "PRAGMA user_version") != 3) return;
+  std::int64_t rows = query_int(db.handle(), path, "SELECT count(*) FROM abuse_events");
+  db.exec(state_schema_changed_in_version_4());
+  db.exec("PRAGMA user_version = 4");
+  tx.commit();
+  log::info("state_schema_upgraded").kv("file", path).kv("from_version", 3).kv("to_version", 4).kv("abuse_events_rows",
+                                                                                                    rows);
+}
+
 }  // namespace
 
 std::string state_db_path(std::string_view state_dir) {
@@ -183,14 +196,16 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
     tables = table_names(raw, path);
   } else if (version == 0) {
     throw_for(path, "is not a whoisd state database (it has tables but no schema version)");
-  } else if (version == 1 || version == 2) {
+  } else if (version >= 1 && version < kStateSchemaVersion) {
     // Only the daemon upgrades: whoisd-admin may be run while an older daemon still
-    // writes the file (which would not fold a journal it does not know), and an
-    // upgrade of a large log holds it for seconds.
+    // writes the file (which would not fold a journal it does not know, nor write an
+    // abuse event kind it does not know), and an upgrade of a large log holds it for
+    // seconds.
     if (mode == Mode::check) {
       // The upgrade needs the tables of that version: all but those the later versions add.
-      std::set<std::string> later = tables_created_by(state_schema_added_in_version_3());
-      if (version == 1) later.merge(tables_created_by(state_schema_added_in_version_2()));
+      std::set<std::string> later;
+      if (version < 3) later.merge(tables_created_by(state_schema_added_in_version_3()));
+      if (version < 2) later.merge(tables_created_by(state_schema_added_in_version_2()));
       for (std::string_view table : state_schema_tables())
         if (!later.count(std::string(table)) && !tables.count(std::string(table)))
           throw_for(path, "is corrupt: state schema version " + std::to_string(version) + " without its table " +
@@ -203,7 +218,8 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
                           std::to_string(kStateSchemaVersion) +
                           ", which the daemon makes of it when it next starts (restart whoisd, then run this again)");
     if (version == 1) upgrade_from_version_1(db, path);
-    upgrade_from_version_2(db, path);
+    if (version <= 2) upgrade_from_version_2(db, path);
+    upgrade_from_version_3(db, path);
     version = kStateSchemaVersion;
     tables = table_names(raw, path);
   } else if (version != kStateSchemaVersion) {

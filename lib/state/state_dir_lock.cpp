@@ -14,6 +14,13 @@ namespace whoisd {
 
 namespace {
 
+// How long a start waits out a whoisd-admin probe of the lock before it takes the lock
+// for another daemon's: 20 x 10 ms, thousands of times a probe's hold.
+constexpr int kProbeRetries = 20;
+constexpr useconds_t kProbeRetryMicroseconds = 10'000;
+
+std::string lock_file_of(const std::string& dir) { return dir + "/whoisd.lock"; }
+
 // The process id a holder wrote into the lock file, or "" when there is none.
 std::string holder_of(int fd) {
   char buf[32] = {};
@@ -60,7 +67,7 @@ StateDirLock::StateDirLock(const std::string& dir) {
     }
     throw std::runtime_error("state directory " + dir + ": cannot create it: " + ec.message() + why);
   }
-  const std::string path = dir + "/whoisd.lock";
+  const std::string path = lock_file_of(dir);
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     const int err = errno;
@@ -69,8 +76,16 @@ StateDirLock::StateDirLock(const std::string& dir) {
       who = " (whoisd runs as " + this_user() + ": the state directory must be writable by it)";
     throw std::runtime_error(path + ": cannot open the state directory's lock file: " + std::strerror(err) + who);
   }
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  // whoisd-admin tests the lock by taking it shared for an instant (state_dir_holder):
+  // a start that meets such a probe tries again rather than take it for a daemon.
+  int tries = 0;
+  while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EWOULDBLOCK && ++tries < kProbeRetries) {
+      ::usleep(kProbeRetryMicroseconds);
+      continue;
+    }
     const std::string holder = err == EWOULDBLOCK ? holder_of(fd_) : "";
     ::close(fd_);
     fd_ = -1;
@@ -87,6 +102,36 @@ StateDirLock::StateDirLock(const std::string& dir) {
 
 StateDirLock::~StateDirLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+StateDirHolder state_dir_holder(const std::string& dir) {
+  StateDirHolder h;
+  const std::string path = lock_file_of(dir);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) {
+      h.status = StateDirHolder::Status::free;
+    } else {
+      h.error = path + ": cannot open the state directory's lock file: " + std::strerror(err);
+    }
+    return h;
+  }
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_SH | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) {
+    h.status = StateDirHolder::Status::free;
+    ::flock(fd, LOCK_UN);
+  } else if (errno == EWOULDBLOCK) {
+    h.status = StateDirHolder::Status::held;
+    h.pid = holder_of(fd);
+  } else {
+    h.error = path + ": cannot test the lock: " + std::strerror(errno);
+  }
+  ::close(fd);
+  return h;
 }
 
 }  // namespace whoisd

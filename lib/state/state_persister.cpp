@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/thread_setup.h"
 #include "policy/limiter.h"
+#include "state/admin_action_result.h"
 #include "state/retention.h"
 #include "state/source_journal.h"
 #include "state/source_state_table.h"
@@ -49,6 +50,62 @@ EventRow event_row(const LimiterEvent& e) {
     row.reason = e.manual ? "operator's suspension ended" : "suspension ended";
   }
   return row;
+}
+
+std::string suspension_kind(bool manual, std::uint32_t episode) {
+  return manual ? "an operator" : "the limit (episode " + std::to_string(episode) + ")";
+}
+
+// The abuse log records what the lift did, and nothing when it did nothing: a
+// suspension_lifted event for a suspension that never existed would mislead an audit.
+std::string apply_lift(Limiter& limiter, const SourceKey& key, bool forget, const EventRow& action,
+                       std::vector<EventRow>& events) {
+  LiftResult r = limiter.lift(key, forget);
+  std::string result;
+  if (r.was_suspended) {
+    result = "lifted (was suspended until " + log::iso8601_utc(r.previous_until) + " by " +
+             suspension_kind(r.previous_manual, r.episodes + r.episodes_forgotten) + ")";
+    EventRow lifted = action;
+    lifted.kind = "suspension_lifted";
+    lifted.episode = r.episodes;
+    lifted.until = r.previous_until;
+    events.push_back(std::move(lifted));
+  } else {
+    result = r.episodes_forgotten ? "not suspended" : std::string(kNothingToLift);
+  }
+  if (r.episodes_forgotten) {
+    result += "; " + std::to_string(r.episodes_forgotten) + " episode(s) forgotten: the next suspension is the first";
+    EventRow forgotten = action;
+    forgotten.kind = "episodes_forgotten";
+    forgotten.episode = r.episodes_forgotten;
+    events.push_back(std::move(forgotten));
+  }
+  return result;
+}
+
+// An operator's suspension never shortens one in force (Limiter::suspend keeps the
+// later end): the result and the abuse log say which end was kept and whose it is.
+std::string apply_suspend(Limiter& limiter, const SourceKey& key, std::int64_t hours, const EventRow& action,
+                          std::vector<EventRow>& events) {
+  SuspendResult r = limiter.suspend(key, std::chrono::hours(hours));
+  EventRow row = action;
+  row.episode = r.episodes;
+  row.until = r.until;
+  std::string result;
+  if (r.kept) {
+    row.kind = "suspension_kept";
+    result = std::string(kSuspensionKept) + "already suspended until " + log::iso8601_utc(r.until) + " by " +
+             suspension_kind(r.previous_manual, r.episodes) + ", later than the " + std::to_string(hours) +
+             " h asked; to shorten it, lift it first";
+  } else {
+    row.kind = "suspension_imposed";
+    result = "suspended until " + log::iso8601_utc(r.until);
+    if (r.previous_until)
+      result += " (it was suspended until " + log::iso8601_utc(r.previous_until) + " by " +
+                suspension_kind(r.previous_manual, r.episodes) + ")";
+  }
+  events.push_back(std::move(row));
+  return result;
 }
 
 struct SourceKeyHash {
@@ -308,6 +365,7 @@ void StatePersister::logged_round(bool fold_now) {
 
 void StatePersister::round() { round_and_fold(false); }
 
+
 void StatePersister::round_and_fold(bool fold_now) {
   Impl& im = *impl_;
   std::lock_guard lock(im.mutex);
@@ -332,24 +390,18 @@ void StatePersister::round_and_fold(bool fold_now) {
       std::string error;
       std::optional<SourceKey> key = parse_source_key(source_text, limiter_.ipv6_prefix(), &error);
       if (!key) {
-        mark.result = "refused: " + error;
+        mark.result = std::string(kActionRefused) + error;
       } else if (action == "lift") {
-        LiftResult r = limiter_.lift(*key, forget);
-        mark.result = r.was_suspended ? "lifted (was suspended until " + log::iso8601_utc(r.previous_until) + ")"
-                                      : "not suspended: nothing to lift";
-        if (forget) mark.result += "; episodes forgotten";
-        im.unwritten_events.push_back({now, to_string(*key), "suspension_lifted", r.episodes, r.previous_until,
-                                       reason, who});
+        mark.result = apply_lift(limiter_, *key, forget, {now, to_string(*key), {}, 0, 0, reason, who}, im.unwritten_events);
       } else if (action == "suspend" && limiter_.exempt(*key)) {
-        mark.result = "refused: " + to_string(*key) +
+        mark.result = std::string(kActionRefused) + to_string(*key) +
                       " is exempt from the limits ([limits] exempt), so a suspension would never apply to it; "
                       "take it out of the exemption (and reload) first";
       } else if (action == "suspend" && hours > 0 && hours <= 24 * 366 * 10) {
-        SuspendResult r = limiter_.suspend(*key, std::chrono::hours(hours));
-        mark.result = "suspended until " + log::iso8601_utc(r.until);
-        im.unwritten_events.push_back({now, to_string(*key), "suspension_imposed", r.episodes, r.until, reason, who});
+        mark.result = apply_suspend(limiter_, *key, hours, {now, to_string(*key), {}, 0, 0, reason, who}, im.unwritten_events);
       } else {
-        mark.result = "refused: not a valid action ('" + action + "', hours " + std::to_string(hours) + ")";
+        mark.result = std::string(kActionRefused) + "not a valid action ('" + action + "', hours " +
+                      std::to_string(hours) + ")";
       }
       log::info("admin_action")
           .kv("id", id)

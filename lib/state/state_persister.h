@@ -2,7 +2,9 @@
 // from one background thread (never an event loop). Each round (at least once a
 // second), in one transaction:
 //   1. applies the lift/suspend commands whoisd-admin queued in admin_actions
-//      (so they take effect within a second) and records them in abuse_events;
+//      (so they take effect within a second) and records in abuse_events what they
+//      did: a suspension lifted, imposed or kept (a suspend never shortens one in
+//      force), episodes forgotten; nothing for a lift that found nothing to do;
 //   2. moves the limiter's events (suspension started, expired) into abuse_events;
 //   3. appends the sources whose counts, episodes or suspensions changed to
 //      source_journal, one row a round (source_journal.h), and writes those whose

@@ -31,18 +31,21 @@ class ReadSnapshot {
 constexpr std::size_t kQueryOutcomeCount = static_cast<std::size_t>(QueryOutcome::error) + 1;
 
 // One source's tally while top_sources merges the summary's hours and the rows.
+// Both sources of it count rows by outcome (query_counts keeps the outcome), so one
+// rule, counted_by_limiter, makes the figure whichever the rows came from.
 struct Tally {
   std::string source;
-  std::int64_t queries = 0, first_us = 0, last_us = 0;
+  std::int64_t rows = 0, queries = 0, first_us = 0, last_us = 0;  // queries: counted_by_limiter
   std::array<std::int64_t, kQueryOutcomeCount> by_outcome{};    // the QueryOutcome words
-  std::vector<std::pair<std::string, std::int64_t>> other;     // any other word found in the file
+  std::vector<std::pair<std::string, std::int64_t>> other;     // any other word found in the file (not counted)
 
   void add(std::string_view outcome, std::int64_t n, std::int64_t first, std::int64_t last) {
-    first_us = queries ? std::min(first_us, first) : first;
-    last_us = queries ? std::max(last_us, last) : last;
-    queries += n;
+    first_us = rows ? std::min(first_us, first) : first;
+    last_us = rows ? std::max(last_us, last) : last;
+    rows += n;
     if (auto known = parse_query_outcome(outcome)) {
       by_outcome[static_cast<std::size_t>(*known)] += n;
+      if (counted_by_limiter(*known)) queries += n;
       return;
     }
     for (auto& [word, count] : other)
@@ -140,6 +143,13 @@ class SourceTallies {
   std::size_t grouped_ = 0;
 };
 
+// Most frequent first, ties by word.
+void sort_most_first(std::vector<std::pair<std::string, std::int64_t>>& outcomes) {
+  std::sort(outcomes.begin(), outcomes.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+}
+
 }  // namespace
 
 std::vector<TopSource> top_sources(StateDb& db, std::int64_t since_us, std::size_t limit) {
@@ -184,14 +194,17 @@ std::vector<TopSource> top_sources(StateDb& db, std::int64_t since_us, std::size
                   uncounted.int64(4));
   }
 
-  // Most queries first, ties by source; only the first `limit` are sorted.
+  // Most queries first, then most rows the limiter did not count (a source refused
+  // all day is worth seeing), ties by source; only the first `limit` are sorted.
   std::vector<Tally*> ranked;
   ranked.reserve(tallies.all().size());
   for (Tally& t : tallies.all()) ranked.push_back(&t);
   std::size_t n = std::min(limit, ranked.size());
   std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(n), ranked.end(),
                     [](const Tally* a, const Tally* b) {
-                      return a->queries != b->queries ? a->queries > b->queries : a->source < b->source;
+                      if (a->queries != b->queries) return a->queries > b->queries;
+                      if (a->rows != b->rows) return a->rows > b->rows;
+                      return a->source < b->source;
                     });
 
   std::vector<TopSource> out;
@@ -201,15 +214,13 @@ std::vector<TopSource> top_sources(StateDb& db, std::int64_t since_us, std::size
     TopSource t;
     t.source = std::move(tally.source);
     t.queries = tally.queries;
+    t.not_counted = tally.rows - tally.queries;
     t.first_us = tally.first_us;
     t.last_us = tally.last_us;
     for (std::size_t o = 0; o < tally.by_outcome.size(); ++o)
       if (tally.by_outcome[o] > 0) t.outcomes.emplace_back(to_string(static_cast<QueryOutcome>(o)), tally.by_outcome[o]);
     for (auto& other : tally.other) t.outcomes.push_back(std::move(other));
-    // Most frequent first, ties by word.
-    std::sort(t.outcomes.begin(), t.outcomes.end(), [](const auto& a, const auto& b) {
-      return a.second != b.second ? a.second > b.second : a.first < b.first;
-    });
+    sort_most_first(t.outcomes);
     out.push_back(std::move(t));
   }
   return out;
@@ -226,9 +237,17 @@ SourceHistory source_history(StateDb& db, const std::string& source, std::int64_
   while (queries.step())
     h.queries.push_back({queries.int64(0), queries.text(1), queries.text(2), queries.text(3), queries.text(4),
                          queries.int64(5)});
-  SqliteStatement count(db, "SELECT count(*) FROM query_log WHERE source = ? AND time_us >= ?");
+  SqliteStatement count(db,
+                        "SELECT outcome, count(*) FROM query_log WHERE source = ? AND time_us >= ? GROUP BY outcome");
   count.bind(1, source).bind(2, since_us);
-  if (count.step()) h.queries_total = count.int64(0);
+  while (count.step()) {
+    const std::int64_t rows = count.int64(1);
+    h.outcomes.emplace_back(count.text(0), rows);
+    h.rows_total += rows;
+    if (auto known = parse_query_outcome(h.outcomes.back().first); known && counted_by_limiter(*known))
+      h.queries_total += rows;
+  }
+  sort_most_first(h.outcomes);
   SqliteStatement events(db,
                          "SELECT time, source, kind, reason, operator, episode, until FROM abuse_events "
                          "WHERE source = ? AND time >= ? ORDER BY time DESC, id DESC LIMIT ?");
@@ -250,13 +269,28 @@ SourceHistory source_history(StateDb& db, const std::string& source, std::int64_
 
 std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now) {
   std::vector<StoredSuspension> out;
+  // The reason is the abuse event that started the suspension in force: the last one
+  // of the source to start or impose a suspension ending then (the limit's and an
+  // operator's are written in the round that stores the suspension).
   SqliteStatement select(db,
-                         "SELECT source, episodes, last_episode, suspended_until, flags FROM source_state "
-                         "WHERE suspended_until > ? ORDER BY suspended_until, source");
+                         "SELECT s.source, s.episodes, s.last_episode, s.suspended_until, s.flags, e.id, e.reason, "
+                         "e.operator FROM source_state s LEFT JOIN abuse_events e ON e.id = "
+                         "(SELECT id FROM abuse_events WHERE source = s.source AND until = s.suspended_until AND "
+                         "kind IN ('suspension_started', 'suspension_imposed') ORDER BY time DESC, id DESC LIMIT 1) "
+                         "WHERE s.suspended_until > ? ORDER BY s.suspended_until, s.source");
   select.bind(1, now);
-  while (select.step())
-    out.push_back({select.text(0), select.int64(1), select.int64(2), select.int64(3), 
-                   (select.int64(4) & SourceState::kManualSuspension) != 0});
+  while (select.step()) {
+    StoredSuspension& s = out.emplace_back();
+    s.source = select.text(0);
+    s.episodes = select.int64(1);
+    s.since = select.int64(2);
+    s.until = select.int64(3);
+    s.manual = (select.int64(4) & SourceState::kManualSuspension) != 0;
+    if (!select.is_null(5)) {
+      s.reason = select.text(6);
+      s.operator_name = select.text(7);
+    }
+  }
   return out;
 }
 

@@ -16,12 +16,14 @@ namespace whoisd {
 
 struct TopSource {
   std::string source;
-  std::int64_t queries = 0;
-  // By outcome (query_log.h QueryOutcome words); only outcomes that occurred.
+  std::int64_t queries = 0;      // the rows the limiter counted (query_log.h counted_by_limiter)
+  std::int64_t not_counted = 0;  // the other rows: refused by the limit, timeouts, connections refused
+  // Every row by outcome (query_log.h QueryOutcome words), most first; only outcomes that occurred.
   std::vector<std::pair<std::string, std::int64_t>> outcomes;
-  std::int64_t first_us = 0, last_us = 0;
+  std::int64_t first_us = 0, last_us = 0;  // of every row
 };
-// Sources with most logged queries since `since_us` (µs since the epoch), most first.
+// Sources with most queries the limiter counted since `since_us` (µs since the epoch),
+// most first (then most rows it did not count).
 std::vector<TopSource> top_sources(StateDb& db, std::int64_t since_us, std::size_t limit);
 
 struct LoggedQuery {
@@ -36,8 +38,10 @@ struct AbuseEvent {
   UnixSeconds until = 0;
 };
 struct SourceHistory {
-  std::vector<LoggedQuery> queries;  // newest first, at most the limit
-  std::int64_t queries_total = 0;    // in the period, beyond the limit too
+  std::vector<LoggedQuery> queries;  // the query log's rows, counted or not: newest first, at most the limit
+  std::int64_t rows_total = 0;       // the rows in the period, beyond the limit too
+  std::int64_t queries_total = 0;    // ... of which the limiter counted (query_log.h counted_by_limiter)
+  std::vector<std::pair<std::string, std::int64_t>> outcomes;  // the rows in the period by outcome, most first
   std::vector<AbuseEvent> events;    // newest first, at most the limit
   std::optional<UnixSeconds> suspended_until;  // from the stored state, when suspended now
   bool manual = false;                          // ... by an operator (whoisd-admin suspend)
@@ -52,6 +56,11 @@ struct StoredSuspension {
   UnixSeconds since = 0;  // when the last suspension started
   UnixSeconds until = 0;
   bool manual = false;
+  // From the abuse event that started it: the operator's reason, or the limit's
+  // ("limit of 1000 queries crossed"). nullopt when the abuse log no longer holds that
+  // event (purged after the retention, for a suspension longer than it).
+  std::optional<std::string> reason;
+  std::string operator_name;  // "" for the limit's
 };
 // Suspensions in force at `now`, ending soonest first.
 std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now);

@@ -115,17 +115,49 @@ CREATE TABLE source_journal (
 );
 )sql";
 
+// Changed by version 4: abuse_events takes two more kinds of operator action, so
+// that the abuse log says what a command did and never what it did not:
+// 'suspension_kept', a whoisd-admin suspend that met a suspension in force ending as
+// late or later (kept as it was: an operator's suspension never shortens one; until
+// is the end kept), and 'episodes_forgotten', a lift --forget-episodes of a source that
+// was not suspended (episode: how many it forgot). SQLite cannot change a CHECK
+// constraint in place, so the table is made again with it, its rows and ids copied.
+// A new file is made from version 1 upwards too (this on an empty table), so that a
+// new file and an upgraded one have the same schema.
+constexpr std::string_view kChangedInVersion4 = R"sql(
+CREATE TABLE abuse_events_version_4 (
+  id       INTEGER PRIMARY KEY,
+  time     INTEGER NOT NULL,
+  source   TEXT NOT NULL,
+  kind     TEXT NOT NULL CHECK (kind IN ('suspension_started', 'suspension_expired',
+                                         'suspension_lifted', 'suspension_imposed',
+                                         'suspension_kept', 'episodes_forgotten')),
+  episode  INTEGER NOT NULL DEFAULT 0,         -- episodes_forgotten: how many were forgotten
+  until    INTEGER NOT NULL DEFAULT 0,         -- end of the suspension (started, imposed, kept; lifted: the end it had)
+  reason   TEXT NOT NULL DEFAULT '',
+  operator TEXT NOT NULL DEFAULT ''            -- who, for the operators' kinds (lifted, imposed, kept, forgotten)
+);
+INSERT INTO abuse_events_version_4 (id, time, source, kind, episode, until, reason, operator)
+  SELECT id, time, source, kind, episode, until, reason, operator FROM abuse_events;
+DROP TABLE abuse_events;
+ALTER TABLE abuse_events_version_4 RENAME TO abuse_events;
+CREATE INDEX abuse_events_time ON abuse_events (time);
+CREATE INDEX abuse_events_source ON abuse_events (source, time);
+)sql";
+
 constexpr std::string_view kTables[] = {"meta", "source_state", "query_log", "abuse_events", "admin_actions",
                                         "query_counts", "source_journal"};
 
 }  // namespace
 
 std::string state_schema_sql() {
-  return std::string(kSchemaVersion1) + std::string(kAddedInVersion2) + std::string(kAddedInVersion3);
+  return std::string(kSchemaVersion1) + std::string(kAddedInVersion2) + std::string(kAddedInVersion3) +
+         std::string(kChangedInVersion4);
 }
 std::string_view state_schema_version_1_sql() { return kSchemaVersion1; }
 std::string_view state_schema_added_in_version_2() { return kAddedInVersion2; }
 std::string_view state_schema_added_in_version_3() { return kAddedInVersion3; }
+std::string_view state_schema_changed_in_version_4() { return kChangedInVersion4; }
 std::span<const std::string_view> state_schema_tables() { return kTables; }
 
 }  // namespace whoisd

@@ -8,7 +8,10 @@
 // (query_counts.h) says up to which query_log id it counts; a file without it counts
 // every row (StateDb::open adds it); 3 (2026-11-23) adds source_journal, the limiter's
 // changed sources appended each round and folded into source_state every minute
-// (source_journal.h); the daemon adds the (empty) table to a version-1 or -2 file.
+// (source_journal.h); the daemon adds the (empty) table to a version-1 or -2 file;
+// 4 adds two kinds of abuse_events, suspension_kept and episodes_forgotten (what an
+// operator's suspend or lift did when it changed no suspension), by making the table
+// again with its rows.
 #pragma once
 
 #include <span>
@@ -25,6 +28,8 @@ std::string_view state_schema_version_1_sql();
 std::string_view state_schema_added_in_version_2();
 // The CREATE statements that version 3 added to version 2 (the upgrade runs them).
 std::string_view state_schema_added_in_version_3();
+// The statements that make version 3's abuse_events into version 4's, rows kept (the upgrade runs them).
+std::string_view state_schema_changed_in_version_4();
 // The tables a state database must have.
 std::span<const std::string_view> state_schema_tables();
 

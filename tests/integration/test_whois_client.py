@@ -122,6 +122,12 @@ d2 = Daemon.__new__(Daemon)
 d2.log_path, d2.proc, d2.log, d2.state_dir = log_path, p, log, os.path.join(work, "state")
 d2.port = int(wait_for_log_line(p, d2.log_text, r"event=start listen=127\.0\.0\.1:(\d+)",
                                  "whoisd --snapshot --listen --state-dir start").group(1))
+# The start line names the version that --version prints: a log says which build ran.
+version = subprocess.run([args.whoisd, "--version"], capture_output=True, text=True, timeout=DEADLINE).stdout.split()
+check(len(version) == 2 and version[0] == "whoisd", "whoisd --version: %r" % version)
+check(re.search(r"^.*event=start .* version=%s$" % re.escape(version[1]), d2.log_text(), re.M),
+      "no version=%s in the start line:\n%s" % (version[1], d2.log_text()[-2000:]))
+note("ok the start line names the version (%s)" % version[1])
 try:
     notfound = d2.whois("nao-existe-de-todo.pt")
     check(notfound.startswith("nao-existe-de-todo.pt - no match"), "no-match answer:\n" + notfound)

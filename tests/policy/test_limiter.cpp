@@ -272,6 +272,8 @@ TEST_CASE("operators lift and impose suspensions") {
 
     r = lim.lift(key, /*forget_episodes=*/true);
     CHECK(r.was_suspended);
+    CHECK_FALSE(r.previous_manual);
+    CHECK(r.episodes_forgotten == 2);
     CHECK(r.episodes == 0);
     spread(lim, clock, a, 2, 0);
     CHECK(lim.check(a).episode == 1);
@@ -281,6 +283,17 @@ TEST_CASE("operators lift and impose suspensions") {
     lim.check(a);
     CHECK_FALSE(lim.lift(key).was_suspended);
     CHECK(lim.check(a).verdict == Verdict::allow);
+  }
+  SECTION("lift of a source that is not suspended may still forget its episodes") {
+    spread(lim, clock, a, 2, 0);
+    auto d = lim.check(a);
+    REQUIRE(d.verdict == Verdict::limit_crossed);
+    clock.set(d.suspended_until);
+    auto r = lim.lift(key, /*forget_episodes=*/true);
+    CHECK_FALSE(r.was_suspended);
+    CHECK(r.episodes_forgotten == 1);
+    CHECK(r.episodes == 0);
+    CHECK(lim.lift(key, /*forget_episodes=*/true).episodes_forgotten == 0);
   }
   SECTION("suspend imposes a manual suspension that is not an episode") {
     auto r = lim.suspend(key, 2h);
@@ -339,14 +352,45 @@ TEST_CASE("operators lift and impose suspensions") {
     lim.drain_events(events);
     CHECK(lim.stats().active_suspensions == 0);
   }
-  SECTION("suspend replaces a current suspension") {
+  SECTION("suspend never shortens a suspension in force: it is kept, kind included") {
     spread(lim, clock, a, 2, 0);
     auto d = lim.check(a);
+    REQUIRE(d.verdict == Verdict::limit_crossed);  // 24 h, episode 1
+    const SourceState before = *lim.inspect(key);
     auto r = lim.suspend(key, 1h);
+    CHECK(r.kept);
+    CHECK(r.until == d.suspended_until);
     CHECK(r.previous_until == d.suspended_until);
+    CHECK_FALSE(r.previous_manual);
     CHECK(r.episodes == 1);
+    CHECK(*lim.inspect(key) == before);
     clock.advance(3600);
-    CHECK(lim.check(a).verdict == Verdict::allow);
+    d = lim.check(a);
+    CHECK(d.verdict == Verdict::suspended);
+    CHECK_FALSE(d.manual);
+    CHECK(d.suspended_until == r.until);
+    // The same end is kept too.
+    CHECK(lim.suspend(key, std::chrono::seconds(r.until - clock.now())).kept);
+  }
+  SECTION("suspend replaces a suspension in force that ends sooner, as an operator's") {
+    spread(lim, clock, a, 2, 0);
+    auto d = lim.check(a);
+    REQUIRE(d.verdict == Verdict::limit_crossed);
+    auto r = lim.suspend(key, 48h);
+    CHECK_FALSE(r.kept);
+    CHECK(r.until == clock.now() + 48 * 3600);
+    CHECK(r.previous_until == d.suspended_until);
+    CHECK_FALSE(r.previous_manual);
+    CHECK(r.episodes == 1);
+    d = lim.check(a);
+    CHECK(d.verdict == Verdict::suspended);
+    CHECK(d.manual);
+    CHECK(d.suspended_until == r.until);
+    // An operator's own suspension is not shortened either.
+    auto again = lim.suspend(key, 2h);
+    CHECK(again.kept);
+    CHECK(again.previous_manual);
+    CHECK(again.until == r.until);
   }
 }
 

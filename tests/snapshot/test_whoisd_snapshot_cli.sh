@@ -112,6 +112,7 @@ expect 1 "$dir/missing.sql" "$tool" import "$dir/missing.sql" --out "$dir/x.sqli
 expect 1 "$dir/gen.sqlite" "$tool" generate --domains 5 --out "$dir/gen.sqlite/inside"
 
 expect 2 "required" "$tool"
+expect 0 "^whoisd-snapshot [0-9][0-9.]*$" "$tool" --version
 expect 2 "domains" "$tool" generate --domains 0 --out "$dir/zero.sqlite"
 expect 2 "out" "$tool" generate --domains 10
 

@@ -1,18 +1,24 @@
 // whoisd-admin, the built binary, run as a subprocess against a state directory that
 // a live limiter and persister (as in the daemon) are using.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "common/log.h"
+#include "common/version.h"
 #include "json_lite.h"
 #include "policy/limiter.h"
 #include "state/query_log.h"
 #include "state/state_db.h"
+#include "state/state_dir_lock.h"
 #include "state/state_persister.h"
 #include "state/state_reports.h"
 #include "state_test_util.h"
@@ -49,9 +55,12 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
-Run admin(const TempDir& dir, const std::vector<std::string>& args) {
-  std::string cmd = quote(std::string(WHOISD_BINARY_DIR) + "/whoisd/whoisd-admin");
-  for (const auto& a : args) cmd += " " + quote(a);
+const std::string kAdmin = std::string(WHOISD_BINARY_DIR) + "/whoisd/whoisd-admin";
+
+// Runs `argv` (no shell between), its standard output and error collected apart.
+Run run(const TempDir& dir, const std::vector<std::string>& argv) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + quote(a);
   std::string err_file = dir.file("admin.stderr");
   cmd += " 2>" + quote(err_file);
   Run r;
@@ -66,6 +75,33 @@ Run admin(const TempDir& dir, const std::vector<std::string>& args) {
   std::stringstream ss;
   ss << err.rdbuf();
   r.err = ss.str();
+  return r;
+}
+
+Run admin(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), kAdmin);
+  return run(dir, args);
+}
+
+// whoisd-admin with /etc/whoisd/whoisd.conf holding `config` (absent when empty), in a
+// private mount namespace whose /etc is an overlay of the real one: nothing outside
+// it sees the file. nullopt where that cannot be made (not root, no overlayfs).
+std::optional<Run> admin_with_etc_config(const TempDir& dir, const std::string& config, std::vector<std::string> args) {
+  if (run(dir, {"unshare", "--mount", "--propagation", "private", "true"}).exit_code != 0) return std::nullopt;
+  const std::string overlay = dir.file("etc-overlay");
+  std::filesystem::create_directories(overlay);
+  const char* script =
+      "mount -t tmpfs tmpfs \"$1\" || exit 77\n"
+      "mkdir \"$1/upper\" \"$1/work\" || exit 77\n"
+      "mount -t overlay overlay -o \"lowerdir=/etc,upperdir=$1/upper,workdir=$1/work\" /etc || exit 77\n"
+      "mkdir -p /etc/whoisd && rm -f /etc/whoisd/whoisd.conf || exit 77\n"
+      "if [ -n \"$2\" ]; then printf '%s' \"$2\" > /etc/whoisd/whoisd.conf || exit 77; fi\n"
+      "shift 2\n"
+      "exec \"$@\"\n";
+  args.insert(args.begin(), {"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", overlay,
+                             config, kAdmin});
+  Run r = run(dir, args);
+  if (r.exit_code == 77) return std::nullopt;
   return r;
 }
 
@@ -118,6 +154,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
   config.queries = 5;
   config.exempt.push_back(*whoisd::Network::parse("203.0.113.0/24"));
   Limiter limiter(config, clock);
+  whoisd::StateDirLock daemon_lock(dir.path());  // as the daemon holds it: the tool sees a daemon running
   StatePersister persister(path, limiter, clock, {.interval = 200ms});
   persister.load();
   persister.start();
@@ -133,18 +170,24 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
       log.record(logged("2001:db8:1:2::99", "açores.pt", QueryOutcome::found, now_us - 40'000'000 + i));
     log.record(logged("198.51.100.3", "x.pt", QueryOutcome::invalid, now_us - 30'000'000));
     log.record(logged("198.51.100.3", "old.pt", QueryOutcome::found, now_us - 3 * 86'400'000'000LL));
+    // Connections the limiter never counted: no line in time, and refused at accept.
+    for (int i = 0; i < 3; ++i) log.record(logged("198.51.100.3", "", QueryOutcome::timeout, now_us - 20'000'000 + i));
+    log.record(logged("198.51.100.3", "", QueryOutcome::too_many_connections, now_us - 19'000'000));
     log.stop();
-    REQUIRE(log.counters().written == 12);
+    REQUIRE(log.counters().written == 16);
   }
   for (int i = 0; i < 6; ++i) limiter.check(ip("192.0.2.1"));  // crosses: episode 1
   REQUIRE(limiter.check(ip("192.0.2.1")).verdict == Decision::Verdict::suspended);
   REQUIRE(stored_suspension(path, "192.0.2.1", clock.now()));
 
   SECTION("top") {
+    // QUERIES is what the limiter counts: not the query that crossed the limit, nor
+    // 198.51.100.3's timeouts and refused connection (which would put it second).
     Json top = admin_json(dir, {"top", "--since", "1h", "--limit", "2"});
     REQUIRE(top["sources"].a.size() == 2);
     CHECK(top["sources"][0]["source"].s == "192.0.2.1");
-    CHECK(top["sources"][0]["queries"].integer() == 7);
+    CHECK(top["sources"][0]["queries"].integer() == 6);
+    CHECK(top["sources"][0]["not_counted"].integer() == 1);
     CHECK(top["sources"][0]["outcomes"]["found"].integer() == 4);
     CHECK(top["sources"][0]["outcomes"]["no_match"].integer() == 2);
     CHECK(top["sources"][0]["outcomes"]["limit_crossed"].integer() == 1);
@@ -153,18 +196,26 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     // The period matters: 198.51.100.3's old query is outside 1h, inside 7d.
     Json week = admin_json(dir, {"top", "--since", "7d"});
     REQUIRE(week["sources"].a.size() == 3);
+    CHECK(week["sources"][2]["source"].s == "198.51.100.3");
     CHECK(week["sources"][2]["queries"].integer() == 2);
+    CHECK(week["sources"][2]["not_counted"].integer() == 4);
+    CHECK(week["sources"][2]["outcomes"]["timeout"].integer() == 3);
+    CHECK(week["sources"][2]["outcomes"]["too_many_connections"].integer() == 1);
 
     Run table = admin_text(dir, {"top", "--since", "1h"});
     CHECK(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("SOURCE") && Catch::Contains("QUERIES") &&
-                              Catch::Contains("found 4, no_match 2, limit_crossed 1"));
+                              Catch::Contains("found 4, no_match 2; not counted: limit_crossed 1") &&
+                              Catch::Contains("invalid 1; not counted: timeout 3, too_many_connections 1"));
   }
 
   SECTION("history") {
     Json h = admin_json(dir, {"history", "192.0.2.1"});
     CHECK(h["source"].s == "192.0.2.1");
-    CHECK(h["queries_total"].integer() == 7);
+    CHECK(h["queries_total"].integer() == 6);  // as the limiter counts them: not the one that crossed it
+    CHECK(h["not_counted"].integer() == 1);
+    CHECK(h["outcomes"]["limit_crossed"].integer() == 1);
+    CHECK(h["queries"].a.size() == 7);  // every row of the log
     CHECK(h["queries"][0]["outcome"].s == "limit_crossed");  // newest first
     CHECK(h["queries"][0]["proxy_peer"].type == Json::Type::null);
     CHECK(h["episodes"].integer() == 1);
@@ -173,6 +224,11 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     REQUIRE(h["events"].a.size() == 1);
     CHECK(h["events"][0]["kind"].s == "suspension_started");
     CHECK(h["events"][0]["episode"].integer() == 1);
+    CHECK(h["events"][0]["until"].type == Json::Type::string);
+    CHECK(h["events"][0]["operator"].type == Json::Type::null);  // the limit's: no operator, null as elsewhere
+    Json timeouts = admin_json(dir, {"history", "198.51.100.3"});
+    CHECK(timeouts["queries_total"].integer() == 2);
+    CHECK(timeouts["not_counted"].integer() == 4);
 
     // Any address of the /64 names the /64.
     Json v6 = admin_json(dir, {"history", "2001:db8:1:2:ffff::1", "--limit", "2"});
@@ -186,7 +242,9 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run table = admin_text(dir, {"history", "192.0.2.1"});
     CHECK(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("suspension_started") && Catch::Contains("exemplo.pt") &&
-                              Catch::Contains("suspended until"));
+                              Catch::Contains("suspended until") &&
+                              Catch::Contains(": 6 queries as the limit counts them (found 4, no_match 2; not "
+                                              "counted: limit_crossed 1)"));
   }
 
   SECTION("suspensions, lift and suspend reach the running limiter") {
@@ -196,6 +254,8 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK(s["suspensions"][0]["episode"].integer() == 1);
     CHECK_FALSE(s["suspensions"][0]["manual"].b);
     CHECK(s["suspensions"][0]["remaining_seconds"].integer() > 23 * 3600);
+    CHECK(s["suspensions"][0]["reason"].s == "limit of 5 queries crossed");
+    CHECK(s["suspensions"][0]["operator"].type == Json::Type::null);
     CHECK(s["pending_actions"].a.empty());
 
     auto t0 = std::chrono::steady_clock::now();
@@ -206,8 +266,10 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK_THAT(lift["result"].s, Catch::StartsWith("lifted (was suspended until"));
     CHECK(limiter.inspect(limiter.key_of(ip("192.0.2.1")))->suspended_until <= clock.now());
 
-    Json suspend = admin_json(dir, {"suspend", "2001:db8:1:2::5", "--hours", "3", "--reason", "scraping"});
+    Json suspend = admin_json(dir, {"suspend", "2001:db8:1:2::5", "--hours", "3", "--reason", "scraping",
+                                    "--operator", "rui"});
     CHECK(suspend["applied"].b);
+    CHECK(suspend["daemon_running"].b);
     CHECK(suspend["source"].s == "2001:db8:1:2::/64");
     Decision d = limiter.check(ip("2001:db8:1:2:abcd::1"));
     CHECK(d.verdict == Decision::Verdict::suspended);
@@ -217,7 +279,12 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run table = admin_text(dir, {"suspensions"});
     CHECK(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("2001:db8:1:2::/64") && Catch::Contains("operator") &&
-                              Catch::Contains("REMAINING"));
+                              Catch::Contains("REMAINING") && Catch::Contains("REASON"));
+    CHECK_THAT(table.out, Catch::Matches("(.|\\n)* rui +scraping\\n(.|\\n)*"));
+    Json reasons = admin_json(dir, {"suspensions"});
+    REQUIRE(reasons["suspensions"].a.size() == 1);
+    CHECK(reasons["suspensions"][0]["reason"].s == "scraping");
+    CHECK(reasons["suspensions"][0]["operator"].s == "rui");
     CHECK_THAT(table.out, !Catch::Contains("192.0.2.1"));
 
     Run history = admin_text(dir, {"history", "192.0.2.1"});
@@ -231,9 +298,42 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK_THAT(manual_text.out, Catch::Contains("; suspended by an operator until ") &&
                                     !Catch::Contains("episode 0") && !Catch::Contains("remembered"));
     CHECK_THAT(table.out, Catch::Matches("(.|\\n)*2001:db8:1:2::/64 +- +operator(.|\\n)*"));
+    // A lift of a source that is not suspended: said, a status of its own, and no
+    // lift in the abuse log of a suspension that never was.
     Run text_lift = admin_text(dir, {"lift", "192.0.2.99", "--reason", "check"});
-    CHECK(text_lift.exit_code == 0);
-    CHECK_THAT(text_lift.out, Catch::Contains("Queued action") && Catch::Contains("not suspended"));
+    CHECK(text_lift.exit_code == 3);
+    CHECK_THAT(text_lift.out, Catch::Contains("Queued action") && Catch::Contains("not suspended: nothing to lift"));
+    CHECK_THAT(text_lift.err, Catch::Contains("192.0.2.99: not suspended: nothing to lift"));
+    CHECK(sql_int(path, "SELECT count(*) FROM abuse_events WHERE source = '192.0.2.99'") == 0);
+  }
+
+  SECTION("suspend never shortens a suspension in force: the later end is kept, and said") {
+    const auto before = *limiter.inspect(limiter.key_of(ip("192.0.2.1")));  // the limit's 24 h
+    const std::string end = whoisd::log::iso8601_utc(before.suspended_until);
+    Run shorter = admin_text(dir, {"suspend", "192.0.2.1", "--hours", "1", "--reason", "scraping"});
+    CHECK(shorter.exit_code == 0);
+    CHECK_THAT(shorter.out, Catch::Contains("kept: already suspended until " + end +
+                                            " by the limit (episode 1), later than the 1 h asked; to shorten it, "
+                                            "lift it first"));
+    Decision d = limiter.check(ip("192.0.2.1"));
+    CHECK_FALSE(d.manual);
+    CHECK(d.suspended_until == before.suspended_until);
+    Json h = admin_json(dir, {"history", "192.0.2.1"});
+    CHECK_FALSE(h["manual"].b);
+    REQUIRE(h["events"].a.size() == 2);
+    CHECK(h["events"][0]["kind"].s == "suspension_kept");
+    CHECK(h["events"][0]["until"].s == end);
+    CHECK(h["events"][0]["reason"].s == "scraping");
+    Json s = admin_json(dir, {"suspensions"});
+    REQUIRE(s["suspensions"].a.size() == 1);
+    CHECK(s["suspensions"][0]["reason"].s == "limit of 5 queries crossed");  // still the limit's
+
+    Json longer = admin_json(dir, {"suspend", "192.0.2.1", "--hours", "48", "--reason", "scraping again"});
+    CHECK_THAT(longer["result"].s, Catch::StartsWith("suspended until ") &&
+                                       Catch::EndsWith(" (it was suspended until " + end + " by the limit (episode 1))"));
+    CHECK(limiter.check(ip("192.0.2.1")).manual);
+    s = admin_json(dir, {"suspensions"});
+    CHECK(s["suspensions"][0]["reason"].s == "scraping again");
   }
 
   SECTION("an action the daemon refuses fails, and says why") {
@@ -271,13 +371,15 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK(r.out.find('\xff') == std::string::npos);
     CHECK(r.out.find('\x01') == std::string::npos);
     CHECK_THAT(r.out, Catch::Contains(R"("bad\n\ufffd\u0001")") && Catch::Contains("\"\xc3\xa7\\ufffd\""));
-    CHECK(parse_json(r.out)["source"].s == "192.0.2.1");
+    Json h = parse_json(r.out);
+    CHECK(h["source"].s == "192.0.2.1");
+    CHECK(h["events"][0]["until"].type == Json::Type::null);  // no end: null, as everywhere, never ""
   }
 
   SECTION("purge") {
     Json purged = admin_json(dir, {"purge", "--retention", "1d"});
     CHECK(purged["query_log"].integer() == 1);
-    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 11);
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 15);
     Run again = admin_text(dir, {"purge"});
     CHECK(again.exit_code == 0);
     CHECK_THAT(again.out, Catch::Contains("Purged rows older than") && Catch::Contains("90d"));
@@ -296,7 +398,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run bare_number = admin_text(dir, {"purge", "--retention", "90"});
     CHECK(bare_number.exit_code == 2);
     Run no_hours = admin_text(dir, {"suspend", "192.0.2.1", "--reason", "x"});
-    CHECK(no_hours.exit_code != 0);
+    CHECK(no_hours.exit_code == 2);  // CLI11's own errors are a bad command line too
     Run bad_hours = admin_text(dir, {"suspend", "192.0.2.1", "--hours", "5x", "--reason", "x"});
     CHECK(bad_hours.exit_code == 2);
     CHECK_THAT(bad_hours.err, Catch::Contains("'5x' is not a whole number of hours"));
@@ -338,19 +440,40 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   CHECK(not_a_dir.exit_code == 1);
   CHECK_THAT(not_a_dir.err, Catch::Contains(path + ".file: not a directory"));
 
-  Run nowhere = admin(dir, {"top"});
-  CHECK(nowhere.exit_code == 2);
-  CHECK_THAT(nowhere.err, Catch::Contains("--state-dir") && Catch::Contains("--config"));
+  if (access("/etc/whoisd/whoisd.conf", F_OK) != 0) {  // else it is read (the next test case)
+    Run nowhere = admin(dir, {"top"});
+    CHECK(nowhere.exit_code == 2);
+    CHECK_THAT(nowhere.err, Catch::Contains("--state-dir") && Catch::Contains("--config"));
+  }
 
   StateDb::open(path, StateDb::Mode::create);
-  Json lift = admin_json(dir, {"lift", "192.0.2.1", "--reason", "while down", "--wait", "300ms"});
-  CHECK_FALSE(lift["applied"].b);
+  // No process holds the state directory's lock: said at once, not after --wait.
+  auto t0 = std::chrono::steady_clock::now();
+  Run lift = admin(dir, {"--state-dir", dir.path(), "--json", "lift", "192.0.2.1", "--reason", "while down",
+                         "--wait", "10s"});
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  CHECK(lift.exit_code == 4);
+  Json lift_json = parse_json(lift.out);
+  CHECK_FALSE(lift_json["applied"].b);
+  CHECK_FALSE(lift_json["daemon_running"].b);
   Json s = admin_json(dir, {"suspensions"});
   REQUIRE(s["pending_actions"].a.size() == 1);
   CHECK(s["pending_actions"][0]["action"].s == "lift");
-  Run text = admin_text(dir, {"suspend", "192.0.2.2", "--hours", "1", "--reason", "x", "--wait", "200ms"});
-  CHECK(text.exit_code == 0);
-  CHECK_THAT(text.out, Catch::Contains("next start"));
+  t0 = std::chrono::steady_clock::now();
+  Run text = admin_text(dir, {"suspend", "192.0.2.2", "--hours", "1", "--reason", "x", "--wait", "10s"});
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  CHECK(text.exit_code == 4);
+  CHECK_THAT(text.out, Catch::Contains("No whoisd holds this state directory (" + dir.path() +
+                                       "): queued, applied at its next start"));
+  {
+    // A daemon holds it but does not apply the command (here: no state writer runs).
+    whoisd::StateDirLock daemon_lock(dir.path());
+    Run late = admin_text(dir, {"lift", "192.0.2.3", "--reason", "x", "--wait", "300ms"});
+    CHECK(late.exit_code == 4);
+    CHECK_THAT(late.out, Catch::Contains("Not applied within 300ms by the whoisd (process " +
+                                         std::to_string(getpid()) + ") that holds this state directory"));
+  }
+  CHECK(sql_int(path, "SELECT count(*) FROM admin_actions WHERE applied_at IS NULL") == 3);
 
   // --config: [state] dir and [limits] ipv6_prefix from the daemon's file.
   std::string conf = dir.file("whoisd.conf");
@@ -397,4 +520,53 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   Run corrupt = admin_text(dir, {"top"});
   CHECK(corrupt.exit_code == 1);
   CHECK_THAT(corrupt.err, Catch::Contains(path) && Catch::Contains("corrupt"));
+}
+
+TEST_CASE("whoisd-admin --help says what a source is with the configured IPv6 prefix length", "[state][admin][cli]") {
+  TempDir dir;
+  for (const char* command : {"history", "lift", "suspend"}) {
+    Run help = admin(dir, {command, "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK_THAT(help.out, Catch::Contains("IPv6 source is the /N network that holds the address, N being [limits] "
+                                         "ipv6_prefix or --ipv6-prefix (64 by default)") &&
+                             !Catch::Contains("its /64") && !Catch::Contains("or /64"));
+  }
+}
+
+TEST_CASE("whoisd-admin --version prints the version whoisd and whoisd-snapshot print", "[state][admin][cli]") {
+  TempDir dir;
+  Run version = admin(dir, {"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out == "whoisd-admin " + std::string(whoisd::version()) + "\n");
+}
+
+TEST_CASE("whoisd-admin with neither --config nor --state-dir reads /etc/whoisd/whoisd.conf", "[state][admin][cli]") {
+  TempDir dir;
+  StateDb::open(whoisd::state_db_path(dir.path()), StateDb::Mode::create);
+  std::optional<Run> absent = admin_with_etc_config(dir, "", {"top"});
+  if (!absent) {
+    WARN("skipped: no private mount namespace with an overlay of /etc here (needs root)");
+    return;
+  }
+  CHECK(absent->exit_code == 2);
+  CHECK_THAT(absent->err, Catch::Contains("--state-dir DIR or --config FILE") &&
+                              Catch::Contains("/etc/whoisd/whoisd.conf is read, and it does not exist"));
+
+  // Its [state] dir and [limits] ipv6_prefix are used, as with --config.
+  const std::string config = "[state]\ndir = \"" + dir.path() + "\"\n[limits]\nipv6_prefix = 48\n";
+  std::optional<Run> read = admin_with_etc_config(dir, config, {"--json", "history", "2001:db8:1:2::5"});
+  REQUIRE(read);
+  INFO("stderr: " << read->err);
+  CHECK(read->exit_code == 0);
+  CHECK(parse_json(read->out)["source"].s == "2001:db8:1::/48");
+  // The command line still wins.
+  std::optional<Run> given = admin_with_etc_config(dir, config, {"--state-dir", dir.path(), "--json", "history",
+                                                                 "2001:db8:1:2::5"});
+  REQUIRE(given);
+  CHECK(parse_json(given->out)["source"].s == "2001:db8:1:2::/64");
+  // A broken one is named.
+  std::optional<Run> broken = admin_with_etc_config(dir, "[state\n", {"top"});
+  REQUIRE(broken);
+  CHECK(broken->exit_code == 2);
+  CHECK_THAT(broken->err, Catch::Contains("/etc/whoisd/whoisd.conf") && Catch::Contains("line 1"));
 }

@@ -53,13 +53,14 @@ Decision::Verdict run(Limiter& limiter, const char* client, int queries) {
 }
 
 std::int64_t queue(const std::string& path, const std::string& action, const std::string& source, int hours,
-                   const std::string& reason) {
+                   const std::string& reason, bool forget_episodes = false) {
   StateDb db = StateDb::open(path, StateDb::Mode::read_write);
   whoisd::AdminAction a;
   a.requested_at = 1;
   a.action = action;
   a.source = source;
   a.hours = hours;
+  a.forget_episodes = forget_episodes;
   a.reason = reason;
   a.operator_name = "maria";
   return whoisd::queue_admin_action(db, a);
@@ -278,6 +279,55 @@ TEST_CASE("operators' lift and suspend reach the limiter and the abuse log", "[s
   CHECK(sql_int(path, "SELECT count(*) FROM abuse_events WHERE kind IN ('suspension_lifted', 'suspension_imposed')") ==
         2);
   CHECK(persister.stats().admin_actions_applied == 3);
+}
+
+TEST_CASE("an operator's suspend never shortens a suspension in force; the abuse log says what each command did",
+          "[state][persister][admin]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  ManualClock clock;
+  Limiter limiter(small_limits(2), clock);
+  StatePersister persister(path, limiter, clock);
+  persister.load();
+  CHECK(run(limiter, "192.0.2.7", 3) == Decision::Verdict::limit_crossed);  // 24 h, episode 1
+  CHECK(run(limiter, "192.0.2.9", 3) == Decision::Verdict::limit_crossed);
+  persister.round();
+  clock.advance(25 * 3600);  // 192.0.2.9's suspension is over; its episode is remembered
+  CHECK(run(limiter, "192.0.2.7", 3) == Decision::Verdict::limit_crossed);  // 48 h, episode 2
+  persister.round();
+  const whoisd::UnixSeconds second_end = clock.now() + 48 * 3600;
+  sql_exec(path, "DELETE FROM abuse_events");
+
+  std::int64_t shorter = queue(path, "suspend", "192.0.2.7", 1, "scraping");
+  std::int64_t nothing = queue(path, "lift", "192.0.2.8", 0, "never suspended");
+  std::int64_t forget = queue(path, "lift", "192.0.2.9", 0, "agreed with the sender", true);
+  std::int64_t longer = queue(path, "suspend", "192.0.2.7", 72, "x");
+  persister.round();
+
+  StateDb db = StateDb::open(path, StateDb::Mode::read_only);
+  // 1 h asked of a source suspended for 48 h by the limit: the 48 h are kept, and said.
+  CHECK(whoisd::find_admin_action(db, shorter)->result ==
+        "kept: already suspended until " + whoisd::log::iso8601_utc(second_end) +
+            " by the limit (episode 2), later than the 1 h asked; to shorten it, lift it first");
+  // Then 72 h: longer, so it replaces it, as an operator's.
+  CHECK(whoisd::find_admin_action(db, longer)->result ==
+        "suspended until " + whoisd::log::iso8601_utc(clock.now() + 72 * 3600) + " (it was suspended until " +
+            whoisd::log::iso8601_utc(second_end) + " by the limit (episode 2))");
+  Decision d = limiter.check(ip("192.0.2.7"));
+  CHECK(d.manual);
+  CHECK(d.suspended_until == clock.now() + 72 * 3600);
+  // A lift of a source that was never suspended: said, and nothing in the abuse log.
+  CHECK(whoisd::find_admin_action(db, nothing)->result == "not suspended: nothing to lift");
+  CHECK(sql_int(path, "SELECT count(*) FROM abuse_events WHERE source = '192.0.2.8'") == 0);
+  // One not suspended any more whose episode is forgotten: that is recorded, as what it is.
+  CHECK(whoisd::find_admin_action(db, forget)->result ==
+        "not suspended; 1 episode(s) forgotten: the next suspension is the first");
+  CHECK(limiter.inspect(limiter.key_of(ip("192.0.2.9")))->episodes == 0);
+  CHECK(sql_text(path, "SELECT group_concat(kind || ' ' || source || ' ' || episode || ' ' || until || ' ' || "
+                       "reason || ' ' || operator, '; ') FROM (SELECT * FROM abuse_events ORDER BY id)") ==
+        "suspension_kept 192.0.2.7 2 " + std::to_string(second_end) + " scraping maria; "
+        "episodes_forgotten 192.0.2.9 1 0 agreed with the sender maria; "
+        "suspension_imposed 192.0.2.7 2 " + std::to_string(clock.now() + 72 * 3600) + " x maria");
 }
 
 TEST_CASE("commands queued while no daemon runs are applied at its next start", "[state][persister][admin]") {

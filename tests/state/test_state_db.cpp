@@ -11,6 +11,7 @@
 
 #include "state/state_db.h"
 #include "state/state_dir_lock.h"
+#include "state/state_schema.h"
 #include "state_test_util.h"
 #include "support/temp_dir.h"
 
@@ -108,6 +109,47 @@ TEST_CASE("a state database of another schema version is refused, not reset", "[
   CHECK_THAT(error, Catch::Contains(path) && Catch::Contains("version 7") &&
                         Catch::Contains("version " + std::to_string(whoisd::kStateSchemaVersion)));
   CHECK(sql_text(path, "SELECT value FROM meta WHERE key = 'marker'") == "kept");
+}
+
+TEST_CASE("a version-3 state database is upgraded to 4 by the daemon's open only, its abuse log kept",
+          "[state][db]") {
+  TempDir dir;
+  std::string path = dir.file("state.sqlite");
+  {
+    std::ofstream touch(path);
+  }
+  // A file as the whoisd of version 3 made it, with two abuse events.
+  sql_exec(path, std::string("PRAGMA journal_mode = WAL; BEGIN;") + std::string(whoisd::state_schema_version_1_sql()) +
+                     std::string(whoisd::state_schema_added_in_version_2()) +
+                     std::string(whoisd::state_schema_added_in_version_3()) +
+                     "INSERT INTO abuse_events (id, time, source, kind, episode, until, reason, operator) VALUES "
+                     "(7, 1767225000, '192.0.2.1', 'suspension_started', 1, 1767311400, 'limit of 5 queries crossed', ''), "
+                     "(9, 1767226000, '192.0.2.1', 'suspension_lifted', 1, 1767311400, 'false positive', 'ana');"
+                     "PRAGMA user_version = 3; COMMIT;");
+  CHECK_THROWS(sql_exec(path, "INSERT INTO abuse_events (time, source, kind) VALUES (1, 'x', 'suspension_kept')"));
+  for (auto mode : {StateDb::Mode::read_only, StateDb::Mode::read_write})
+    CHECK_THAT(open_error(path, mode), Catch::Contains(path) && Catch::Contains("version 3") &&
+                                           Catch::Contains("restart whoisd"));
+  CHECK(StateDb::open(path, StateDb::Mode::check).schema_version() == 3);
+  CHECK(sql_int(path, "PRAGMA user_version") == 3);
+
+  StateDb::open(path, StateDb::Mode::create);
+  CHECK(sql_int(path, "PRAGMA user_version") == 4);
+  CHECK(sql_text(path, "SELECT group_concat(id || ' ' || kind || ' ' || episode || ' ' || until || ' ' || reason || "
+                       "' ' || operator, '; ') FROM (SELECT * FROM abuse_events ORDER BY id)") ==
+        "7 suspension_started 1 1767311400 limit of 5 queries crossed ; "
+        "9 suspension_lifted 1 1767311400 false positive ana");
+  sql_exec(path, "INSERT INTO abuse_events (time, source, kind) VALUES (1, 'x', 'suspension_kept'), "
+                 "(2, 'x', 'episodes_forgotten')");
+  CHECK(sql_int(path, "SELECT max(id) FROM abuse_events") == 11);  // ids go on from the copied ones
+  CHECK_THROWS(sql_exec(path, "INSERT INTO abuse_events (time, source, kind) VALUES (1, 'x', 'anything')"));
+  // Its indexes came with it.
+  CHECK(sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'abuse_events'") == 2);
+  // A new file has the same schema as an upgraded one.
+  std::string fresh = dir.file("fresh.sqlite");
+  StateDb::open(fresh, StateDb::Mode::create);
+  CHECK(sql_text(fresh, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)") ==
+        sql_text(path, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"));
 }
 
 TEST_CASE("a SQLite file that is not a whoisd state database is refused", "[state][db]") {
