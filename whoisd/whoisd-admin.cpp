@@ -566,6 +566,10 @@ int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds 
 void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
   std::string text = retention_text ? *retention_text : c.settings.retention.value_or("90d");
   auto retention = duration_arg(retention_text ? "--retention" : "[state] retention", text);
+  if (retention < whoisd::kMinRetention)
+    throw UsageError((retention_text ? "--retention" : "[state] retention") + std::string(": '") + text +
+                     "' is shorter than the shortest retention, " + whoisd::format_duration(whoisd::kMinRetention) +
+                     " (as [state] retention)");
   auto db = c.open(whoisd::StateDb::Mode::read_write);
   UnixSeconds cutoff = c.clock.now() - retention.count();
   auto counts = whoisd::purge_all(db, cutoff);

@@ -4,6 +4,7 @@
 // the daemon's writers never wait long for the file.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -11,6 +12,11 @@
 #include "state/state_db.h"
 
 namespace whoisd {
+
+// The shortest retention the daemon ([state] retention) and `whoisd-admin purge
+// --retention` take: below an hour, a purge would take the rows the writers are still
+// adding to, and a mistyped unit ("10m" for "10d") would erase the logs SPEC §4 keeps.
+inline constexpr std::chrono::seconds kMinRetention{3600};
 
 struct PurgeCounts {
   std::uint64_t query_log = 0;

@@ -383,6 +383,11 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run again = admin_text(dir, {"purge"});
     CHECK(again.exit_code == 0);
     CHECK_THAT(again.out, Catch::Contains("Purged rows older than") && Catch::Contains("90d"));
+    // "10m" for "10d": refused as the daemon's [state] retention would refuse it, nothing purged.
+    Run too_short = admin_text(dir, {"purge", "--retention", "10m"});
+    CHECK(too_short.exit_code == 2);
+    CHECK_THAT(too_short.err, Catch::Contains("--retention: '10m' is shorter than the shortest retention, 1h"));
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 15);
   }
 
   SECTION("bad sources and periods are clear errors") {
