@@ -32,7 +32,9 @@ int main(int argc, char** argv) {
   auto* metrics_opt = app.add_option("--metrics", metrics, "metrics address, or off (overrides [metrics] listen)");
   auto* level_opt = app.add_option("--log-level", log_level, "debug, info, warn or error (overrides [log] level)");
   auto* user_opt = app.add_option("--user", user, "user to switch to after binding, when started as root (overrides [server] user)");
-  app.add_flag("--check-config", check, "check the configuration, that the snapshot opens and the state dir is writable, print a summary, exit");
+  app.add_flag("--check-config", check,
+               "check the configuration, that the snapshot opens, the state dir is writable and the listen "
+               "addresses can be bound, print a summary, exit");
   app.set_version_flag("--version", "whoisd " + std::string(whoisd::version()));
   CLI11_PARSE(app, argc, argv);
 

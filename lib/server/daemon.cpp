@@ -29,6 +29,7 @@
 #include "render/answer_renderer.h"
 #include "server/config_changes.h"
 #include "server/connection_limits.h"
+#include "server/listen_check.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/privileges.h"
@@ -646,7 +647,21 @@ int check_config(const Config& config) {
                 info.schema_version, static_cast<long long>(info.domains), static_cast<long long>(info.file_bytes),
                 log::iso8601_utc(info.exported_at).c_str());
     std::printf("%s\n", check_state_dir(config).c_str());
-    return 0;
+    // Sockets systemd passed to this process replace [server] listen, as at start; taken
+    // the same way, so that a malformed LISTEN_FDS fails the check as it fails the start.
+    const std::vector<ActivatedSocket> passed = take_activated_sockets();
+    // Every address is reported, each failure on its own line, before the status says any failed.
+    bool listen_ok = true;
+    for (const auto& check : check_listen_addresses(config, passed)) {
+      if (check.outcome == ListenCheck::Outcome::failed) {
+        std::fflush(stdout);  // the lines in their order when both go to one terminal or file
+        std::fprintf(stderr, "whoisd: %s\n", check.line.c_str());
+        listen_ok = false;
+      } else {
+        std::printf("%s\n", check.line.c_str());
+      }
+    }
+    return listen_ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "whoisd: %s\n", e.what());
     return 1;

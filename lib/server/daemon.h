@@ -22,7 +22,8 @@ struct DaemonOptions {
 int run_daemon(DaemonOptions options);
 
 // --check-config: the configuration is already parsed; checks that the snapshot
-// opens and prints a summary on standard output. Returns the exit status.
+// opens, the state directory, and that the listen addresses can be bound
+// (listen_check.h), and prints a summary on standard output. Returns the exit status.
 int check_config(const Config& config);
 
 }  // namespace whoisd

@@ -264,6 +264,8 @@ void MetricsHttpServer::bind(std::string_view listen) {
     throw std::runtime_error(fmt::format("metrics endpoint: event loop: {}", uv_strerror(rc)));
   uv_tcp_init(&s.loop, &s.listener);
   s.listener.data = &s;
+  // SO_REUSEADDR, and an IPv6 socket dual-stack (flags 0): what metrics_listener_options()
+  // (listen_socket.h) tells --check-config to bind with.
   int rc = uv_tcp_bind(&s.listener, reinterpret_cast<const sockaddr*>(&address), 0);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s.listener), 64, Impl::on_connection);
   if (rc != 0) {

@@ -1,8 +1,6 @@
 #include "server/server.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,40 +9,20 @@
 #include <thread>
 
 #include "common/log.h"
+#include "server/listen_socket.h"
 
 namespace whoisd {
 namespace {
 
-[[noreturn]] void fail_socket(const std::string& what, const std::string& name, int err, int fd) {
-  if (fd >= 0) ::close(fd);
-  throw std::runtime_error("cannot listen on " + name + ": " + what + ": " + std::strerror(err));
-}
-
-// `share`: with SO_REUSEPORT, so that every loop binds a socket of its own.
+// `share`: with SO_REUSEPORT, so that every loop binds a socket of its own; the kernel
+// spreads new connections over them, so no loop hands connections to another.
 int bind_one(const ListenAddress& address, const std::string& name, bool share = true) {
-  int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) fail_socket("socket", name, errno, -1);
-  int one = 1;
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) fail_socket("SO_REUSEADDR", name, errno, fd);
-  // Each loop binds its own socket to the same address; the kernel spreads new
-  // connections over them, so no loop hands connections to another.
-  if (share && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-    fail_socket("SO_REUSEPORT", name, errno, fd);
-  if (address.family() == AF_INET6 &&
-      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)  // [::]:43 beside 0.0.0.0:43
-    fail_socket("IPV6_V6ONLY", name, errno, fd);
-  sockaddr_storage sa{};
-  socklen_t len = address.to_sockaddr(sa);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
-    const int err = errno;
-    if (err == EADDRINUSE) {
-      ::close(fd);
-      throw std::runtime_error("cannot listen on " + name +
-                               ": the address is in use (another whoisd, or another server, listens there)");
-    }
-    fail_socket("bind", name, err, fd);
-  }
-  return fd;
+  const BoundSocket bound = bind_listen_socket(address, whois_listener_options(share));
+  if (bound.fd >= 0) return bound.fd;
+  if (bound.error == EADDRINUSE)
+    throw std::runtime_error("cannot listen on " + name +
+                             ": the address is in use (another whoisd, or another server, listens there)");
+  throw std::runtime_error("cannot listen on " + name + ": " + bound.step + ": " + std::strerror(bound.error));
 }
 
 // SO_REUSEPORT would let a second whoisd (same user) join this one's sockets and take
@@ -56,17 +34,8 @@ void refuse_if_in_use(const ListenAddress& address, const std::string& name) {
 }
 
 std::uint16_t bound_port(int fd) {
-  sockaddr_storage sa{};
-  socklen_t len = sizeof sa;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) return 0;
-  if (sa.ss_family == AF_INET) {
-    sockaddr_in s{};
-    std::memcpy(&s, &sa, sizeof s);
-    return ntohs(s.sin_port);
-  }
-  sockaddr_in6 s{};
-  std::memcpy(&s, &sa, sizeof s);
-  return ntohs(s.sin6_port);
+  const auto bound = bound_address(fd);
+  return bound ? bound->port : 0;
 }
 
 }  // namespace
@@ -109,15 +78,8 @@ ListenAddress Server::bind(const ListenAddress& address) {
 }
 
 std::string Server::adopt(int fd) {
-  sockaddr_storage sa{};
-  socklen_t len = sizeof sa;
-  std::string name = "fd" + std::to_string(fd);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
-    if (auto ip = IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&sa))) {
-      ListenAddress a{*ip, bound_port(fd)};
-      name = a.to_string();
-    }
-  }
+  const auto bound = bound_address(fd);
+  const std::string name = bound ? bound->to_string() : "fd" + std::to_string(fd);
   std::vector<int> fds{fd};
   for (std::size_t i = 1; i < loops_.size(); ++i) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""whoisd --check-config binds each listen address once, as the start would, and says
+what it found: a free address passes; an address not on this host fails, naming the
+setting, the address and port, and the cause; an address another socket holds, or the
+running whoisd itself, passes with a note (the check is run before a reload or a
+restart); a privileged port fails when checked by a user who could not bind it (and
+passes as root, who binds at start); sockets systemd passes replace [server] listen."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+from harness import DEADLINE, Daemon, build_snapshot, check, note, parse_args, private_dir, root_args
+
+args = parse_args()
+work = private_dir("whoisd-it-check-listen-")
+snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
+IN_USE = "is in use, by a running whoisd or another program"
+
+
+def run(extra, prefix=()):
+    """whoisd --check-config with the test's snapshot and a state dir of its own."""
+    cmd = list(prefix) + [args.whoisd, "--check-config", "--snapshot", snap,
+                          "--state-dir", os.path.join(work, "state")]
+    if not prefix:
+        cmd += root_args()
+    r = subprocess.run(cmd + list(extra), capture_output=True, timeout=DEADLINE)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+def free_port(host="127.0.0.1", low=None, high=None):
+    """A port free a moment ago: the kernel's pick, or the first one from `low` to `high`."""
+    for port in ([0] if low is None else range(low, high + 1)):
+        s = socket.socket()
+        try:
+            s.bind((host, port))
+            return s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+    return None
+
+
+def sysctl(name):
+    with open("/proc/sys/" + name.replace(".", "/")) as f:
+        return int(f.read().split()[0])
+
+
+# A free address passes, for the listeners and the metrics endpoint alike.
+port, metrics_port = free_port(), free_port()
+rc, out, err = run(["--listen", "127.0.0.1:%d" % port, "--metrics", "127.0.0.1:%d" % metrics_port])
+check(rc == 0 and "listen ok: 127.0.0.1:%d ([server] listen) can be bound" % port in out
+      and "listen ok: 127.0.0.1:%d ([metrics] listen) can be bound" % metrics_port in out,
+      "free addresses: %d %s %s" % (rc, out, err))
+held = socket.socket()  # and left free: the check bound them without listening, and closed them
+held.bind(("127.0.0.1", port))
+held.close()
+note("ok free addresses can be bound")
+
+# An address that is not this host's fails, every one of them named, the free one still reported.
+if sysctl("net.ipv4.ip_nonlocal_bind"):
+    note("skipped the address not on this host: net.ipv4.ip_nonlocal_bind is set here, any address binds")
+else:
+    rc, out, err = run(["--listen", "192.0.2.1:4343", "--listen", "127.0.0.1:%d" % port,
+                        "--metrics", "192.0.2.1:9143"])
+    check(rc == 1, "192.0.2.1 accepted: %d %s %s" % (rc, out, err))
+    check("[server] listen '192.0.2.1:4343': the start could not bind it: 192.0.2.1 is not an address of this host "
+          "(bind: Cannot assign requested address)" in err, "the listener's message: %r" % err)
+    check("[metrics] listen '192.0.2.1:9143': the start could not bind it: 192.0.2.1 is not an address of this host"
+          in err, "the metrics endpoint's message: %r" % err)
+    check("listen ok: 127.0.0.1:%d" % port in out, "the free address beside them: %r" % out)
+    note("ok an address not on this host fails, naming the setting, the address, the port and the cause")
+
+# A port another program holds: a note, not a failure.
+other = socket.socket()
+other.bind(("127.0.0.1", 0))
+other.listen(1)
+other_port = other.getsockname()[1]
+rc, out, err = run(["--listen", "127.0.0.1:%d" % other_port, "--metrics", "127.0.0.1:%d" % other_port])
+check(rc == 0, "a port held by another socket fails: %d %s %s" % (rc, out, err))
+check("listen note: 127.0.0.1:%d ([server] listen) %s" % (other_port, IN_USE) in out
+      and "listen note: 127.0.0.1:%d ([metrics] listen) %s" % (other_port, IN_USE) in out,
+      "no note for the held port: %r" % out)
+other.close()
+note("ok a port held by another program passes with a note")
+
+# The running whoisd's own addresses, checked before a reload: notes, and it goes on serving.
+d = Daemon(args, name="check-listen").start()
+rc, out, err = run(["--listen", "127.0.0.1:%d" % d.port, "--metrics", "127.0.0.1:%d" % d.metrics_port])
+check(rc == 0 and out.count(IN_USE) == 2, "the running daemon's addresses: %d %s %s" % (rc, out, err))
+check(d.query(b"exemplo.pt\r\n").startswith(b"Domain: exemplo.pt\r\n"), "whoisd stopped answering after the check")
+check(d.stop() == 0, "whoisd did not stop cleanly after the check:\n" + d.log_text()[-2000:])
+note("ok the running whoisd's addresses pass with notes, and it serves on")
+
+# A privileged port: bound by whoever runs the check, since the start binds before it
+# drops its privileges. Root may; nobody, without CAP_NET_BIND_SERVICE, may not.
+unprivileged_start = sysctl("net.ipv4.ip_unprivileged_port_start")
+low = free_port(low=900, high=1000) if os.geteuid() == 0 else None
+if os.geteuid() != 0:
+    note("skipped the privileged port: needs root, to run the check as root and as nobody")
+elif low is None or low >= unprivileged_start:
+    note("skipped the privileged port: net.ipv4.ip_unprivileged_port_start is %d here, or no port from 900 to 1000 "
+         "is free" % unprivileged_start)
+else:
+    rc, out, err = run(["--listen", "127.0.0.1:%d" % low, "--metrics", "off"])
+    check(rc == 0 and "listen ok: 127.0.0.1:%d" % low in out, "port %d as root: %d %s %s" % (low, rc, out, err))
+    rc, out, err = run(["--listen", "127.0.0.1:%d" % low, "--metrics", "127.0.0.1:%d" % low, "--user", "daemon"],
+                       prefix=["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+    check(rc == 1, "port %d as nobody accepted: %d %s %s" % (low, rc, out, err))
+    check("[server] listen '127.0.0.1:%d': the start could not bind it: port %d is privileged (below "
+          "net.ipv4.ip_unprivileged_port_start, %d) and user 'nobody' lacks CAP_NET_BIND_SERVICE (root has it)"
+          % (low, low, unprivileged_start) in err and "whoisd.socket" in err, "the listener's message: %r" % err)
+    check("[metrics] listen '127.0.0.1:%d'" % low in err and "or choose a port from 1024 up" in err,
+          "the metrics endpoint's message: %r" % err)
+    note("ok privileged port %d passes as root and fails as nobody, naming the capability" % low)
+
+# Sockets systemd passes (LISTEN_FDS) replace [server] listen, at start and in the check.
+activate = shutil.which("systemd-socket-activate")
+if not activate:
+    note("skipped socket activation: systemd-socket-activate is not installed")
+else:
+    passed_port = free_port()
+    p = subprocess.Popen([activate, "-l", "127.0.0.1:%d" % passed_port, args.whoisd, "--check-config",
+                          "--snapshot", snap, "--state-dir", os.path.join(work, "state"),
+                          "--listen", "192.0.2.1:43", "--metrics", "off"] + root_args(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    connected = None
+    for _ in range(int(DEADLINE * 10)):  # it execs whoisd on the first connection
+        try:
+            connected = socket.create_connection(("127.0.0.1", passed_port), timeout=DEADLINE)
+            break
+        except ConnectionRefusedError:
+            if p.poll() is not None:
+                break
+            time.sleep(0.1)
+    out, err = p.communicate(timeout=DEADLINE)
+    if connected:
+        connected.close()
+    out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    check(p.returncode == 0 and "listen ok: 127.0.0.1:%d passed by systemd (LISTEN_FDS), used instead of "
+          "[server] listen" % passed_port in out and "listen '192.0.2.1:43'" not in err,
+          "check-config under socket activation: %d %s %s" % (p.returncode, out, err))
+    note("ok sockets passed by systemd are named, and [server] listen is not bound")
+note("PASS")
