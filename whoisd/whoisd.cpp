@@ -56,6 +56,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "whoisd: %s\n", e.what());
     return 2;
   }
-  if (check) return whoisd::check_config(options.config);
+  if (check) return whoisd::check_config(options.config, options.config_path);
   return whoisd::run_daemon(std::move(options));
 }

@@ -574,6 +574,32 @@ int run_daemon(DaemonOptions options) {
 
 namespace {
 
+// The files whoisd reads after it drops its privileges, checked for [server] user when
+// the check runs as root (run as another user, opening the snapshot below checks it for
+// that user, who a start by them would run as): the snapshot, opened after the drop and
+// again at each reload; the directory it sits in, which the watch reads; and the
+// configuration file, which SIGHUP rereads. A root-only file passes a start as root and
+// fails later: the snapshot at once, the configuration at the first reload.
+void check_files_for_daemon_user(const Config& config, const std::optional<std::string>& config_path) {
+  if (geteuid() != 0) return;
+  const std::string who = "user '" + config.server.user + "' ([server] user)";
+  if (int err = access_as_daemon(config.server.user, config.snapshot_path, R_OK); err != 0)
+    throw std::runtime_error("snapshot " + config.snapshot_path + " is not readable by " + who +
+                             ", which opens it once whoisd has dropped root: " + std::strerror(err));
+  if (config.snapshot_watch) {
+    std::string dir = std::filesystem::path(config.snapshot_path).parent_path().string();
+    if (dir.empty()) dir = ".";
+    if (int err = access_as_daemon(config.server.user, dir, R_OK | X_OK); err != 0)
+      throw std::runtime_error("[snapshot] watch: the snapshot's directory " + dir + " is not readable by " + who +
+                               ", which watches it for a new snapshot: " + std::strerror(err));
+  }
+  if (config_path)
+    if (int err = access_as_daemon(config.server.user, *config_path, R_OK); err != 0)
+      throw std::runtime_error("configuration file " + *config_path + " is not readable by " + who +
+                               ": SIGHUP rereads it once whoisd has dropped root, and every reload would be "
+                               "refused: " + std::strerror(err));
+}
+
 // The state directory as the daemon will find it: a directory (created at start when
 // missing) that the user whoisd runs as may write, holding no state database the start
 // would refuse. Returns the summary line; throws naming what is wrong.
@@ -634,11 +660,12 @@ std::string check_state_dir(const Config& config) {
 
 }  // namespace
 
-int check_config(const Config& config) {
+int check_config(const Config& config, const std::optional<std::string>& config_path) {
   try {
     // Started as root, whoisd switches to [server] user after binding: it must exist and not be root.
     if (geteuid() == 0) look_up_unprivileged_user(config.server.user);
     if (auto error = validate(limiter_config(config))) throw std::runtime_error(*error);
+    check_files_for_daemon_user(config, config_path);
     SnapshotStore store(config.snapshot_path);
     store.open();
     SnapshotInfo info = store.info();

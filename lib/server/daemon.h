@@ -21,9 +21,10 @@ struct DaemonOptions {
 // stop; non-zero (after a log line naming the problem) when start-up fails.
 int run_daemon(DaemonOptions options);
 
-// --check-config: the configuration is already parsed; checks that the snapshot
-// opens, the state directory, and that the listen addresses can be bound
+// --check-config: the configuration is already parsed (from `config_path` when set);
+// checks that the snapshot opens, that the daemon's user can read what it rereads after
+// the privilege drop, the state directory, and that the listen addresses can be bound
 // (listen_check.h), and prints a summary on standard output. Returns the exit status.
-int check_config(const Config& config);
+int check_config(const Config& config, const std::optional<std::string>& config_path);
 
 }  // namespace whoisd

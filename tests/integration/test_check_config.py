@@ -205,4 +205,38 @@ open(a_file, "w").close()
 rc, out, err = run(None, ["--snapshot", snap, "--state-dir", a_file])
 check(rc != 0 and "is not a directory" in err, "a file as the state dir: %s %s" % (out, err))
 note("ok the state dir is checked: missing, empty, unwritable, corrupt or older state, not a directory")
+
+# What the daemon reads after it drops root, checked for [server] user (nobody here) when
+# the check runs as root: a root-only snapshot or configuration file passed the check and
+# the start, then failed (the snapshot at once, the configuration at the first SIGHUP).
+if _os.geteuid() == 0:
+    state = os.path.join(work, "state-for-files")
+    private = os.path.join(work, "root-only")
+    os.mkdir(private, 0o755)
+    root_snap = os.path.join(private, "pt.sqlite")
+    with open(snap, "rb") as src, open(root_snap, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(root_snap, 0o600)
+    rc, out, err = run(None, ["--snapshot", root_snap, "--state-dir", state])
+    check(rc != 0 and "snapshot %s is not readable by user 'nobody' ([server] user)" % root_snap in err,
+          "a root-only snapshot: %s %s" % (out, err))
+    os.chmod(root_snap, 0o644)
+    rc, out, err = run('[snapshot]\npath = "%s"\nwatch = true\n' % root_snap, ["--state-dir", state])
+    check(rc == 0, "a readable snapshot, watched: %s %s" % (out, err))
+    os.chmod(private, 0o711)  # passable, not readable: the file opens, the watch cannot read the directory
+    rc, out, err = run('[snapshot]\npath = "%s"\nwatch = true\n' % root_snap, ["--state-dir", state])
+    check(rc != 0 and "the snapshot's directory %s is not readable by user 'nobody'" % private in err,
+          "a watched snapshot in a directory nobody cannot read: %s %s" % (out, err))
+    os.chmod(private, 0o755)
+    conf = os.path.join(work, "root-only.conf")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write('[snapshot]\npath = "%s"\n' % root_snap)
+    os.chmod(conf, 0o600)
+    rc, out, err = run(None, ["--config", conf, "--state-dir", state])
+    check(rc != 0 and "configuration file %s is not readable by user 'nobody'" % conf in err and "SIGHUP" in err,
+          "a root-only configuration file: %s %s" % (out, err))
+    os.chmod(conf, 0o644)
+    rc, out, err = run(None, ["--config", conf, "--state-dir", state])
+    check(rc == 0, "the same files, readable: %s %s" % (out, err))
+    note("ok a snapshot, its watched directory or a configuration file the daemon's user cannot read fails the check")
 note("PASS")
