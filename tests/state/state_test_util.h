@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <string>
 
+#include "common/clock.h"
+#include "policy/limiter.h"
 #include "state/query_counts.h"
 #include "state/source_journal.h"
 #include "state/source_state_table.h"
 #include "state/sqlite_statement.h"
 #include "state/state_db.h"
+#include "state/state_persister.h"
 #include "support/temp_dir.h"
 
 namespace whoisd::test {
@@ -21,6 +24,21 @@ inline std::string new_state(const TempDir& dir) {
   whoisd::StateDb::open(path, whoisd::StateDb::Mode::create);
   return path;
 }
+
+// What most persister tests start from: a new state file in a private directory, a
+// manual clock, a limiter of `limits` and its persister, loaded. Its members in that
+// order, for `auto& [dir, path, clock, limiter, persister] = setup;`.
+struct LoadedPersister {
+  explicit LoadedPersister(const LimiterConfig& limits, StatePersisterOptions options = {})
+      : path(new_state(dir)), limiter(limits, clock), persister(path, limiter, clock, options) {
+    persister.load();
+  }
+  TempDir dir;
+  std::string path;
+  ManualClock clock;
+  Limiter limiter;
+  StatePersister persister;
+};
 
 // One integer from a query on its own connection to `path` (read-only).
 inline std::int64_t sql_int(const std::string& path, const std::string& sql) {

@@ -36,6 +36,7 @@ using whoisd::test::sql_text;
 using whoisd::test::stored_int;
 using whoisd::test::TempDir;
 using whoisd::test::ip;
+using whoisd::test::LoadedPersister;
 using whoisd::test::new_state;
 
 namespace {
@@ -138,12 +139,8 @@ TEST_CASE("counts, episodes and suspensions survive a restart", "[state][persist
 
 TEST_CASE("suspensions started and expired reach the abuse log; forgotten sources leave the table",
           "[state][persister]") {
-  TempDir dir;
-  std::string path = new_state(dir);
-  ManualClock clock;
-  Limiter limiter(small_limits(3), clock);
-  StatePersister persister(path, limiter, clock);
-  persister.load();
+  LoadedPersister setup(small_limits(3));
+  auto& [dir, path, clock, limiter, persister] = setup;
   const whoisd::UnixSeconds start = clock.now();
   CHECK(run(limiter, "192.0.2.44", 4) == Decision::Verdict::limit_crossed);
   CHECK(run(limiter, "192.0.2.45", 1) == Decision::Verdict::allow);
@@ -194,12 +191,8 @@ TEST_CASE("suspensions started and expired reach the abuse log; forgotten source
 
 TEST_CASE("after a failed round source_state is rewritten to what the limiter holds, forgotten sources gone",
           "[state][persister]") {
-  TempDir dir;
-  std::string path = new_state(dir);
-  ManualClock clock;
-  Limiter limiter(small_limits(3), clock);
-  StatePersister persister(path, limiter, clock);
-  persister.load();
+  LoadedPersister setup(small_limits(3));
+  auto& [dir, path, clock, limiter, persister] = setup;
   CHECK(run(limiter, "192.0.2.44", 4) == Decision::Verdict::limit_crossed);
   CHECK(run(limiter, "192.0.2.45", 1) == Decision::Verdict::allow);
   persister.round();
@@ -230,12 +223,8 @@ TEST_CASE("after a failed round source_state is rewritten to what the limiter ho
 }
 
 TEST_CASE("operators' lift and suspend reach the limiter and the abuse log", "[state][persister][admin]") {
-  TempDir dir;
-  std::string path = new_state(dir);
-  ManualClock clock;
-  Limiter limiter(small_limits(2), clock);
-  StatePersister persister(path, limiter, clock);
-  persister.load();
+  LoadedPersister setup(small_limits(2));
+  auto& [dir, path, clock, limiter, persister] = setup;
   CHECK(run(limiter, "192.0.2.7", 3) == Decision::Verdict::limit_crossed);
   persister.round();
 
@@ -283,12 +272,8 @@ TEST_CASE("operators' lift and suspend reach the limiter and the abuse log", "[s
 
 TEST_CASE("an operator's suspend never shortens a suspension in force; the abuse log says what each command did",
           "[state][persister][admin]") {
-  TempDir dir;
-  std::string path = new_state(dir);
-  ManualClock clock;
-  Limiter limiter(small_limits(2), clock);
-  StatePersister persister(path, limiter, clock);
-  persister.load();
+  LoadedPersister setup(small_limits(2));
+  auto& [dir, path, clock, limiter, persister] = setup;
   CHECK(run(limiter, "192.0.2.7", 3) == Decision::Verdict::limit_crossed);  // 24 h, episode 1
   CHECK(run(limiter, "192.0.2.9", 3) == Decision::Verdict::limit_crossed);
   persister.round();
@@ -352,12 +337,8 @@ TEST_CASE("commands queued while no daemon runs are applied at its next start", 
 
 TEST_CASE("the persister thread applies commands within a second and writes a last round at stop",
           "[state][persister][thread]") {
-  TempDir dir;
-  std::string path = new_state(dir);
-  ManualClock clock;
-  Limiter limiter(small_limits(1000), clock);
-  StatePersister persister(path, limiter, clock, {.interval = 200ms});
-  persister.load();
+  LoadedPersister setup(small_limits(1000), {.interval = 200ms});
+  auto& [dir, path, clock, limiter, persister] = setup;
   persister.start();
   queue(path, "suspend", "192.0.2.10", 1, "test");
   auto deadline = std::chrono::steady_clock::now() + 5s;  // generous under sanitizers; normally ~0.2 s

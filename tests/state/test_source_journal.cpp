@@ -36,6 +36,7 @@ using whoisd::test::sql_int;
 using whoisd::test::stored_int;
 using whoisd::test::TempDir;
 using whoisd::test::ip;
+using whoisd::test::LoadedPersister;
 using whoisd::test::new_state;
 
 namespace {
@@ -226,12 +227,8 @@ TEST_CASE("write_all writes many sources 32 rows a statement and the rest one a 
 
 TEST_CASE("a kill -9 between journal writes and a fold: the next start folds the journal and loads every round",
           "[state][journal][kill]") {
-  TempDir dir;
-  std::string path = new_state(dir);
-  ManualClock clock;
-  Limiter limiter(limits(25), clock);
-  StatePersister persister(path, limiter, clock);
-  persister.load();
+  LoadedPersister setup(limits(25));
+  auto& [dir, path, clock, limiter, persister] = setup;
   // Rounds of queries from 50 sources, some crossing the limit (written to source_state
   // too), one forgotten later, one suspended and then lifted by an operator.
   std::mt19937_64 rng(9);
@@ -263,12 +260,8 @@ TEST_CASE("a kill -9 between journal writes and a fold: the next start folds the
 
 TEST_CASE("fold then restart: folded and later journaled states load as the last round's",
           "[state][journal]") {
-  TempDir dir;
-  std::string path = new_state(dir);
-  ManualClock clock;
-  Limiter limiter(limits(1000), clock);
-  StatePersister persister(path, limiter, clock, {.fold_every = 60s});
-  persister.load();
+  LoadedPersister setup(limits(1000), {.fold_every = 60s});
+  auto& [dir, path, clock, limiter, persister] = setup;
   for (const std::string& c : clients()) limiter.check(ip(c));
   persister.round();
   clock.advance(61);
@@ -306,12 +299,8 @@ TEST_CASE("fold then restart: folded and later journaled states load as the last
 }
 
 TEST_CASE("the journal is folded once it holds fold_entries entries, and at stop", "[state][journal]") {
-  TempDir dir;
-  std::string path = new_state(dir);
-  ManualClock clock;
-  Limiter limiter(limits(1000), clock);
-  StatePersister persister(path, limiter, clock, {.fold_entries = 100});
-  persister.load();
+  LoadedPersister setup(limits(1000), {.fold_entries = 100});
+  auto& [dir, path, clock, limiter, persister] = setup;
   const auto all = clients();  // 50
   for (int round = 1; round <= 4; ++round) {
     for (const std::string& c : all) limiter.check(ip(c));
