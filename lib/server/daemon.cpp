@@ -48,6 +48,13 @@
 namespace whoisd {
 namespace {
 
+// [snapshot] watch watches the snapshot's directory, since a new file renamed over the
+// path replaces its inode: the start watches it, and --check-config checks it readable.
+std::string snapshot_watch_directory(const std::string& snapshot_path) {
+  const std::filesystem::path p(snapshot_path);
+  return p.has_parent_path() ? p.parent_path().string() : std::string(".");
+}
+
 LimiterConfig limiter_config(const Config& c) {
   LimiterConfig l;
   l.queries = c.limits.queries;
@@ -305,9 +312,8 @@ class Daemon {
     uv_fs_event_init(&loop, &watch);
     watch.data = this;
     if (config_.snapshot_watch) {
-      std::filesystem::path p(config_.snapshot_path);
-      watched_name_ = p.filename().string();
-      std::string dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
+      watched_name_ = std::filesystem::path(config_.snapshot_path).filename().string();
+      const std::string dir = snapshot_watch_directory(config_.snapshot_path);
       watch_settle_ = &settle;
       int rc = uv_fs_event_start(
           &watch,
@@ -587,8 +593,7 @@ void check_files_for_daemon_user(const Config& config, const std::optional<std::
     throw std::runtime_error("snapshot " + config.snapshot_path + " is not readable by " + who +
                              ", which opens it once whoisd has dropped root: " + std::strerror(err));
   if (config.snapshot_watch) {
-    std::string dir = std::filesystem::path(config.snapshot_path).parent_path().string();
-    if (dir.empty()) dir = ".";
+    const std::string dir = snapshot_watch_directory(config.snapshot_path);
     if (int err = access_as_daemon(config.server.user, dir, R_OK | X_OK); err != 0)
       throw std::runtime_error("[snapshot] watch: the snapshot's directory " + dir + " is not readable by " + who +
                                ", which watches it for a new snapshot: " + std::strerror(err));
