@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "server/listen_socket.h"
+
 namespace whoisd {
 namespace {
 
@@ -274,11 +276,10 @@ void MetricsHttpServer::bind(std::string_view listen) {
     uv_loop_close(&s.loop);
     throw std::runtime_error(fmt::format("[metrics] listen '{}': cannot listen: {}", listen, uv_strerror(rc)));
   }
-  sockaddr_storage bound{};
-  int length = sizeof bound;
-  uv_tcp_getsockname(&s.listener, reinterpret_cast<sockaddr*>(&bound), &length);
-  s.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(&s.listener), &fd);
+  const auto bound = bound_address(fd);  // the port the kernel chose for port 0
+  s.port = bound ? bound->port : 0;
   uv_async_init(&s.loop, &s.stop_signal, Impl::on_stop);
   s.stop_signal.data = &s;
   s.bound = true;
