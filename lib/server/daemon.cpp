@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/user_name.h"
 #include "common/version.h"
 #include "policy/limiter.h"
 #include "query/query_parser.h"
@@ -615,8 +616,7 @@ std::string check_state_dir(const Config& config) {
   // whom a start by this user would run as. Run by another user than [server] user (an
   // operator checking the file of a daemon that systemd starts as its own user), a
   // permission it lacks is reported, not failed: it says nothing of the daemon's.
-  const passwd* me = geteuid() == 0 ? nullptr : ::getpwuid(geteuid());
-  const std::string my_name = me ? me->pw_name : "uid " + std::to_string(geteuid());
+  const std::string my_name = effective_user_name();
   const bool other_user = geteuid() != 0 && my_name != config.server.user;
   const std::string who = geteuid() == 0 ? "user '" + config.server.user + "' ([server] user)" : "user '" + my_name + "'";
   const auto denied = [&](const std::string& problem) -> std::string {

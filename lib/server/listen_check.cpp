@@ -1,6 +1,5 @@
 #include "server/listen_check.h"
 
-#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +8,8 @@
 #include <fstream>
 
 #include <fmt/format.h>
+
+#include "common/user_name.h"
 
 namespace whoisd {
 namespace {
@@ -30,9 +31,7 @@ std::string privileged_port_remedy(const std::string& key) {
 
 BindingIdentity this_process_identity() {
   BindingIdentity who;
-  const uid_t uid = geteuid();
-  const passwd* entry = ::getpwuid(uid);
-  who.user = entry ? entry->pw_name : "uid " + std::to_string(uid);
+  who.user = effective_user_name();
   // The same setting holds for IPv6 (the kernel has no IPv6 one).
   std::ifstream sysctl("/proc/sys/net/ipv4/ip_unprivileged_port_start");
   int start = 0;

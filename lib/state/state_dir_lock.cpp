@@ -1,7 +1,6 @@
 #include "state/state_dir_lock.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -9,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+
+#include "common/user_name.h"
 
 namespace whoisd {
 
@@ -32,8 +33,8 @@ std::string holder_of(int fd) {
 
 // "user 'whoisd'" (or "uid N"): who this process is, once privileges are dropped.
 std::string this_user() {
-  const passwd* pw = ::getpwuid(::geteuid());
-  return pw ? std::string("user '") + pw->pw_name + "'" : "uid " + std::to_string(::geteuid());
+  const std::string name = effective_user_name();
+  return name.starts_with("uid ") ? name : "user '" + name + "'";
 }
 
 // The first directory on the way to `dir` that this process may not pass through (no
