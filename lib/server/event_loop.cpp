@@ -103,6 +103,9 @@ void EventLoop::handle_wake() {
   }
   if (stop && !stopping_) {
     stopping_ = true;
+    // What the kernel queued is taken before the sockets close, which would reset it:
+    // those clients connected before the stop and get their answer in the drain.
+    for (auto& l : listeners_) l->accept_queued();
     close_listeners();
     for (ClientConnection* c = connections_; c;) {
       ClientConnection* next = c->next;  // server_stopping() may close and unlink c

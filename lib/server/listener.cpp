@@ -84,6 +84,7 @@ int Listener::listen(int backlog) {
   if (::setsockopt(fd_, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds) == 0)
     held_if_silent_ns_ = static_cast<std::uint64_t>(defer_seconds) * 1'000'000'000;
   if (::listen(fd_, backlog) != 0) return uv_translate_sys_error(errno);
+  backlog_ = backlog;
   return uv_poll_start(&poll_, UV_READABLE, on_readable);
 }
 
@@ -98,6 +99,11 @@ void Listener::limit_unacknowledged(std::chrono::milliseconds timeout) {
     return;
   }
   limited_to_ = timeout;
+}
+
+void Listener::accept_queued() {
+  if (!initialized_ || closing_) return;
+  accept_pending(backlog_);
 }
 
 void Listener::close() {
@@ -124,11 +130,12 @@ void Listener::on_readable(uv_poll_t* poll, int status, int) {
     self->pause();
     return;
   }
-  self->accept_pending();
+  if (self->loop_.stopping()) return;  // accept_queued() took what was queued
+  self->accept_pending(kAcceptsPerWake);
 }
 
-void Listener::accept_pending() {
-  for (int i = 0; i < kAcceptsPerWake && !closing_ && !loop_.stopping(); ++i) {
+void Listener::accept_pending(int at_most) {
+  for (int i = 0; i < at_most && !closing_; ++i) {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -42,6 +42,15 @@ class Listener {
   // daemon's to time out: without this, a client that never reads it keeps an orphaned
   // socket probing its zero window for minutes. (A failure is logged, not fatal.)
   void limit_unacknowledged(std::chrono::milliseconds timeout);
+  // At a graceful stop, before close(): accepts and serves every connection the kernel
+  // has queued (at most the backlog's worth, so that a flood cannot keep it going).
+  // Closing a listening socket resets the connections in its queue, whose clients have
+  // connected and most likely sent their query already; accepted, they are answered
+  // within the drain like those accepted earlier. (A connection still in the
+  // TCP_DEFER_ACCEPT deferral, connected but silent, is not in the queue and is still
+  // lost, as is one that arrives between this and close(); a socket systemd passed
+  // keeps both for the next start instead, since systemd holds it open.)
+  void accept_queued();
   // Stops accepting and closes the socket (its handles close on the next loop
   // iteration). Idempotent.
   void close();
@@ -51,7 +60,7 @@ class Listener {
   static void on_readable(uv_poll_t* poll, int status, int events);
   static void on_resume(uv_timer_t* timer);
   static void on_closed(uv_handle_t* handle);
-  void accept_pending();
+  void accept_pending(int at_most);
   void pause();
 
   EventLoop& loop_;
@@ -63,6 +72,7 @@ class Listener {
   // anything: TCP_DEFER_ACCEPT's deferral when it could be set, else 0.
   std::uint64_t held_if_silent_ns_ = 0;
   std::chrono::milliseconds limited_to_{-1};  // the TCP_USER_TIMEOUT set, -1 before any
+  int backlog_ = 0;           // listen()'s: the most connections the kernel queues
   bool initialized_ = false;  // the handles exist (listen() ran)
   bool closing_ = false;
   int open_handles_ = 0;
