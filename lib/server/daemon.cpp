@@ -128,7 +128,7 @@ class Daemon {
       // Bound with the listeners, before the privileges are dropped (a port below 1024
       // works); served once everything it reports on exists.
       metrics_http_ = std::make_unique<MetricsHttpServer>(registry_);
-      metrics_http_->bind(config_.metrics_listen->to_string());
+      metrics_http_->bind(*config_.metrics_listen);
     }
     prepare_state_dir();
     if (drop_privileges(config_.server.user))

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "server/bind_failure.h"
 #include "server/config.h"
 #include "server/listen_address.h"
 #include "server/listen_socket.h"
@@ -42,21 +43,8 @@ struct ListenCheck {
 // then the metrics endpoint: every one, in that order, whatever the others came to.
 std::vector<ListenCheck> check_listen_addresses(const Config& config, const std::vector<ActivatedSocket>& passed);
 
-// Who binds and what the host allows, for the words of a refused bind.
-struct BindingIdentity {
-  std::string user;                     // "root", "nobody", or "uid 1234"
-  int unprivileged_port_start = 1024;   // net.ipv4.ip_unprivileged_port_start
-};
-// This process's (geteuid(), and the sysctl's value when it can be read).
-BindingIdentity this_process_identity();
-
 // One address, bound with `options`; `key` ("[server] listen") names it in the line.
 ListenCheck check_listen_address(const ListenAddress& address, const std::string& key,
                                  const ListenSocketOptions& options, const BindingIdentity& who);
-
-// Why a bind of `address` failed at `step` with `error` (BoundSocket's), in words, with
-// the kernel's own words after it. Pure, for tests.
-std::string bind_failure_cause(const ListenAddress& address, const std::string& key, const char* step, int error,
-                               const BindingIdentity& who);
 
 }  // namespace whoisd

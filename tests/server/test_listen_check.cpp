@@ -68,6 +68,7 @@ const BindingIdentity kNobody{"nobody", 1024};
 }  // namespace
 
 TEST_CASE("listen sockets: the whois listeners' and the metrics endpoint's options", "[listen_check]") {
+  CHECK(metrics_listener_options().reuse_port == false);  // one socket: a second whoisd finds it in use
   const BoundSocket first = bind_listen_socket({ip("127.0.0.1"), 0}, whois_listener_options(false));
   REQUIRE(first.fd >= 0);
   CHECK(option(first.fd, SOL_SOCKET, SO_REUSEADDR) == 1);
@@ -91,7 +92,7 @@ TEST_CASE("listen sockets: the whois listeners' and the metrics endpoint's optio
   ::close(whois6.fd);
   const BoundSocket metrics6 = bind_listen_socket({ip("::"), 0}, metrics_listener_options());
   REQUIRE(metrics6.fd >= 0);
-  CHECK(option(metrics6.fd, IPPROTO_IPV6, IPV6_V6ONLY) == 0);  // as libuv's uv_tcp_bind leaves it
+  CHECK(option(metrics6.fd, IPPROTO_IPV6, IPV6_V6ONLY) == 1);  // "[::]" means IPv6 in every setting
   ::close(metrics6.fd);
 }
 
