@@ -31,6 +31,7 @@
 #include "server/config_changes.h"
 #include "server/connection_limits.h"
 #include "server/listen_check.h"
+#include "server/listen_clash.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/privileges.h"
@@ -198,12 +199,27 @@ class Daemon {
  private:
   void bind_listeners() {
     std::vector<ActivatedSocket> activated = take_activated_sockets();
+    refuse_listen_clashes(activated);
     if (!activated.empty()) {
       for (const auto& s : activated) server_.adopt(s.fd);
       log::info("socket_activation").kv("sockets", activated.size());
       return;
     }
     for (const auto& a : config_.server.listen) server_.bind(a);
+  }
+
+  // Two sockets one whoisd cannot both hold (listen_clash.h), refused before any is bound:
+  // otherwise the event loops' listen() would fail with EADDRINUSE, naming neither the
+  // metrics endpoint nor the setting, after the privileges were dropped.
+  void refuse_listen_clashes(const std::vector<ActivatedSocket>& activated) {
+    std::string clashes;
+    for (const auto& overlap : find_listen_overlaps(listen_endpoints(config_, activated))) {
+      if (overlap.overlap == ListenOverlap::clash)
+        clashes += (clashes.empty() ? "" : "; ") + overlap.line;
+      else
+        log::warn("listen_redundant").kv("note", overlap.line);
+    }
+    if (!clashes.empty()) throw std::runtime_error(clashes);
   }
 
   // Started as root without systemd: a state directory that does not exist yet is

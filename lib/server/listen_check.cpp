@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "server/listen_clash.h"
+
 namespace whoisd {
 namespace {
 
@@ -53,6 +55,12 @@ std::vector<ListenCheck> check_listen_addresses(const Config& config, const std:
   }
   if (config.metrics_listen)
     checks.push_back(check_listen_address(*config.metrics_listen, kMetricsListen, metrics_listener_options(), who));
+  for (const auto& overlap : find_listen_overlaps(listen_endpoints(config, passed))) {
+    if (overlap.overlap == ListenOverlap::clash)
+      checks.push_back({ListenCheck::Outcome::failed, overlap.line});
+    else
+      checks.push_back({ListenCheck::Outcome::redundant, "listen note: " + overlap.line});
+  }
   return checks;
 }
 

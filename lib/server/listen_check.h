@@ -2,6 +2,8 @@
 // [metrics] listen): each is bound once, with the socket and options the start uses
 // (listen_socket.h), never listened on, and closed at once, so that an address the start
 // could not bind (not on this host, a privileged port, no IPv6) is found before a restart.
+// Two addresses of the configuration that one whoisd cannot both hold (listen_clash.h)
+// fail too, since binding each alone cannot show it.
 //
 // An address in use is a note, not a failure: the check is typically run just before a
 // reload or a restart, while the running whoisd holds its addresses. Which program holds
@@ -31,7 +33,8 @@ struct ListenCheck {
     bindable,           // the start can bind it
     in_use,             // held by a running whoisd or another program: a note
     passed_by_systemd,  // a socket systemd passed, used instead of [server] listen
-    failed,             // the start could not bind it
+    redundant,          // two whois listeners reach the same connections: a note
+    failed,             // the start could not bind it, or two addresses clash
   };
   Outcome outcome = Outcome::bindable;
   // One line: for standard output, or, when failed, the problem for standard error
@@ -40,7 +43,8 @@ struct ListenCheck {
 };
 
 // The whois listeners, or the sockets systemd passed (`passed`, from take_activated_sockets()),
-// then the metrics endpoint: every one, in that order, whatever the others came to.
+// then the metrics endpoint: every one, in that order, whatever the others came to; then
+// every two of them that overlap.
 std::vector<ListenCheck> check_listen_addresses(const Config& config, const std::vector<ActivatedSocket>& passed);
 
 // One address, bound with `options`; `key` ("[server] listen") names it in the line.

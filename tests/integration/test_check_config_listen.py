@@ -4,7 +4,10 @@ what it found: a free address passes; an address not on this host fails, naming 
 setting, the address and port, and the cause; an address another socket holds, or the
 running whoisd itself, passes with a note (the check is run before a reload or a
 restart); a privileged port fails when checked by a user who could not bind it (and
-passes as root, who binds at start); sockets systemd passes replace [server] listen."""
+passes as root, who binds at start); sockets systemd passes replace [server] listen.
+Two addresses that one whoisd cannot both hold (the metrics endpoint on a whois
+listener's port and address) fail the check, naming both, though each alone can be
+bound, and the start refuses them before it binds anything."""
 import os
 import shutil
 import socket
@@ -74,17 +77,50 @@ else:
     note("ok an address not on this host fails, naming the setting, the address, the port and the cause")
 
 # A port another program holds: a note, not a failure.
-other = socket.socket()
-other.bind(("127.0.0.1", 0))
-other.listen(1)
-other_port = other.getsockname()[1]
-rc, out, err = run(["--listen", "127.0.0.1:%d" % other_port, "--metrics", "127.0.0.1:%d" % other_port])
+others = []
+for _ in range(2):
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen(1)
+    others.append(other)
+other_port, other_metrics_port = (o.getsockname()[1] for o in others)
+rc, out, err = run(["--listen", "127.0.0.1:%d" % other_port, "--metrics", "127.0.0.1:%d" % other_metrics_port])
 check(rc == 0, "a port held by another socket fails: %d %s %s" % (rc, out, err))
 check("listen note: 127.0.0.1:%d ([server] listen) %s" % (other_port, IN_USE) in out
-      and "listen note: 127.0.0.1:%d ([metrics] listen) %s" % (other_port, IN_USE) in out,
+      and "listen note: 127.0.0.1:%d ([metrics] listen) %s" % (other_metrics_port, IN_USE) in out,
       "no note for the held port: %r" % out)
-other.close()
+for other in others:
+    other.close()
 note("ok a port held by another program passes with a note")
+
+# The metrics endpoint on a whois listener's port, on an address that listener takes too:
+# each alone can be bound, both cannot (the metrics socket does not share its port).
+port = free_port()
+rc, out, err = run(["--listen", "0.0.0.0:%d" % port, "--metrics", "127.0.0.1:%d" % port])
+check(rc == 1, "a clash passed: %d %s %s" % (rc, out, err))
+check("listen ok: 0.0.0.0:%d ([server] listen) can be bound" % port in out
+      and "listen ok: 127.0.0.1:%d ([metrics] listen) can be bound" % port in out,
+      "each address alone: %r" % out)
+check("whoisd: [server] listen '0.0.0.0:%d' and [metrics] listen '127.0.0.1:%d' cannot both be bound by one "
+      "whoisd: '0.0.0.0:%d' takes port %d on every IPv4 address of this host, 127.0.0.1 among them, and "
+      "[metrics] listen is bound without SO_REUSEPORT" % (port, port, port, port) in err, "the clash: %r" % err)
+# Two whois listeners that overlap are both bound (SO_REUSEPORT): a note.
+rc, out, err = run(["--listen", "0.0.0.0:%d" % port, "--listen", "127.0.0.1:%d" % port, "--metrics", "off"])
+check(rc == 0 and "listen note: [server] listen '0.0.0.0:%d' and [server] listen '127.0.0.1:%d' reach the same "
+      "connections" % (port, port) in out and "one of them is enough" in out,
+      "overlapping whois listeners: %d %s %s" % (rc, out, err))
+# The start refuses the clash before it binds or drops anything; it used to fail later,
+# in listen(), with "address already in use" naming neither setting.
+r = subprocess.run([args.whoisd, "--snapshot", snap, "--state-dir", os.path.join(work, "clash-state"),
+                    "--listen", "127.0.0.1:%d" % port, "--metrics", "127.0.0.1:%d" % port] + root_args(),
+                   capture_output=True, timeout=DEADLINE)
+log = r.stderr.decode("utf-8", "replace")
+check(r.returncode == 1 and "event=start_failed error=\"[server] listen '127.0.0.1:%d' and [metrics] listen "
+      "'127.0.0.1:%d' cannot both be bound by one whoisd: both are port %d on 127.0.0.1" % (port, port, port) in log,
+      "the start with a clash: %d %s" % (r.returncode, log))
+check("privileges_dropped" not in log and not os.path.exists(os.path.join(work, "clash-state")),
+      "the start went on before refusing the clash: %s" % log)
+note("ok the metrics endpoint on a listener's address fails the check and the start, naming both")
 
 # The running whoisd's own addresses, checked before a reload: notes, and it goes on serving.
 d = Daemon(args, name="check-listen").start()
