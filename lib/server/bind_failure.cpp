@@ -33,7 +33,10 @@ int unprivileged_port_start() {
 
 }  // namespace
 
-BindingIdentity this_process_identity() { return {effective_user_name(), unprivileged_port_start()}; }
+BindingIdentity this_process_identity() { return {effective_user_name(), unprivileged_port_start(), false}; }
+
+// The user is the shipped unit's User=; the unit files are not read (an edited unit is the operator's to check).
+BindingIdentity systemd_service_identity() { return {"whoisd", unprivileged_port_start(), true}; }
 
 bool privileged_port(const ListenAddress& address, const BindingIdentity& who) {
   return address.port != 0 && address.port < who.unprivileged_port_start;
@@ -42,6 +45,10 @@ bool privileged_port(const ListenAddress& address, const BindingIdentity& who) {
 std::string privileged_port_cause(const ListenAddress& address, const std::string& key, const BindingIdentity& who) {
   const std::string privileged = fmt::format("port {} is privileged (below net.ipv4.ip_unprivileged_port_start, {})",
                                              address.port, who.unprivileged_port_start);
+  if (who.systemd_service)
+    return fmt::format("{} and whoisd.service runs as user '{}' without any capability (CapabilityBoundingSet= is "
+                       "empty): choose a port from 1024 up",
+                       privileged, who.user);
   return fmt::format("{} and user '{}' lacks CAP_NET_BIND_SERVICE (root has it); whoisd binds before it drops "
                      "privileges: {}",
                      privileged, who.user, privileged_port_remedy(key));

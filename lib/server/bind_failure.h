@@ -14,9 +14,14 @@ namespace whoisd {
 struct BindingIdentity {
   std::string user;                     // "root", "nobody", or "uid 1234"
   int unprivileged_port_start = 1024;   // net.ipv4.ip_unprivileged_port_start
+  // The shipped whoisd.service, which runs as its own user without any capability and
+  // is never root: it has no privileges to bind with and drop, unlike a start by hand.
+  bool systemd_service = false;
 };
 // This process's (geteuid(), and the sysctl's value when it can be read).
 BindingIdentity this_process_identity();
+// whoisd.service's (User=whoisd, CapabilityBoundingSet= empty), with this host's sysctl.
+BindingIdentity systemd_service_identity();
 
 // Whether `who` is refused `address` for its port alone: a port below
 // net.ipv4.ip_unprivileged_port_start (port 0, a free port, never is).

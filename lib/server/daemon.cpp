@@ -681,7 +681,7 @@ std::string check_state_dir(const Config& config) {
 
 }  // namespace
 
-int check_config(const Config& config, const std::optional<std::string>& config_path) {
+int check_config(const Config& config, const std::optional<std::string>& config_path, ListenCheckView view) {
   try {
     // Started as root, whoisd switches to [server] user after binding: it must exist and not be root.
     if (geteuid() == 0) look_up_unprivileged_user(config.server.user);
@@ -700,7 +700,7 @@ int check_config(const Config& config, const std::optional<std::string>& config_
     const std::vector<ActivatedSocket> passed = take_activated_sockets();
     // Every address is reported, each failure on its own line, before the status says any failed.
     bool listen_ok = true;
-    for (const auto& check : check_listen_addresses(config, passed)) {
+    for (const auto& check : check_listen_addresses(config, passed, view)) {
       if (check.outcome == ListenCheck::Outcome::failed) {
         std::fflush(stdout);  // the lines in their order when both go to one terminal or file
         std::fprintf(stderr, "whoisd: %s\n", check.line.c_str());

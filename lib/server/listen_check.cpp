@@ -14,11 +14,17 @@ namespace {
 constexpr const char* kServerListen = "[server] listen";
 constexpr const char* kMetricsListen = "[metrics] listen";
 
+// Who the start is, in the words of a failure.
+const char* starter(const BindingIdentity& who) { return who.systemd_service ? "the service" : "the start"; }
+
 }  // namespace
 
 ListenCheck check_listen_address(const ListenAddress& address, const std::string& key,
                                  const ListenSocketOptions& options, const BindingIdentity& who) {
   const std::string name = address.to_string();
+  if (who.systemd_service && privileged_port(address, who))
+    return {ListenCheck::Outcome::failed, fmt::format("{} '{}': {} could not bind it: {}", key, name, starter(who),
+                                                      privileged_port_cause(address, key, who))};
   const BoundSocket bound = bind_listen_socket(address, options);
   if (bound.fd >= 0) {
     ::close(bound.fd);  // never listened on: nothing could connect to it
@@ -32,12 +38,13 @@ ListenCheck check_listen_address(const ListenAddress& address, const std::string
                         "only once that one has stopped",
                         name, key)};
   return {ListenCheck::Outcome::failed,
-          fmt::format("{} '{}': the start could not bind it: {}", key, name,
+          fmt::format("{} '{}': {} could not bind it: {}", key, name, starter(who),
                       bind_failure_cause(address, key, bound.step, bound.error, who))};
 }
 
-std::vector<ListenCheck> check_listen_addresses(const Config& config, const std::vector<ActivatedSocket>& passed) {
-  const BindingIdentity who = this_process_identity();
+std::vector<ListenCheck> check_listen_addresses(const Config& config, const std::vector<ActivatedSocket>& passed,
+                                                ListenCheckView view) {
+  const bool service = view == ListenCheckView::systemd_service;
   std::vector<ListenCheck> checks;
   if (!passed.empty()) {
     for (const auto& socket : passed) {
@@ -47,15 +54,25 @@ std::vector<ListenCheck> check_listen_addresses(const Config& config, const std:
                                     address ? address->to_string() : "descriptor " + std::to_string(socket.fd),
                                     kServerListen)});
     }
+  } else if (service) {
+    // Which addresses whoisd.socket binds is its ListenStream='s, not read here: the unit
+    // is systemd's to parse (drop-ins, specifiers), and systemd itself reports a bind it fails.
+    for (const auto& address : config.server.listen)
+      checks.push_back({ListenCheck::Outcome::left_to_systemd,
+                        fmt::format("listen ok: {} ({}) is not bound by the service: whoisd.socket binds its "
+                                    "ListenStream= addresses and passes them, used instead",
+                                    address.to_string(), kServerListen)});
   } else {
     // The start's first bind of each address (Server::bind): without SO_REUSEPORT, which
     // would join a running whoisd's sockets instead of finding the address in use.
+    const BindingIdentity who = this_process_identity();
     for (const auto& address : config.server.listen)
       checks.push_back(check_listen_address(address, kServerListen, whois_listener_options(false), who));
   }
   if (config.metrics_listen)
-    checks.push_back(check_listen_address(*config.metrics_listen, kMetricsListen, metrics_listener_options(), who));
-  for (const auto& overlap : find_listen_overlaps(listen_endpoints(config, passed))) {
+    checks.push_back(check_listen_address(*config.metrics_listen, kMetricsListen, metrics_listener_options(),
+                                          service ? systemd_service_identity() : this_process_identity()));
+  for (const auto& overlap : find_listen_overlaps(listen_endpoints(config, passed, !service))) {
     if (overlap.overlap == ListenOverlap::clash)
       checks.push_back({ListenCheck::Outcome::failed, overlap.line});
     else

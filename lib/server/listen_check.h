@@ -9,12 +9,16 @@
 // reload or a restart, while the running whoisd holds its addresses. Which program holds
 // one is not guessed (the kernel does not say without a walk of every process's files).
 //
-// The bind is made as whoever runs the check, because whoisd binds before it drops its
-// privileges: a check run the way whoisd is started (as root, or as the user that starts
-// it) meets the same permission the start will. When systemd passed sockets to this
-// process (LISTEN_FDS), they replace [server] listen as they do at start; they are named,
-// and [server] listen is not bound. A check started without them cannot know that the
-// daemon will be socket-activated (whoisd.socket): it checks [server] listen as written.
+// Two views of who binds:
+// - as started by hand (the default): the bind is made as whoever runs the check, because
+//   whoisd binds before it drops its privileges, so a check run the way whoisd is started
+//   (as root, or as the user that starts it) meets the same permission the start will.
+// - as the shipped systemd service (ListenCheckView::systemd_service, --socket-activated):
+//   whoisd.socket binds the whois port and passes it, so [server] listen is not bound;
+//   the service runs as user whoisd without capabilities and binds only the metrics
+//   endpoint, whose privileged port fails even when the check runs as root.
+// When systemd passed sockets to this process (LISTEN_FDS), they replace [server] listen
+// in either view, as they do at start; they are named, and [server] listen is not bound.
 #pragma once
 
 #include <string>
@@ -33,6 +37,7 @@ struct ListenCheck {
     bindable,           // the start can bind it
     in_use,             // held by a running whoisd or another program: a note
     passed_by_systemd,  // a socket systemd passed, used instead of [server] listen
+    left_to_systemd,    // the systemd service view: [server] listen, which whoisd.socket replaces
     redundant,          // two whois listeners reach the same connections: a note
     failed,             // the start could not bind it, or two addresses clash
   };
@@ -42,12 +47,20 @@ struct ListenCheck {
   std::string line;
 };
 
+enum class ListenCheckView {
+  started_by_hand,  // bound by whoever runs the check, as a start by them would
+  systemd_service,  // as whoisd.service under whoisd.socket starts (see above)
+};
+
 // The whois listeners, or the sockets systemd passed (`passed`, from take_activated_sockets()),
 // then the metrics endpoint: every one, in that order, whatever the others came to; then
 // every two of them that overlap.
-std::vector<ListenCheck> check_listen_addresses(const Config& config, const std::vector<ActivatedSocket>& passed);
+std::vector<ListenCheck> check_listen_addresses(const Config& config, const std::vector<ActivatedSocket>& passed,
+                                                ListenCheckView view = ListenCheckView::started_by_hand);
 
 // One address, bound with `options`; `key` ("[server] listen") names it in the line.
+// For the systemd service's identity, a privileged port fails without a bind (root, who
+// may run the check, could bind it; the service cannot).
 ListenCheck check_listen_address(const ListenAddress& address, const std::string& key,
                                  const ListenSocketOptions& options, const BindingIdentity& who);
 

@@ -91,12 +91,13 @@ std::vector<ListenOverlapReport> find_listen_overlaps(const std::vector<ListenEn
   return reports;
 }
 
-std::vector<ListenEndpoint> listen_endpoints(const Config& config, const std::vector<ActivatedSocket>& passed) {
+std::vector<ListenEndpoint> listen_endpoints(const Config& config, const std::vector<ActivatedSocket>& passed,
+                                             bool server_listen_bound) {
   std::vector<ListenEndpoint> endpoints;
   if (!passed.empty()) {
     for (const auto& socket : passed)
       if (auto endpoint = passed_endpoint(socket)) endpoints.push_back(*endpoint);
-  } else {
+  } else if (server_listen_bound) {
     // The event loops' sockets, which stay (the start's first bind of each is closed at once).
     for (const auto& address : config.server.listen)
       endpoints.push_back({address, "[server] listen", whois_listener_options(true), false});

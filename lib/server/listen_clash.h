@@ -50,7 +50,9 @@ struct ListenOverlapReport {
 std::vector<ListenOverlapReport> find_listen_overlaps(const std::vector<ListenEndpoint>& endpoints);
 
 // The sockets a whoisd started with `config` holds: those systemd passed (`passed`), else
-// the [server] listen entries, then the metrics endpoint.
-std::vector<ListenEndpoint> listen_endpoints(const Config& config, const std::vector<ActivatedSocket>& passed);
+// the [server] listen entries (unless `server_listen_bound` is false: systemd will pass
+// them, and which addresses it binds is its socket unit's), then the metrics endpoint.
+std::vector<ListenEndpoint> listen_endpoints(const Config& config, const std::vector<ActivatedSocket>& passed,
+                                             bool server_listen_bound = true);
 
 }  // namespace whoisd

@@ -7,7 +7,9 @@ restart); a privileged port fails when checked by a user who could not bind it (
 passes as root, who binds at start); sockets systemd passes replace [server] listen.
 Two addresses that one whoisd cannot both hold (the metrics endpoint on a whois
 listener's port and address) fail the check, naming both, though each alone can be
-bound, and the start refuses them before it binds anything."""
+bound, and the start refuses them before it binds anything. --socket-activated checks
+as the shipped whoisd.service starts: [server] listen is left to whoisd.socket, and the
+metrics endpoint's privileged port fails even when the check runs as root."""
 import os
 import shutil
 import socket
@@ -151,6 +153,34 @@ else:
     check("[metrics] listen '127.0.0.1:%d'" % low in err and "or choose a port from 1024 up" in err,
           "the metrics endpoint's message: %r" % err)
     note("ok privileged port %d passes as root and fails as nobody, naming the capability" % low)
+
+# --socket-activated: the view of whoisd.service under whoisd.socket. [server] listen is
+# not bound (an address not on this host passes), and the metrics endpoint is judged as
+# the unprivileged service user meets it: a privileged port fails whoever runs the check.
+metrics_port = free_port()
+rc, out, err = run(["--socket-activated", "--listen", "192.0.2.1:43", "--metrics", "127.0.0.1:%d" % metrics_port])
+check(rc == 0 and "listen ok: 192.0.2.1:43 ([server] listen) is not bound by the service: whoisd.socket binds its "
+      "ListenStream= addresses and passes them, used instead" in out
+      and "listen ok: 127.0.0.1:%d ([metrics] listen) can be bound" % metrics_port in out,
+      "the service's view: %d %s %s" % (rc, out, err))
+low = free_port(low=900, high=1000)
+if low is None or low >= unprivileged_start:
+    note("skipped the service's privileged metrics port: net.ipv4.ip_unprivileged_port_start is %d here, or no "
+         "port from 900 to 1000 is free" % unprivileged_start)
+else:
+    rc, out, err = run(["--socket-activated", "--listen", "192.0.2.1:43", "--metrics", "127.0.0.1:%d" % low])
+    check(rc == 1 and "whoisd: [metrics] listen '127.0.0.1:%d': the service could not bind it: port %d is "
+          "privileged (below net.ipv4.ip_unprivileged_port_start, %d) and whoisd.service runs as user 'whoisd' "
+          "without any capability (CapabilityBoundingSet= is empty): choose a port from 1024 up"
+          % (low, low, unprivileged_start) in err, "the service's privileged metrics port: %d %s %s" % (rc, out, err))
+    if os.geteuid() == 0:  # the same port, checked as a start by root would bind it
+        rc, out, err = run(["--listen", "127.0.0.1:%d" % free_port(), "--metrics", "127.0.0.1:%d" % low])
+        check(rc == 0 and "listen ok: 127.0.0.1:%d ([metrics] listen)" % low in out,
+              "metrics port %d as root, by hand: %d %s %s" % (low, rc, out, err))
+    note("ok --socket-activated leaves [server] listen to systemd and fails metrics port %d for the service" % low)
+r = subprocess.run([args.whoisd, "--socket-activated", "--snapshot", snap], capture_output=True, timeout=DEADLINE)
+check(r.returncode != 0 and b"--socket-activated requires --check-config" in r.stderr,
+      "--socket-activated alone: %d %r" % (r.returncode, r.stderr))
 
 # Sockets systemd passes (LISTEN_FDS) replace [server] listen, at start and in the check.
 activate = shutil.which("systemd-socket-activate")

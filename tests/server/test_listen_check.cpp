@@ -300,3 +300,34 @@ TEST_CASE("listen check: a socket systemd passed clashes with the metrics endpoi
   CHECK(overlaps[0].line.find("the socket systemd passed (LISTEN_FDS) '" + passed.address.to_string() +
                               "' and [metrics] listen '" + passed.address.to_string() + "' cannot both be bound") == 0);
 }
+
+TEST_CASE("listen check: the systemd service's view", "[listen_check]") {
+  Config config;
+  config.server.listen = {{ip("192.0.2.1"), 43}};  // would fail: whoisd.socket binds it, not the service
+  config.metrics_listen = ListenAddress{ip("127.0.0.1"), 443};
+  const BindingIdentity service = systemd_service_identity();
+  const auto checks = check_listen_addresses(config, {}, ListenCheckView::systemd_service);
+  REQUIRE(checks.size() == 2);
+  CHECK(checks[0].outcome == ListenCheck::Outcome::left_to_systemd);
+  CHECK(checks[0].line == "listen ok: 192.0.2.1:43 ([server] listen) is not bound by the service: whoisd.socket "
+                          "binds its ListenStream= addresses and passes them, used instead");
+  if (service.unprivileged_port_start <= 443) {
+    WARN("net.ipv4.ip_unprivileged_port_start is " << service.unprivileged_port_start << ": 443 is not privileged");
+    return;
+  }
+  // Refused for the service whoever runs the check, root included.
+  CHECK(checks[1].outcome == ListenCheck::Outcome::failed);
+  CHECK(checks[1].line == "[metrics] listen '127.0.0.1:443': the service could not bind it: port 443 is privileged "
+                          "(below net.ipv4.ip_unprivileged_port_start, " +
+                              std::to_string(service.unprivileged_port_start) +
+                              ") and whoisd.service runs as user 'whoisd' without any capability "
+                              "(CapabilityBoundingSet= is empty): choose a port from 1024 up");
+  // A port from 1024 up is bound as usual; and by hand, as this process.
+  config.metrics_listen = ListenAddress{ip("127.0.0.1"), free_port("127.0.0.1")};
+  CHECK(check_listen_addresses(config, {}, ListenCheckView::systemd_service)[1].outcome ==
+        ListenCheck::Outcome::bindable);
+  // Listed twice, [server] listen is not bound by the service: no overlap to report.
+  config.server.listen = {{ip("127.0.0.1"), 4343}, {ip("127.0.0.1"), 4343}};
+  config.metrics_listen = ListenAddress{ip("127.0.0.1"), 4343};
+  CHECK(check_listen_addresses(config, {}, ListenCheckView::systemd_service).size() == 3);
+}
