@@ -27,7 +27,7 @@ namespace whoisd {
 // A socket a started whoisd holds: its address, the setting it comes from, how it is bound.
 struct ListenEndpoint {
   ListenAddress address;
-  std::string key;              // "[server] listen", "[metrics] listen", or "a socket systemd passed"
+  std::string key;              // "[server] listen", "[metrics] listen", "the socket systemd passed (LISTEN_FDS)"
   ListenSocketOptions options;  // as bound
   bool takes_ipv4 = false;      // an IPv6 socket that is not IPv6-only (only ever one systemd passed)
 };
