@@ -1,7 +1,7 @@
 // whoisd: the WHOIS (RFC 3912) service of the .pt registry.
 //   whoisd --config /etc/whoisd/whoisd.conf
 //   whoisd --snapshot pt.sqlite --listen 127.0.0.1:4343 --state-dir ./state   (no file needed)
-//   whoisd --config whoisd.conf --check-config
+//   whoisd --config whoisd.conf --check-config [--socket-activated]
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> listen;
   unsigned loops = 0;
   bool check = false;
+  bool socket_activated = false;
   auto* config_opt = app.add_option("-c,--config", config_path, "configuration file (TOML); without it, built-in defaults");
   auto* snapshot_opt = app.add_option("--snapshot", snapshot, "snapshot file (overrides [snapshot] path)");
   app.add_option("--listen", listen, "address to listen on, IPv4:port or [IPv6]:port; repeatable (replaces [server] listen)");
@@ -32,9 +33,14 @@ int main(int argc, char** argv) {
   auto* metrics_opt = app.add_option("--metrics", metrics, "metrics address, or off (overrides [metrics] listen)");
   auto* level_opt = app.add_option("--log-level", log_level, "debug, info, warn or error (overrides [log] level)");
   auto* user_opt = app.add_option("--user", user, "user to switch to after binding, when started as root (overrides [server] user)");
-  app.add_flag("--check-config", check,
-               "check the configuration, that the snapshot opens, the state dir is writable and the listen "
-               "addresses can be bound, print a summary, exit");
+  auto* check_opt = app.add_flag("--check-config", check,
+                                 "check the configuration, that the snapshot opens, the state dir is writable and "
+                                 "the listen addresses can be bound, print a summary, exit");
+  app.add_flag("--socket-activated", socket_activated,
+               "with --check-config: check the listen addresses as the shipped whoisd.service starts under "
+               "whoisd.socket: [server] listen is left to the socket unit (not bound), and the metrics endpoint "
+               "is bound as user whoisd without capabilities would (a port below 1024 fails, even as root)")
+      ->needs(check_opt);
   app.set_version_flag("--version", "whoisd " + std::string(whoisd::version()));
   CLI11_PARSE(app, argc, argv);
 
@@ -56,6 +62,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "whoisd: %s\n", e.what());
     return 2;
   }
-  if (check) return whoisd::check_config(options.config, options.config_path);
+  if (check)
+    return whoisd::check_config(options.config, options.config_path,
+                                socket_activated ? whoisd::ListenCheckView::systemd_service
+                                                 : whoisd::ListenCheckView::started_by_hand);
   return whoisd::run_daemon(std::move(options));
 }

@@ -31,6 +31,7 @@
 #include "server/config_changes.h"
 #include "server/connection_limits.h"
 #include "server/listen_check.h"
+#include "server/listen_clash.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/privileges.h"
@@ -128,7 +129,7 @@ class Daemon {
       // Bound with the listeners, before the privileges are dropped (a port below 1024
       // works); served once everything it reports on exists.
       metrics_http_ = std::make_unique<MetricsHttpServer>(registry_);
-      metrics_http_->bind(config_.metrics_listen->to_string());
+      metrics_http_->bind(*config_.metrics_listen);
     }
     prepare_state_dir();
     if (drop_privileges(config_.server.user))
@@ -198,12 +199,27 @@ class Daemon {
  private:
   void bind_listeners() {
     std::vector<ActivatedSocket> activated = take_activated_sockets();
+    refuse_listen_clashes(activated);
     if (!activated.empty()) {
       for (const auto& s : activated) server_.adopt(s.fd);
       log::info("socket_activation").kv("sockets", activated.size());
       return;
     }
     for (const auto& a : config_.server.listen) server_.bind(a);
+  }
+
+  // Two sockets one whoisd cannot both hold (listen_clash.h), refused before any is bound:
+  // otherwise the event loops' listen() would fail with EADDRINUSE, naming neither the
+  // metrics endpoint nor the setting, after the privileges were dropped.
+  void refuse_listen_clashes(const std::vector<ActivatedSocket>& activated) {
+    std::string clashes;
+    for (const auto& overlap : find_listen_overlaps(listen_endpoints(config_, activated))) {
+      if (overlap.overlap == ListenOverlap::clash)
+        clashes += (clashes.empty() ? "" : "; ") + overlap.line;
+      else
+        log::warn("listen_redundant").kv("note", overlap.line);
+    }
+    if (!clashes.empty()) throw std::runtime_error(clashes);
   }
 
   // Started as root without systemd: a state directory that does not exist yet is
@@ -665,7 +681,7 @@ std::string check_state_dir(const Config& config) {
 
 }  // namespace
 
-int check_config(const Config& config, const std::optional<std::string>& config_path) {
+int check_config(const Config& config, const std::optional<std::string>& config_path, ListenCheckView view) {
   try {
     // Started as root, whoisd switches to [server] user after binding: it must exist and not be root.
     if (geteuid() == 0) look_up_unprivileged_user(config.server.user);
@@ -684,7 +700,7 @@ int check_config(const Config& config, const std::optional<std::string>& config_
     const std::vector<ActivatedSocket> passed = take_activated_sockets();
     // Every address is reported, each failure on its own line, before the status says any failed.
     bool listen_ok = true;
-    for (const auto& check : check_listen_addresses(config, passed)) {
+    for (const auto& check : check_listen_addresses(config, passed, view)) {
       if (check.outcome == ListenCheck::Outcome::failed) {
         std::fflush(stdout);  // the lines in their order when both go to one terminal or file
         std::fprintf(stderr, "whoisd: %s\n", check.line.c_str());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "server/config.h"
+#include "server/listen_check.h"
 
 namespace whoisd {
 
@@ -24,7 +25,9 @@ int run_daemon(DaemonOptions options);
 // --check-config: the configuration is already parsed (from `config_path` when set);
 // checks that the snapshot opens, that the daemon's user can read what it rereads after
 // the privilege drop, the state directory, and that the listen addresses can be bound
-// (listen_check.h), and prints a summary on standard output. Returns the exit status.
-int check_config(const Config& config, const std::optional<std::string>& config_path);
+// (listen_check.h) as whoisd started by hand would, or under `view` systemd_service as the
+// shipped whoisd.service does, and prints a summary on standard output. Returns the exit status.
+int check_config(const Config& config, const std::optional<std::string>& config_path,
+                 ListenCheckView view = ListenCheckView::started_by_hand);
 
 }  // namespace whoisd

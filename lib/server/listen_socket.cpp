@@ -9,9 +9,9 @@
 
 namespace whoisd {
 
-ListenSocketOptions whois_listener_options(bool share) { return {share, true}; }
+ListenSocketOptions whois_listener_options(bool share) { return {share}; }
 
-ListenSocketOptions metrics_listener_options() { return {false, false}; }
+ListenSocketOptions metrics_listener_options() { return {false}; }
 
 BoundSocket bind_listen_socket(const ListenAddress& address, const ListenSocketOptions& options) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -25,9 +25,8 @@ BoundSocket bind_listen_socket(const ListenAddress& address, const ListenSocketO
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return failed("SO_REUSEADDR");
   if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     return failed("SO_REUSEPORT");
-  // Set either way on an IPv6 socket: the default (net.ipv6.bindv6only) is the host's, not ours.
-  const int v6_only = options.ipv6_only ? 1 : 0;
-  if (address.family() == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6_only, sizeof v6_only) != 0)
+  // Set explicitly: the default (net.ipv6.bindv6only) is the host's, not ours.
+  if (address.family() == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
     return failed("IPV6_V6ONLY");
   sockaddr_storage sa{};
   const socklen_t length = address.to_sockaddr(sa);

@@ -10,17 +10,18 @@
 namespace whoisd {
 
 // SO_REUSEADDR is always set: a restart must bind while the previous process's
-// connections linger in TIME_WAIT.
+// connections linger in TIME_WAIT. An IPv6 socket is always IPv6-only (IPV6_V6ONLY), for
+// the whois listeners and the metrics endpoint alike, so that "[::]" means IPv6 wherever
+// it is written and [::]:43 can be bound beside 0.0.0.0:43.
 struct ListenSocketOptions {
   bool reuse_port = false;  // SO_REUSEPORT: several sockets on one address, one per event loop
-  bool ipv6_only = true;    // IPV6_V6ONLY on an IPv6 socket: [::]:43 beside 0.0.0.0:43
 };
 
-// The WHOIS listeners' (Server::bind): IPv6 sockets IPv6-only; `share` for the socket of
-// each event loop, without it for the first bind that finds the address in use.
+// The WHOIS listeners' (Server::bind): `share` for the socket of each event loop, without
+// it for the first bind that finds the address in use.
 ListenSocketOptions whois_listener_options(bool share);
-// The metrics endpoint's, which libuv's uv_tcp_bind() sets (MetricsHttpServer::bind):
-// SO_REUSEADDR, and an IPv6 socket that takes IPv4 too (IPV6_V6ONLY off).
+// The metrics endpoint's (MetricsHttpServer::bind): one socket, never shared, so that a
+// second whoisd finds its address in use.
 ListenSocketOptions metrics_listener_options();
 
 // What binding came to: the bound socket, or the step that failed and its errno.

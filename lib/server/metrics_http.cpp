@@ -1,16 +1,16 @@
 #include "server/metrics_http.h"
 
+#include <unistd.h>
 #include <uv.h>
 
 #include <csignal>
-#include <cstring>
 #include <cctype>
-#include <charconv>
 #include <stdexcept>
 #include <unordered_set>
 
 #include <fmt/format.h>
 
+#include "server/bind_failure.h"
 #include "server/listen_socket.h"
 
 namespace whoisd {
@@ -26,31 +26,6 @@ std::string response(std::string_view status, std::string_view content_type, std
 
 std::string plain(std::string_view status, std::string_view body, bool head = false, std::string_view extra = {}) {
   return response(status, "text/plain; charset=utf-8", body, head, extra);
-}
-
-// "127.0.0.1:9143" or "[::1]:9143" into a socket address; false when it is neither.
-bool parse_listen(std::string_view text, sockaddr_storage& out) {
-  std::string host;
-  std::string_view port_text;
-  if (!text.empty() && text.front() == '[') {
-    const std::size_t close = text.find("]:");
-    if (close == std::string_view::npos) return false;
-    host = std::string(text.substr(1, close - 1));
-    port_text = text.substr(close + 2);
-  } else {
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos || text.find(':') != colon) return false;
-    host = std::string(text.substr(0, colon));
-    port_text = text.substr(colon + 1);
-  }
-  unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
-    return false;
-  std::memset(&out, 0, sizeof out);
-  if (text.front() == '[')
-    return uv_ip6_addr(host.c_str(), static_cast<int>(port), reinterpret_cast<sockaddr_in6*>(&out)) == 0;
-  return uv_ip4_addr(host.c_str(), static_cast<int>(port), reinterpret_cast<sockaddr_in*>(&out)) == 0;
 }
 
 // The end of the request head ("\r\n\r\n", or "\n\n" from lax clients); npos if not yet.
@@ -256,30 +231,34 @@ MetricsHttpServer::MetricsHttpServer(const MetricsRegistry& registry, MetricsHtt
 
 MetricsHttpServer::~MetricsHttpServer() { stop(); }
 
-void MetricsHttpServer::bind(std::string_view listen) {
+void MetricsHttpServer::bind(const ListenAddress& listen) {
   Impl& s = *impl_;
   if (s.bound) throw std::logic_error("metrics endpoint bound twice");
-  sockaddr_storage address{};
-  if (!parse_listen(listen, address))
-    throw std::runtime_error(fmt::format("[metrics] listen '{}' is not an address:port (IPv6 in brackets)", listen));
-  if (int rc = uv_loop_init(&s.loop); rc != 0)
+  const std::string name = listen.to_string();
+  // The socket, its options and the words of a refusal are the whois listeners' and
+  // --check-config's (listen_socket.h, bind_failure.h): what the check passes, this binds.
+  const BoundSocket bound = bind_listen_socket(listen, metrics_listener_options());
+  if (bound.fd < 0)
+    throw std::runtime_error(fmt::format("[metrics] listen '{}': cannot bind it: {}", name,
+                                         bind_failure_cause(listen, "[metrics] listen", bound.step, bound.error,
+                                                            this_process_identity())));
+  const auto address = bound_address(bound.fd);  // the port the kernel chose for port 0
+  if (int rc = uv_loop_init(&s.loop); rc != 0) {
+    ::close(bound.fd);
     throw std::runtime_error(fmt::format("metrics endpoint: event loop: {}", uv_strerror(rc)));
+  }
   uv_tcp_init(&s.loop, &s.listener);
   s.listener.data = &s;
-  // SO_REUSEADDR, and an IPv6 socket dual-stack (flags 0): what metrics_listener_options()
-  // (listen_socket.h) tells --check-config to bind with.
-  int rc = uv_tcp_bind(&s.listener, reinterpret_cast<const sockaddr*>(&address), 0);
+  int rc = uv_tcp_open(&s.listener, bound.fd);
+  if (rc != 0) ::close(bound.fd);  // not the handle's yet
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&s.listener), 64, Impl::on_connection);
   if (rc != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(&s.listener), nullptr);
     uv_run(&s.loop, UV_RUN_DEFAULT);
     uv_loop_close(&s.loop);
-    throw std::runtime_error(fmt::format("[metrics] listen '{}': cannot listen: {}", listen, uv_strerror(rc)));
+    throw std::runtime_error(fmt::format("[metrics] listen '{}': cannot listen: {}", name, uv_strerror(rc)));
   }
-  uv_os_fd_t fd = -1;
-  uv_fileno(reinterpret_cast<uv_handle_t*>(&s.listener), &fd);
-  const auto bound = bound_address(fd);  // the port the kernel chose for port 0
-  s.port = bound ? bound->port : 0;
+  s.port = address ? address->port : 0;
   uv_async_init(&s.loop, &s.stop_signal, Impl::on_stop);
   s.stop_signal.data = &s;
   s.bound = true;
@@ -297,7 +276,7 @@ void MetricsHttpServer::serve() {
   s.running = true;
 }
 
-void MetricsHttpServer::start(std::string_view listen) {
+void MetricsHttpServer::start(const ListenAddress& listen) {
   bind(listen);
   serve();
 }

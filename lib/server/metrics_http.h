@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "server/listen_address.h"
 #include "server/metrics.h"
 
 namespace whoisd {
@@ -31,15 +32,17 @@ class MetricsHttpServer {
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
 
-  // Binds `listen` ("127.0.0.1:9143", "[::1]:9143"; port 0 picks a free one) in the
-  // calling thread, without serving yet: the daemon binds before it drops its privileges,
-  // so that a port below 1024 works, and serves once it runs as its own user. Throws
-  // std::runtime_error naming the address when it cannot be parsed or bound. Call once.
-  void bind(std::string_view listen);
+  // Binds and listens on `listen` (port 0 picks a free one) in the calling thread, without
+  // serving yet: the daemon binds before it drops its privileges, so that a port below
+  // 1024 works, and serves once it runs as its own user. The socket is listen_socket.h's
+  // (an IPv6 one is IPv6-only), bound as --check-config binds it. Throws
+  // std::runtime_error naming the setting, the address and the cause when it cannot be
+  // bound or listened on. Call once.
+  void bind(const ListenAddress& listen);
   // Serves what bind() bound, on a new thread.
   void serve();
   // bind(), then serve().
-  void start(std::string_view listen);
+  void start(const ListenAddress& listen);
   // Closes the listener and every connection and joins the thread (or, bound but not
   // serving, just closes the listener). Idempotent.
   void stop();

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "server/listen_check.h"
+#include "server/listen_clash.h"
 #include "server/listen_socket.h"
 #include "support/test_address.h"
 
@@ -68,6 +69,7 @@ const BindingIdentity kNobody{"nobody", 1024};
 }  // namespace
 
 TEST_CASE("listen sockets: the whois listeners' and the metrics endpoint's options", "[listen_check]") {
+  CHECK(metrics_listener_options().reuse_port == false);  // one socket: a second whoisd finds it in use
   const BoundSocket first = bind_listen_socket({ip("127.0.0.1"), 0}, whois_listener_options(false));
   REQUIRE(first.fd >= 0);
   CHECK(option(first.fd, SOL_SOCKET, SO_REUSEADDR) == 1);
@@ -91,7 +93,7 @@ TEST_CASE("listen sockets: the whois listeners' and the metrics endpoint's optio
   ::close(whois6.fd);
   const BoundSocket metrics6 = bind_listen_socket({ip("::"), 0}, metrics_listener_options());
   REQUIRE(metrics6.fd >= 0);
-  CHECK(option(metrics6.fd, IPPROTO_IPV6, IPV6_V6ONLY) == 0);  // as libuv's uv_tcp_bind leaves it
+  CHECK(option(metrics6.fd, IPPROTO_IPV6, IPV6_V6ONLY) == 1);  // "[::]" means IPv6 in every setting
   ::close(metrics6.fd);
 }
 
@@ -194,4 +196,138 @@ TEST_CASE("listen check: sockets systemd passed replace [server] listen, as at s
   CHECK(checks[0].outcome == ListenCheck::Outcome::passed_by_systemd);
   CHECK(checks[0].line == "listen ok: " + passed.address.to_string() +
                               " passed by systemd (LISTEN_FDS), used instead of [server] listen");
+}
+
+namespace {
+
+ListenEndpoint whois_at(const char* address, std::uint16_t port) {
+  return {{ip(address), port}, "[server] listen", whois_listener_options(true), false};
+}
+ListenEndpoint metrics_at(const char* address, std::uint16_t port) {
+  return {{ip(address), port}, "[metrics] listen", metrics_listener_options(), false};
+}
+
+}  // namespace
+
+TEST_CASE("listen clash: Linux's rules for two sockets of one whoisd on one port", "[listen_check]") {
+  // The metrics endpoint (no SO_REUSEPORT) beside a whois listener that reaches the same connections.
+  CHECK(listen_overlap(whois_at("127.0.0.1", 4343), metrics_at("127.0.0.1", 4343)) == ListenOverlap::clash);
+  CHECK(listen_overlap(whois_at("0.0.0.0", 4343), metrics_at("127.0.0.1", 4343)) == ListenOverlap::clash);
+  CHECK(listen_overlap(metrics_at("0.0.0.0", 4343), whois_at("127.0.0.1", 4343)) == ListenOverlap::clash);
+  CHECK(listen_overlap(whois_at("::", 4343), metrics_at("::1", 4343)) == ListenOverlap::clash);
+  // Other ports, other addresses of one family, or port 0 (a free port each): nothing in common.
+  CHECK(listen_overlap(whois_at("127.0.0.1", 4343), metrics_at("127.0.0.1", 9143)) == ListenOverlap::none);
+  CHECK(listen_overlap(whois_at("127.0.0.1", 4343), metrics_at("127.0.0.2", 4343)) == ListenOverlap::none);
+  CHECK(listen_overlap(whois_at("127.0.0.1", 0), metrics_at("127.0.0.1", 0)) == ListenOverlap::none);
+  // whoisd's IPv6 sockets are IPv6-only: [::] and 0.0.0.0 on one port do not meet.
+  CHECK(listen_overlap(whois_at("::", 43), whois_at("0.0.0.0", 43)) == ListenOverlap::none);
+  CHECK(listen_overlap(whois_at("::", 4343), metrics_at("0.0.0.0", 4343)) == ListenOverlap::none);
+  // A dual-stack [::] (a socket systemd passed with BindIPv6Only=both) takes IPv4 too.
+  ListenEndpoint dual{{ip("::"), 4343}, "the socket systemd passed (LISTEN_FDS)", {}, true};
+  CHECK(listen_overlap(dual, metrics_at("127.0.0.1", 4343)) == ListenOverlap::clash);
+  CHECK(listen_overlap(metrics_at("0.0.0.0", 4343), dual) == ListenOverlap::clash);
+  dual.takes_ipv4 = false;
+  CHECK(listen_overlap(dual, metrics_at("127.0.0.1", 4343)) == ListenOverlap::none);
+  // Two whois listeners share the port (SO_REUSEPORT on both): bound both, one is redundant.
+  CHECK(listen_overlap(whois_at("127.0.0.1", 4343), whois_at("127.0.0.1", 4343)) == ListenOverlap::redundant);
+  CHECK(listen_overlap(whois_at("0.0.0.0", 4343), whois_at("127.0.0.1", 4343)) == ListenOverlap::redundant);
+}
+
+TEST_CASE("listen clash: the rules match what the kernel does", "[listen_check]") {
+  // As the start binds: the whois listeners' sockets first (bound, not listening), then
+  // the metrics endpoint's, which listens at once, then the listeners listen.
+  const std::uint16_t port = free_port("127.0.0.1");
+  const BoundSocket whois = bind_listen_socket({ip("0.0.0.0"), port}, whois_listener_options(true));
+  const BoundSocket metrics = bind_listen_socket({ip("127.0.0.1"), port}, metrics_listener_options());
+  REQUIRE(whois.fd >= 0);
+  REQUIRE(metrics.fd >= 0);  // SO_REUSEADDR on both, neither listening: the bind passes
+  REQUIRE(::listen(metrics.fd, 8) == 0);
+  CHECK(::listen(whois.fd, 8) != 0);  // the clash shows only here
+  CHECK(errno == EADDRINUSE);
+  ::close(whois.fd);
+  ::close(metrics.fd);
+  // Two whois listeners on the same port and address, both with SO_REUSEPORT: both listen.
+  const BoundSocket one = bind_listen_socket({ip("0.0.0.0"), port}, whois_listener_options(true));
+  const BoundSocket two = bind_listen_socket({ip("127.0.0.1"), port}, whois_listener_options(true));
+  REQUIRE(one.fd >= 0);
+  REQUIRE(two.fd >= 0);
+  CHECK(::listen(one.fd, 8) == 0);
+  CHECK(::listen(two.fd, 8) == 0);
+  ::close(one.fd);
+  ::close(two.fd);
+}
+
+TEST_CASE("listen check: two addresses one whoisd cannot both hold fail, naming both", "[listen_check]") {
+  const std::uint16_t port = free_port("127.0.0.1");
+  const std::string p = std::to_string(port);
+  Config config;
+  config.server.listen = {{ip("0.0.0.0"), port}, {ip("127.0.0.1"), port}};
+  config.metrics_listen = ListenAddress{ip("127.0.0.1"), port};
+  const auto checks = check_listen_addresses(config, {});
+  REQUIRE(checks.size() == 6);  // three addresses, then three pairs
+  // Each alone can be bound.
+  for (std::size_t i = 0; i < 3; ++i) CHECK(checks[i].outcome == ListenCheck::Outcome::bindable);
+  CHECK(checks[3].outcome == ListenCheck::Outcome::redundant);
+  CHECK(checks[3].line == "listen note: [server] listen '0.0.0.0:" + p + "' and [server] listen '127.0.0.1:" + p +
+                              "' reach the same connections: '0.0.0.0:" + p + "' takes port " + p +
+                              " on every IPv4 address of this host, 127.0.0.1 among them; whoisd binds both (its "
+                              "whois listeners share ports, SO_REUSEPORT), and one of them is enough");
+  CHECK(checks[4].outcome == ListenCheck::Outcome::failed);
+  CHECK(checks[4].line == "[server] listen '0.0.0.0:" + p + "' and [metrics] listen '127.0.0.1:" + p +
+                              "' cannot both be bound by one whoisd: '0.0.0.0:" + p + "' takes port " + p +
+                              " on every IPv4 address of this host, 127.0.0.1 among them, and [metrics] listen is "
+                              "bound without SO_REUSEPORT, so no other socket may listen there; give one of them "
+                              "another port");
+  CHECK(checks[5].outcome == ListenCheck::Outcome::failed);
+  CHECK(checks[5].line.find("[server] listen '127.0.0.1:" + p + "' and [metrics] listen '127.0.0.1:" + p +
+                            "' cannot both be bound by one whoisd: both are port " + p + " on 127.0.0.1") == 0);
+}
+
+TEST_CASE("listen check: a socket systemd passed clashes with the metrics endpoint as a listener would",
+          "[listen_check]") {
+  HeldListener passed({ip("127.0.0.1"), 0});  // SO_REUSEPORT, read back from the socket
+  Config config;
+  config.metrics_listen = passed.address;
+  const auto endpoints = listen_endpoints(config, {ActivatedSocket{passed.fd, "whois", AF_INET}});
+  REQUIRE(endpoints.size() == 2);
+  CHECK(endpoints[0].key == "the socket systemd passed (LISTEN_FDS)");
+  CHECK(endpoints[0].address == passed.address);
+  CHECK(endpoints[0].options.reuse_port);
+  CHECK_FALSE(endpoints[0].takes_ipv4);
+  const auto overlaps = find_listen_overlaps(endpoints);
+  REQUIRE(overlaps.size() == 1);
+  CHECK(overlaps[0].overlap == ListenOverlap::clash);
+  CHECK(overlaps[0].line.find("the socket systemd passed (LISTEN_FDS) '" + passed.address.to_string() +
+                              "' and [metrics] listen '" + passed.address.to_string() + "' cannot both be bound") == 0);
+}
+
+TEST_CASE("listen check: the systemd service's view", "[listen_check]") {
+  Config config;
+  config.server.listen = {{ip("192.0.2.1"), 43}};  // would fail: whoisd.socket binds it, not the service
+  config.metrics_listen = ListenAddress{ip("127.0.0.1"), 443};
+  const BindingIdentity service = systemd_service_identity();
+  const auto checks = check_listen_addresses(config, {}, ListenCheckView::systemd_service);
+  REQUIRE(checks.size() == 2);
+  CHECK(checks[0].outcome == ListenCheck::Outcome::left_to_systemd);
+  CHECK(checks[0].line == "listen ok: 192.0.2.1:43 ([server] listen) is not bound by the service: whoisd.socket "
+                          "binds its ListenStream= addresses and passes them, used instead");
+  if (service.unprivileged_port_start <= 443) {
+    WARN("net.ipv4.ip_unprivileged_port_start is " << service.unprivileged_port_start << ": 443 is not privileged");
+    return;
+  }
+  // Refused for the service whoever runs the check, root included.
+  CHECK(checks[1].outcome == ListenCheck::Outcome::failed);
+  CHECK(checks[1].line == "[metrics] listen '127.0.0.1:443': the service could not bind it: port 443 is privileged "
+                          "(below net.ipv4.ip_unprivileged_port_start, " +
+                              std::to_string(service.unprivileged_port_start) +
+                              ") and whoisd.service runs as user 'whoisd' without any capability "
+                              "(CapabilityBoundingSet= is empty): choose a port from 1024 up");
+  // A port from 1024 up is bound as usual; and by hand, as this process.
+  config.metrics_listen = ListenAddress{ip("127.0.0.1"), free_port("127.0.0.1")};
+  CHECK(check_listen_addresses(config, {}, ListenCheckView::systemd_service)[1].outcome ==
+        ListenCheck::Outcome::bindable);
+  // Listed twice, [server] listen is not bound by the service: no overlap to report.
+  config.server.listen = {{ip("127.0.0.1"), 4343}, {ip("127.0.0.1"), 4343}};
+  config.metrics_listen = ListenAddress{ip("127.0.0.1"), 4343};
+  CHECK(check_listen_addresses(config, {}, ListenCheckView::systemd_service).size() == 3);
 }
