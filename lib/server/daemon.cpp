@@ -22,6 +22,7 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "common/errno_error.h"
 #include "common/log.h"
 #include "common/user_name.h"
 #include "common/version.h"
@@ -575,6 +576,9 @@ int run_daemon(DaemonOptions options) {
     return daemon.run();
   } catch (const std::exception& e) {
     log::error("start_failed").kv("error", e.what());
+    // `systemctl status whoisd` shows why rather than the last step the start began.
+    const auto* with_errno = dynamic_cast<const ErrnoError*>(&e);
+    SystemdNotifier().start_failed(e.what(), with_errno ? with_errno->error() : 0);
     return 1;
   }
 }

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/errno_error.h"
 #include "common/log.h"
 #include "server/listen_socket.h"
 
@@ -20,9 +21,10 @@ int bind_one(const ListenAddress& address, const std::string& name, bool share =
   const BoundSocket bound = bind_listen_socket(address, whois_listener_options(share));
   if (bound.fd >= 0) return bound.fd;
   if (bound.error == EADDRINUSE)
-    throw std::runtime_error("cannot listen on " + name +
-                             ": the address is in use (another whoisd, or another server, listens there)");
-  throw std::runtime_error("cannot listen on " + name + ": " + bound.step + ": " + std::strerror(bound.error));
+    throw ErrnoError(
+        "cannot listen on " + name + ": the address is in use (another whoisd, or another server, listens there)",
+        bound.error);
+  throw ErrnoError("cannot listen on " + name + ": " + bound.step + ": " + std::strerror(bound.error), bound.error);
 }
 
 // SO_REUSEPORT would let a second whoisd (same user) join this one's sockets and take
