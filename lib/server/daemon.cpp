@@ -40,6 +40,7 @@
 #include "server/server.h"
 #include "server/service_status.h"
 #include "server/socket_activation.h"
+#include "server/start_timeout_extender.h"
 #include "server/systemd_notifier.h"
 #include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_store.h"
@@ -136,6 +137,10 @@ class Daemon {
       log::info("privileges_dropped").kv("user", config_.server.user);
     state_lock_ = std::make_unique<StateDirLock>(config_.state_dir);
 
+    // From here to the loops' start the work can take long (a big snapshot checked whole,
+    // a state schema upgrade, a large state to load): systemd's start timeout is pushed
+    // ahead while it runs, which lets whoisd.service keep TimeoutStartSec= short.
+    std::optional<StartTimeoutExtender> extender(std::in_place, notifier_);
     notifier_.status("starting: opening the snapshot " + config_.snapshot_path);
     store_.open();
     SnapshotInfo info = store_.info();
@@ -143,8 +148,8 @@ class Daemon {
     log_snapshot("snapshot_opened", info);
 
     std::string db_path = state_db_path(config_.state_dir);
-    // The one step that can take long: upgrading an older state schema (about 16 s for
-    // 10 million logged queries; whoisd.service's TimeoutStartSec= allows for it).
+    // The longest step: upgrading an older state schema (about 16 s for 10 million logged
+    // queries), during which the extender above keeps systemd waiting.
     notifier_.status("starting: opening the state in " + config_.state_dir +
                      " (upgrading an older state schema can take minutes)");
     StateDb::open(db_path, StateDb::Mode::create);
@@ -162,6 +167,8 @@ class Daemon {
                            [this] { return static_cast<std::uint64_t>(limiter_.stats().active_suspensions); });
     metrics_.watch_state([this] { return persister_->stats().admin_actions_applied; },
                          [this] { return persister_->stats().round_errors; });
+
+    extender.reset();  // what is left is quick
 
     if (metrics_http_) metrics_http_->serve();
 
@@ -550,7 +557,7 @@ class Daemon {
   std::string watched_name_;          // [snapshot] watch: the file name in its directory
   uv_timer_t* watch_settle_ = nullptr;
   bool stop_requested_ = false;
-  SystemdNotifier notifier_;          // used on the main thread only (run and the control loop)
+  SystemdNotifier notifier_;          // the main thread's, and the start timeout extender's while it runs
   // Written by reload() on the pool and read on the loop thread only while no reload
   // runs (uv_queue_work orders the two), like reloaded_config_.
   ServiceStatus status_;

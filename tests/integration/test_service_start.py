@@ -2,6 +2,11 @@
 """The start of whoisd.service as systemd sees it, without systemd: the test plays the
 service manager on NOTIFY_SOCKET (notify_socket.py).
 
+- A start held up in its long part (here the state database, whose write lock the test
+  holds, as a whoisd-admin command or a slow disk would) says EXTEND_TIMEOUT_USEC= while
+  it waits, before READY=1, so that a short TimeoutStartSec= does not end it. The test
+  lets go of the lock once the first extension has arrived, so it takes seconds, not
+  the minutes of a real state upgrade.
 - A start that fails says STATUS=start failed: and the words it logs, and ERRNO= where an
   errno is behind it, before it exits: a configuration that does not load (no errno), a
   listen address in use (EADDRINUSE), a state directory another whoisd holds
@@ -11,12 +16,60 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
+import threading
 
 from harness import DEADLINE, Daemon, check, note, parse_args, root_args, wait_until
 from notify_socket import ServiceManager
 
 args = parse_args()
+
+# ---- EXTEND_TIMEOUT_USEC= while the start waits for the state ----
+d = Daemon(args, name="start-long")
+d.start()  # makes the state database
+check(d.stop() == 0, "the first start's exit status:\n" + d.log_text()[-3000:])
+
+manager = ServiceManager(os.path.join(d.dir, "notify.sock"))
+manager.start()
+holder = sqlite3.connect(os.path.join(d.state_dir, "state.sqlite"), isolation_level=None, check_same_thread=False)
+holder.execute("BEGIN IMMEDIATE")  # the write lock: the start's state load waits for it (5 s at most)
+
+
+def let_go_after_first_extension():
+    # (A start that fails instead fails d.start() below first.)
+    wait_until(lambda: manager.all("EXTEND_TIMEOUT_USEC"), lambda m: m,
+               lambda m: "no EXTEND_TIMEOUT_USEC= while the start waits:\n" + manager.dump())
+    holder.execute("ROLLBACK")
+
+
+releaser = threading.Thread(target=let_go_after_first_extension, daemon=True)
+os.environ["NOTIFY_SOCKET"] = manager.path
+try:
+    releaser.start()
+    d.start()
+finally:
+    del os.environ["NOTIFY_SOCKET"]
+releaser.join(DEADLINE)
+holder.close()
+manager.wait_states(["READY"])
+with manager.lock:
+    fields = [f for _, f, _ in manager.messages]
+    pids = {pid for pid, _, _ in manager.messages}
+ready_at = next(i for i, f in enumerate(fields) if f.get("READY") == "1")
+extensions = [i for i, f in enumerate(fields) if "EXTEND_TIMEOUT_USEC" in f]
+check(extensions and all(i < ready_at for i in extensions),
+      "EXTEND_TIMEOUT_USEC= before READY=1 only:\n" + manager.dump())
+check(all(fields[i]["EXTEND_TIMEOUT_USEC"] == "20000000" for i in extensions),
+      "EXTEND_TIMEOUT_USEC= of 20 s each:\n" + manager.dump())
+check(pids == {d.proc.pid}, "messages sent by %r, not the daemon's process %d (NotifyAccess=main):\n%s"
+      % (pids, d.proc.pid, manager.dump()))
+check(d.query(b"exemplo.pt\r\n").startswith(b"Domain: exemplo.pt"), "an answer after the held-up start")
+check(d.stop() == 0, "exit status after the held-up start:\n" + d.log_text()[-3000:])
+manager.close()
+note("ok a start held up in its state load says EXTEND_TIMEOUT_USEC=20000000 (%d times) before READY=1"
+     % len(extensions))
+
 
 # ---- STATUS= and ERRNO= when the start fails ----
 def failed_start(daemon, expected_exit, what):
