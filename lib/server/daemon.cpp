@@ -39,6 +39,7 @@
 #include "server/query_log_sink.h"
 #include "server/server.h"
 #include "server/service_status.h"
+#include "server/service_watchdog.h"
 #include "server/socket_activation.h"
 #include "server/start_timeout_extender.h"
 #include "server/systemd_notifier.h"
@@ -124,6 +125,8 @@ class Daemon {
         server_(context_, live_settings(config_, limiter_.ipv6_prefix()), config_.server.loops) {}
 
   int run() {
+    if (auto interval = ServiceWatchdog::interval_from_environment())
+      watchdog_.emplace(notifier_, *interval, server_.loop_names(), [this] { return server_.heartbeats(); });
     raise_open_files_limit();
     bind_listeners();
     if (config_.metrics_listen) {
@@ -172,6 +175,7 @@ class Daemon {
 
     if (metrics_http_) metrics_http_->serve();
 
+    if (watchdog_) server_.beat_every(watchdog_->heartbeat_period());
     server_.start();
     std::string listen;
     for (const auto& n : server_.listener_names()) listen += (listen.empty() ? "" : ",") + n;
@@ -313,6 +317,9 @@ class Daemon {
                    1000, 1000);
     watch_served_file();
 
+    // WatchdogSec=: WATCHDOG=1 from this loop while every event loop shows progress.
+    if (watchdog_) watchdog_->start(&loop);
+
     // [snapshot] watch: a new file renamed over the path reloads it as SIGHUP would
     // (the snapshot only). The directory is watched, since the rename replaces the
     // file's inode; events settle for a moment so that one install is one reload.
@@ -350,6 +357,7 @@ class Daemon {
                            reinterpret_cast<uv_handle_t*>(&settle), reinterpret_cast<uv_handle_t*>(&watch),
                            reinterpret_cast<uv_handle_t*>(&served_check), reinterpret_cast<uv_handle_t*>(&served_watch_)})
       uv_close(h, nullptr);
+    if (watchdog_) watchdog_->close();  // the drain is no longer watched (systemd stops it at STOPPING=1)
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     // Closing the handlers restored the default actions. During the drain a SIGHUP
@@ -558,6 +566,7 @@ class Daemon {
   uv_timer_t* watch_settle_ = nullptr;
   bool stop_requested_ = false;
   SystemdNotifier notifier_;          // the main thread's, and the start timeout extender's while it runs
+  std::optional<ServiceWatchdog> watchdog_;  // WatchdogSec= asked for one
   // Written by reload() on the pool and read on the loop thread only while no reload
   // runs (uv_queue_work orders the two), like reloaded_config_.
   ServiceStatus status_;

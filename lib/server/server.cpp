@@ -97,6 +97,22 @@ std::string Server::adopt(int fd) {
   return name;
 }
 
+void Server::beat_every(std::chrono::milliseconds period) {
+  for (auto& l : loops_) l->beat_every(period);
+}
+
+std::vector<std::uint64_t> Server::heartbeats() const {
+  std::vector<std::uint64_t> out;
+  for (const auto& l : loops_) out.push_back(l->heartbeats());
+  return out;
+}
+
+std::vector<std::string> Server::loop_names() const {
+  std::vector<std::string> out;
+  for (const auto& l : loops_) out.push_back(l->name());
+  return out;
+}
+
 void Server::start() {
   if (names_.empty()) throw std::runtime_error("no address to listen on");
   for (auto& l : loops_) l->start();
