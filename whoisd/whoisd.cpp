@@ -13,6 +13,7 @@
 #include "common/version.h"
 #include "server/config.h"
 #include "server/daemon.h"
+#include "server/systemd_notifier.h"
 
 int main(int argc, char** argv) {
   // A client that resets its connection must not kill the daemon: libuv sees EPIPE.
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
     whoisd::apply_overrides(options.config, options.overrides);
   } catch (const whoisd::ConfigError& e) {
     std::fprintf(stderr, "whoisd: %s\n", e.what());
+    // Started by systemd, the reason shows in `systemctl status whoisd` too.
+    if (!check) whoisd::SystemdNotifier().start_failed(e.what(), 0);
     return 2;
   }
   if (check)

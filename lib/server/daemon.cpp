@@ -22,6 +22,7 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "common/errno_error.h"
 #include "common/log.h"
 #include "common/user_name.h"
 #include "common/version.h"
@@ -39,7 +40,9 @@
 #include "server/query_log_sink.h"
 #include "server/server.h"
 #include "server/service_status.h"
+#include "server/service_watchdog.h"
 #include "server/socket_activation.h"
+#include "server/start_timeout_extender.h"
 #include "server/systemd_notifier.h"
 #include "snapshot/snapshot_file.h"
 #include "snapshot/snapshot_store.h"
@@ -123,6 +126,8 @@ class Daemon {
         server_(context_, live_settings(config_, limiter_.ipv6_prefix()), config_.server.loops) {}
 
   int run() {
+    if (auto interval = ServiceWatchdog::interval_from_environment())
+      watchdog_.emplace(notifier_, *interval, server_.loop_names(), [this] { return server_.heartbeats(); });
     raise_open_files_limit();
     bind_listeners();
     if (config_.metrics_listen) {
@@ -136,6 +141,10 @@ class Daemon {
       log::info("privileges_dropped").kv("user", config_.server.user);
     state_lock_ = std::make_unique<StateDirLock>(config_.state_dir);
 
+    // From here to the loops' start the work can take long (a big snapshot checked whole,
+    // a state schema upgrade, a large state to load): systemd's start timeout is pushed
+    // ahead while it runs, which lets whoisd.service keep TimeoutStartSec= short.
+    std::optional<StartTimeoutExtender> extender(std::in_place, notifier_);
     notifier_.status("starting: opening the snapshot " + config_.snapshot_path);
     store_.open();
     SnapshotInfo info = store_.info();
@@ -143,8 +152,8 @@ class Daemon {
     log_snapshot("snapshot_opened", info);
 
     std::string db_path = state_db_path(config_.state_dir);
-    // The one step that can take long: upgrading an older state schema (about 16 s for
-    // 10 million logged queries; whoisd.service's TimeoutStartSec= allows for it).
+    // The longest step: upgrading an older state schema (about 16 s for 10 million logged
+    // queries), during which the extender above keeps systemd waiting.
     notifier_.status("starting: opening the state in " + config_.state_dir +
                      " (upgrading an older state schema can take minutes)");
     StateDb::open(db_path, StateDb::Mode::create);
@@ -163,8 +172,11 @@ class Daemon {
     metrics_.watch_state([this] { return persister_->stats().admin_actions_applied; },
                          [this] { return persister_->stats().round_errors; });
 
+    extender.reset();  // what is left is quick
+
     if (metrics_http_) metrics_http_->serve();
 
+    if (watchdog_) server_.beat_every(watchdog_->heartbeat_period());
     server_.start();
     std::string listen;
     for (const auto& n : server_.listener_names()) listen += (listen.empty() ? "" : ",") + n;
@@ -321,6 +333,9 @@ class Daemon {
                    1000, 1000);
     watch_served_file();
 
+    // WatchdogSec=: WATCHDOG=1 from this loop while every event loop shows progress.
+    if (watchdog_) watchdog_->start(&loop);
+
     // [snapshot] watch: a new file renamed over the path reloads it as SIGHUP would
     // (the snapshot only). The directory is watched, since the rename replaces the
     // file's inode; events settle for a moment so that one install is one reload.
@@ -358,6 +373,7 @@ class Daemon {
                            reinterpret_cast<uv_handle_t*>(&settle), reinterpret_cast<uv_handle_t*>(&watch),
                            reinterpret_cast<uv_handle_t*>(&served_check), reinterpret_cast<uv_handle_t*>(&served_watch_)})
       uv_close(h, nullptr);
+    if (watchdog_) watchdog_->close();  // the drain is no longer watched (systemd stops it at STOPPING=1)
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     // Closing the handlers restored the default actions. During the drain a SIGHUP
@@ -565,7 +581,8 @@ class Daemon {
   std::string watched_name_;          // [snapshot] watch: the file name in its directory
   uv_timer_t* watch_settle_ = nullptr;
   bool stop_requested_ = false;
-  SystemdNotifier notifier_;          // used on the main thread only (run and the control loop)
+  SystemdNotifier notifier_;          // the main thread's, and the start timeout extender's while it runs
+  std::optional<ServiceWatchdog> watchdog_;  // WatchdogSec= asked for one
   // Written by reload() on the pool and read on the loop thread only while no reload
   // runs (uv_queue_work orders the two), like reloaded_config_.
   ServiceStatus status_;
@@ -591,6 +608,9 @@ int run_daemon(DaemonOptions options) {
     return daemon.run();
   } catch (const std::exception& e) {
     log::error("start_failed").kv("error", e.what());
+    // `systemctl status whoisd` shows why rather than the last step the start began.
+    const auto* with_errno = dynamic_cast<const ErrnoError*>(&e);
+    SystemdNotifier().start_failed(e.what(), with_errno ? with_errno->error() : 0);
     return 1;
   }
 }

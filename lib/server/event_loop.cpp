@@ -24,6 +24,8 @@ EventLoop::EventLoop(unsigned index, ServerContext& context, std::shared_ptr<con
   wake_.data = this;
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
+  uv_timer_init(&loop_, &heartbeat_timer_);
+  heartbeat_timer_.data = this;
 }
 
 EventLoop::~EventLoop() {
@@ -38,12 +40,17 @@ EventLoop::~EventLoop() {
     for (auto& [fd, name] : pending_fds_) ::close(fd);
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&heartbeat_timer_), nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
   }
   uv_loop_close(&loop_);
 }
 
 void EventLoop::add_listener(int fd, std::string name) { pending_fds_.emplace_back(fd, std::move(name)); }
+
+void EventLoop::beat_every(std::chrono::milliseconds period) { heartbeat_period_ = period; }
+
+std::string EventLoop::name() const { return "whoisd-loop" + std::to_string(index_); }
 
 void EventLoop::start() {
   for (auto it = pending_fds_.begin(); it != pending_fds_.end();) {
@@ -53,9 +60,13 @@ void EventLoop::start() {
     if (rc != 0) throw std::runtime_error("listen on " + listeners_.back()->name() + ": " + uv_strerror(rc));
     listeners_.back()->limit_unacknowledged(settings_->write_timeout);
   }
+  if (heartbeat_period_.count() > 0) {
+    const auto period = static_cast<std::uint64_t>(heartbeat_period_.count());
+    uv_timer_start(&heartbeat_timer_, on_heartbeat, period, period);
+  }
   started_ = true;
   thread_ = std::thread([this] {
-    name_this_thread(("whoisd-loop" + std::to_string(index_)).c_str());
+    name_this_thread(name().c_str());
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Every handle is closed once the loop returns; nothing is left to run.
   });
@@ -128,6 +139,10 @@ void EventLoop::on_drain_deadline(uv_timer_t* timer) {
   self->finish_if_drained();
 }
 
+void EventLoop::on_heartbeat(uv_timer_t* timer) {
+  static_cast<EventLoop*>(timer->data)->heartbeats_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void EventLoop::close_listeners() {
   for (auto& l : listeners_) l->close();
 }
@@ -137,6 +152,7 @@ void EventLoop::finish_if_drained() {
   finished_ = true;
   uv_timer_stop(&drain_timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&heartbeat_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
 }
 

@@ -6,7 +6,8 @@
 // long (the limiter and the query log take short, sharded locks).
 //
 // Other threads talk to a loop only through update_settings() and begin_stop(),
-// which hand the request over under a mutex and wake the loop with uv_async.
+// which hand the request over under a mutex and wake the loop with uv_async, and read
+// its heartbeat counter (an atomic) to see that it still runs its callbacks.
 #pragma once
 
 #include <uv.h>
@@ -37,6 +38,9 @@ class EventLoop {
   // Before start(): takes over a bound TCP socket (closed with the loop). `name` is
   // its address for log lines.
   void add_listener(int fd, std::string name);
+  // Before start(): from then on a timer of the loop bumps heartbeats() every `period`
+  // (for the systemd watchdog, service_watchdog.h). Off unless called.
+  void beat_every(std::chrono::milliseconds period);
   // Starts listening on every socket and runs the loop on a new thread. Throws
   // std::runtime_error naming the address when a socket cannot listen.
   void start();
@@ -47,6 +51,12 @@ class EventLoop {
   // thread ends.
   void begin_stop(std::chrono::milliseconds deadline);
   void join();
+  // Any thread: how many times the heartbeat timer has run. It stops moving when the
+  // loop is wedged (a callback that does not return), since the timer runs between
+  // callbacks on the loop's own thread.
+  std::uint64_t heartbeats() const { return heartbeats_.load(std::memory_order_relaxed); }
+  // "whoisd-loop0": the thread's name (top -H), and the loop's in log lines.
+  std::string name() const;
 
   // ---- for ClientConnection, on the loop thread ----
   uv_loop_t* uv() { return &loop_; }
@@ -65,6 +75,7 @@ class EventLoop {
  private:
   static void on_wake(uv_async_t* async);
   static void on_drain_deadline(uv_timer_t* timer);
+  static void on_heartbeat(uv_timer_t* timer);
   void handle_wake();
   void close_listeners();
   void finish_if_drained();
@@ -75,6 +86,9 @@ class EventLoop {
   uv_loop_t loop_{};
   uv_async_t wake_{};
   uv_timer_t drain_timer_{};
+  uv_timer_t heartbeat_timer_{};
+  std::chrono::milliseconds heartbeat_period_{0};  // 0: no heartbeat
+  std::atomic<std::uint64_t> heartbeats_{0};
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::pair<int, std::string>> pending_fds_;
   std::thread thread_;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/errno_error.h"
 #include "common/log.h"
 #include "server/listen_socket.h"
 
@@ -20,9 +21,10 @@ int bind_one(const ListenAddress& address, const std::string& name, bool share =
   const BoundSocket bound = bind_listen_socket(address, whois_listener_options(share));
   if (bound.fd >= 0) return bound.fd;
   if (bound.error == EADDRINUSE)
-    throw std::runtime_error("cannot listen on " + name +
-                             ": the address is in use (another whoisd, or another server, listens there)");
-  throw std::runtime_error("cannot listen on " + name + ": " + bound.step + ": " + std::strerror(bound.error));
+    throw ErrnoError(
+        "cannot listen on " + name + ": the address is in use (another whoisd, or another server, listens there)",
+        bound.error);
+  throw ErrnoError("cannot listen on " + name + ": " + bound.step + ": " + std::strerror(bound.error), bound.error);
 }
 
 // SO_REUSEPORT would let a second whoisd (same user) join this one's sockets and take
@@ -93,6 +95,22 @@ std::string Server::adopt(int fd) {
   for (std::size_t i = 0; i < loops_.size(); ++i) loops_[i]->add_listener(fds[i], name + " (systemd)");
   names_.push_back(name + " (systemd)");
   return name;
+}
+
+void Server::beat_every(std::chrono::milliseconds period) {
+  for (auto& l : loops_) l->beat_every(period);
+}
+
+std::vector<std::uint64_t> Server::heartbeats() const {
+  std::vector<std::uint64_t> out;
+  for (const auto& l : loops_) out.push_back(l->heartbeats());
+  return out;
+}
+
+std::vector<std::string> Server::loop_names() const {
+  std::vector<std::string> out;
+  for (const auto& l : loops_) out.push_back(l->name());
+  return out;
 }
 
 void Server::start() {

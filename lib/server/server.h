@@ -34,6 +34,11 @@ class Server {
   std::string adopt(int fd);
 
   unsigned loops() const { return static_cast<unsigned>(loops_.size()); }
+  // Before start(): every loop bumps its heartbeat counter every `period` (EventLoop::beat_every).
+  void beat_every(std::chrono::milliseconds period);
+  // Any thread: each loop's heartbeat counter and name, in the same order.
+  std::vector<std::uint64_t> heartbeats() const;
+  std::vector<std::string> loop_names() const;
   const std::vector<std::string>& listener_names() const { return names_; }
 
   // Runs the loops. Throws std::runtime_error when a socket cannot listen.

@@ -3,11 +3,15 @@
 // reload begins and ends, and when it stops; STATUS= is the line `systemctl status`
 // shows. Without NOTIFY_SOCKET (not started by systemd) every call does nothing.
 //
-// Called from the control thread only (the main thread, daemon.cpp), never from an
-// event loop: a send is a system call on a socket that the manager drains, and can
-// wait while it does not.
+// Called from the control thread (the main thread, daemon.cpp), and during the start's
+// long steps from the thread that extends its timeout (start_timeout_extender.h); never
+// from an event loop: a send is a system call on a socket that the manager drains, and
+// can wait while it does not. sd_notify opens a socket of its own for every message, so
+// two threads may send at once.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,10 +30,24 @@ class SystemdNotifier {
   void stopping(std::string_view status);
   // What the daemon does now, without a change of state.
   void status(std::string_view status);
+  // WatchdogSec=: the daemon is alive (service_watchdog.h decides when it may say so).
+  void watchdog();
+  // The start is still busy: systemd's start timeout is pushed to `from_now` from now, so
+  // that TimeoutStartSec= need not allow for the longest state upgrade.
+  void extend_start_timeout(std::chrono::microseconds from_now);
+  // The start failed and the process is about to exit: STATUS= says why ("start failed: "
+  // and the words logged) and ERRNO= the errno(3) value behind it when there is one
+  // (`error` > 0).
+  // Waits (at most a few seconds) until the manager has read it, since it would
+  // otherwise see the exit first and keep the status of the start in progress.
+  void start_failed(std::string_view reason, int error);
+
+  // NOTIFY_SOCKET is set: there is a manager to tell.
+  static bool has_manager();
 
  private:
-  void send(const std::string& message);
-  bool failure_logged_ = false;
+  bool send(const std::string& message);
+  std::atomic<bool> failure_logged_{false};
 };
 
 // "STATUS=" and the text, as one line of valid UTF-8 (what systemd takes): line breaks

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "common/errno_error.h"
 #include "common/user_name.h"
 
 namespace whoisd {
@@ -66,7 +67,7 @@ StateDirLock::StateDirLock(const std::string& dir) {
                            : " (whoisd runs as " + this_user() + ", which may not pass through '" + closed +
                                  "': give it search permission there, or choose a state directory it can reach)";
     }
-    throw std::runtime_error("state directory " + dir + ": cannot create it: " + ec.message() + why);
+    throw ErrnoError("state directory " + dir + ": cannot create it: " + ec.message() + why, ec.value());
   }
   const std::string path = lock_file_of(dir);
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -75,7 +76,7 @@ StateDirLock::StateDirLock(const std::string& dir) {
     std::string who;
     if (err == EACCES || err == EPERM)  // typically a directory made by root for a daemon that runs as a user
       who = " (whoisd runs as " + this_user() + ": the state directory must be writable by it)";
-    throw std::runtime_error(path + ": cannot open the state directory's lock file: " + std::strerror(err) + who);
+    throw ErrnoError(path + ": cannot open the state directory's lock file: " + std::strerror(err) + who, err);
   }
   // whoisd-admin tests the lock by taking it shared for an instant (state_dir_holder):
   // a start that meets such a probe tries again rather than take it for a daemon.
@@ -90,11 +91,11 @@ StateDirLock::StateDirLock(const std::string& dir) {
     const std::string holder = err == EWOULDBLOCK ? holder_of(fd_) : "";
     ::close(fd_);
     fd_ = -1;
-    if (err != EWOULDBLOCK) throw std::runtime_error(path + ": cannot lock: " + std::strerror(err));
-    throw std::runtime_error("state directory " + dir + " is in use by another whoisd" +
-                             (holder.empty() ? std::string() : " (process " + holder + ")") +
-                             ": two daemons on one state would each count only their share of every source's "
-                             "queries");
+    if (err != EWOULDBLOCK) throw ErrnoError(path + ": cannot lock: " + std::strerror(err), err);
+    throw ErrnoError("state directory " + dir + " is in use by another whoisd" +
+                         (holder.empty() ? std::string() : " (process " + holder + ")") +
+                         ": two daemons on one state would each count only their share of every source's queries",
+                     err);
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
   // Best effort: the id only makes a second daemon's message more helpful.

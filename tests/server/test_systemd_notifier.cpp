@@ -2,54 +2,22 @@
 // integration test test_service_notify.py checks when the daemon sends which).
 #include <catch2/catch.hpp>
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "server/systemd_notifier.h"
+#include "support/fake_service_manager.h"
 #include "support/temp_dir.h"
 
 using whoisd::monotonic_usec;
 using whoisd::notify_status_field;
 using whoisd::SystemdNotifier;
-
-namespace {
-
-// A datagram socket bound where NOTIFY_SOCKET points while the object lives.
-class FakeServiceManager {
- public:
-  explicit FakeServiceManager(const std::string& path) {
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    REQUIRE(path.size() < sizeof address.sun_path);
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    setenv("NOTIFY_SOCKET", path.c_str(), 1);
-  }
-  ~FakeServiceManager() {
-    unsetenv("NOTIFY_SOCKET");
-    close(fd_);
-  }
-
-  // The next message, already queued: a send is done when the notifier's call returns.
-  std::string receive() {
-    char buffer[4096];
-    const ssize_t n = recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
-    REQUIRE(n >= 0);
-    return std::string(buffer, static_cast<std::size_t>(n));
-  }
-
- private:
-  int fd_ = -1;
-};
-
-}  // namespace
+using whoisd::test::FakeServiceManager;
+using namespace std::chrono_literals;
 
 TEST_CASE("each state change carries a status line", "[notify]") {
   whoisd::test::TempDir dir;
@@ -77,6 +45,29 @@ TEST_CASE("each state change carries a status line", "[notify]") {
   CHECK(manager.receive() == "STOPPING=1\nSTATUS=stopping: draining 2 open connections");
   notifier.status("writing the state");
   CHECK(manager.receive() == "STATUS=writing the state");
+  notifier.watchdog();
+  CHECK(manager.receive() == "WATCHDOG=1");
+  notifier.extend_start_timeout(20s);
+  CHECK(manager.receive() == "EXTEND_TIMEOUT_USEC=20000000");
+}
+
+TEST_CASE("a failed start says why, with the errno behind it, and waits until it is read", "[notify]") {
+  whoisd::test::TempDir dir;
+  FakeServiceManager manager(dir.file("notify"));
+  SystemdNotifier notifier;
+
+  // On a thread of its own: start_failed() returns only once the manager has read the
+  // status (sd_notify_barrier), which this thread does meanwhile.
+  std::thread failing([&] { notifier.start_failed("cannot listen on 127.0.0.1:43: the address is in use", EADDRINUSE); });
+  CHECK(manager.receive_within(60s) ==
+        "STATUS=start failed: cannot listen on 127.0.0.1:43: the address is in use\nERRNO=" + std::to_string(EADDRINUSE));
+  CHECK(manager.receive_within(60s) == "BARRIER=1");
+  failing.join();
+
+  failing = std::thread([&] { notifier.start_failed("whoisd.conf:3: limits.queries: must be a whole number", 0); });
+  CHECK(manager.receive_within(60s) == "STATUS=start failed: whoisd.conf:3: limits.queries: must be a whole number");
+  CHECK(manager.receive_within(60s) == "BARRIER=1");
+  failing.join();
 }
 
 TEST_CASE("without NOTIFY_SOCKET nothing is sent and nothing fails", "[notify]") {
@@ -85,6 +76,10 @@ TEST_CASE("without NOTIFY_SOCKET nothing is sent and nothing fails", "[notify]")
   notifier.ready("serving");
   notifier.reloading("reloading");
   notifier.stopping("stopping");
+  notifier.watchdog();
+  notifier.extend_start_timeout(20s);
+  notifier.start_failed("no snapshot", ENOENT);  // and no barrier to wait on
+  CHECK_FALSE(SystemdNotifier::has_manager());
 }
 
 TEST_CASE("a status is one line of UTF-8, whatever the error it quotes", "[notify]") {

@@ -1,0 +1,43 @@
+#include "server/start_timeout_extender.h"
+
+#include "common/log.h"
+#include "common/thread_setup.h"
+
+namespace whoisd {
+
+StartTimeoutExtender::StartTimeoutExtender(SystemdNotifier& notifier, StartTimeoutExtension extension)
+    : notifier_(notifier), extension_(extension) {
+  if (SystemdNotifier::has_manager()) thread_ = std::thread([this] { run(); });
+}
+
+StartTimeoutExtender::~StartTimeoutExtender() {
+  {
+    std::lock_guard lock(mutex_);
+    done_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void StartTimeoutExtender::run() {
+  name_this_thread("whoisd-start");
+  const auto end = std::chrono::steady_clock::now() + extension_.limit;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      if (wake_.wait_for(lock, extension_.every, [this] { return done_; })) return;
+    }
+    if (std::chrono::steady_clock::now() >= end) {
+      log::warn("start_timeout_not_extended")
+          .kv("after_ms", extension_.limit.count())
+          .kv("hint", "the start has taken longer than whoisd extends systemd's start timeout for; systemd ends it "
+                      "when the last extension runs out (" +
+                          std::to_string(extension_.from_now.count() / 1'000'000) + " s)");
+      return;
+    }
+    // Unlocked: the end of the work does not wait on a send.
+    notifier_.extend_start_timeout(extension_.from_now);
+  }
+}
+
+}  // namespace whoisd
