@@ -42,10 +42,12 @@ struct DigestLength {
   std::size_t octets;
 };
 constexpr DigestLength kDigestLengths[] = {
-    {1, "SHA-1", 20},            // RFC 3658, RFC 4034 §5.1.4
-    {2, "SHA-256", 32},          // RFC 4509
-    {3, "GOST R 34.11-94", 32},  // RFC 5933
-    {4, "SHA-384", 48},          // RFC 6605
+    {1, "SHA-1", 20},              // RFC 3658, RFC 4034 §5.1.4
+    {2, "SHA-256", 32},            // RFC 4509
+    {3, "GOST R 34.11-94", 32},    // RFC 5933
+    {4, "SHA-384", 48},            // RFC 6605
+    {5, "GOST R 34.11-2012", 32},  // RFC 9558: its 256-bit hash (Streebog-256)
+    {6, "SM3", 32},                // RFC 9563: SM3's 256-bit hash
 };
 
 }  // namespace

@@ -40,7 +40,8 @@ std::optional<std::string> canonical_glue_address(std::int64_t ip_version, std::
 // "" when digest is a DS digest of digest_type as published: hexadecimal digits (either
 // case) of even length, not empty (RFC 4034 §5.3: the digest is whole octets), and for
 // a type whose RFC fixes the length, that many octets: 1 SHA-1 20 (RFC 3658, RFC 4034),
-// 2 SHA-256 32 (RFC 4509), 3 GOST R 34.11-94 32 (RFC 5933), 4 SHA-384 48 (RFC 6605).
+// 2 SHA-256 32 (RFC 4509), 3 GOST R 34.11-94 32 (RFC 5933), 4 SHA-384 48 (RFC 6605),
+// 5 GOST R 34.11-2012 32 (RFC 9558), 6 SM3 32 (RFC 9563).
 // Otherwise what is wrong, e.g. "digest type 2 (SHA-256) is 32 octets, this one 20 (40
 // hexadecimal digits)".
 std::string ds_digest_problem(std::uint32_t digest_type, std::string_view digest);

@@ -231,8 +231,9 @@ CREATE TABLE ds_records (
   digest_type INTEGER NOT NULL CHECK (digest_type BETWEEN 0 AND 255),
   -- The digest in hexadecimal (either case; whoisd prints it upper case), an even number
   -- of digits (whole octets; whoisd-snapshot build refuses an odd one), and for digest
-  -- types 1-4 as many octets as the type has: 20 (SHA-1), 32 (SHA-256), 32 (GOST R
-  -- 34.11-94), 48 (SHA-384); any length for other types. Published.
+  -- types 1-6 as many octets as the type has: 20 (SHA-1), 32 (SHA-256), 32 (GOST R
+  -- 34.11-94), 48 (SHA-384), 32 (GOST R 34.11-2012), 32 (SM3); any length for other
+  -- types. Published.
   digest      TEXT NOT NULL CHECK (digest <> '' AND digest NOT GLOB '*[^0-9A-Fa-f]*'),
   PRIMARY KEY (domain_id, position)
 ) WITHOUT ROWID;

@@ -171,21 +171,26 @@ TEST_CASE("build refuses a DS digest whose length is not that of its digest type
     return build_refusal("UPDATE ds_records SET digest_type = " + std::to_string(digest_type) + ", digest = '" +
                          std::string(octets * 2, 'A') + "' WHERE position = 1 AND domain_id = " + kDomainId);
   };
-  // RFC 3658/4034: SHA-1, 20 octets; RFC 4509: SHA-256, 32; RFC 5933: GOST R 34.11-94, 32; RFC 6605: SHA-384, 48.
+  // RFC 3658/4034: SHA-1, 20 octets; RFC 4509: SHA-256, 32; RFC 5933: GOST R 34.11-94, 32; RFC 6605: SHA-384, 48;
+  // RFC 9558: GOST R 34.11-2012, 32; RFC 9563: SM3, 32.
   CHECK_THAT(ds(2, 20), Contains("domain 'exemplo.pt': ds_records.digest (position 1) is '" + std::string(40, 'A') +
                                  "': digest type 2 (SHA-256) is 32 octets, this one 20"));
   CHECK_THAT(ds(1, 32), Contains("digest type 1 (SHA-1) is 20 octets, this one 32"));
   CHECK_THAT(ds(3, 48), Contains("digest type 3 (GOST R 34.11-94) is 32 octets, this one 48"));
   CHECK_THAT(ds(4, 32), Contains("digest type 4 (SHA-384) is 48 octets, this one 32"));
   CHECK_THAT(ds(2, 33), Contains("digest type 2 (SHA-256) is 32 octets, this one 33"));
+  CHECK_THAT(ds(5, 64), Contains("digest type 5 (GOST R 34.11-2012) is 32 octets, this one 64"));
+  CHECK_THAT(ds(6, 1), Contains("digest type 6 (SM3) is 32 octets, this one 1"));
   CHECK(ds(1, 20) == "");
   CHECK(ds(2, 32) == "");
   CHECK(ds(3, 32) == "");
   CHECK(ds(4, 48) == "");
+  CHECK(ds(5, 32) == "");
+  CHECK(ds(6, 32) == "");
   // Other digest types (0 reserved, unassigned, or assigned after these rules) keep the
   // rule every digest has: whole octets of hex, any length.
   CHECK(ds(0, 20) == "");
-  CHECK(ds(5, 1) == "");
+  CHECK(ds(7, 1) == "");
   CHECK(ds(200, 7) == "");
 }
 

@@ -100,7 +100,7 @@ TEST_CASE("DS digests: hexadecimal of even length") {
   CHECK_THAT(ds_digest_problem(2, "ABCG"), Catch::Contains("byte 0x47"));
 }
 
-TEST_CASE("DS digests: as many octets as digest types 1-4 have, any number for other types") {
+TEST_CASE("DS digests: as many octets as digest types 1-6 have, any number for other types") {
   const auto hex = [](std::size_t octets) { return std::string(octets * 2, 'a'); };
   CHECK(ds_digest_problem(1, hex(20)) == "");
   CHECK(ds_digest_problem(2, hex(32)) == "");
@@ -112,7 +112,16 @@ TEST_CASE("DS digests: as many octets as digest types 1-4 have, any number for o
   CHECK(ds_digest_problem(3, hex(31)) ==
         "digest type 3 (GOST R 34.11-94) is 32 octets, this one 31 (62 hexadecimal digits)");
   CHECK(ds_digest_problem(4, hex(32)) == "digest type 4 (SHA-384) is 48 octets, this one 32 (64 hexadecimal digits)");
-  for (std::uint32_t type : {0u, 5u, 6u, 200u, 255u}) {
+  // RFC 9558 (GOST R 34.11-2012) and RFC 9563 (SM3): 256-bit hashes, 32 octets.
+  CHECK(ds_digest_problem(5, hex(32)) == "");
+  CHECK(ds_digest_problem(6, hex(32)) == "");
+  CHECK(ds_digest_problem(5, hex(64)) ==
+        "digest type 5 (GOST R 34.11-2012) is 32 octets, this one 64 (128 hexadecimal digits)");
+  CHECK(ds_digest_problem(5, hex(20)) ==
+        "digest type 5 (GOST R 34.11-2012) is 32 octets, this one 20 (40 hexadecimal digits)");
+  CHECK(ds_digest_problem(6, hex(1)) == "digest type 6 (SM3) is 32 octets, this one 1 (2 hexadecimal digits)");
+  CHECK(ds_digest_problem(6, hex(48)) == "digest type 6 (SM3) is 32 octets, this one 48 (96 hexadecimal digits)");
+  for (std::uint32_t type : {0u, 7u, 200u, 255u}) {
     INFO(type);
     CHECK(ds_digest_problem(type, hex(1)) == "");
     CHECK(ds_digest_problem(type, hex(20)) == "");
