@@ -130,6 +130,15 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
   const std::int64_t id = integer_column(stmt, kId, d.a_label, "domains.id", kMinInteger, kMaxInteger,
                                          "an INTEGER");
   d.u_label = str(sqlite::column_text(stmt, kULabel));
+  // A domain whoisd could never answer for, or would print under another name: its
+  // record would be published under a key no query reaches, or its "Domain:" line
+  // would name another domain.
+  std::string unicode_form;
+  if (const std::string problem = registered_domain_problem(d.a_label, unicode_form); !problem.empty())
+    refuse(d.a_label, "domains.a_label", shown(d.a_label), problem);
+  if (d.u_label != unicode_form)
+    refuse(d.a_label, "domains.u_label", shown(d.u_label),
+           "it is not the Unicode form of its a_label ('" + unicode_form + "')");
   d.status = str(sqlite::column_text(stmt, kStatus));
   d.created = integer_column(stmt, kCreated, d.a_label, "domains.created", kMinInteger, kMaxInteger, kUnixSeconds);
   d.expires = integer_column(stmt, kExpires, d.a_label, "domains.expires", kMinInteger, kMaxInteger, kUnixSeconds);

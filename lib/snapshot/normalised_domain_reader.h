@@ -8,10 +8,12 @@
 // It also refuses what schema.sql promises and SQLite does not enforce, so that build
 // never publishes it and the probes and check never call it valid: an INTEGER column
 // holding TEXT or REAL (column affinity keeps '2021-03-04 10:00:00' as TEXT, which
-// sqlite3_column_int64 would read as 2021), a name server host that is not a lower-case
-// A-label, glue that is not an address of its family, a DS digest that is not whole
-// octets of hex or not as many as its digest type has (normalised_value_rules.h). Glue
-// is returned in canonical text.
+// sqlite3_column_int64 would read as 2021), a domain whoisd could never answer for or
+// would print under another name (its a_label not a name a query finds, an 'xn--' label
+// that is not the A-label of a valid U-label, a u_label that is not its Unicode form),
+// a name server host that is not a lower-case A-label, glue that is not an address of
+// its family, a DS digest that is not whole octets of hex or not as many as its digest
+// type has (normalised_value_rules.h). Glue is returned in canonical text.
 #pragma once
 
 #include <optional>

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/uts46_mapper.h"
+#include "query/query_parser.h"
 
 namespace whoisd {
 
@@ -23,6 +24,13 @@ bool is_ldh(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <
 const Uts46Mapper& uts46() {
   static const Uts46Mapper mapper;
   return mapper;
+}
+
+// The daemon's own parser: a domain is judged by the very code that parses the queries
+// for it. Opened on first use and shared, as the mapper above; parse() is const.
+const QueryParser& query_parser() {
+  static const QueryParser parser;
+  return parser;
 }
 
 bool is_hex_digit(unsigned char c) {
@@ -51,6 +59,16 @@ constexpr DigestLength kDigestLengths[] = {
 };
 
 }  // namespace
+
+std::string registered_domain_problem(std::string_view a_label, std::string& unicode_form) {
+  ParsedQuery query;
+  query_parser().parse(a_label, query);
+  if (query.kind == ParsedQuery::Kind::help) return "a query for it is the help query, not a lookup";
+  if (query.kind != ParsedQuery::Kind::lookup) return "a query for it is refused (" + query.reason + ")";
+  if (query.a_label != a_label) return "a query for it is taken for the registered domain '" + query.a_label + "'";
+  unicode_form = std::move(query.u_label);
+  return "";
+}
 
 std::string host_name_problem(std::string_view host) {
   if (host.empty()) return "it is empty";

@@ -1,5 +1,6 @@
 // The promises schema.sql makes about published values of the normalised tables that
-// its CHECK constraints cannot keep: that a name server's host is a lower-case A-label,
+// its CHECK constraints cannot keep: that a domain's a_label is a name whoisd answers
+// for (and its u_label that name's Unicode form), that a name server's host is a lower-case A-label,
 // that glue is an IPv4 or IPv6 address, that a DS digest is whole octets of hex, as
 // many as its digest type has. Each
 // of them, broken, is published wrongly: a host 'ns1.a.pt' NBSP 'evil.pt' is one word to
@@ -16,6 +17,15 @@
 #include <string_view>
 
 namespace whoisd {
+
+// "" when a query for a_label (a row of domains) is answered with that very
+// registration: the query parser (SPEC §2; whoisd's UTS #46 options, as for hosts below)
+// takes it for a lookup of a_label itself, so it is a valid .pt name under a hierarchy,
+// no label over 63 octets, every 'xn--' label the A-label of a valid U-label, not a
+// hierarchy's own name ('net.pt'); then unicode_form is set to the Unicode form the
+// answer's "Domain:" line shows, which the row's u_label must equal. Otherwise what is
+// wrong, e.g. "a query for it is refused (malformed IDN (punycode))".
+std::string registered_domain_problem(std::string_view a_label, std::string& unicode_form);
 
 // DNS limits (RFC 1035 §2.3.4) on a name written without its trailing dot.
 inline constexpr std::size_t kMaxHostNameOctets = 253;

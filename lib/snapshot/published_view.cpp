@@ -1,6 +1,5 @@
 #include "snapshot/published_view.h"
 
-#include "query/query_parser.h"
 #include "snapshot/published_record.h"
 #include "snapshot/sqlite_handle.h"
 
@@ -14,26 +13,11 @@ void step_done(sqlite3* db, sqlite3_stmt* stmt) {
   if (rc != SQLITE_DONE) throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
 }
 
-// A domain whoisd could never answer for, or would print under another name: what a
-// query for its a_label parses to must be that very registration, and its u_label the
-// Unicode form the answer's "Domain:" line shows. Empty when the domain is fine.
-std::string unservable(const QueryParser& parser, ParsedQuery& q, const PublishedDomain& d) {
-  parser.parse(d.a_label, q);
-  if (q.kind != ParsedQuery::Kind::lookup) return "a query for it is refused (" + q.reason + ")";
-  if (q.a_label != d.a_label) return "a query for it is taken for the registered domain '" + q.a_label + "'";
-  if (q.u_label != d.u_label)
-    return "its u_label '" + d.u_label + "' is not the Unicode form of its a_label ('" + q.u_label + "')";
-  return {};
-}
-
 // The published record of a_label. Throws NormalisedValueError or PublishedRecordError,
 // each naming the domain, when it is refused; sqlite::SqliteError when SQLite fails.
-std::string published_record_of(NormalisedDomainReader& normalised, const QueryParser& parser, ParsedQuery& parsed,
-                                const std::string& a_label) {
+std::string published_record_of(NormalisedDomainReader& normalised, const std::string& a_label) {
   std::optional<PublishedDomain> d = normalised.read(a_label);
   if (!d) throw sqlite::SqliteError(SQLITE_CORRUPT, "domain '" + a_label + "' listed but not found");
-  if (const std::string why = unservable(parser, parsed, *d); !why.empty())
-    throw PublishedRecordError("domain '" + a_label + "': " + why);
   try {
     return encode_published_record(*d);
   } catch (const PublishedRecordError& e) {
@@ -52,8 +36,6 @@ std::int64_t write_published_view(sqlite3* db) {
   sqlite::exec(db, "BEGIN; DELETE FROM published_domains; DELETE FROM meta WHERE key = 'domain_count';");
   try {
     NormalisedDomainReader normalised(db);
-    const QueryParser parser;
-    ParsedQuery parsed;
     // In a_label order: the reads walk domains in key order, and every insert appends
     // to the end of published_domains' B-tree.
     sqlite::Stmt names = sqlite::prepare(db, "SELECT a_label FROM domains ORDER BY a_label");
@@ -65,7 +47,7 @@ std::int64_t write_published_view(sqlite3* db) {
       const std::string a_label(sqlite::column_text(names.get(), 0));
       std::string record;
       try {
-        record = published_record_of(normalised, parser, parsed, a_label);
+        record = published_record_of(normalised, a_label);
       } catch (const NormalisedValueError& e) {
         refused.add(e.what());
       } catch (const PublishedRecordError& e) {

@@ -28,8 +28,8 @@ struct RefusedDomainsError : std::runtime_error {
 // Replaces the rows of published_domains and meta 'domain_count' with what the
 // normalised tables of db give, in one transaction; returns the number of domains.
 // A domain is refused for a value whoisd will not publish (NormalisedValueError: a TEXT
-// date, a host that is not an A-label, ...), for being one whoisd could never answer
-// for or would print under another name, or for what the record format cannot hold;
+// date, a host that is not an A-label, a domain whoisd could never answer for or would
+// print under another name, ...), or for what the record format cannot hold;
 // every domain is read, so that all refusals are known, and then, if there were any,
 // nothing is written and RefusedDomainsError lists them: an export is corrected in one
 // pass. Throws sqlite::SqliteError when SQLite fails.

@@ -148,9 +148,10 @@ CREATE TABLE domains (
   -- The same name in Unicode (U-label) form, UTF-8, NFC, lower case, e.g. 'açores.pt'.
   -- Equal to a_label for a name that is not an IDN. Published.
   -- whoisd-snapshot build refuses a domain that whoisd could never answer for or would
-  -- print under another name: a_label must parse (as a query) to that very registration
-  -- (a valid .pt name, no label over 63 octets, not a hierarchy such as 'net.pt') and
-  -- u_label must be its Unicode form.
+  -- print under another name, and `whoisd-snapshot check` names it in a file built
+  -- before: a_label must parse (as a query) to that very registration (a valid .pt name,
+  -- no label over 63 octets, every 'xn--' label the A-label of a valid U-label, not a
+  -- hierarchy such as 'net.pt') and u_label must be its Unicode form.
   u_label       TEXT NOT NULL CHECK (u_label <> ''),
   -- The hierarchy the registration sits under: 'pt' (directly under .pt), 'com.pt',
   -- 'org.pt', 'edu.pt', 'gov.pt', or the closed 'net.pt', 'int.pt', 'publ.pt', 'nome.pt'.

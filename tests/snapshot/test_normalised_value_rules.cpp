@@ -1,5 +1,6 @@
 // The rules on published values that schema.sql promises and SQLite cannot keep
-// (normalised_value_rules.h): host names (their A-labels too), glue addresses, DS digests.
+// (normalised_value_rules.h): registered domain names, host names (their A-labels too),
+// glue addresses, DS digests.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -9,6 +10,25 @@
 using whoisd::canonical_glue_address;
 using whoisd::ds_digest_problem;
 using whoisd::host_name_problem;
+using whoisd::registered_domain_problem;
+
+TEST_CASE("registered domains: a query for the a_label finds that very registration, and gives its Unicode form") {
+  std::string unicode_form;
+  CHECK(registered_domain_problem("exemplo.pt", unicode_form) == "");
+  CHECK(unicode_form == "exemplo.pt");
+  CHECK(registered_domain_problem("xn--aores-yra.pt", unicode_form) == "");
+  CHECK(unicode_form == "açores.pt");
+  CHECK(registered_domain_problem("xn--so-joo-3tae.org.pt", unicode_form) == "");
+  CHECK(unicode_form == "são-joão.org.pt");
+  // An 'xn--' label that does not decode, or not to a valid U-label (UTS #46, whoisd's options).
+  CHECK(registered_domain_problem("xn--abc.pt", unicode_form) == "a query for it is refused (malformed IDN (punycode))");
+  CHECK(registered_domain_problem("xn--ab-ivd.pt", unicode_form) ==
+        "a query for it is refused (invalid right-to-left label)");
+  CHECK(registered_domain_problem("net.pt", unicode_form) == "a query for it is refused (hierarchy name, not a domain)");
+  CHECK(registered_domain_problem("www.exemplo.pt", unicode_form) ==
+        "a query for it is taken for the registered domain 'exemplo.pt'");
+  CHECK(registered_domain_problem("help", unicode_form) == "a query for it is the help query, not a lookup");
+}
 
 TEST_CASE("host names: lower-case LDH A-labels, 1-63 octets a label, no trailing dot, at most 253") {
   for (const char* good : {"ns1.example.pt", "a.dns.example.com", "ns1.xn--aores-yra.pt", "localhost", "a", "1-2.3"}) {

@@ -70,6 +70,19 @@ void set_record(const std::string& path, const std::string& a_label, const std::
   REQUIRE(sqlite3_changes(db.get()) == 1);
 }
 
+// Renames the fixture's domain `from` to `to` (a_label and u_label) in domains and in
+// published_domains of the file at path, its record rewritten to match the row: a file
+// made by hand (or by an older build) whose records agree with its normalised tables.
+void rename_domain(const std::string& path, const std::string& from, const std::string& to) {
+  whoisd::sqlite::Db fixture = open_read_only(whoisd::test::shared_fixture_snapshot());
+  PublishedDomain d = *whoisd::NormalisedDomainReader(fixture.get()).read(from);
+  d.u_label = to;
+  whoisd::test::run_sql(path, "UPDATE domains SET a_label = '" + to + "', u_label = '" + to + "' WHERE a_label = '" +
+                                  from + "'; UPDATE published_domains SET a_label = '" + to + "' WHERE a_label = '" +
+                                  from + "';");
+  set_record(path, to, whoisd::encode_published_record(d));
+}
+
 // Domains the open-time probes do not reach (not first at or after any probe point,
 // not last): their records are only read by lookups and by the full comparison.
 const std::string kUnprobed = "exemplo.pt";
@@ -165,7 +178,7 @@ TEST_CASE("build refuses a domain whoisd could never answer for, or would print 
              Catch::Contains("domain 'xn--ab-ivd.pt'") && Catch::Contains("refused (invalid right-to-left label)"));
   // A u_label that is not the a_label's Unicode form: "Domain:" would name another domain.
   CHECK_THAT(refused("UPDATE domains SET u_label = 'evil.pt' WHERE a_label = 'xn--aores-yra.pt'"),
-             Catch::Contains("domain 'xn--aores-yra.pt'") && Catch::Contains("u_label 'evil.pt'") &&
+             Catch::Contains("domain 'xn--aores-yra.pt'") && Catch::Contains("domains.u_label is 'evil.pt'") &&
                  Catch::Contains("'açores.pt'"));
 }
 
@@ -289,6 +302,18 @@ TEST_CASE("a stale published_domains is refused where the probes reach it") {
   }
 }
 
+TEST_CASE("a probed domain whose name build refuses is refused on open, with what to correct") {
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  // Before every other 'xn--' name of the fixture: the first at or after the probe point 'xn--'.
+  rename_domain(path, kUnprobed, "xn--abc.pt");
+  whoisd::test::forge_seal(path);
+  CHECK_THAT(open_error(path),
+             Catch::Contains(path + ": its normalised tables hold a value whoisd does not publish: domain 'xn--abc.pt': "
+                                    "domains.a_label is 'xn--abc.pt': a query for it is refused (malformed IDN "
+                                    "(punycode)); correct the export and build the snapshot again"));
+}
+
 TEST_CASE("an edit the probes do not reach is found by the full comparison, naming domain and field") {
   TempDir dir;
   std::string path = fixture_copy(dir);
@@ -303,6 +328,43 @@ TEST_CASE("an edit the probes do not reach is found by the full comparison, nami
   for (const auto& line : result.mismatches.listed()) all += line + "\n";
   CHECK_THAT(all, Catch::Contains("'" + kOtherUnprobed + "': in domains, missing from published_domains"));
   CHECK_THAT(all, Catch::Contains("'" + kUnprobed + "': differs from the normalised tables in name_servers[1]"));
+}
+
+TEST_CASE("the full comparison names a domain or host name build refuses, in a file built before it did") {
+  // Made by hand, as an older build or another tool could have written it: the records
+  // match the normalised rows, the seal matches, and no probe reaches these domains.
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::sqlite::Db fixture = open_read_only(whoisd::test::shared_fixture_snapshot());
+  whoisd::NormalisedDomainReader normalised(fixture.get());
+  // kUnprobed renamed to an 'xn--' label that is no A-label (its Punycode does not decode).
+  rename_domain(path, kUnprobed, "xn--mabc.pt");
+  // A u_label that is not the Unicode form of its a_label: "Domain:" names another domain.
+  PublishedDomain bad_u_label = *normalised.read("registado.pt");
+  bad_u_label.u_label = "evil.pt";
+  whoisd::test::run_sql(path, "UPDATE domains SET u_label = 'evil.pt' WHERE a_label = 'registado.pt'");
+  set_record(path, "registado.pt", whoisd::encode_published_record(bad_u_label));
+  // A name server whose 'xn--' label is no A-label.
+  PublishedDomain bad_host = *normalised.read(kOtherUnprobed);
+  REQUIRE_FALSE(bad_host.name_servers.empty());
+  bad_host.name_servers[0].host = "ns1.xn--mabc.pt";
+  whoisd::test::run_sql(path, "UPDATE name_servers SET host = 'ns1.xn--mabc.pt' WHERE position = 1 AND domain_id = "
+                              "(SELECT id FROM domains WHERE a_label = '" + kOtherUnprobed + "')");
+  set_record(path, kOtherUnprobed, whoisd::encode_published_record(bad_host));
+  whoisd::test::forge_seal(path);
+  REQUIRE(open_error(path) == "");
+
+  whoisd::PublishedViewComparison result = compare(path, 36);
+  CHECK(result.mismatches.count() == 3);
+  CHECK(result.refused == 3);  // rebuilding cannot help: the export must be corrected
+  std::string all;
+  for (const auto& line : result.mismatches.listed()) all += line + "\n";
+  CHECK_THAT(all, Catch::Contains("domain 'xn--mabc.pt': domains.a_label is 'xn--mabc.pt': a query for it is refused "
+                                  "(malformed IDN (punycode))\n"));
+  CHECK_THAT(all, Catch::Contains("domain 'registado.pt': domains.u_label is 'evil.pt': it is not the Unicode form of "
+                                  "its a_label ('registado.pt')\n"));
+  CHECK_THAT(all, Catch::Contains("domain '" + kOtherUnprobed + "': name_servers.host (position 1) is "
+                                  "'ns1.xn--mabc.pt': its label 'xn--mabc' is not a valid A-label"));
 }
 
 TEST_CASE("a garbage record is a SnapshotError naming the file, the domain and the fault, not a crash") {
