@@ -13,6 +13,7 @@
 
 #include "snapshot/published_view.h"
 #include "snapshot/snapshot_file.h"
+#include "snapshot/snapshot_meta.h"
 #include "snapshot/snapshot_schema.h"
 #include "snapshot/snapshot_store.h"
 #include "snapshot/sqlite_handle.h"
@@ -162,6 +163,9 @@ std::int64_t build_snapshot_from_export(const std::string& export_path, const st
     // Said of the export, not of the file being built (whoisd refuses an empty snapshot).
     if (sqlite::query_int(from.get(), "SELECT EXISTS (SELECT 1 FROM domains)") == 0)
       throw SnapshotError(export_path + ": holds no domains (an empty export?)");
+    // Copied as they are, and required by whoisd: said of the export, before the build,
+    // rather than of the temporary file once the whole build is done.
+    validate_exported_meta(read_meta(from.get()), export_path);
   } catch (const sqlite::SqliteError& e) {
     throw SnapshotError(export_path + ": " + e.what());
   }

@@ -41,8 +41,9 @@ void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, 
 // if present, are ignored and derived anew). The export is opened read-only and
 // immutable and never written; out_path must name another file. The documented columns
 // of the normalised tables and meta's rows are copied (extra tables and columns are
-// left behind; meta 'schema_version' becomes the current version). Returns the number
-// of domains. Throws SnapshotError naming the file and what is wrong; when domains are
+// left behind; meta 'schema_version' becomes the current version; an export without
+// 'exported_at' in Unix seconds or without 'source' is refused before anything is
+// built, by the store's own rule, snapshot_meta.h). Returns the number of domains. Throws SnapshotError naming the file and what is wrong; when domains are
 // refused (a date that is not INTEGER, a host that is not a lower-case A-label, glue
 // that is not an address, a digest that is not whole octets of hex or not its type's
 // length, a domain whoisd could never answer for...), how many, and the first 20 each

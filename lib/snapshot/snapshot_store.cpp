@@ -5,13 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <chrono>
 #include <condition_variable>
 #include <iterator>
-#include <map>
 #include <set>
 #include <thread>
 #include <utility>
@@ -22,6 +20,7 @@
 #include "snapshot/published_record.h"
 #include "snapshot/published_view.h"
 #include "snapshot/snapshot_file.h"
+#include "snapshot/snapshot_meta.h"
 #include "snapshot/snapshot_schema.h"
 #include "snapshot/sqlite_handle.h"
 
@@ -157,44 +156,25 @@ struct MetaFacts {
   std::optional<std::int64_t> sealed_change_counter;
 };
 
-// A non-negative decimal number of at most 12 digits, or nullopt.
-std::optional<std::int64_t> decimal(const std::string& text) {
-  bool digits = !text.empty() && text.size() <= 12 &&
-                std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-  if (!digits) return std::nullopt;
-  return std::stoll(text);
-}
-
 MetaFacts validate_meta(sqlite3* db, const std::string& path) {
-  std::map<std::string, std::string> meta;
-  sqlite::Stmt stmt = sqlite::prepare(db, "SELECT key, value FROM meta");
-  int rc;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    meta[str(sqlite::column_text(stmt.get(), 0))] = str(sqlite::column_text(stmt.get(), 1));
-  }
-  if (rc != SQLITE_DONE) throw sqlite::SqliteError(rc, sqlite3_errmsg(db));
-  for (const char* key : {"schema_version", "exported_at", "source"}) {
-    if (meta.count(key) == 0) throw SnapshotError(path + ": meta table lacks the key '" + key + "'");
-  }
+  MetaRows meta = read_meta(db);
+  if (meta.count("schema_version") == 0) throw SnapshotError(path + ": meta table lacks the key 'schema_version'");
   if (meta["schema_version"] != std::to_string(kSnapshotSchemaVersion)) {
     throw SnapshotError(path + ": meta schema_version is '" + meta["schema_version"] + "', PRAGMA user_version is " +
                         std::to_string(kSnapshotSchemaVersion));
   }
   MetaFacts facts;
-  const std::string& exported = meta["exported_at"];
-  std::optional<std::int64_t> exported_at = decimal(exported);
-  if (!exported_at) throw SnapshotError(path + ": meta exported_at is '" + exported + "', expected Unix seconds");
-  facts.exported_at = *exported_at;
+  facts.exported_at = validate_exported_meta(meta, path);
   if (meta.count("domain_count") == 0) {
     throw SnapshotError(path + ": meta table lacks the key 'domain_count' (it is derived: " + build_advice(path) + ")");
   }
-  std::optional<std::int64_t> count = decimal(meta["domain_count"]);
+  std::optional<std::int64_t> count = meta_decimal(meta["domain_count"]);
   if (!count) {
     throw SnapshotError(path + ": meta domain_count is '" + meta["domain_count"] + "', expected a number of domains");
   }
   facts.domain_count = *count;
   if (meta.count("sealed_change_counter")) {
-    facts.sealed_change_counter = decimal(meta["sealed_change_counter"]);
+    facts.sealed_change_counter = meta_decimal(meta["sealed_change_counter"]);
     if (!facts.sealed_change_counter)
       throw SnapshotError(path + ": meta sealed_change_counter is '" + meta["sealed_change_counter"] +
                           "', expected a number");

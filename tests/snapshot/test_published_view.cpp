@@ -7,6 +7,7 @@
 // makes a servable file of a registry export without touching it.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <optional>
 
 #include "snapshot/normalised_domain_reader.h"
@@ -201,6 +202,26 @@ TEST_CASE("an export lacking a normalised table or column is refused by build, n
   whoisd::test::run_sql(other, "DROP TABLE glue_addresses");
   CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(other, dir.file("out.sqlite")),
                     Catch::Contains(other) && Catch::Contains("glue_addresses"));
+}
+
+TEST_CASE("an export whose meta lacks what whoisd requires is refused by build before it builds, naming the export") {
+  // The store's rules on the exported keys, applied to the export: the error named the
+  // temporary file, after a whole build, when only the store's validation applied them.
+  TempDir dir;
+  const std::string out = dir.file("out.sqlite");
+  std::string no_source = fixture_copy(dir, "no-source.sqlite");
+  whoisd::test::run_sql(no_source, "DELETE FROM meta WHERE key = 'source'");
+  CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(no_source, out),
+                    no_source + ": meta table lacks the key 'source'");
+  std::string bad_date = fixture_copy(dir, "bad-date.sqlite");
+  whoisd::test::run_sql(bad_date, "UPDATE meta SET value = 'yesterday' WHERE key = 'exported_at'");
+  CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(bad_date, out),
+                    bad_date + ": meta exported_at is 'yesterday', expected Unix seconds");
+  std::string no_meta = fixture_copy(dir, "no-meta.sqlite");
+  whoisd::test::run_sql(no_meta, "DROP TABLE meta");
+  CHECK_THROWS_WITH(whoisd::build_snapshot_from_export(no_meta, out),
+                    Catch::Contains(no_meta + ": ") && Catch::Contains("meta"));
+  CHECK_FALSE(std::filesystem::exists(out));
 }
 
 TEST_CASE("meta domain_count: missing or not a number is refused; a wrong number is found by the full comparison") {
