@@ -140,6 +140,12 @@ std::optional<PublishedDomain> NormalisedDomainReader::read(std::string_view a_l
     refuse(d.a_label, "domains.u_label", shown(d.u_label),
            "it is not the Unicode form of its a_label ('" + unicode_form + "')");
   d.status = str(sqlite::column_text(stmt, kStatus));
+  // schema.sql's CHECK (status <> ''), which build's copy into schema.sql's tables
+  // enforces; SQLite's quick_check does not verify CHECK constraints, so a file made
+  // without them (or with PRAGMA ignore_check_constraints) would publish an empty status.
+  if (d.status.empty())
+    refuse(d.a_label, "domains.status", sqlite3_column_type(stmt, kStatus) == SQLITE_NULL ? "NULL" : "''",
+           "expected the domain's status, e.g. 'ACTIVE'");
   d.created = integer_column(stmt, kCreated, d.a_label, "domains.created", kMinInteger, kMaxInteger, kUnixSeconds);
   d.expires = integer_column(stmt, kExpires, d.a_label, "domains.expires", kMinInteger, kMaxInteger, kUnixSeconds);
   d.registrant.disclosed = sqlite3_column_int(stmt, kRegistrantHidden) == 0;

@@ -11,6 +11,7 @@
 // sqlite3_column_int64 would read as 2021), a domain whoisd could never answer for or
 // would print under another name (its a_label not a name a query finds, an 'xn--' label
 // that is not the A-label of a valid U-label, a u_label that is not its Unicode form),
+// an empty status (schema.sql's CHECK, which SQLite's integrity checks do not verify),
 // a name server host that is not a lower-case A-label, glue that is not an address of
 // its family, a DS digest that is not whole octets of hex or not as many as its digest
 // type has (normalised_value_rules.h). Glue is returned in canonical text.

@@ -165,7 +165,8 @@ CREATE TABLE domains (
   expires       INTEGER NOT NULL,
   -- The registration's status as the registry names it, upper case, e.g. 'ACTIVE',
   -- 'REGISTERED', 'RESERVED', 'PENDING DELETE', 'PENDING TRANSFER', 'SUSPENDED'.
-  -- Published as it is.
+  -- Published as it is. Not empty (`whoisd-snapshot check` names an empty one in a file
+  -- made past this CHECK: SQLite's integrity checks do not verify CHECK constraints).
   status        TEXT NOT NULL CHECK (status <> ''),
   -- The registrant (Titular): contacts.id.
   registrant_id INTEGER NOT NULL REFERENCES contacts (id),

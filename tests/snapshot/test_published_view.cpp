@@ -323,6 +323,26 @@ TEST_CASE("a stale published_domains is refused where the probes reach it") {
   }
 }
 
+TEST_CASE("the full comparison names an empty status, which schema.sql's CHECK keeps out of a build") {
+  // Past the CHECK (a file made without it, or with PRAGMA ignore_check_constraints):
+  // SQLite's quick_check does not verify CHECK constraints.
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::sqlite::Db fixture = open_read_only(whoisd::test::shared_fixture_snapshot());
+  PublishedDomain d = *whoisd::NormalisedDomainReader(fixture.get()).read(kUnprobed);
+  d.status = "";
+  whoisd::test::run_sql(path, "PRAGMA ignore_check_constraints = ON; UPDATE domains SET status = '' WHERE a_label = '" +
+                                  kUnprobed + "'");
+  set_record(path, kUnprobed, whoisd::encode_published_record(d));
+  whoisd::test::forge_seal(path);
+  REQUIRE(whoisd::validate_snapshot(path, true).domains == 36);  // quick_check included
+  whoisd::PublishedViewComparison result = compare(path, 36);
+  CHECK(result.refused == 1);
+  REQUIRE(result.mismatches.listed().size() == 1);
+  CHECK(result.mismatches.listed()[0] ==
+        "domain '" + kUnprobed + "': domains.status is '': expected the domain's status, e.g. 'ACTIVE'");
+}
+
 TEST_CASE("a probed domain whose name build refuses is refused on open, with what to correct") {
   TempDir dir;
   std::string path = fixture_copy(dir);
