@@ -102,7 +102,11 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
 }
 
 void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, const std::string& origin) {
-  write_snapshot_file(out_path, "build", true, [&](sqlite3* db) { sqlite::exec_script(db, sql, origin); });
+  write_snapshot_file(out_path, "build", true, [&](sqlite3* db) {
+    sqlite::exec_script(db, sql, origin);
+    // The SQL's fault, said of it, as build says it of an export (not of the temporary file).
+    validate_exported_meta(read_meta(db), origin);
+  });
 }
 
 namespace {

@@ -32,7 +32,8 @@ void write_snapshot_file(const std::string& out_path, std::string_view action, b
 void seal_snapshot(const std::string& path);
 
 // Runs schema.sql and then `sql` in a new database and renames it to out_path. `origin`
-// names where the SQL came from, for error messages. Throws SnapshotError (naming
+// names where the SQL came from, for error messages, e.g. that its meta lacks 'source'
+// (snapshot_meta.h's rules on exported keys, checked before anything is derived). Throws SnapshotError (naming
 // out_path or origin) on any SQL or file error; the temporary file is removed then.
 void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, const std::string& origin);
 

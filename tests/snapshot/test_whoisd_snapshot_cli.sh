@@ -127,6 +127,10 @@ printf "INSERT INTO domains VALUES (1);\n" > "$dir/bad.sql"
 expect 1 "$dir/bad.sql:1:" "$tool" import "$dir/bad.sql" --out "$dir/bad.sqlite"
 [ ! -e "$dir/bad.sqlite" ] || { echo "FAIL: a failed import left $dir/bad.sqlite"; failures=$((failures + 1)); }
 expect 1 "$dir/missing.sql" "$tool" import "$dir/missing.sql" --out "$dir/x.sqlite"
+# meta the SQL must provide: its lack is said of the SQL file, before anything is derived.
+{ cat "$fixture_sql"; echo "DELETE FROM meta WHERE key = 'source';"; } > "$dir/no-source.sql"
+expect 1 "^whoisd-snapshot: $dir/no-source.sql: meta table lacks the key 'source'$" "$tool" import "$dir/no-source.sql" --out "$dir/no-source.sqlite"
+[ ! -e "$dir/no-source.sqlite" ] || { echo "FAIL: a failed import left $dir/no-source.sqlite"; failures=$((failures + 1)); }
 expect 1 "$dir/gen.sqlite" "$tool" generate --domains 5 --out "$dir/gen.sqlite/inside"
 
 expect 2 "required" "$tool"
