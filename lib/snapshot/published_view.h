@@ -54,7 +54,8 @@ struct PublishedViewComparison {
 // Compares every row of published_domains with the normalised tables, and domain_count
 // (meta's, as the store read it) with the number of domains; seconds at 1,000,000
 // domains. A domain whose normalised rows hold a value whoisd will not publish is a
-// mismatch too, in NormalisedValueError's words. The first max_listed mismatches are
+// mismatch too, in NormalisedValueError's words, and so is each domain whose id another
+// domain holds too (schema.sql's UNIQUE, which build enforces and quick_check does not). The first max_listed mismatches are
 // kept in words, all are counted. Throws sqlite::SqliteError.
 PublishedViewComparison compare_published_view(sqlite3* db, std::int64_t domain_count,
                                                std::size_t max_listed = kProblemsListed);

@@ -343,6 +343,35 @@ TEST_CASE("the full comparison names an empty status, which schema.sql's CHECK k
         "domain '" + kUnprobed + "': domains.status is '': expected the domain's status, e.g. 'ACTIVE'");
 }
 
+TEST_CASE("the full comparison names domains sharing an id, which schema.sql's UNIQUE keeps out of a build") {
+  // A file made without the constraint (domains made anew without UNIQUE on id), whose
+  // records were derived from it and sealed: kOtherUnprobed takes kUnprobed's id, so both
+  // records hold the name servers of both, and match the normalised tables.
+  TempDir dir;
+  std::string path = fixture_copy(dir);
+  whoisd::test::run_sql(
+      path,
+      "CREATE TABLE loose (id INTEGER NOT NULL, a_label TEXT NOT NULL PRIMARY KEY, u_label TEXT NOT NULL, "
+      "hierarchy TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL, status TEXT NOT NULL, "
+      "registrant_id INTEGER NOT NULL, admin_id INTEGER NOT NULL, tech_id INTEGER NOT NULL) WITHOUT ROWID; "
+      "INSERT INTO loose SELECT id, a_label, u_label, hierarchy, created, expires, status, registrant_id, admin_id, "
+      "tech_id FROM domains; DROP TABLE domains; ALTER TABLE loose RENAME TO domains; "
+      "UPDATE domains SET id = (SELECT id FROM domains WHERE a_label = '" + kUnprobed + "') WHERE a_label = '" +
+          kOtherUnprobed + "';");
+  whoisd::test::rebuild_published_view(path);
+  REQUIRE(open_error(path) == "");
+  whoisd::PublishedViewComparison result = compare(path, 36);
+  CHECK(result.mismatches.count() == 2);
+  CHECK(result.refused == 2);
+  REQUIRE(result.mismatches.listed().size() == 2);
+  const std::string problem = "domains.id is 2, the id of 2 domains: expected each domain's own (schema.sql: UNIQUE), "
+                              "else each is published with the name servers, glue and DS records of all of them";
+  CHECK(result.mismatches.listed()[0] == "domain '" + kUnprobed + "': " + problem);
+  CHECK(result.mismatches.listed()[1] == "domain '" + kOtherUnprobed + "': " + problem);
+  // The fixture as built: no id is shared.
+  CHECK(compare(whoisd::test::shared_fixture_snapshot(), 36).mismatches.count() == 0);
+}
+
 TEST_CASE("a probed domain whose name build refuses is refused on open, with what to correct") {
   TempDir dir;
   std::string path = fixture_copy(dir);
