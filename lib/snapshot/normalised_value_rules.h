@@ -1,13 +1,13 @@
 // The promises schema.sql makes about published values of the normalised tables that
 // its CHECK constraints cannot keep: that a domain's a_label is a name whoisd answers
-// for (and its u_label that name's Unicode form), that a name server's host is a lower-case A-label,
-// that glue is an IPv4 or IPv6 address, that a DS digest is whole octets of hex, as
-// many as its digest type has. Each
-// of them, broken, is published wrongly: a host 'ns1.a.pt' NBSP 'evil.pt' is one word to
-// whoisd and two to parsers that split on any Unicode space (Net::Whois::Parser reads
-// host 'ns1.a.pt', address 'evil.pt'). NormalisedDomainReader applies them to every row it
-// reads, so whoisd-snapshot build, the store's probes and `whoisd-snapshot check` refuse
-// the same values.
+// for (and its u_label that name's Unicode form), that a name server's host is a
+// lower-case A-label, that glue is an IPv4 or IPv6 address, that a DS digest is whole
+// octets of hex, as many as its digest type has. Each of them, broken, is published
+// wrongly: a host 'ns1.a.pt' NBSP 'evil.pt' is one word to whoisd and two to parsers
+// that split on any Unicode space (Net::Whois::Parser reads host 'ns1.a.pt', address
+// 'evil.pt'). NormalisedDomainReader applies them to every row it reads, so
+// whoisd-snapshot build, the store's probes and `whoisd-snapshot check` refuse the same
+// values.
 #pragma once
 
 #include <cstddef>

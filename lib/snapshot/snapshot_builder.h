@@ -33,8 +33,9 @@ void seal_snapshot(const std::string& path);
 
 // Runs schema.sql and then `sql` in a new database and renames it to out_path. `origin`
 // names where the SQL came from, for error messages, e.g. that its meta lacks 'source'
-// (snapshot_meta.h's rules on exported keys, checked before anything is derived). Throws SnapshotError (naming
-// out_path or origin) on any SQL or file error; the temporary file is removed then.
+// (snapshot_meta.h's rules on exported keys, checked before anything is derived).
+// Throws SnapshotError (naming out_path or origin) on any SQL or file error; the
+// temporary file is removed then.
 void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, const std::string& origin);
 
 // Builds a servable snapshot at out_path from a registry export: a SQLite file with the
@@ -44,11 +45,12 @@ void build_snapshot_from_sql(const std::string& out_path, std::string_view sql, 
 // of the normalised tables and meta's rows are copied (extra tables and columns are
 // left behind; meta 'schema_version' becomes the current version; an export without
 // 'exported_at' in Unix seconds or without 'source' is refused before anything is
-// built, by the store's own rule, snapshot_meta.h). Returns the number of domains. Throws SnapshotError naming the file and what is wrong; when domains are
-// refused (a date that is not INTEGER, a host that is not a lower-case A-label, glue
-// that is not an address, a digest that is not whole octets of hex or not its type's
-// length, a domain whoisd could never answer for...), how many, and the first 20 each
-// on a line with the domain, the table and column, and the value.
+// built, by the store's own rule, snapshot_meta.h). Returns the number of domains.
+// Throws SnapshotError naming the file and what is wrong; when domains are refused (a
+// date that is not INTEGER, a host that is not a lower-case A-label, glue that is not
+// an address, a digest that is not whole octets of hex or not its type's length, a
+// domain whoisd could never answer for...), how many, and the first 20 each on a line
+// with the domain, the table and column, and the value.
 std::int64_t build_snapshot_from_export(const std::string& export_path, const std::string& out_path);
 
 // Reads a whole file into a string; throws SnapshotError naming the file.
