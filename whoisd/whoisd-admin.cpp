@@ -622,7 +622,8 @@ int main(int argc, char** argv) {
   top->footer(
       "QUERIES counts what the limit counts: the queries answered (found, no_match, invalid, help) and those\n"
       "whose answer failed (error). OUTCOMES lists them, then, as not counted, the refusals (limit_crossed,\n"
-      "suspended, too_many_connections) and the timeouts (connected, sent no line).\n" +
+      "suspended, too_many_connections, and malformed_proxy_header: a trusted proxy's PROXY header that did\n"
+      "not parse, answered as invalid before the limit) and the timeouts (connected, sent no line).\n" +
       top->get_footer());
   top->add_option("--since", since, "Period back from now (24h, 7d, ...)")->capture_default_str();
   top->add_option("--limit", limit, "How many sources")->capture_default_str()->check(CLI::Range(1, 1'000'000));
