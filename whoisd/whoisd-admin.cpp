@@ -19,7 +19,8 @@
 // minute) and only the rows of the period's first, partial hour and those the writer
 // has not counted yet (state/query_counts.h). The tool never upgrades the state schema:
 // a file of an older version (from a whoisd before query_counts, before the source
-// journal, or before the abuse log's kinds of version 4) is refused with a message
+// journal, before the abuse log's kinds of version 4, or before version 5's
+// suspension reasons) is refused with a message
 // asking for the daemon's restart, which upgrades it (lib/state/state_db.h).
 #include <CLI/CLI.hpp>
 #include <pwd.h>
@@ -473,7 +474,7 @@ void cmd_suspensions(Common& c) {
       rows.push_back({s.source, s.episodes ? std::to_string(s.episodes) : "-", s.manual ? "operator" : "limit",
                       s.since ? whoisd::log::iso8601_utc(s.since) : "-", whoisd::log::iso8601_utc(s.until),
                       remaining(s.until - now), s.operator_name.empty() ? "-" : s.operator_name,
-                      s.reason ? *s.reason : "- (its start is no longer in the abuse log)"});
+                      s.reason ? *s.reason : "- (not recorded with it)"});
     print_table({"SOURCE", "EPISODE", "BY", "SINCE", "UNTIL", "REMAINING", "OPERATOR", "REASON"}, rows);
   }
   if (!pending.empty()) {
@@ -599,7 +600,7 @@ int main(int argc, char** argv) {
       "and records them in the abuse log. When no whoisd holds the state directory, the tool says so at once:\n"
       "they are applied at the daemon's next start. suspend never shortens a suspension in force: one that\n"
       "ends later is kept, and said (to shorten it, lift it first).\n"
-      "A state database of an older schema version (1 to 3) is upgraded by the daemon when it starts, not by\n"
+      "A state database of an older schema version (1 to 4) is upgraded by the daemon when it starts, not by\n"
       "this tool: restart whoisd after an upgrade, then run whoisd-admin.\n"
       "Exit status: 0 done; 1 failed (a file or the state database, or the daemon refused the command: the\n"
       "message says why); 2 bad command line; 3 lift: the source was not suspended, nothing to lift (nothing\n"
@@ -622,7 +623,8 @@ int main(int argc, char** argv) {
   top->footer(
       "QUERIES counts what the limit counts: the queries answered (found, no_match, invalid, help) and those\n"
       "whose answer failed (error). OUTCOMES lists them, then, as not counted, the refusals (limit_crossed,\n"
-      "suspended, too_many_connections) and the timeouts (connected, sent no line).\n" +
+      "suspended, too_many_connections, and malformed_proxy_header: a trusted proxy's PROXY header that did\n"
+      "not parse, answered as invalid before the limit) and the timeouts (connected, sent no line).\n" +
       top->get_footer());
   top->add_option("--since", since, "Period back from now (24h, 7d, ...)")->capture_default_str();
   top->add_option("--limit", limit, "How many sources")->capture_default_str()->check(CLI::Range(1, 1'000'000));

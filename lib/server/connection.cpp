@@ -35,7 +35,10 @@ std::optional<MetricsOutcome> metrics_outcome(Outcome o) {
   switch (o) {
     case Outcome::found: return MetricsOutcome::found;
     case Outcome::no_match: return MetricsOutcome::no_match;
-    case Outcome::invalid: return MetricsOutcome::invalid;
+    case Outcome::invalid:
+    // whoisd_queries_total keeps counting it as the invalid answer the client got; the
+    // refusal itself is whoisd_proxy_refused_total{reason="invalid"}.
+    case Outcome::malformed_proxy_header: return MetricsOutcome::invalid;
     case Outcome::help: return MetricsOutcome::help;
     case Outcome::limit_crossed: return MetricsOutcome::limit_crossed;
     case Outcome::suspended: return MetricsOutcome::suspended;
@@ -251,12 +254,13 @@ bool ClientConnection::process_proxy_header() {
     case ProxyParseResult::Status::invalid: {
       // Refused without the limiter: a trusted proxy's broken header names no end
       // client, and charging the proxy would charge every user behind it. It is
-      // logged, counted, and answered as an invalid query.
+      // logged, counted, and answered as an invalid query, logged as its own outcome so
+      // that reports do not count it with the queries the limiter counted.
       metrics.proxy_refused(ProxyRefusal::invalid).inc();
       std::uint64_t suppressed = 0;
       if (loop_.may_warn(&suppressed))
         log::warn("proxy_refused").kv("peer", peer_.to_string()).kv("reason", r.reason).kv("suppressed", suppressed);
-      refuse(settings_->renderer->invalid(kReasonMalformedProxy), Outcome::invalid,
+      refuse(settings_->renderer->invalid(kReasonMalformedProxy), Outcome::malformed_proxy_header,
              std::string_view(input_).substr(0, std::min<std::size_t>(input_.size(), kProxyV1MaxBytes)));
       return false;
     }

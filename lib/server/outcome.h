@@ -11,7 +11,9 @@ namespace whoisd {
 enum class Outcome {
   found,                 // a published domain's answer
   no_match,              // "<domain> - no match"
-  invalid,               // "Invalid query: ..." (also a line too long, a refused PROXY header)
+  invalid,               // "Invalid query: ..." (also a line too long)
+  malformed_proxy_header,  // a trusted proxy's PROXY header that does not parse: answered as invalid,
+                           // refused before the limiter (connection.cpp process_proxy_header)
   help,                  // the help text
   limit_crossed,         // the query that crossed the limit
   suspended,             // a query while suspended

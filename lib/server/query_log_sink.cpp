@@ -11,6 +11,7 @@ std::string_view to_string(Outcome outcome) {
     case Outcome::found: return "found";
     case Outcome::no_match: return "no_match";
     case Outcome::invalid: return "invalid";
+    case Outcome::malformed_proxy_header: return "malformed_proxy_header";
     case Outcome::help: return "help";
     case Outcome::limit_crossed: return "limit_crossed";
     case Outcome::suspended: return "suspended";
@@ -27,6 +28,7 @@ QueryOutcome to_log_outcome(Outcome o) {
     case Outcome::found: return QueryOutcome::found;
     case Outcome::no_match: return QueryOutcome::no_match;
     case Outcome::invalid: return QueryOutcome::invalid;
+    case Outcome::malformed_proxy_header: return QueryOutcome::malformed_proxy_header;
     case Outcome::help: return QueryOutcome::help;
     case Outcome::limit_crossed: return QueryOutcome::limit_crossed;
     case Outcome::suspended: return QueryOutcome::suspended;

@@ -18,8 +18,10 @@
 namespace whoisd {
 namespace {
 
-constexpr std::array<std::string_view, 9> kOutcomeWords = {
-    "found", "no_match", "invalid", "help", "limit_crossed", "suspended", "too_many_connections", "timeout", "error"};
+constexpr std::array<std::string_view, 10> kOutcomeWords = {
+    "found",   "no_match", "invalid", "help", "limit_crossed", "suspended", "too_many_connections",
+    "timeout", "malformed_proxy_header", "error"};
+static_assert(kOutcomeWords.size() == static_cast<std::size_t>(QueryOutcome::error) + 1, "a word per QueryOutcome");
 
 constexpr int kQueryLogColumns = 7;
 constexpr int kQueryCountsColumns = 6;
@@ -75,6 +77,7 @@ bool counted_by_limiter(QueryOutcome outcome) {
     case QueryOutcome::suspended:
     case QueryOutcome::too_many_connections:
     case QueryOutcome::timeout:
+    case QueryOutcome::malformed_proxy_header:
       return false;
   }
   return false;

@@ -50,10 +50,13 @@ enum class QueryOutcome : std::uint8_t {
   suspended,             // refused while suspended, no lookup
   too_many_connections,  // refused at accept: the source has too many open connections
   timeout,               // the client sent no complete line in time
+  malformed_proxy_header,  // a trusted proxy's PROXY header did not parse: answered "Invalid
+                           // query", refused before the limiter (no end client to charge)
   error,                 // anything else that ended the connection without an answer
 };
 // "found", "no_match", "invalid", "help", "limit_crossed", "suspended",
-// "too_many_connections", "timeout", "error" (the words stored in the database).
+// "too_many_connections", "timeout", "malformed_proxy_header", "error" (the words
+// stored in the database).
 std::string_view to_string(QueryOutcome outcome);
 std::optional<QueryOutcome> parse_query_outcome(std::string_view word);
 
@@ -61,11 +64,11 @@ std::optional<QueryOutcome> parse_query_outcome(std::string_view word);
 // (whoisd-admin top, history) show the figure its limit compares (policy/limiter.h,
 // "What counts"): the lines it let through, answered (found, no_match, invalid, help)
 // or failed after it counted them (error: QueryHandler::answer calls Limiter::check
-// before anything else). Not counted: limit_crossed and suspended (refused), and
-// too_many_connections and timeout (no line reached the limiter). The log cannot
-// tell two rarer cases apart, counted here as the limiter would count their kind: the
-// queries of an exempt source (the limiter counts none) and the invalid answer to a
-// trusted proxy's malformed PROXY header (refused before the limiter).
+// before anything else). Not counted: limit_crossed and suspended (refused),
+// too_many_connections and timeout (no line reached the limiter), and
+// malformed_proxy_header (refused before the limiter). The log cannot tell one rarer
+// case apart, counted here as the limiter would count its kind: the queries of an
+// exempt source (the limiter counts none).
 bool counted_by_limiter(QueryOutcome outcome);
 
 struct QueryLogEntry {

@@ -1,6 +1,7 @@
 // Removing what the registry no longer may or must keep (SPEC §4: retention,
 // default 90 days): query_log and abuse_events rows, and applied admin commands,
-// older than a cutoff. In bounded batches, each its own short transaction, so that
+// older than a cutoff; and the reasons of suspensions that ended before it (the rows of
+// suspension_reasons that no end event removed: suspension_reasons.h). In bounded batches, each its own short transaction, so that
 // the daemon's writers never wait long for the file.
 #pragma once
 

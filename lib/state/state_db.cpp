@@ -135,6 +135,20 @@ void upgrade_from_version_3(StateDb& db, const std::string& path) {
                                                                                                     rows);
 }
 
+// Version 4 -> 5: adds suspension_reasons, filled from the abuse log for the stored
+// suspensions. Quick: a row per suspended source.
+void upgrade_from_version_4(StateDb& db, const std::string& path) {
+  StateDb::Transaction tx(db);
+  if (query_int(db.handle(), path, "PRAGMA user_version") != 4) return;
+  db.exec(state_schema_added_in_version_5());
+  db.exec(state_schema_filled_in_version_5());
+  std::int64_t reasons = query_int(db.handle(), path, "SELECT count(*) FROM suspension_reasons");
+  db.exec("PRAGMA user_version = 5");
+  tx.commit();
+  log::info("state_schema_upgraded").kv("file", path).kv("from_version", 4).kv("to_version", 5).kv(
+      "suspension_reasons_rows", reasons);
+}
+
 }  // namespace
 
 std::string state_db_path(std::string_view state_dir) {
@@ -204,6 +218,7 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
     if (mode == Mode::check) {
       // The upgrade needs the tables of that version: all but those the later versions add.
       std::set<std::string> later;
+      later.merge(tables_created_by(state_schema_added_in_version_5()));
       if (version < 3) later.merge(tables_created_by(state_schema_added_in_version_3()));
       if (version < 2) later.merge(tables_created_by(state_schema_added_in_version_2()));
       for (std::string_view table : state_schema_tables())
@@ -219,7 +234,8 @@ StateDb StateDb::open(const std::string& path, Mode mode) {
                           ", which the daemon makes of it when it next starts (restart whoisd, then run this again)");
     if (version == 1) upgrade_from_version_1(db, path);
     if (version <= 2) upgrade_from_version_2(db, path);
-    upgrade_from_version_3(db, path);
+    if (version <= 3) upgrade_from_version_3(db, path);
+    upgrade_from_version_4(db, path);
     version = kStateSchemaVersion;
     tables = table_names(raw, path);
   } else if (version != kStateSchemaVersion) {

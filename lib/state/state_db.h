@@ -14,9 +14,9 @@
 // The schema is versioned with PRAGMA user_version (kStateSchemaVersion). A file that
 // is corrupt, not a database, of another schema version, or not writable is an error
 // naming the file and the problem: state is never reset silently. The one exception
-// to "another version" is the older versions 1 to 3, which the daemon's open
-// (Mode::create) upgrades to version 4 (1 -> 2, 2 -> 3 and 3 -> 4 each in its own
-// transaction), logged (state_schema_upgrading, _upgraded); the other modes refuse
+// to "another version" is the older versions 1 to 4, which the daemon's open
+// (Mode::create) upgrades to version 5 (1 -> 2, 2 -> 3, 3 -> 4 and 4 -> 5 each in its
+// own transaction), logged (state_schema_upgrading, _upgraded); the other modes refuse
 // them, naming the restart that upgrades them.
 #pragma once
 
@@ -33,7 +33,7 @@ struct StateDbError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr int kStateSchemaVersion = 4;  // state_schema.h lists the versions
+inline constexpr int kStateSchemaVersion = 5;  // state_schema.h lists the versions
 inline constexpr std::string_view kStateFileName = "state.sqlite";
 
 // "<dir>/state.sqlite".
@@ -46,7 +46,7 @@ class StateDb {
     read_write,  // whoisd-admin commands that write (lift, suspend, purge): the file must exist
     read_only,   // whoisd-admin reports (top, history, suspensions): the file must exist
     check,       // whoisd --check-config: read-only, and it accepts what the daemon's start
-                 // would make good: an empty file (schema_version() 0), or version 1 to 3
+                 // would make good: an empty file (schema_version() 0), or version 1 to 4
                  // holding that version's tables (upgraded at the start)
   };
 

@@ -16,6 +16,7 @@
 #include "state/source_state_table.h"
 #include "state/sqlite_statement.h"
 #include "state/state_db.h"
+#include "state/suspension_reasons.h"
 
 namespace whoisd {
 namespace {
@@ -129,6 +130,7 @@ struct StatePersister::Impl {
       : db(StateDb::open(path, StateDb::Mode::read_write)),
         sources(db),
         journal(db),
+        suspension_reasons(db),
         insert_event(db,
                      "INSERT INTO abuse_events (time, source, kind, episode, until, reason, operator) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)"),
@@ -141,6 +143,7 @@ struct StatePersister::Impl {
   StateDb db;
   SourceStateTable sources;
   SourceJournal journal;
+  SuspensionReasonTable suspension_reasons;  // in step with the suspension events written
   SourceJournalRecord record;  // the round's changed sources (its buffer is reused)
   // The sources whose source_state row has suspension fields (episodes, suspension,
   // flags): a state of theirs is written straight to source_state too, also the one
@@ -448,6 +451,7 @@ void StatePersister::round_and_fold(bool fold_now) {
           .bind(6, e.reason)
           .bind(7, e.operator_name);
       im.insert_event.run();
+      im.suspension_reasons.follow(e.kind, e.source, e.time, e.until, e.reason, e.operator_name);
     }
     for (const ActionMark& m : im.unwritten_marks) im.mark_applied.bind(1, m.applied_at).bind(2, m.result).bind(3, m.id).run();
 

@@ -6,6 +6,8 @@
 //      did: a suspension lifted, imposed or kept (a suspend never shortens one in
 //      force), episodes forgotten; nothing for a lift that found nothing to do;
 //   2. moves the limiter's events (suspension started, expired) into abuse_events;
+//      every event that starts or ends a suspension (the limit's or an operator's)
+//      also sets or clears the source's row of suspension_reasons (suspension_reasons.h);
 //   3. appends the sources whose counts, episodes or suspensions changed to
 //      source_journal, one row a round (source_journal.h), and writes those whose
 //      suspension fields are or were set straight to source_state too, so that
@@ -17,7 +19,8 @@
 // source_state was a random leaf page per source: ~4.9 -> ~1.0 µs of CPU per query
 // with 65,536 sources taking turns (bench_state_persister, bench/README.md).
 // Every few minutes it also purges query_log and abuse_events rows older than the
-// retention, in bounded batches so that no transaction holds the file for long.
+// retention (and the suspension_reasons rows of suspensions that ended before it), in
+// bounded batches so that no transaction holds the file for long.
 //
 // A kill -9 loses at most the round in progress (one interval): load() folds what the
 // journal holds before reading source_state. A restart loses nothing: stop() writes a

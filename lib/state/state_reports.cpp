@@ -269,14 +269,13 @@ SourceHistory source_history(StateDb& db, const std::string& source, std::int64_
 
 std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now) {
   std::vector<StoredSuspension> out;
-  // The reason is the abuse event that started the suspension in force: the last one
-  // of the source to start or impose a suspension ending then (the limit's and an
-  // operator's are written in the round that stores the suspension).
+  // The reason is the suspension's own row of suspension_reasons (written in the round
+  // that stores the suspension): the one of the same end, so never an older
+  // suspension's.
   SqliteStatement select(db,
-                         "SELECT s.source, s.episodes, s.last_episode, s.suspended_until, s.flags, e.id, e.reason, "
-                         "e.operator FROM source_state s LEFT JOIN abuse_events e ON e.id = "
-                         "(SELECT id FROM abuse_events WHERE source = s.source AND until = s.suspended_until AND "
-                         "kind IN ('suspension_started', 'suspension_imposed') ORDER BY time DESC, id DESC LIMIT 1) "
+                         "SELECT s.source, s.episodes, s.last_episode, s.suspended_until, s.flags, r.since, r.kind, "
+                         "r.reason, r.operator FROM source_state s LEFT JOIN suspension_reasons r "
+                         "ON r.source = s.source AND r.until = s.suspended_until "
                          "WHERE s.suspended_until > ? ORDER BY s.suspended_until, s.source");
   select.bind(1, now);
   while (select.step()) {
@@ -287,8 +286,10 @@ std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now) {
     s.until = select.int64(3);
     s.manual = (select.int64(4) & SourceState::kManualSuspension) != 0;
     if (!select.is_null(5)) {
-      s.reason = select.text(6);
-      s.operator_name = select.text(7);
+      s.since = select.int64(5);
+      s.manual = select.text_view(6) == "manual";
+      s.reason = select.text(7);
+      s.operator_name = select.text(8);
     }
   }
   return out;

@@ -53,12 +53,16 @@ SourceHistory source_history(StateDb& db, const std::string& source, std::int64_
 struct StoredSuspension {
   std::string source;
   std::int64_t episodes = 0;
-  UnixSeconds since = 0;  // when the last suspension started
+  // When it started (the limit) or was imposed (an operator); without its reason, when
+  // the last automatic suspension started (0: never).
+  UnixSeconds since = 0;
   UnixSeconds until = 0;
-  bool manual = false;
-  // From the abuse event that started it: the operator's reason, or the limit's
-  // ("limit of 1000 queries crossed"). nullopt when the abuse log no longer holds that
-  // event (purged after the retention, for a suspension longer than it).
+  bool manual = false;  // an operator's (whoisd-admin suspend), not the limit's
+  // Kept with the suspension (suspension_reasons, state schema 5): the operator's
+  // reason, or the limit's ("limit of 1000 queries crossed"). nullopt only for a
+  // suspension whose start was not recorded with it: one that began under schema 4 and
+  // whose abuse event had been purged by the upgrade, or whose start event the limiter
+  // dropped (its event queue overflowed).
   std::optional<std::string> reason;
   std::string operator_name;  // "" for the limit's
 };

@@ -145,19 +145,55 @@ CREATE INDEX abuse_events_time ON abuse_events (time);
 CREATE INDEX abuse_events_source ON abuse_events (source, time);
 )sql";
 
-constexpr std::string_view kTables[] = {"meta", "source_state", "query_log", "abuse_events", "admin_actions",
-                                        "query_counts", "source_journal"};
+// Added by version 5: what whoisd-admin suspensions shows of a suspension in force
+// (why, by whom), kept with the suspension instead of looked up in the abuse log,
+// whose events the retention purges while a long manual suspension is still in force.
+constexpr std::string_view kAddedInVersion5 = R"sql(
+-- The start of each source's last suspension: written by the state writer in the round
+-- that writes its abuse event (suspension_started, suspension_imposed), deleted in
+-- the round that ends it (suspension_expired, suspension_lifted). It explains the
+-- suspension in force when until = source_state.suspended_until; a row left by an end
+-- the writer never saw (the limiter's event queue overflowed) explains nothing, and
+-- the purge removes it once until is older than the retention.
+CREATE TABLE suspension_reasons (
+  source   TEXT PRIMARY KEY,                   -- as source_state.source
+  until    INTEGER NOT NULL,                   -- Unix s: the end of the suspension it explains
+  since    INTEGER NOT NULL,                   -- Unix s: when the limit started it or an operator imposed it
+  kind     TEXT NOT NULL CHECK (kind IN ('automatic', 'manual')),  -- the limit's, or an operator's
+  reason   TEXT NOT NULL,                      -- "limit of 1000 queries crossed", or the operator's
+  operator TEXT NOT NULL DEFAULT ''            -- who imposed it; '' for the limit's
+) WITHOUT ROWID;
+)sql";
+
+// The upgrade from version 4: the suspensions' reasons taken from the abuse event that
+// started each (what whoisd-admin suspensions looked up until version 4): the last event
+// of the source to start or impose a suspension ending when it ends. A suspension
+// whose event was purged gets none (its reason is not known any more).
+constexpr std::string_view kFilledInVersion5 = R"sql(
+INSERT INTO suspension_reasons (source, until, since, kind, reason, operator)
+  SELECT s.source, s.suspended_until, e.time,
+         CASE e.kind WHEN 'suspension_imposed' THEN 'manual' ELSE 'automatic' END, e.reason, e.operator
+  FROM source_state s JOIN abuse_events e ON e.id =
+    (SELECT id FROM abuse_events WHERE source = s.source AND until = s.suspended_until AND
+     kind IN ('suspension_started', 'suspension_imposed') ORDER BY time DESC, id DESC LIMIT 1)
+  WHERE s.suspended_until > 0;
+)sql";
+
+constexpr std::string_view kTables[] = {"meta",         "source_state", "query_log",     "abuse_events",
+                                        "admin_actions", "query_counts", "source_journal", "suspension_reasons"};
 
 }  // namespace
 
 std::string state_schema_sql() {
   return std::string(kSchemaVersion1) + std::string(kAddedInVersion2) + std::string(kAddedInVersion3) +
-         std::string(kChangedInVersion4);
+         std::string(kChangedInVersion4) + std::string(kAddedInVersion5);
 }
 std::string_view state_schema_version_1_sql() { return kSchemaVersion1; }
 std::string_view state_schema_added_in_version_2() { return kAddedInVersion2; }
 std::string_view state_schema_added_in_version_3() { return kAddedInVersion3; }
 std::string_view state_schema_changed_in_version_4() { return kChangedInVersion4; }
+std::string_view state_schema_added_in_version_5() { return kAddedInVersion5; }
+std::string_view state_schema_filled_in_version_5() { return kFilledInVersion5; }
 std::span<const std::string_view> state_schema_tables() { return kTables; }
 
 }  // namespace whoisd

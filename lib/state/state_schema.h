@@ -11,7 +11,9 @@
 // (source_journal.h); the daemon adds the (empty) table to a version-1 or -2 file;
 // 4 adds two kinds of abuse_events, suspension_kept and episodes_forgotten (what an
 // operator's suspend or lift did when it changed no suspension), by making the table
-// again with its rows.
+// again with its rows; 5 adds suspension_reasons, each suspension's reason, operator and
+// kind kept with it (the abuse log's events are purged after the retention, and a
+// manual suspension may outlive it), filled from the abuse log by the upgrade.
 #pragma once
 
 #include <span>
@@ -30,6 +32,10 @@ std::string_view state_schema_added_in_version_2();
 std::string_view state_schema_added_in_version_3();
 // The statements that make version 3's abuse_events into version 4's, rows kept (the upgrade runs them).
 std::string_view state_schema_changed_in_version_4();
+// The CREATE statements that version 5 added to version 4 (the upgrade runs them) ...
+std::string_view state_schema_added_in_version_5();
+// ... and the statements that fill them from version 4's tables (the upgrade only).
+std::string_view state_schema_filled_in_version_5();
 // The tables a state database must have.
 std::span<const std::string_view> state_schema_tables();
 

@@ -5,9 +5,14 @@ each end client separately and the query log records the proxy as the peer; a
 trusted peer without a header is its own source; from an untrusted address
 (127.0.0.2) a PROXY header is refused with an invalid-query answer and counted, and
 it counts against that address's own limit like any query (a suspended address gets
-the suspension answer); the total connection limit refuses with the one-line answer."""
+the suspension answer); a trusted peer's malformed header is answered as invalid and
+logged as its own outcome, which whoisd-admin top does not count as a query; the total
+connection limit refuses with the one-line answer."""
+import json
+import os
 import socket
 import struct
+import subprocess
 import time
 
 from harness import DEADLINE, Daemon, check, note, parse_args, read_all, wait_until
@@ -136,6 +141,24 @@ try:
     ended = [r for r in rows if r[0] == "127.0.0.6"]
     check(len(ended) == 1, "query log: the line 'P' that ended without LF %r" % ended)
     note("ok the query log names the end client and the proxy")
+    # The trusted proxy's malformed headers (refused before the limiter) are logged as
+    # their own outcome, and whoisd-admin top lists them apart from the queries the
+    # limiter counted.
+    malformed = [r for r in rows if r[2].startswith("PROXY TCP4 nonsense") or r[2].startswith("PROXY TCP4 192.0.2.31")]
+    check(len(malformed) == 2 and all(r[0] == "127.0.0.1" and r[3] == "malformed_proxy_header" for r in malformed),
+          "query log: the malformed PROXY headers %r" % malformed)
+    admin = os.path.join(os.path.dirname(args.whoisd), "whoisd-admin")
+    r = subprocess.run([admin, "--state-dir", d.state_dir, "--json", "top", "--since", "1h"],
+                       capture_output=True, text=True, timeout=DEADLINE)
+    check(r.returncode == 0, "whoisd-admin top: %r %r" % (r.stdout, r.stderr))
+    proxy = [s for s in json.loads(r.stdout)["sources"] if s["source"] == "127.0.0.1"]
+    check(len(proxy) == 1, "whoisd-admin top: no row for the proxy 127.0.0.1: %s" % r.stdout)
+    outcomes = proxy[0]["outcomes"]
+    counted = sum(n for word, n in outcomes.items() if word in ("found", "no_match", "invalid", "help", "error"))
+    check(outcomes.get("malformed_proxy_header") == 2 and proxy[0]["queries"] == counted
+          and proxy[0]["not_counted"] == sum(outcomes.values()) - counted,
+          "whoisd-admin top counts the malformed PROXY headers apart: %r" % proxy[0])
+    note("ok malformed PROXY headers are their own outcome, not counted in top's QUERIES")
 
     # The total limit: a trusted proxy's idle connections count there (not per source).
     d.wait_metric_at_most("whoisd_connections_open", 0)

@@ -173,8 +173,12 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     // Connections the limiter never counted: no line in time, and refused at accept.
     for (int i = 0; i < 3; ++i) log.record(logged("198.51.100.3", "", QueryOutcome::timeout, now_us - 20'000'000 + i));
     log.record(logged("198.51.100.3", "", QueryOutcome::too_many_connections, now_us - 19'000'000));
+    // A trusted proxy's PROXY header that did not parse: answered as invalid, refused
+    // before the limiter (198.51.100.3 as a proxy here).
+    log.record(logged("198.51.100.3", "PROXY TCP4 nonsense", QueryOutcome::malformed_proxy_header,
+                      now_us - 18'000'000));
     log.stop();
-    REQUIRE(log.counters().written == 16);
+    REQUIRE(log.counters().written == 17);
   }
   for (int i = 0; i < 6; ++i) limiter.check(ip("192.0.2.1"));  // crosses: episode 1
   REQUIRE(limiter.check(ip("192.0.2.1")).verdict == Decision::Verdict::suspended);
@@ -182,7 +186,8 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
 
   SECTION("top") {
     // QUERIES is what the limiter counts: not the query that crossed the limit, nor
-    // 198.51.100.3's timeouts and refused connection (which would put it second).
+    // 198.51.100.3's timeouts, refused connection and malformed PROXY header (which
+    // would put it second).
     Json top = admin_json(dir, {"top", "--since", "1h", "--limit", "2"});
     REQUIRE(top["sources"].a.size() == 2);
     CHECK(top["sources"][0]["source"].s == "192.0.2.1");
@@ -198,15 +203,18 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     REQUIRE(week["sources"].a.size() == 3);
     CHECK(week["sources"][2]["source"].s == "198.51.100.3");
     CHECK(week["sources"][2]["queries"].integer() == 2);
-    CHECK(week["sources"][2]["not_counted"].integer() == 4);
+    CHECK(week["sources"][2]["not_counted"].integer() == 5);
     CHECK(week["sources"][2]["outcomes"]["timeout"].integer() == 3);
     CHECK(week["sources"][2]["outcomes"]["too_many_connections"].integer() == 1);
+    CHECK(week["sources"][2]["outcomes"]["malformed_proxy_header"].integer() == 1);
+    CHECK(week["sources"][2]["outcomes"]["invalid"].integer() == 1);
 
     Run table = admin_text(dir, {"top", "--since", "1h"});
     CHECK(table.exit_code == 0);
     CHECK_THAT(table.out, Catch::Contains("SOURCE") && Catch::Contains("QUERIES") &&
                               Catch::Contains("found 4, no_match 2; not counted: limit_crossed 1") &&
-                              Catch::Contains("invalid 1; not counted: timeout 3, too_many_connections 1"));
+                              Catch::Contains("invalid 1; not counted: timeout 3, malformed_proxy_header 1, "
+                                              "too_many_connections 1"));
   }
 
   SECTION("history") {
@@ -228,7 +236,8 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     CHECK(h["events"][0]["operator"].type == Json::Type::null);  // the limit's: no operator, null as elsewhere
     Json timeouts = admin_json(dir, {"history", "198.51.100.3"});
     CHECK(timeouts["queries_total"].integer() == 2);
-    CHECK(timeouts["not_counted"].integer() == 4);
+    CHECK(timeouts["not_counted"].integer() == 5);
+    CHECK(timeouts["outcomes"]["malformed_proxy_header"].integer() == 1);
 
     // Any address of the /64 names the /64.
     Json v6 = admin_json(dir, {"history", "2001:db8:1:2:ffff::1", "--limit", "2"});
@@ -379,7 +388,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
   SECTION("purge") {
     Json purged = admin_json(dir, {"purge", "--retention", "1d"});
     CHECK(purged["query_log"].integer() == 1);
-    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 15);
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 16);
     Run again = admin_text(dir, {"purge"});
     CHECK(again.exit_code == 0);
     CHECK_THAT(again.out, Catch::Contains("Purged rows older than") && Catch::Contains("90d"));
@@ -387,7 +396,7 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run too_short = admin_text(dir, {"purge", "--retention", "10m"});
     CHECK(too_short.exit_code == 2);
     CHECK_THAT(too_short.err, Catch::Contains("--retention: '10m' is shorter than the shortest retention, 1h"));
-    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 15);
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 16);
   }
 
   SECTION("bad sources and periods are clear errors") {

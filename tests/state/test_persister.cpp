@@ -509,3 +509,44 @@ TEST_CASE("stored state the limiter cannot take: another IPv6 prefix is dropped 
   StatePersister persister(path, limiter, clock);
   CHECK_THROWS_WITH(persister.load(), Catch::Contains("192.0.2.1") && Catch::Contains("minutes"));
 }
+
+TEST_CASE("a suspension keeps its reason and operator after the retention purges its abuse event",
+          "[state][persister][admin]") {
+  LoadedPersister setup(small_limits(2), {.retention = std::chrono::hours(1)});
+  auto& [dir, path, clock, limiter, persister] = setup;
+  CHECK(run(limiter, "192.0.2.7", 3) == Decision::Verdict::limit_crossed);  // the limit's: 24 h
+  queue(path, "suspend", "2001:db8:aa:bb::/64", 48, "scraping from a /64");
+  queue(path, "suspend", "192.0.2.8", 5, "to be lifted");
+  persister.round();
+  const whoisd::UnixSeconds imposed_at = clock.now();
+  CHECK(sql_int(path, "SELECT count(*) FROM suspension_reasons") == 3);
+  // A lift takes the lifted suspension's row with it.
+  queue(path, "lift", "192.0.2.8", 0, "agreed with the sender");
+  persister.round();
+  CHECK(sql_int(path, "SELECT count(*) FROM suspension_reasons WHERE source = '192.0.2.8'") == 0);
+  // A row whose suspension's end was never written (the limiter's event queue
+  // overflowed) goes with the retention.
+  whoisd::test::sql_exec(path, "INSERT INTO suspension_reasons VALUES ('192.0.2.99', " +
+                                   std::to_string(clock.now() - 2 * 3600) + ", 1, 'automatic', 'old', '')");
+
+  clock.advance(2 * 3600);
+  persister.round();
+  persister.purge_now();
+  REQUIRE(sql_int(path, "SELECT count(*) FROM abuse_events WHERE kind IN ('suspension_started', "
+                        "'suspension_imposed')") == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM suspension_reasons WHERE source = '192.0.2.99'") == 0);
+
+  StateDb db = StateDb::open(path, StateDb::Mode::read_only);
+  auto active = whoisd::active_suspensions(db, clock.now());
+  REQUIRE(active.size() == 2);
+  CHECK(active[0].source == "192.0.2.7");
+  CHECK_FALSE(active[0].manual);
+  CHECK(active[0].reason == "limit of 2 queries crossed");
+  CHECK(active[0].operator_name.empty());
+  CHECK(active[1].source == "2001:db8:aa:bb::/64");
+  CHECK(active[1].manual);
+  CHECK(active[1].reason == "scraping from a /64");
+  CHECK(active[1].operator_name == "maria");
+  CHECK(active[1].since == imposed_at);
+  CHECK(active[1].until == imposed_at + 48 * 3600);
+}

@@ -11,6 +11,7 @@
 
 #include "state/state_db.h"
 #include "state/state_dir_lock.h"
+#include "state/state_reports.h"
 #include "state/state_schema.h"
 #include "state_test_util.h"
 #include "support/temp_dir.h"
@@ -111,7 +112,7 @@ TEST_CASE("a state database of another schema version is refused, not reset", "[
   CHECK(sql_text(path, "SELECT value FROM meta WHERE key = 'marker'") == "kept");
 }
 
-TEST_CASE("a version-3 state database is upgraded to 4 by the daemon's open only, its abuse log kept",
+TEST_CASE("a version-3 state database is upgraded by the daemon's open only, its abuse log kept",
           "[state][db]") {
   TempDir dir;
   std::string path = dir.file("state.sqlite");
@@ -134,7 +135,7 @@ TEST_CASE("a version-3 state database is upgraded to 4 by the daemon's open only
   CHECK(sql_int(path, "PRAGMA user_version") == 3);
 
   StateDb::open(path, StateDb::Mode::create);
-  CHECK(sql_int(path, "PRAGMA user_version") == 4);
+  CHECK(sql_int(path, "PRAGMA user_version") == whoisd::kStateSchemaVersion);
   CHECK(sql_text(path, "SELECT group_concat(id || ' ' || kind || ' ' || episode || ' ' || until || ' ' || reason || "
                        "' ' || operator, '; ') FROM (SELECT * FROM abuse_events ORDER BY id)") ==
         "7 suspension_started 1 1767311400 limit of 5 queries crossed ; "
@@ -150,6 +151,62 @@ TEST_CASE("a version-3 state database is upgraded to 4 by the daemon's open only
   StateDb::open(fresh, StateDb::Mode::create);
   CHECK(sql_text(fresh, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)") ==
         sql_text(path, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)"));
+}
+
+TEST_CASE("a version-4 state database is upgraded to 5: suspensions kept, their reasons taken from the abuse log",
+          "[state][db]") {
+  TempDir dir;
+  std::string path = dir.file("state.sqlite");
+  {
+    std::ofstream touch(path);
+  }
+  // A file as the whoisd of version 4 made it: three suspensions in force, the limit's
+  // (its start event, and an older one of another end), an operator's, and one whose
+  // start event the retention purged.
+  const std::string state_row = "x'00000000000000000000ffffc0000201', 32, x'', ";
+  sql_exec(path,
+           std::string("PRAGMA journal_mode = WAL; BEGIN;") + std::string(whoisd::state_schema_version_1_sql()) +
+               std::string(whoisd::state_schema_added_in_version_2()) +
+               std::string(whoisd::state_schema_added_in_version_3()) +
+               std::string(whoisd::state_schema_changed_in_version_4()) +
+               "INSERT INTO source_state (source, key, prefix, minutes, episodes, last_episode, suspended_until, flags, "
+               "updated_at) VALUES "
+               "('192.0.2.1', " + state_row + "2, 1767225000, 1767484800, 0, 1767225000), "
+               "('192.0.2.2', " + state_row + "0, 0, 1767600000, 1, 1767226000), "
+               "('192.0.2.3', " + state_row + "1, 1767000000, 1767700000, 1, 1767000000), "
+               "('192.0.2.4', " + state_row + "0, 0, 0, 0, 1767000000);"
+               "INSERT INTO abuse_events (time, source, kind, episode, until, reason, operator) VALUES "
+               "(1767000000, '192.0.2.1', 'suspension_started', 1, 1767086400, 'limit of 5 queries crossed', ''), "
+               "(1767225000, '192.0.2.1', 'suspension_started', 2, 1767484800, 'limit of 6 queries crossed', ''), "
+               "(1767226000, '192.0.2.2', 'suspension_imposed', 0, 1767600000, 'scraping', 'ana');"
+               "PRAGMA user_version = 4; COMMIT;");
+  for (auto mode : {StateDb::Mode::read_only, StateDb::Mode::read_write})
+    CHECK_THAT(open_error(path, mode), Catch::Contains(path) && Catch::Contains("version 4") &&
+                                           Catch::Contains("restart whoisd"));
+  CHECK(StateDb::open(path, StateDb::Mode::check).schema_version() == 4);
+
+  StateDb::open(path, StateDb::Mode::create);
+  CHECK(sql_int(path, "PRAGMA user_version") == 5);
+  CHECK(sql_int(path, "SELECT count(*) FROM source_state") == 4);
+  CHECK(sql_text(path, "SELECT group_concat(source || ' ' || until || ' ' || since || ' ' || kind || ' ' || reason || "
+                       "' ' || operator, '; ') FROM (SELECT * FROM suspension_reasons ORDER BY source)") ==
+        "192.0.2.1 1767484800 1767225000 automatic limit of 6 queries crossed ; "
+        "192.0.2.2 1767600000 1767226000 manual scraping ana");
+
+  StateDb db = StateDb::open(path, StateDb::Mode::read_only);
+  auto active = whoisd::active_suspensions(db, 1767300000);
+  REQUIRE(active.size() == 3);
+  CHECK(active[0].source == "192.0.2.1");
+  CHECK(active[0].reason == "limit of 6 queries crossed");
+  CHECK_FALSE(active[0].manual);
+  CHECK(active[1].source == "192.0.2.2");
+  CHECK(active[1].reason == "scraping");
+  CHECK(active[1].operator_name == "ana");
+  CHECK(active[1].since == 1767226000);
+  CHECK(active[1].manual);
+  CHECK(active[2].source == "192.0.2.3");
+  CHECK_FALSE(active[2].reason);  // its start is in neither table any more
+  CHECK(active[2].since == 1767000000);
 }
 
 TEST_CASE("a SQLite file that is not a whoisd state database is refused", "[state][db]") {
