@@ -1,12 +1,22 @@
 #include "server/start_timeout_extender.h"
 
+#include <csignal>
+
 #include "common/log.h"
 #include "common/thread_setup.h"
 
 namespace whoisd {
 
-StartTimeoutExtender::StartTimeoutExtender(SystemdNotifier& notifier, StartTimeoutExtension extension)
-    : notifier_(notifier), extension_(extension) {
+bool stop_signal_pending() {
+  sigset_t pending;
+  sigemptyset(&pending);
+  if (sigpending(&pending) != 0) return false;
+  return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
+}
+
+StartTimeoutExtender::StartTimeoutExtender(SystemdNotifier& notifier, StartTimeoutExtension extension,
+                                           std::function<bool()> stop_requested)
+    : notifier_(notifier), extension_(extension), stop_requested_(std::move(stop_requested)) {
   if (SystemdNotifier::has_manager()) thread_ = std::thread([this] { run(); });
 }
 
@@ -27,8 +37,16 @@ void StartTimeoutExtender::run() {
       std::unique_lock lock(mutex_);
       if (wake_.wait_for(lock, extension_.every, [this] { return done_; })) return;
     }
+    if (stop_requested_()) {
+      log::info("start_timeout_not_extended")
+          .kv("reason", "stop requested")
+          .kv("hint", "a stop came during the start: systemd's stop timeout (TimeoutStopSec=) runs unextended "
+                      "while the start's long work ends, then whoisd stops");
+      return;
+    }
     if (std::chrono::steady_clock::now() >= end) {
       log::warn("start_timeout_not_extended")
+          .kv("reason", "time limit")
           .kv("after_ms", extension_.limit.count())
           .kv("hint", "the start has taken longer than whoisd extends systemd's start timeout for; systemd ends it "
                       "when the last extension runs out (" +

@@ -11,10 +11,16 @@
 // before the first `every` has passed, so a quick start says nothing. Bounded: past
 // `limit` from the object's construction it stops extending and logs so, and systemd's
 // own timeout then ends a start that hangs.
+//
+// It also stops once a stop is asked for (SIGTERM or SIGINT pending: the start keeps them
+// blocked until its control loop runs). systemd applies EXTEND_TIMEOUT_USEC= to whatever
+// timeout runs, the stop's too: extending on would hold `systemctl stop` or a shutdown up
+// to `limit` instead of TimeoutStopSec=.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -31,10 +37,15 @@ struct StartTimeoutExtension {
   std::chrono::milliseconds limit{std::chrono::minutes(15)};
 };
 
+// Whether SIGTERM or SIGINT waits for this process (sigpending(): blocked, not yet taken).
+bool stop_signal_pending();
+
 class StartTimeoutExtender {
  public:
   // Starts the thread only when there is a service manager to tell (NOTIFY_SOCKET).
-  explicit StartTimeoutExtender(SystemdNotifier& notifier, StartTimeoutExtension extension = {});
+  // `stop_requested` is asked before each extension (a test gives its own).
+  explicit StartTimeoutExtender(SystemdNotifier& notifier, StartTimeoutExtension extension = {},
+                                std::function<bool()> stop_requested = stop_signal_pending);
   ~StartTimeoutExtender();  // the long work is over: stops and joins the thread
   StartTimeoutExtender(const StartTimeoutExtender&) = delete;
   StartTimeoutExtender& operator=(const StartTimeoutExtender&) = delete;
@@ -44,6 +55,7 @@ class StartTimeoutExtender {
 
   SystemdNotifier& notifier_;
   const StartTimeoutExtension extension_;
+  const std::function<bool()> stop_requested_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool done_ = false;

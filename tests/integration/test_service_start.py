@@ -7,6 +7,9 @@ service manager on NOTIFY_SOCKET (notify_socket.py).
   it waits, before READY=1, so that a short TimeoutStartSec= does not end it. The test
   lets go of the lock once the first extension has arrived, so it takes seconds, not
   the minutes of a real state upgrade.
+- A stop asked for during that wait (SIGTERM, which the start keeps blocked until it
+  serves) ends the extensions: systemd applies them to its stop timeout too, so more
+  would hold `systemctl stop` up for as long as the start takes.
 - A start that fails says STATUS=start failed: and the words it logs, and ERRNO= where an
   errno is behind it, before it exits: a configuration that does not load (no errno), a
   listen address in use (EADDRINUSE), a state directory another whoisd holds
@@ -69,6 +72,36 @@ check(d.stop() == 0, "exit status after the held-up start:\n" + d.log_text()[-30
 manager.close()
 note("ok a start held up in its state load says EXTEND_TIMEOUT_USEC=20000000 (%d times) before READY=1"
      % len(extensions))
+
+# ---- SIGTERM during the held-up start: no extension after it ----
+stopping = ServiceManager(os.path.join(d.dir, "notify-stop.sock"))
+stopping.start()
+holder = sqlite3.connect(os.path.join(d.state_dir, "state.sqlite"), isolation_level=None)
+holder.execute("BEGIN IMMEDIATE")  # held until the start gives up on it (its 5 s busy timeout)
+log_offset = len(d.log_text())
+with open(d.log_path, "ab") as log_file:
+    proc = subprocess.Popen([d.whoisd, "--config", d.config_path], env=dict(os.environ, NOTIFY_SOCKET=stopping.path),
+                            stdout=log_file, stderr=log_file)
+try:
+    # The first extension (2 s in), then SIGTERM: the next one was due 2 s later, before
+    # the state load gives up.
+    wait_until(lambda: stopping.all("EXTEND_TIMEOUT_USEC"), lambda m: m,
+               lambda m: "no EXTEND_TIMEOUT_USEC= while the start waits:\n" + stopping.dump())
+    proc.send_signal(signal.SIGTERM)
+    at_stop = len(stopping.all("EXTEND_TIMEOUT_USEC"))
+    rc = proc.wait(DEADLINE)
+finally:
+    if proc.poll() is None:
+        proc.kill()
+    holder.execute("ROLLBACK")
+    holder.close()
+stop_log = d.log_text()[log_offset:]
+check(len(stopping.all("EXTEND_TIMEOUT_USEC")) == at_stop,
+      "EXTEND_TIMEOUT_USEC= after SIGTERM:\n" + stopping.dump() + "\n" + stop_log[-3000:])
+check(re.search(r"event=start_timeout_not_extended reason=\"stop requested\"", stop_log),
+      "no start_timeout_not_extended line for the stop:\n" + stop_log[-3000:])
+stopping.close()
+note("ok SIGTERM during the held-up start: no EXTEND_TIMEOUT_USEC= after it, and the log says why (exit %d)" % rc)
 
 
 # ---- STATUS= and ERRNO= when the start fails ----

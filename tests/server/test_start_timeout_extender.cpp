@@ -2,7 +2,11 @@
 // service manager receives it; the daemon's use is in test_service_start.py.
 #include <catch2/catch.hpp>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <iterator>
 #include <optional>
@@ -17,6 +21,7 @@
 using whoisd::StartTimeoutExtender;
 using whoisd::StartTimeoutExtension;
 using whoisd::SystemdNotifier;
+using whoisd::stop_signal_pending;
 using whoisd::test::FakeServiceManager;
 using namespace std::chrono_literals;
 
@@ -60,7 +65,7 @@ TEST_CASE("past its limit the start is no longer extended, and the log says so",
     CHECK(manager.receive_queued().empty());
     CHECK(sent <= 5);  // at most one a period (10, 20, 30, 40 ms) before the limit
   }
-  CHECK_THAT(log.text(), Catch::Contains("event=start_timeout_not_extended after_ms=50") &&
+  CHECK_THAT(log.text(), Catch::Contains("event=start_timeout_not_extended reason=\"time limit\" after_ms=50") &&
                              Catch::Contains("when the last extension runs out (3 s)"));
 }
 
@@ -73,4 +78,43 @@ TEST_CASE("without a service manager no thread is started", "[notify]") {
   const auto before = threads();
   StartTimeoutExtender extender(notifier, StartTimeoutExtension{1ms, 1s, 1s});
   CHECK(threads() == before);
+}
+
+TEST_CASE("a stop asked for ends the extensions, and the log says so", "[notify]") {
+  whoisd::test::TempDir dir;
+  FakeServiceManager manager(dir.file("notify"));
+  SystemdNotifier notifier;
+  whoisd::test::CapturedStderr log;
+  std::atomic<bool> stop{false};
+  {
+    StartTimeoutExtender extender(notifier, StartTimeoutExtension{10ms, 5s, 10min}, [&] { return stop.load(); });
+    CHECK(manager.receive_within(60s) == "EXTEND_TIMEOUT_USEC=5000000");
+    stop = true;
+    for (int i = 0; i < 600 && log.text().find("start_timeout_not_extended") == std::string::npos; ++i)
+      std::this_thread::sleep_for(100ms);
+    manager.receive_queued();  // one may have been on its way when the stop came
+    std::this_thread::sleep_for(100ms);  // ten periods
+    CHECK(manager.receive_queued().empty());
+  }
+  CHECK_THAT(log.text(), Catch::Contains("event=start_timeout_not_extended reason=\"stop requested\""));
+}
+
+TEST_CASE("stop_signal_pending sees a blocked SIGTERM or SIGINT waiting, and nothing else", "[notify]") {
+  sigset_t blocked, before;
+  sigemptyset(&blocked);
+  for (int signum : {SIGTERM, SIGINT, SIGUSR2}) sigaddset(&blocked, signum);
+  REQUIRE(pthread_sigmask(SIG_BLOCK, &blocked, &before) == 0);
+  CHECK_FALSE(stop_signal_pending());
+  timespec no_wait{};
+  // Sent to this thread alone, so that no other thread of the test can take it.
+  REQUIRE(pthread_kill(pthread_self(), SIGUSR2) == 0);
+  CHECK_FALSE(stop_signal_pending());
+  CHECK(sigtimedwait(&blocked, nullptr, &no_wait) == SIGUSR2);
+  for (int signum : {SIGTERM, SIGINT}) {
+    REQUIRE(pthread_kill(pthread_self(), signum) == 0);
+    CHECK(stop_signal_pending());
+    CHECK(sigtimedwait(&blocked, nullptr, &no_wait) == signum);  // taken: no longer pending
+    CHECK_FALSE(stop_signal_pending());
+  }
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
