@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "common/errno_error.h"
 #include "server/bind_failure.h"
 #include "server/listen_socket.h"
 
@@ -238,10 +239,12 @@ void MetricsHttpServer::bind(const ListenAddress& listen) {
   // The socket, its options and the words of a refusal are the whois listeners' and
   // --check-config's (listen_socket.h, bind_failure.h): what the check passes, this binds.
   const BoundSocket bound = bind_listen_socket(listen, metrics_listener_options());
+  // ErrnoError: a failed start passes the errno on to systemd (ERRNO=), as for a whois listener.
   if (bound.fd < 0)
-    throw std::runtime_error(fmt::format("[metrics] listen '{}': cannot bind it: {}", name,
-                                         bind_failure_cause(listen, "[metrics] listen", bound.step, bound.error,
-                                                            this_process_identity())));
+    throw ErrnoError(fmt::format("[metrics] listen '{}': cannot bind it: {}", name,
+                                 bind_failure_cause(listen, "[metrics] listen", bound.step, bound.error,
+                                                    this_process_identity())),
+                     bound.error);
   const auto address = bound_address(bound.fd);  // the port the kernel chose for port 0
   if (int rc = uv_loop_init(&s.loop); rc != 0) {
     ::close(bound.fd);
@@ -256,7 +259,7 @@ void MetricsHttpServer::bind(const ListenAddress& listen) {
     uv_close(reinterpret_cast<uv_handle_t*>(&s.listener), nullptr);
     uv_run(&s.loop, UV_RUN_DEFAULT);
     uv_loop_close(&s.loop);
-    throw std::runtime_error(fmt::format("[metrics] listen '{}': cannot listen: {}", name, uv_strerror(rc)));
+    throw ErrnoError(fmt::format("[metrics] listen '{}': cannot listen: {}", name, uv_strerror(rc)), -rc);  // libuv: -errno
   }
   s.port = address ? address->port : 0;
   uv_async_init(&s.loop, &s.stop_signal, Impl::on_stop);

@@ -12,7 +12,7 @@ service manager on NOTIFY_SOCKET (notify_socket.py).
   would hold `systemctl stop` up for as long as the start takes.
 - A start that fails says STATUS=start failed: and the words it logs, and ERRNO= where an
   errno is behind it, before it exits: a configuration that does not load (no errno), a
-  listen address in use (EADDRINUSE), a state directory another whoisd holds
+  listen address or the metrics address in use (EADDRINUSE), a state directory another whoisd holds
   (EWOULDBLOCK)."""
 import errno
 import os
@@ -146,6 +146,18 @@ check(re.search(r"event=start_failed error=.*cannot listen on 127\.0\.0\.1:%d: t
       "start_failed line:\n" + log[-3000:])
 check(status.get("ERRNO") == str(errno.EADDRINUSE), "ERRNO= for an address in use: %r" % status)
 note("ok a listen address in use: STATUS=%s ERRNO=%s" % (status["STATUS"], status["ERRNO"]))
+
+taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+taken.bind(("127.0.0.1", 0))
+taken.listen(1)
+port = taken.getsockname()[1]
+busy_metrics = Daemon(args, name="start-metrics-in-use", config='[metrics]\nlisten = "127.0.0.1:%d"\n' % port)
+status, log = failed_start(busy_metrics, 1, "a metrics address in use")
+taken.close()
+check(status["STATUS"].startswith("start failed: [metrics] listen '127.0.0.1:%d': cannot bind it:" % port),
+      "STATUS= for a metrics address in use: %r" % status)
+check(status.get("ERRNO") == str(errno.EADDRINUSE), "ERRNO= for a metrics address in use: %r" % status)
+note("ok a metrics address in use: ERRNO=%s" % status["ERRNO"])
 
 running = Daemon(args, name="start-state-held")
 running.start()
