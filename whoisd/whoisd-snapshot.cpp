@@ -82,15 +82,17 @@ bool compare_every_domain(const std::string& file, const whoisd::SnapshotInfo& i
                 static_cast<long long>(comparison.published));
     return true;
   }
-  std::printf("published_domains: %lld mismatches with the normalised tables (%lld domains, %lld records):\n",
-              static_cast<long long>(comparison.mismatches.count()), static_cast<long long>(comparison.domains),
+  const long long mismatches = static_cast<long long>(comparison.mismatches.count());
+  std::printf("published_domains: %lld %s with the normalised tables (%lld domains, %lld records):\n", mismatches,
+              mismatches == 1 ? "mismatch" : "mismatches", static_cast<long long>(comparison.domains),
               static_cast<long long>(comparison.published));
   std::printf("%s\n", comparison.mismatches.lines("  ").c_str());
   // A build from this file would refuse those values too: the export must be corrected.
   if (comparison.refused > 0) {
-    std::fprintf(stderr, "whoisd-snapshot: %s: %lld domains hold values whoisd does not publish (among the mismatches above); "
+    std::fprintf(stderr, "whoisd-snapshot: %s: %lld %s values whoisd does not publish (among the mismatches above); "
                          "correct the export and build the snapshot again\n",
-                 file.c_str(), static_cast<long long>(comparison.refused));
+                 file.c_str(), static_cast<long long>(comparison.refused),
+                 comparison.refused == 1 ? "domain holds" : "domains hold");
   }
   if (comparison.mismatches.count() > comparison.refused) {
     std::fprintf(stderr, "whoisd-snapshot: %s: published_domains does not match the normalised tables; rebuild it "

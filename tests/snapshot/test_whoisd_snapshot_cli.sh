@@ -82,6 +82,8 @@ sqlite3 "$dir/nbsp.sqlite" "UPDATE name_servers SET host = 'ns1.a.pt' || char(16
 forge_seal "$dir/nbsp.sqlite"
 expect 1 "name_servers.host (position 1) is 'ns1.a.pt" "$tool" check "$dir/nbsp.sqlite"
 expect 1 "correct the export and build the snapshot again" "$tool" check "$dir/nbsp.sqlite"
+expect 1 "published_domains: 1 mismatch with the normalised tables" "$tool" check "$dir/nbsp.sqlite"
+expect 1 ": 1 domain holds values whoisd does not publish" "$tool" check "$dir/nbsp.sqlite"
 if "$tool" check "$dir/nbsp.sqlite" 2>&1 | grep -q "valid snapshot"; then
   echo "FAIL: check of a file with a refused host said 'valid snapshot'"; failures=$((failures + 1))
 fi
