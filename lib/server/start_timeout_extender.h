@@ -1,7 +1,6 @@
 // systemd's start timeout, pushed ahead while the start does work that can take long
-// (opening the snapshot, which a full integrity check reads whole; opening the state,
-// which may upgrade an older schema over the whole query log, fold a large journal and
-// load every source). whoisd.service then keeps a modest TimeoutStartSec= for what is
+// (opening the state, which may upgrade an older schema over the whole query log, fold
+// a large journal and load every source; opening the snapshot, on a slow or cold disk). whoisd.service then keeps a modest TimeoutStartSec= for what is
 // quick (binding, reading the configuration) instead of one sized for the longest
 // upgrade, which also let a start wedged anywhere else hang that long.
 //
