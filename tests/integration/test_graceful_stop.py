@@ -16,12 +16,15 @@ import time
 from harness import DEADLINE, Daemon, check, note, parse_args, read_all, wait_until
 
 args = parse_args()
-d = Daemon(args, name="stop", config="""
+# Every daemon here: no query limit, no trusted proxy (so 127.0.0.1 is an ordinary source).
+UNLIMITED = """
 [limits]
 queries = 100000000
 exempt = []
 [proxy]
 trusted = []
+"""
+d = Daemon(args, name="stop", config=UNLIMITED + """
 [server]
 read_timeout = "30s"
 [log]
@@ -138,12 +141,7 @@ note("ok at log level debug: state rounds and the query-log writer's activity (%
 # pending when it resumes. A loop accepts 64 connections a wake-up, so most of them
 # were still queued when the stop closed the listeners, which reset them (128 of 600
 # were answered). They are taken from the queue first now and answered in the drain.
-q = Daemon(args, name="stopq", config="""
-[limits]
-queries = 100000000
-exempt = []
-[proxy]
-trusted = []
+q = Daemon(args, name="stopq", config=UNLIMITED + """
 [server]
 max_connections_per_source = 100000
 """).start()
