@@ -383,6 +383,7 @@ void ClientConnection::on_write(int status) {
     // its line and nothing of it is left unread: the answer is with the kernel, which
     // delivers it after close and ends it with a FIN (a reset comes only from unread
     // input, which is what lingering guards against).
+    if (status >= 0 && (loop_.stopping() || !linger_)) send_before_reset();
     close();
     return;
   }
@@ -398,6 +399,15 @@ void ClientConnection::on_write(int status) {
   }
   restart_timer(settings_->write_timeout);
   on_shutdown(0);
+}
+
+// Input still unread (a refused client that sent more than one recv() discards, or any
+// client that did while the server drains) turns close() into a reset, and a reset
+// throws away what the kernel has not sent yet: with MSG_MORE, the answer's last
+// segment, so such a client read nothing at all. SHUT_WR sends it and the FIN first;
+// the reset follows them, and the client reads the answer before it.
+void ClientConnection::send_before_reset() {
+  if (!nothing_unread()) ::shutdown(fd_, SHUT_WR);
 }
 
 bool ClientConnection::nothing_unread() {

@@ -73,6 +73,7 @@ class ClientConnection {
   bool read_now(bool& nothing_arrived);
   bool nothing_unread();
   void discard_unread();
+  void send_before_reset();
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void process_input();
   bool process_proxy_header();

@@ -334,10 +334,17 @@ def wait_for_log_line(proc, read_log, pattern, what):
     return state[0]
 
 
-def read_all(s):
+def read_all(s, reset_ends=False):
+    """Reads until the peer closes. With reset_ends, a reset ends the read like a FIN
+    and what came before it is returned; otherwise it raises ConnectionResetError."""
     chunks = []
     while True:
-        b = s.recv(65536)
+        try:
+            b = s.recv(65536)
+        except ConnectionResetError:
+            if not reset_ends:
+                raise
+            break
         if not b:
             break
         chunks.append(b)

@@ -72,6 +72,15 @@ try:
     finally:
         late.close()
     check(late_answer == "Too many connections from 127.0.0.1\r\n", "refusal for a late line: %r" % late_answer)
+    # A client that sends far more than its line (more than the one recv() that
+    # discards it) still reads the refusal: the close's reset comes after it.
+    flooding = d.connect()
+    try:
+        flooding.sendall(b"exemplo.pt\r\n" + b"x" * 100000)
+        flood_answer = read_all(flooding, reset_ends=True).decode()
+    finally:
+        flooding.close()
+    check(flood_answer == "Too many connections from 127.0.0.1\r\n", "refusal for a flooding client: %r" % flood_answer)
     for s in held:
         s.close()
     note("ok too many connections from one source")
