@@ -166,7 +166,8 @@ ProxyParseResult parse_v2(std::string_view bytes) {
     if ((version_command & 0xF0) != 0x20) return invalid("v2 header: unsupported version");
     if (version_command != kLocal && version_command != kProxy) return invalid("v2 header: unknown command");
   }
-  if (bytes.size() > 13) {
+  // LOCAL's family byte is not checked: the specification says to ignore it (below).
+  if (bytes.size() > 13 && static_cast<unsigned char>(bytes[12]) != kLocal) {
     switch (static_cast<unsigned char>(bytes[13])) {
       case 0x00: case 0x11: case 0x12: case 0x21: case 0x22: case 0x31: case 0x32: break;
       default: return invalid("v2 header: unknown address family or transport");

@@ -215,6 +215,14 @@ TEST_CASE("v2 LOCAL, UNSPEC and UNIX name no client", "[proxy]") {
   CHECK(r.header.local);
   CHECK_FALSE(r.header.client);
   CHECK(expect_done(v2(0x20, 0x21, "abc")).header.consumed == 19);
+  // LOCAL whatever its family byte says, even one no PROXY command may carry.
+  for (unsigned char family : {0x01, 0x13, 0x41, 0xFF}) {
+    INFO(static_cast<int>(family));
+    r = expect_done(v2(0x20, family, "") + "sapo.pt\r\n");
+    CHECK(r.header.local);
+    CHECK_FALSE(r.header.client);
+    CHECK(r.header.consumed == 16);
+  }
   // PROXY with AF_UNSPEC: the block is ignored.
   r = expect_done(v2(0x21, 0x00, "opaque"));
   CHECK_FALSE(r.header.local);
