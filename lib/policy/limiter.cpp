@@ -510,10 +510,26 @@ struct Limiter::Impl {
 
   static Minute window_start(Minute m, const Config& cfg) { return m >= cfg.window_minutes ? m - cfg.window_minutes : 0; }
 
+  // Quiet for the quiet period since its last suspension ended: its next episode is the
+  // first again.
+  static bool quiet_long_enough(const Heavy& h, UnixSeconds now, const Config& cfg) {
+    return h.suspended_until + cfg.quiet_s <= now;
+  }
+
+  // The episodes are forgotten lazily, when the source is next decided on or swept;
+  // anything about to set a new suspension end does it first, or the end it sets would
+  // hide the quiet period and bring forgotten episodes back.
+  static void forget_episodes_if_quiet(Shard& s, Slot& slot, Heavy& h, UnixSeconds now, const Config& cfg) {
+    if (h.episodes && quiet_long_enough(h, now, cfg)) {
+      h.episodes = 0;
+      mark_dirty(s, slot);
+    }
+  }
+
   // Nothing the source did can still affect a decision or needs reporting.
   static bool forgettable(const Heavy& h, UnixSeconds now, const Config& cfg) {
     if (h.total != 0 || h.listed || h.suspended_until > now) return false;
-    return h.episodes == 0 || h.suspended_until + cfg.quiet_s <= now;
+    return h.episodes == 0 || quiet_long_enough(h, now, cfg);
   }
 
   template <class FillUnderLock>
@@ -729,10 +745,7 @@ Decision Limiter::check(const IpAddress& client) {
       Impl::refresh(s, slot);
       return d;
     }
-    if (hp->episodes && hp->suspended_until + cfg.quiet_s <= now) {
-      hp->episodes = 0;  // quiet long enough: the next episode is the first again
-      Impl::mark_dirty(s, slot);
-    }
+    Impl::forget_episodes_if_quiet(s, slot, *hp, now, cfg);
     if (hp->size) m = std::max(m, hp->back().minute);
     Impl::prune_heavy(*hp, Impl::window_start(m, cfg));
     if (std::uint64_t{hp->total} + 1 <= d.limit) {
@@ -855,6 +868,7 @@ SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds dur
   Slot& slot = Impl::find_or_insert(s, k, inserted);
   Impl::make_heavy(s, slot);
   Heavy& h = Impl::open(s, slot);
+  Impl::forget_episodes_if_quiet(s, slot, h, now, *im.config.load(std::memory_order_acquire));
   h.suspended_until = until;
   h.last_episode = now;
   h.flags = SourceState::kManualSuspension;
@@ -1059,10 +1073,7 @@ std::size_t Limiter::sweep(std::size_t max_items) {
         if (slot.flags & kHeavy) {
           Heavy& h = Impl::open(s, slot);
           Impl::prune_heavy(h, lo);
-          if (h.episodes && h.suspended_until + cfg.quiet_s <= now) {
-            h.episodes = 0;
-            Impl::mark_dirty(s, slot);
-          }
+          Impl::forget_episodes_if_quiet(s, slot, h, now, cfg);
           forget = Impl::forgettable(h, now, cfg);
           if (!forget) Impl::maybe_make_inline(s, slot, now);
           if (!forget && (slot.flags & kHeavy)) {

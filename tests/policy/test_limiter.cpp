@@ -352,6 +352,34 @@ TEST_CASE("operators lift and impose suspensions") {
     lim.drain_events(events);
     CHECK(lim.stats().active_suspensions == 0);
   }
+  SECTION("suspend after the quiet period does not bring forgotten episodes back") {
+    spread(lim, clock, a, 2, 0);
+    auto d = lim.check(a);
+    REQUIRE(d.verdict == Verdict::limit_crossed);  // episode 1
+    // Quiet for 30 days since it ended, and not decided on or swept since: the episode
+    // is still in the record, to be forgotten lazily.
+    clock.set(d.suspended_until + 30 * kDay);
+    auto r = lim.suspend(key, 1h);
+    CHECK_FALSE(r.kept);
+    CHECK(r.episodes == 0);
+    d = lim.check(a);
+    CHECK(d.verdict == Verdict::suspended);
+    CHECK(d.episode == 0);
+    // The next crossing is the first episode again (24 h), not the second (48 h).
+    clock.set(r.until);
+    spread(lim, clock, a, 2, 0);
+    d = lim.check(a);
+    REQUIRE(d.verdict == Verdict::limit_crossed);
+    CHECK(d.episode == 1);
+    CHECK(d.suspended_until == clock.now() + kDay);
+  }
+  SECTION("suspend before the quiet period is over keeps the episodes") {
+    spread(lim, clock, a, 2, 0);
+    auto d = lim.check(a);
+    REQUIRE(d.verdict == Verdict::limit_crossed);
+    clock.set(d.suspended_until + 30 * kDay - 1);
+    CHECK(lim.suspend(key, 1h).episodes == 1);
+  }
   SECTION("suspend never shortens a suspension in force: it is kept, kind included") {
     spread(lim, clock, a, 2, 0);
     auto d = lim.check(a);
