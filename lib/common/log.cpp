@@ -1,12 +1,11 @@
 #include "common/log.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <ctime>
 
 #include "common/escape.h"
+#include "common/log_output.h"
 
 namespace whoisd::log {
 namespace {
@@ -67,10 +66,7 @@ Line::Line(Level l, std::string_view event) : enabled_(l >= level()) {
 Line::~Line() {
   if (!enabled_) return;
   text_ += '\n';
-  // One write per line: atomic for pipes up to PIPE_BUF, and never interleaved mid-line
-  // by our own threads for the short lines we write. A failed log write has nowhere to go.
-  ssize_t ignored = ::write(STDERR_FILENO, text_.data(), text_.size());
-  (void)ignored;
+  write_line(std::move(text_));
 }
 
 Line& Line::kv(std::string_view key, std::string_view value) {

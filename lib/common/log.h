@@ -2,7 +2,8 @@
 //   ts=2026-11-23T09:30:00Z level=info event=reload snapshot=/var/lib/whoisd/snapshot.db domains=1000000
 // Keys are fixed words; values are quoted when they hold a space, a quote or '=', and
 // escaped so that nothing a client sends can forge a line or a key.
-// Each line is written with one write(2), so lines from several threads never interleave.
+// Lines leave whole, in order, through common/log_output.h (a thread of their own in the
+// daemon, so that a slow reader never holds up the thread that logs).
 #pragma once
 
 #include <cstdint>

@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/errno_error.h"
 #include "common/log.h"
+#include "common/log_output.h"
 #include "common/user_name.h"
 #include "common/version.h"
 #include "policy/limiter.h"
@@ -603,6 +604,10 @@ int run_daemon(DaemonOptions options) {
   // pending here, in every thread the daemon starts, and taken by the control loop's
   // handlers once they run (control_loop unblocks them in the main thread only).
   block_control_signals(SIG_BLOCK);
+  // From here on log lines are written by a thread of their own (it inherits the
+  // blocked signals); the last ones, the start's failure included, are flushed when it
+  // goes, for at most a few seconds.
+  log::BackgroundLogWriter log_writer;
   try {
     Daemon daemon(std::move(options));
     return daemon.run();

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/log_output.h"
+
 namespace whoisd {
 namespace {
 
@@ -377,6 +379,10 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry, const Clock& clock)
                           [w] { return w->call(&Watched::log_backlog); });
   registry.counter_callback("whoisd_querylog_dropped_total", "Query log entries dropped because the queue was full.", {},
                             [w] { return w->call(&Watched::log_dropped); });
+  registry.counter_callback("whoisd_log_lines_dropped_total",
+                            "Log lines dropped because standard error (journald, a pipe) was not read fast enough; the "
+                            "daemon never waits for it (each drop is also reported in a log_lines_dropped line).",
+                            {}, [] { return log::lines_dropped(); });
   registry.gauge_callback("whoisd_limiter_sources", "Sources the limiter keeps counts for.", {},
                           [w] { return w->call(&Watched::limiter_sources); });
   registry.gauge_callback("whoisd_suspensions_active",

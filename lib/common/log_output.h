@@ -1,0 +1,46 @@
+// Where finished log lines go: standard error, written by the calling thread, or, while
+// a BackgroundLogWriter exists (the daemon's run), by a thread of its own.
+//
+// Why a thread: standard error is journald's stream socket or a pipe, and a write to it
+// blocks once the reader falls behind (a stalled journald, a pipe nobody reads). Written
+// by the thread that logs, that stopped the event loops (a limit crossing logs on the
+// loop), the control loop (SIGTERM could not stop the daemon) and the writers. Lines now
+// wait in a bounded buffer; beyond it they are dropped and counted
+// (whoisd_log_lines_dropped_total), and a `log_lines_dropped` line says how many once
+// there is room again. A loop only ever takes the buffer's lock, which the writer holds
+// for a swap, never for a write.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace whoisd::log {
+
+// Hands one finished line (ending in '\n') to the output.
+void write_line(std::string&& line);
+
+// Lines dropped because the buffer was full, since the process started.
+std::uint64_t lines_dropped();
+
+class BackgroundLogWriter {
+ public:
+  static constexpr std::size_t kDefaultCapacityBytes = 1 << 20;
+  static constexpr std::chrono::milliseconds kDefaultFlushDeadline{5000};
+
+  // Starts the writer thread; from here on write_line() only queues. One at a time.
+  explicit BackgroundLogWriter(std::size_t capacity_bytes = kDefaultCapacityBytes,
+                               std::chrono::milliseconds flush_deadline = kDefaultFlushDeadline);
+  // Writes what is queued, waiting at most the flush deadline; then lines are written by
+  // their own thread again. Past the deadline (standard error stuck) the queued lines and
+  // any later ones are given up, so that a stuck reader cannot hold up the exit.
+  ~BackgroundLogWriter();
+  BackgroundLogWriter(const BackgroundLogWriter&) = delete;
+  BackgroundLogWriter& operator=(const BackgroundLogWriter&) = delete;
+
+ private:
+  std::chrono::milliseconds flush_deadline_;
+};
+
+}  // namespace whoisd::log

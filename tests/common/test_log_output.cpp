@@ -1,0 +1,143 @@
+// The background log writer: a thread that logs never waits for standard error, lines
+// beyond the buffer are dropped and reported, all of them leave whole and in order, and
+// a reader stuck at exit does not hold the exit up. Standard error is a pipe here, read
+// (or not) by the test.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+
+#include "common/log.h"
+#include "common/log_output.h"
+
+using namespace whoisd;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Standard error replaced by a small pipe for the test's lifetime.
+class StderrPipe {
+ public:
+  StderrPipe() {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    read_end_ = fds[0];
+    (void)::fcntl(fds[1], F_SETPIPE_SZ, 4096);  // fills after a few dozen lines
+    saved_ = ::dup(STDERR_FILENO);
+    REQUIRE(saved_ >= 0);
+    REQUIRE(::dup2(fds[1], STDERR_FILENO) == STDERR_FILENO);
+    ::close(fds[1]);
+  }
+  ~StderrPipe() {
+    restore();
+    if (read_end_ >= 0) ::close(read_end_);
+  }
+  // Standard error back as it was: the pipe's last write end closes.
+  void restore() {
+    if (saved_ < 0) return;
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  // Reads until every write end is closed.
+  std::string read_to_end() {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(read_end_, buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+  void close_read_end() {
+    ::close(read_end_);
+    read_end_ = -1;
+  }
+
+ private:
+  int read_end_ = -1;
+  int saved_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("a full standard error drops lines instead of blocking, and says so once it is read") {
+  StderrPipe pipe;
+  const std::uint64_t dropped_before = log::lines_dropped();
+  std::string output;
+  std::thread reader;
+  {
+    log::BackgroundLogWriter writer(8192, 10s);
+    // Nobody reads yet: the pipe (4 KiB) and the buffer (8 KiB) hold a few dozen lines;
+    // written by this thread, the rest would block it for good.
+    const auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < 5000; ++i) log::info("test_line").kv("i", i).kv("padding", std::string(60, 'x'));
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    CHECK(log::lines_dropped() > dropped_before);
+    reader = std::thread([&] { output = pipe.read_to_end(); });
+    // The destructor flushes what is queued, and the report, while the reader drains.
+  }
+  log::info("written_directly");  // by this thread again
+  pipe.restore();                 // the last write end: the reader sees the end
+  reader.join();
+
+  REQUIRE(output.find("event=test_line i=0 ") != std::string::npos);
+  const auto report = output.find("event=log_lines_dropped count=");
+  REQUIRE(report != std::string::npos);
+  CHECK(output.find("reason=\"standard error was not read fast enough\"", report) != std::string::npos);
+  const auto direct = output.find("event=written_directly");
+  REQUIRE(direct != std::string::npos);
+  CHECK(report < direct);
+  CHECK(output.find('\n', direct) == output.size() - 1);  // the last line
+  // Whatever was kept is whole lines, in the order they were logged.
+  int previous = -1;
+  std::size_t at = 0;
+  while (at < output.size()) {
+    const auto end = output.find('\n', at);
+    REQUIRE(end != std::string::npos);
+    const std::string line = output.substr(at, end - at);
+    CHECK(line.rfind("ts=", 0) == 0);
+    const auto i = line.find("event=test_line i=");
+    if (i != std::string::npos) {
+      const int n = std::stoi(line.substr(i + 18));
+      CHECK(n > previous);
+      previous = n;
+    }
+    at = end + 1;
+  }
+  CHECK(previous < 4999);  // some were dropped
+}
+
+TEST_CASE("a standard error stuck at the stop is given up after the flush deadline") {
+  std::signal(SIGPIPE, SIG_IGN);  // the stuck write fails with EPIPE once the pipe goes
+  StderrPipe pipe;
+  const std::uint64_t dropped_before = log::lines_dropped();
+  const auto started = std::chrono::steady_clock::now();
+  {
+    log::BackgroundLogWriter writer(8192, 200ms);
+    for (int i = 0; i < 200; ++i) log::info("never_read").kv("padding", std::string(60, 'x'));
+  }
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  // Given up: later lines are dropped too, not written by a thread that would block.
+  log::info("after_giving_up");
+  CHECK(log::lines_dropped() > dropped_before);
+  // Once the pipe goes, the stuck write returns and lines are written directly again.
+  pipe.restore();
+  pipe.close_read_end();
+  bool writable_again = false;
+  for (int i = 0; i < 500 && !writable_again; ++i) {
+    try {
+      log::BackgroundLogWriter again(8192, 1s);
+      writable_again = true;
+    } catch (const std::logic_error&) {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  CHECK(writable_again);
+}

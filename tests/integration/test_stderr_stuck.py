@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""whoisd with standard error on a pipe that nobody reads (a stalled journald does the
+same): log lines must never hold up the event loops, the control loop or the stop.
+
+- Limit crossings log a `suspension` line on the event loop. With a 4 KiB pipe full,
+  whoisd still answers every query promptly (before, the loops blocked in write(2) and
+  stopped answering, and SIGTERM could not stop the daemon).
+- Once the pipe is read again, every one of those lines arrives, whole and in order,
+  and the stop writes its last lines too.
+- With the pipe never read again, SIGTERM still ends whoisd: the last lines get a few
+  seconds, then are given up."""
+import fcntl
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import harness
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+
+args = parse_args()
+CROSSINGS = 300
+PIPE_BYTES = 4096
+
+
+def start_on_pipe(d):
+    """Starts d's whoisd with stdout and stderr on a small pipe; reads it until the start
+    line and returns the read end, left unread from then on."""
+    r, w = os.pipe()
+    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    d.proc = subprocess.Popen([d.whoisd, "--config", d.config_path] + d.extra_args, stdout=w, stderr=w)
+    harness._running.append(d.proc)
+    os.close(w)
+    seen = b""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        m = re.search(rb"event=start listen=127\.0\.0\.1:(\d+).* metrics=127\.0\.0\.1:(\d+)", seen)
+        if m:
+            break
+        check(time.monotonic() < deadline and d.proc.poll() is None, "whoisd did not start:\n%r" % seen[-3000:])
+        chunk = os.read(r, 65536)
+        check(chunk, "whoisd closed its standard error before starting:\n%r" % seen[-3000:])
+        seen += chunk
+    d.port, d.metrics_port = int(m.group(1)), int(m.group(2))
+    return r
+
+
+def proxied_query(d, client, query=b"exemplo.pt"):
+    s = d.connect(timeout=5)  # a blocked loop shows as a timeout here, not as a hang
+    try:
+        s.sendall(b"PROXY TCP4 %s 127.0.0.1 40000 43\r\n%s\r\n" % (client.encode(), query))
+        return read_all(s)
+    finally:
+        s.close()
+
+
+CONFIG = """
+[limits]
+queries = 1
+exempt = []
+"""
+
+# ---- the loops and the control loop keep going with the pipe full ----
+d = Daemon(args, name="stderr-stuck", config=CONFIG)
+pipe = start_on_pipe(d)
+started = time.monotonic()
+for i in range(CROSSINGS):
+    client = "10.9.%d.%d" % (i // 250, i % 250 + 1)
+    try:
+        first = proxied_query(d, client)
+        crossing = proxied_query(d, client)
+    except socket.timeout:
+        harness.fail("query %d of %d timed out: a log write blocks the event loop" % (2 * i + 1, 2 * CROSSINGS))
+    check(first.startswith(b"Domain: exemplo.pt"), "the first query of %s: %r" % (client, first[:80]))
+    check(crossing.startswith(b"Query limit exceeded: %s made 1 queries" % client.encode()),
+          "the crossing of %s: %r" % (client, crossing[:80]))
+elapsed = time.monotonic() - started
+metrics = d.metrics()
+check(metrics.get("whoisd_suspensions_total") == CROSSINGS, "suspensions: %r" % metrics.get("whoisd_suspensions_total"))
+check(metrics.get("whoisd_log_lines_dropped_total") == 0,
+      "lines dropped within the 1 MiB buffer: %r" % metrics.get("whoisd_log_lines_dropped_total"))
+note("ok %d limit crossings answered in %.1f s with a %d-byte pipe on standard error unread" %
+     (CROSSINGS, elapsed, PIPE_BYTES))
+
+# Read again: every line arrives, and the stop's last lines after them.
+def read_all_fd(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+received = []
+reader = threading.Thread(target=lambda: received.append(read_all_fd(pipe)), daemon=True)
+reader.start()
+d.proc.send_signal(signal.SIGTERM)
+rc = d.proc.wait(DEADLINE)
+reader.join(DEADLINE)
+os.close(pipe)
+check(rc == 0, "whoisd exit status %d" % rc)
+text = received[0].decode("utf-8", "replace")
+suspended = re.findall(r"event=suspension source=10\.9\.(\d+)\.(\d+) ", text)
+check([(int(a), int(b)) for a, b in suspended] == [(i // 250, i % 250 + 1) for i in range(CROSSINGS)],
+      "%d suspension lines of %d, in order:\n%s" % (len(suspended), CROSSINGS, text[-2000:]))
+check(all(line.startswith("ts=") for line in text.splitlines()), "a broken line:\n" + text[-2000:])
+check(re.search(r"event=stopped ", text), "no 'stopped' line:\n" + text[-2000:])
+note("ok all %d suspension lines and the stop's lines arrived once the pipe was read" % CROSSINGS)
+
+# ---- a stop with the pipe never read again ----
+e = Daemon(args, name="stderr-stuck-stop", config=CONFIG)
+pipe = start_on_pipe(e)
+for i in range(CROSSINGS):
+    client = "10.8.%d.%d" % (i // 250, i % 250 + 1)
+    proxied_query(e, client)
+    proxied_query(e, client)
+started = time.monotonic()
+e.proc.send_signal(signal.SIGTERM)
+try:
+    rc = e.proc.wait(DEADLINE)
+except subprocess.TimeoutExpired:
+    harness.fail("whoisd did not stop within %d s with its standard error unread" % DEADLINE)
+took = time.monotonic() - started
+os.close(pipe)
+check(rc == 0, "whoisd exit status %d" % rc)
+note("ok stopped in %.1f s with its standard error never read again (the last lines given up)" % took)
+note("PASS")
