@@ -121,7 +121,7 @@ class Daemon {
         config_(options_.config),
         metrics_(registry_, clock_),
         limiter_(limiter_config(config_), clock_),
-        store_(config_.snapshot_path),
+        store_(config_.snapshot_path, SnapshotStoreOptions{.concurrent_readers = event_loop_count(config_.server.loops)}),
         handler_(limiter_, parser_, store_),
         context_{handler_, query_log_, metrics_, connections_},
         server_(context_, live_settings(config_, limiter_.ipv6_prefix()), config_.server.loops) {}

@@ -329,6 +329,7 @@ SnapshotStore::Snapshot::Snapshot(std::string path, std::size_t connections, boo
     idle_.reserve(std::max<std::size_t>(connections, 256));
     idle_.push_back(std::move(first));
     while (idle_.size() < connections) idle_.push_back(open_connection(file, bytes));
+    info.connections = idle_.size();
   } catch (const sqlite::SqliteError& e) {
     throw SnapshotError(file + ": " + e.what());
   }
@@ -458,7 +459,7 @@ namespace {
 
 std::size_t pool_size(const SnapshotStoreOptions& options) {
   if (options.connections > 0) return options.connections;
-  return std::max<std::size_t>(4, 2 * std::max(1u, std::thread::hardware_concurrency()));
+  return std::max<std::size_t>({4, 2 * std::max(1u, std::thread::hardware_concurrency()), options.concurrent_readers});
 }
 
 }  // namespace

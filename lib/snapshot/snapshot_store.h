@@ -58,18 +58,24 @@ struct SnapshotInfo {
   std::int64_t file_bytes = 0;
   std::int64_t exported_at = 0;  // Unix seconds, from the file's meta table
   std::uint64_t generation = 0;  // 1 for the first open, +1 for every successful reload
+  std::size_t connections = 0;   // opened for lookups, all at open time
 };
 
 struct SnapshotStoreOptions {
   // Connections opened per snapshot, all at open time (so that every one reads the same
   // file even after a newer one was renamed over the path). 0 = twice the hardware
-  // threads, at least 4. A lookup that finds all of them busy opens one more, checked to
+  // threads, at least 4 and at least concurrent_readers. A lookup that finds all of them busy opens one more, checked to
   // be the same file, or waits for one if the path now names another file.
   std::size_t connections = 0;
   // Run PRAGMA quick_check (reads every page: about a second per few hundred MB) on open
   // and reload. Off by default: the cheap checks above catch wrong, empty and truncated
   // files; whoisd-snapshot check runs it.
   bool full_integrity_check = false;
+  // Threads that look up at the same time (the daemon's event loops). Each holds a
+  // connection for the length of a lookup, so the pool has at least one each: short of
+  // that, a loop would open a connection (system calls on the file) while it answers,
+  // or wait for one.
+  std::size_t concurrent_readers = 0;
 };
 
 class SnapshotStore {  // thread-safe; lookups never wait on a reload

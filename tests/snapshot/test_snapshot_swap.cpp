@@ -130,6 +130,24 @@ TEST_CASE("reload serves the new file; a bad file is refused and the old one kee
   CHECK(store.info().generation == 3);
 }
 
+TEST_CASE("the pool holds a connection for each concurrent reader, on open and reload") {
+  TempDir dir;
+  const auto [a, b, path] = two_versions(dir);
+  install(a, path);
+  whoisd::SnapshotStoreOptions options;
+  options.concurrent_readers = 40;  // more than the default (twice the hardware threads, at least 4) on most hosts
+  SnapshotStore store(path, options);
+  store.open();
+  CHECK(store.info().connections >= 40);
+  install(b, path);
+  REQUIRE(store.reload(nullptr));
+  CHECK(store.info().connections >= 40);
+  // An explicit count is kept as it is.
+  SnapshotStore two(path, whoisd::SnapshotStoreOptions{2, false});
+  two.open();
+  CHECK(two.info().connections == 2);
+}
+
 TEST_CASE("swaps under concurrent lookups: no failed, missing or mixed lookup") {
   TempDir dir;
   const auto [a, b, path] = two_versions(dir);
