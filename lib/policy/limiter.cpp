@@ -489,11 +489,18 @@ struct Limiter::Impl {
     refresh(s, slot);
   }
 
+  // A suspension is in force until its end, unless its end was already reported: a
+  // clock stepped back past a reported end must not enforce what the abuse log, the
+  // metrics and whoisd-admin already call ended.
+  static bool in_force(const Heavy& h, UnixSeconds now) {
+    return h.suspended_until > now && !(h.flags & SourceState::kExpiryReported);
+  }
+
   // A heavy record that holds no more than an inline one could goes back inline.
   // The slot's pending queries must have been moved into the record (open()).
   static void maybe_make_inline(Shard& s, Slot& slot, UnixSeconds now) {
     Heavy* h = record(s, slot);
-    if (h->episodes != 0 || h->listed || h->suspended_until > now || h->total > kInlineQueries) return;
+    if (h->episodes != 0 || h->listed || in_force(*h, now) || h->total > kInlineQueries) return;
     if (h->total > 0 && h->back().minute - h->front().minute > 0xFFFF) return;
     Minute base = h->total ? h->front().minute : 0;
     std::uint8_t n = 0;
@@ -528,7 +535,7 @@ struct Limiter::Impl {
 
   // Nothing the source did can still affect a decision or needs reporting.
   static bool forgettable(const Heavy& h, UnixSeconds now, const Config& cfg) {
-    if (h.total != 0 || h.listed || h.suspended_until > now) return false;
+    if (h.total != 0 || h.listed || in_force(h, now)) return false;
     return h.episodes == 0 || quiet_long_enough(h, now, cfg);
   }
 
@@ -735,7 +742,7 @@ Decision Limiter::check(const IpAddress& client) {
   }
   {
     Heavy* hp = &Impl::open(s, slot);
-    if (hp->suspended_until > now) {
+    if (Impl::in_force(*hp, now)) {
       const Heavy& h = *hp;
       d.verdict = Decision::Verdict::suspended;
       d.suspended_until = h.suspended_until;
@@ -819,7 +826,7 @@ LiftResult Limiter::lift(const SourceKey& source, bool forget_episodes) {
   Slot* slot = Impl::find(s, k);
   if (!slot || !(slot->flags & kHeavy)) return r;
   Heavy& h = *Impl::record(s, *slot);
-  if (h.suspended_until > now) {
+  if (Impl::in_force(h, now)) {
     r.was_suspended = true;
     r.previous_until = h.suspended_until;
     r.previous_manual = (h.flags & SourceState::kManualSuspension) != 0;
@@ -853,11 +860,12 @@ SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds dur
   // meanwhile cannot be cut short either.
   if (const Slot* found = Impl::find(s, k); found && (found->flags & kHeavy)) {
     const Heavy& current = *Impl::record(s, *found);
-    if (current.suspended_until > now) {
+    const bool current_in_force = Impl::in_force(current, now);
+    if (current_in_force) {
       r.previous_until = current.suspended_until;
       r.previous_manual = (current.flags & SourceState::kManualSuspension) != 0;
     }
-    if (current.suspended_until >= until) {
+    if (current_in_force && current.suspended_until >= until) {
       r.kept = true;
       r.until = current.suspended_until;
       r.episodes = current.episodes;

@@ -120,6 +120,34 @@ TEST_CASE("suspensions escalate 1, 2, 3 and are forgotten after the quiet period
   cross(1);
 }
 
+TEST_CASE("a clock stepped back past a reported end does not bring the suspension back") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.queries = 1;
+  Limiter lim(config, clock);
+  auto a = ip("192.0.2.1");
+  CHECK(lim.check(a).verdict == Verdict::allow);
+  auto d = lim.check(a);
+  REQUIRE(d.verdict == Verdict::limit_crossed);
+  const UnixSeconds until = d.suspended_until;
+  clock.set(until + 600);
+  std::vector<LimiterEvent> events;
+  lim.drain_events(events);  // the start and the end, both reported
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].kind == LimiterEvent::Kind::suspension_expired);
+  CHECK(lim.stats().active_suspensions == 0);
+  clock.set(until - 3600);  // an NTP step back of 70 minutes
+  d = lim.check(a);
+  CHECK(d.verdict == Verdict::allow);  // not "suspended until" an end already reported
+  CHECK(d.episode == 0);
+  CHECK(lim.active_suspensions().empty());
+  // An operator's suspension then is a new one, not "kept" as the old one.
+  auto r = lim.suspend(lim.key_of(a), 1h);
+  CHECK_FALSE(r.kept);
+  CHECK(r.previous_until == 0);
+  CHECK(lim.check(a).verdict == Verdict::suspended);
+}
+
 TEST_CASE("a suspension shorter than the window does not let the window restart") {
   ManualClock clock(kStart);
   LimiterConfig config;
