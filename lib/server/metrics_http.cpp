@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/errno_error.h"
+#include "common/thread_setup.h"
 #include "server/bind_failure.h"
 #include "server/listen_socket.h"
 
@@ -274,7 +275,10 @@ void MetricsHttpServer::serve() {
   // A scraper that disconnects mid-response must not kill the daemon with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   const int rc =
-      uv_thread_create(&s.thread, [](void* arg) { uv_run(&static_cast<Impl*>(arg)->loop, UV_RUN_DEFAULT); }, &s);
+      uv_thread_create(&s.thread, [](void* arg) {
+        name_this_thread("whoisd-metrics");  // top -H and /proc tell it from the main thread
+        uv_run(&static_cast<Impl*>(arg)->loop, UV_RUN_DEFAULT);
+      }, &s);
   if (rc != 0) throw std::runtime_error(fmt::format("metrics endpoint: thread: {}", uv_strerror(rc)));
   s.running = true;
 }
