@@ -154,7 +154,7 @@ struct StatePersister::Impl {
   std::vector<std::pair<SourceKey, bool>> suspension_rows_changed;  // applied once the round commits
   std::uint64_t journal_entries = 0;  // in source_journal since the last fold
   std::uint64_t journal_bytes = 0;    // their blobs' bytes
-  UnixSeconds next_fold = 0;
+  MonotonicSeconds next_fold = 0;
 
   // Writes `state` to source_state now when whoisd-admin's views need it (see
   // suspension_rows); true if it did.
@@ -228,7 +228,7 @@ StateLoadSummary StatePersister::load() {
           .kv("at", "load");
     impl_->journal_entries = 0;
     impl_->journal_bytes = 0;
-    impl_->next_fold = now + options_.fold_every.count();
+    impl_->next_fold = clock_.monotonic() + options_.fold_every.count();
     impl_->suspension_rows.clear();
     impl_->sources.load_all([&](const SourceState& state) {
       if (has_suspension_fields(state)) impl_->suspension_rows.insert(state.key);
@@ -372,7 +372,8 @@ void StatePersister::round() { round_and_fold(false); }
 void StatePersister::round_and_fold(bool fold_now) {
   Impl& im = *impl_;
   std::lock_guard lock(im.mutex);
-  UnixSeconds now = clock_.now();
+  const UnixSeconds now = clock_.now();
+  const MonotonicSeconds monotonic = clock_.monotonic();  // the fold's schedule: immune to wall-clock steps
   ++im.rounds;
   try {
     StateDb::Transaction tx(im.db);
@@ -504,7 +505,7 @@ void StatePersister::round_and_fold(bool fold_now) {
     const std::uint64_t journal_bytes = im.journal_bytes + im.record.bytes().size();
     const bool fold = !rewrite && (fold_now || journal_entries >= options_.fold_entries ||
                                    journal_bytes + kFoldBytesPerEntry * journal_entries >= options_.fold_bytes ||
-                                   (journal_entries > 0 && now >= im.next_fold));
+                                   (journal_entries > 0 && monotonic >= im.next_fold));
     if (fold) im.journal.fold(im.sources);
 
     tx.commit();
@@ -513,7 +514,7 @@ void StatePersister::round_and_fold(bool fold_now) {
     if (fold || rewrite) {
       im.journal_entries = 0;
       im.journal_bytes = 0;
-      im.next_fold = now + options_.fold_every.count();
+      im.next_fold = monotonic + options_.fold_every.count();
       ++im.folds;
     } else {
       im.journal_entries = journal_entries;

@@ -472,6 +472,23 @@ TEST_CASE("retention: old query and abuse log rows are purged in batches, recent
   CHECK(persister.stats().rows_purged == 60 * 25);
 }
 
+TEST_CASE("folds keep their schedule when the wall clock steps ahead and back", "[state][journal][clock]") {
+  LoadedPersister setup(small_limits(), {.fold_every = 60s});
+  auto& [dir, path, clock, limiter, persister] = setup;
+  limiter.check(ip("192.0.2.1"));
+  persister.round();
+  CHECK(persister.stats().folds == 0);
+  clock.step(365 * 86'400);
+  persister.round();
+  CHECK(persister.stats().folds == 0);  // a minute of wall time is not a minute
+  clock.step(-365 * 86'400);
+  clock.advance(61);
+  limiter.check(ip("192.0.2.2"));
+  persister.round();
+  CHECK(persister.stats().folds == 1);  // due a minute after load, not a year and a minute
+  CHECK(sql_int(path, "SELECT count(*) FROM source_journal") == 0);
+}
+
 TEST_CASE("stored state the limiter cannot take: another IPv6 prefix is dropped with a warning, damage is an error",
           "[state][persister]") {
   TempDir dir;
