@@ -28,7 +28,9 @@ struct PurgeCounts {
 };
 
 // Deletes rows older than `cutoff` (Unix s), at most `batch` rows per table per
-// transaction and at most `max_batches` transactions. Throws StateDbError.
+// transaction and at most `max_batches` transactions. A cutoff beyond what the query
+// log's microseconds can hold is taken as the earliest or latest they can (no
+// overflow). Throws StateDbError.
 PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::size_t max_batches);
 
 // All rows older than `cutoff`, batch after batch.

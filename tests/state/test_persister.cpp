@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include "common/log.h"
@@ -575,6 +576,23 @@ TEST_CASE("folds keep their schedule when the wall clock steps ahead and back", 
   persister.round();
   CHECK(persister.stats().folds == 1);  // due a minute after load, not a year and a minute
   CHECK(sql_int(path, "SELECT count(*) FROM source_journal") == 0);
+}
+
+TEST_CASE("retention: a cutoff beyond the query log's microseconds deletes nothing rather than overflowing",
+          "[state][purge]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  ManualClock clock;
+  sql_exec(path, "INSERT INTO query_log (time_us, source, client, query, outcome, answer_us) VALUES (" +
+                     std::to_string(clock.now() * 1'000'000) + ", '192.0.2.1', '192.0.2.1', 'x.pt', 'found', 5)");
+  StateDb db = StateDb::open(path, StateDb::Mode::read_write);
+  // "22000000w" back from now: times a million it wraps round to a time in the future.
+  const whoisd::UnixSeconds long_ago = clock.now() - 22'000'000LL * 7 * 86'400;
+  CHECK(whoisd::purge_all(db, long_ago).query_log == 0);
+  CHECK(whoisd::purge_all(db, std::numeric_limits<whoisd::UnixSeconds>::min()).query_log == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 1);
+  // Saturated the other way too: a cutoff past the end of time takes everything.
+  CHECK(whoisd::purge_all(db, std::numeric_limits<whoisd::UnixSeconds>::max()).query_log == 1);
 }
 
 TEST_CASE("stored state the limiter cannot take: another IPv6 prefix is dropped with a warning, damage is an error",
