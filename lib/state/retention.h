@@ -18,6 +18,9 @@ namespace whoisd {
 // --retention` take: below an hour, a purge would take the rows the writers are still
 // adding to, and a mistyped unit ("10m" for "10d") would erase the logs SPEC §4 keeps.
 inline constexpr std::chrono::seconds kMinRetention{3600};
+// The longest: ten years is past any legal requirement, and a longer one is a typo
+// ("22000000w") whose cutoff would lie before 1970.
+inline constexpr std::chrono::seconds kMaxRetention{10LL * 366 * 86'400};
 
 struct PurgeCounts {
   std::uint64_t query_log = 0;
