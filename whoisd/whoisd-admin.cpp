@@ -566,11 +566,15 @@ int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds 
 
 void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
   std::string text = retention_text ? *retention_text : c.settings.retention.value_or("90d");
-  auto retention = duration_arg(retention_text ? "--retention" : "[state] retention", text);
+  const std::string option = retention_text ? "--retention" : "[state] retention";
+  auto retention = duration_arg(option, text);
+  // The daemon's bounds ([state] retention), said as its configuration check says them.
   if (retention < whoisd::kMinRetention)
-    throw UsageError((retention_text ? "--retention" : "[state] retention") + std::string(": '") + text +
-                     "' is shorter than the shortest retention, " + whoisd::format_duration(whoisd::kMinRetention) +
-                     " (as [state] retention)");
+    throw UsageError(option + ": '" + text + "' is shorter than the shortest retention, " +
+                     whoisd::format_duration(whoisd::kMinRetention) + " (as [state] retention)");
+  if (retention > whoisd::kMaxRetention)
+    throw UsageError(option + ": '" + text + "' is longer than the longest retention, " +
+                     whoisd::format_duration(whoisd::kMaxRetention) + " (as [state] retention)");
   auto db = c.open(whoisd::StateDb::Mode::read_write);
   UnixSeconds cutoff = c.clock.now() - retention.count();
   auto counts = whoisd::purge_all(db, cutoff);
@@ -668,7 +672,9 @@ int main(int argc, char** argv) {
 
   std::optional<std::string> retention;
   auto* purge = app.add_subcommand("purge", "Remove log rows older than the retention");
-  purge->add_option("--retention", retention, "Keep this much (default: [state] retention, or 90d)");
+  purge->add_option("--retention", retention,
+                    "Keep this much, " + whoisd::format_duration(whoisd::kMinRetention) + " to " +
+                        whoisd::format_duration(whoisd::kMaxRetention) + " (default: [state] retention, or 90d)");
 
   try {
     app.parse(argc, argv);

@@ -249,7 +249,7 @@ Config parse_config(std::string_view text, const std::string& source) {
       c.state_dir = r.string(*n, "state.dir");
       if (c.state_dir.empty()) r.fail(n, "state.dir", "must not be empty");
     }
-    if (auto n = t->get("retention")) c.retention = r.seconds(*n, "state.retention", kMinRetention);
+    if (auto n = t->get("retention")) c.retention = r.seconds(*n, "state.retention", kMinRetention, kMaxRetention);
   }
   if (auto t = r.table(root, "limits")) read_limits(r, *t, c.limits);
   if (auto t = r.table(root, "proxy")) {

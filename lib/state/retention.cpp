@@ -1,5 +1,6 @@
 #include "state/retention.h"
 
+#include <limits>
 #include <set>
 #include <string>
 #include <tuple>
@@ -8,6 +9,20 @@
 #include "state/sqlite_statement.h"
 
 namespace whoisd {
+namespace {
+
+// query_log's time_us for `cutoff`, saturated: a cutoff of "22000000w ago" times a
+// million overflows, and the wrapped value, a time far in the future, would delete
+// the whole log.
+std::int64_t cutoff_us(UnixSeconds cutoff) {
+  constexpr std::int64_t kUsPerSecond = 1'000'000;
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max(), kMin = std::numeric_limits<std::int64_t>::min();
+  if (cutoff > kMax / kUsPerSecond) return kMax;
+  if (cutoff < kMin / kUsPerSecond) return kMin;
+  return cutoff * kUsPerSecond;
+}
+
+}  // namespace
 
 PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::size_t max_batches) {
   if (batch == 0) batch = 1;
@@ -59,7 +74,7 @@ PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::
   for (std::size_t i = 0; i < max_batches; ++i) {
     StateDb::Transaction tx(db);
     const std::int64_t through = query_counts_through_id(db);
-    queries.bind(1, cutoff * 1'000'000).bind(2, limit);
+    queries.bind(1, cutoff_us(cutoff)).bind(2, limit);
     std::uint64_t q = 0;
     bool above = false;
     touched.clear();

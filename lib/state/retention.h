@@ -18,6 +18,9 @@ namespace whoisd {
 // --retention` take: below an hour, a purge would take the rows the writers are still
 // adding to, and a mistyped unit ("10m" for "10d") would erase the logs SPEC §4 keeps.
 inline constexpr std::chrono::seconds kMinRetention{3600};
+// The longest: ten years is past any legal requirement, and a longer one is a typo
+// ("22000000w") whose cutoff would lie before 1970.
+inline constexpr std::chrono::seconds kMaxRetention{10LL * 366 * 86'400};
 
 struct PurgeCounts {
   std::uint64_t query_log = 0;
@@ -28,7 +31,9 @@ struct PurgeCounts {
 };
 
 // Deletes rows older than `cutoff` (Unix s), at most `batch` rows per table per
-// transaction and at most `max_batches` transactions. Throws StateDbError.
+// transaction and at most `max_batches` transactions. A cutoff beyond what the query
+// log's microseconds can hold is taken as the earliest or latest they can (no
+// overflow). Throws StateDbError.
 PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::size_t max_batches);
 
 // All rows older than `cutoff`, batch after batch.

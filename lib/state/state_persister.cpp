@@ -7,8 +7,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/thread_setup.h"
+#include "common/wall_clock_watch.h"
 #include "policy/limiter.h"
 #include "state/admin_action_result.h"
 #include "state/retention.h"
@@ -126,7 +128,7 @@ bool has_suspension_fields(const SourceState& s) {
 }  // namespace
 
 struct StatePersister::Impl {
-  explicit Impl(const std::string& path)
+  Impl(const std::string& path, std::chrono::seconds wall_clock_hold)
       : db(StateDb::open(path, StateDb::Mode::read_write)),
         sources(db),
         journal(db),
@@ -137,7 +139,8 @@ struct StatePersister::Impl {
         pending_actions(db,
                         "SELECT id, action, source, hours, reason, operator, forget_episodes FROM admin_actions "
                         "WHERE applied_at IS NULL ORDER BY id LIMIT 1000"),
-        mark_applied(db, "UPDATE admin_actions SET applied_at = ?, result = ? WHERE id = ?") {}
+        mark_applied(db, "UPDATE admin_actions SET applied_at = ?, result = ? WHERE id = ?"),
+        wall_clock(wall_clock_hold) {}
 
   std::mutex mutex;  // one round or purge at a time on this connection
   StateDb db;
@@ -154,7 +157,7 @@ struct StatePersister::Impl {
   std::vector<std::pair<SourceKey, bool>> suspension_rows_changed;  // applied once the round commits
   std::uint64_t journal_entries = 0;  // in source_journal since the last fold
   std::uint64_t journal_bytes = 0;    // their blobs' bytes
-  UnixSeconds next_fold = 0;
+  MonotonicSeconds next_fold = 0;
 
   // Writes `state` to source_state now when whoisd-admin's views need it (see
   // suspension_rows); true if it did.
@@ -184,8 +187,10 @@ struct StatePersister::Impl {
   std::set<std::int64_t> applied_ids;  // applied to the limiter, mark not yet committed
   bool full_rewrite = false;           // dirty marks were consumed by a failed round
 
-  UnixSeconds next_purge = 0;
+  WallClockWatch wall_clock;  // read by purge_round() only
+  MonotonicSeconds next_purge = 0;  // 0: due at once (the watch holds the first one back)
   bool purge_more = false;
+  bool purge_deferral_logged = false;  // since the last purge
   std::uint64_t limiter_events_dropped_seen = 0;
 
   std::atomic<std::uint64_t> rounds{0}, round_errors{0}, sources_written{0}, events_written{0}, actions_applied{0},
@@ -194,7 +199,10 @@ struct StatePersister::Impl {
 
 StatePersister::StatePersister(std::string db_path, Limiter& limiter, const Clock& clock,
                                StatePersisterOptions options)
-    : impl_(std::make_unique<Impl>(db_path)), limiter_(limiter), clock_(clock), options_(options) {
+    : impl_(std::make_unique<Impl>(db_path, options.wall_clock_hold)),
+      limiter_(limiter),
+      clock_(clock),
+      options_(options) {
   if (options_.interval <= std::chrono::milliseconds::zero() || options_.interval > std::chrono::seconds(1))
     options_.interval = std::chrono::seconds(1);
   if (options_.purge_batch == 0) options_.purge_batch = 1;
@@ -228,7 +236,7 @@ StateLoadSummary StatePersister::load() {
           .kv("at", "load");
     impl_->journal_entries = 0;
     impl_->journal_bytes = 0;
-    impl_->next_fold = now + options_.fold_every.count();
+    impl_->next_fold = clock_.monotonic() + options_.fold_every.count();
     impl_->suspension_rows.clear();
     impl_->sources.load_all([&](const SourceState& state) {
       if (has_suspension_fields(state)) impl_->suspension_rows.insert(state.key);
@@ -317,34 +325,55 @@ void StatePersister::run() {
         log::error("state_write_failed").kv("error", e.what()).kv("failed_rounds", failing_rounds).kv("retry",
                                                                                                        "next round");
     }
-    try {
-      UnixSeconds now = clock_.now();
-      if (impl_->purge_more || now >= impl_->next_purge) {
-        std::lock_guard lock(impl_->mutex);
-        // A few batches a round: a large backlog of old rows goes over several rounds
-        // instead of holding up the state writes.
-        PurgeCounts counts =
-            purge_some(impl_->db, now - options_.retention.count(), options_.purge_batch, 4);
-        impl_->purge_more = counts.more;
-        if (!counts.more) impl_->next_purge = now + options_.purge_every.count();
-        impl_->rows_purged += counts.total();
-        if (counts.total() > 0)
-          log::info("state_purged")
-              .kv("query_log", counts.query_log)
-              .kv("abuse_events", counts.abuse_events)
-              .kv("admin_actions", counts.admin_actions)
-              .kv("more", counts.more);
-      }
-    } catch (const StateDbError& e) {
-      log::error("state_purge_failed").kv("error", e.what());
-      impl_->next_purge = clock_.now() + options_.purge_every.count();
-      impl_->purge_more = false;
-    }
+    purge_round();
   }
   try {
     logged_round(true);
   } catch (const StateDbError& e) {
     log::error("state_write_failed").kv("error", e.what()).kv("at", "stop");
+  }
+}
+
+void StatePersister::purge_round() {
+  Impl& im = *impl_;
+  // The cutoff below is this very reading's wall time: a step is seen on the reading
+  // that would cut by it.
+  const WallClockWatch::Reading clocks = im.wall_clock.read(clock_);
+  if (clocks.step != 0)
+    log::warn("wall_clock_step")
+        .kv("seconds", (clocks.step > 0 ? "+" : "") + std::to_string(clocks.step))
+        .kv("purge_trusted_in", format_duration(std::chrono::seconds(clocks.trusted_in)));
+  if (!im.purge_more && clocks.monotonic < im.next_purge) return;
+  if (!clocks.trusted) {
+    // Once per deferral, and not for the hold at start, which is no news.
+    if (clocks.after_step && !im.purge_deferral_logged) {
+      log::warn("state_purge_deferred")
+          .kv("reason", "the wall clock stepped")
+          .kv("resumes_in", format_duration(std::chrono::seconds(clocks.trusted_in)))
+          .kv("if", "the wall clock keeps pace with the monotonic clock until then");
+      im.purge_deferral_logged = true;
+    }
+    return;
+  }
+  im.purge_deferral_logged = false;
+  try {
+    std::lock_guard lock(im.mutex);
+    // A few batches a round: a large backlog of old rows goes over several rounds
+    // instead of holding up the state writes.
+    PurgeCounts counts = purge_some(im.db, clocks.wall - options_.retention.count(), options_.purge_batch, 4);
+    im.purge_more = counts.more;
+    if (!counts.more) im.next_purge = clocks.monotonic + options_.purge_every.count();
+    im.rows_purged += counts.total();
+    if (counts.total() > 0)
+      log::info("state_purged")
+          .kv("query_log", counts.query_log)
+          .kv("abuse_events", counts.abuse_events)
+          .kv("admin_actions", counts.admin_actions)
+          .kv("more", counts.more);
+  } catch (const StateDbError& e) {
+    log::error("state_purge_failed").kv("error", e.what());
+    im.next_purge = clocks.monotonic + options_.purge_every.count();
+    im.purge_more = false;
   }
 }
 
@@ -372,7 +401,8 @@ void StatePersister::round() { round_and_fold(false); }
 void StatePersister::round_and_fold(bool fold_now) {
   Impl& im = *impl_;
   std::lock_guard lock(im.mutex);
-  UnixSeconds now = clock_.now();
+  const UnixSeconds now = clock_.now();
+  const MonotonicSeconds monotonic = clock_.monotonic();  // the fold's schedule: immune to wall-clock steps
   ++im.rounds;
   try {
     StateDb::Transaction tx(im.db);
@@ -504,7 +534,7 @@ void StatePersister::round_and_fold(bool fold_now) {
     const std::uint64_t journal_bytes = im.journal_bytes + im.record.bytes().size();
     const bool fold = !rewrite && (fold_now || journal_entries >= options_.fold_entries ||
                                    journal_bytes + kFoldBytesPerEntry * journal_entries >= options_.fold_bytes ||
-                                   (journal_entries > 0 && now >= im.next_fold));
+                                   (journal_entries > 0 && monotonic >= im.next_fold));
     if (fold) im.journal.fold(im.sources);
 
     tx.commit();
@@ -513,7 +543,7 @@ void StatePersister::round_and_fold(bool fold_now) {
     if (fold || rewrite) {
       im.journal_entries = 0;
       im.journal_bytes = 0;
-      im.next_fold = now + options_.fold_every.count();
+      im.next_fold = monotonic + options_.fold_every.count();
       ++im.folds;
     } else {
       im.journal_entries = journal_entries;

@@ -20,7 +20,12 @@
 // with 65,536 sources taking turns (bench_state_persister, bench/README.md).
 // Every few minutes it also purges query_log and abuse_events rows older than the
 // retention (and the suspension_reasons rows of suspensions that ended before it), in
-// bounded batches so that no transaction holds the file for long.
+// bounded batches so that no transaction holds the file for long. Folds and purges
+// are scheduled on the monotonic clock, and a purge runs only on a wall clock that has
+// kept pace with it for wall_clock_hold (common/wall_clock_watch.h): the cutoff is
+// wall-clock time, and a wall clock stepped ahead, if only for seconds, would
+// otherwise delete rows the retention keeps. So the first purge comes wall_clock_hold
+// after start, and one after a step wall_clock_hold after the step's last jump.
 //
 // A kill -9 loses at most the round in progress (one interval): load() folds what the
 // journal holds before reading source_state. A restart loses nothing: stop() writes a
@@ -57,7 +62,10 @@ class Limiter;
 struct StatePersisterOptions {
   std::chrono::milliseconds interval{500};       // between rounds; at most 1 s (the crash-loss bound)
   std::chrono::seconds retention{90 * 86'400};   // query_log and abuse_events rows older than this go
-  std::chrono::seconds purge_every{300};         // between purge runs
+  std::chrono::seconds purge_every{300};         // between purge runs (monotonic time)
+  // How long the wall clock must keep pace with the monotonic clock, from start and
+  // after each step, before a purge may cut by it.
+  std::chrono::seconds wall_clock_hold{600};
   std::size_t purge_batch = 10'000;              // rows per purge transaction
   std::chrono::seconds fold_every{60};           // between folds of the journal into source_state
   // ... or sooner, once the journal holds this many source entries, or its blobs plus
@@ -108,8 +116,13 @@ class StatePersister {
   // One round now, on the calling thread (tests; and what the thread runs). Not while started.
   // Folds when due (fold_every, fold_entries). Throws StateDbError.
   void round();
-  // Purges rows older than the retention now, in batches; returns rows removed.
+  // Purges rows older than the retention now, in batches, whatever the wall clock did;
+  // returns rows removed.
   std::uint64_t purge_now();
+  // What the thread does after each round (tests; not while started): reads the
+  // clocks (a wall-clock step is logged as wall_clock_step), and when a purge is due
+  // and the wall clock trusted, purges a few batches. Logs StateDbError, never throws.
+  void purge_round();
 
   StatePersisterStats stats() const;
 

@@ -2,7 +2,9 @@
 // and the line (the integration test checks the same through whoisd --check-config).
 #include <catch2/catch.hpp>
 
+#include "common/duration.h"
 #include "server/config.h"
+#include "state/retention.h"
 
 using namespace whoisd;
 using namespace std::chrono_literals;
@@ -105,6 +107,9 @@ TEST_CASE("a refusal names the file, the line and the key", "[config]") {
   CHECK(error_of("[server]\nlisten = []\n").rfind("t.conf:2: server.listen: must name at least one address", 0) == 0);
   CHECK(error_of("[server]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n").find("listed twice") != std::string::npos);
   CHECK(error_of("[state]\nretention = \"10s\"\n").rfind("t.conf:2: state.retention: must be at least 1h", 0) == 0);
+  CHECK(error_of("[state]\nretention = \"22000000w\"\n").rfind("t.conf:2: state.retention: must be at most " +
+                                                                  whoisd::format_duration(whoisd::kMaxRetention),
+                                                              0) == 0);
   CHECK(error_of("[limits]\nsuspension = \"1500ms\"\n").find("whole number of seconds") != std::string::npos);
   CHECK(error_of("snapshot = 1\n").rfind("t.conf:1: snapshot: must be a table", 0) == 0);
   CHECK(error_of("[answers]\nfooter = [\"x\"]\n").rfind("t.conf:2: answers.footer: each line must start with", 0) == 0);

@@ -12,11 +12,13 @@
 #include <sstream>
 #include <thread>
 
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "json_lite.h"
 #include "policy/limiter.h"
 #include "state/query_log.h"
+#include "state/retention.h"
 #include "state/state_db.h"
 #include "state/state_dir_lock.h"
 #include "state/state_persister.h"
@@ -396,6 +398,18 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run too_short = admin_text(dir, {"purge", "--retention", "10m"});
     CHECK(too_short.exit_code == 2);
     CHECK_THAT(too_short.err, Catch::Contains("--retention: '10m' is shorter than the shortest retention, 1h"));
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 16);
+    // A retention whose cutoff in microseconds overflows: refused at the daemon's
+    // bound, nothing purged (it once wrapped to a cutoff in the future: everything).
+    for (const char* text : {"22000000w", "3661d"}) {
+      Run too_long = admin_text(dir, {"purge", "--retention", text});
+      CHECK(too_long.exit_code == 2);
+      CHECK_THAT(too_long.err, Catch::Contains(std::string("--retention: '") + text +
+                                               "' is longer than the longest retention, " +
+                                               whoisd::format_duration(whoisd::kMaxRetention)));
+    }
+    CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 16);
+    CHECK(admin_text(dir, {"purge", "--retention", "3660d"}).exit_code == 0);  // the bound itself is taken
     CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 16);
   }
 

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include "common/log.h"
@@ -470,6 +471,128 @@ TEST_CASE("retention: old query and abuse log rows are purged in batches, recent
   CHECK(persister.purge_now() == 60 * 25 + 0);
   CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 31 * 25);
   CHECK(persister.stats().rows_purged == 60 * 25);
+}
+
+namespace {
+
+// `rows` query-log rows and one abuse event at `time`, counted in query_counts.
+void log_rows_at(const std::string& path, whoisd::UnixSeconds time, int rows) {
+  for (int i = 0; i < rows; ++i)
+    sql_exec(path, "INSERT INTO query_log (time_us, source, client, query, outcome, answer_us) VALUES (" +
+                       std::to_string(time * 1'000'000 + i) + ", '192.0.2.1', '192.0.2.1', 'x.pt', 'found', 5)");
+  sql_exec(path, "INSERT INTO abuse_events (time, source, kind) VALUES (" + std::to_string(time) +
+                     ", '192.0.2.1', 'suspension_started')");
+  StateDb db = StateDb::open(path, StateDb::Mode::read_write);
+  StateDb::Transaction tx(db);
+  whoisd::rebuild_query_counts(db);
+  tx.commit();
+}
+
+std::int64_t query_rows(const std::string& path) { return sql_int(path, "SELECT count(*) FROM query_log"); }
+std::int64_t event_rows(const std::string& path) { return sql_int(path, "SELECT count(*) FROM abuse_events"); }
+
+std::size_t count_of(const std::string& text, const std::string& word) {
+  std::size_t n = 0;
+  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + word.size())) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("retention purge: a wall clock stepped ahead, even for seconds, deletes nothing, and purging resumes "
+          "after the step back; a lasting correction is honoured after the hold",
+          "[state][purge][clock]") {
+  LoadedPersister setup(small_limits(), {.retention = std::chrono::hours(30 * 24),
+                                         .purge_every = std::chrono::seconds(300),
+                                         .wall_clock_hold = std::chrono::seconds(600)});
+  auto& [dir, path, clock, limiter, persister] = setup;
+  constexpr std::int64_t kDay = 86'400, kYear = 365 * kDay;
+  log_rows_at(path, clock.now() - 60, 10);        // the last minute's
+  log_rows_at(path, clock.now() - 40 * kDay, 5);  // older than the retention
+
+  // The first purge waits for the hold: nothing is known yet of how the wall clock moves.
+  persister.purge_round();
+  CHECK(query_rows(path) == 15);
+  clock.advance(600);
+  persister.purge_round();
+  CHECK(query_rows(path) == 10);
+  CHECK(event_rows(path) == 1);
+
+  // A year ahead for 3 s, then back. The purge is due meanwhile (purge_every passed).
+  log_rows_at(path, clock.now() - 40 * kDay, 5);
+  clock.advance(300);
+  {
+    whoisd::test::CapturedStderr log;
+    clock.step(kYear);
+    persister.purge_round();
+    clock.advance(3);
+    persister.purge_round();
+    clock.step(-kYear);
+    persister.purge_round();
+    CHECK(query_rows(path) == 15);  // the step deleted nothing, the last minute's rows least of all
+    CHECK(event_rows(path) == 2);
+    const std::string text = log.text();
+    CHECK_THAT(text, Catch::Contains("event=wall_clock_step seconds=+31536000"));
+    CHECK_THAT(text, Catch::Contains("event=wall_clock_step seconds=-31536000"));
+    CHECK_THAT(text, Catch::Contains("event=state_purge_deferred"));
+    CHECK(count_of(text, "event=state_purge_deferred") == 1);
+  }
+  // Purging resumes on schedule once the wall clock has kept pace for the hold (not
+  // a year later, as a schedule on the stepped wall clock had it).
+  clock.advance(599);
+  persister.purge_round();
+  CHECK(query_rows(path) == 15);
+  clock.advance(1);
+  persister.purge_round();
+  CHECK(query_rows(path) == 10);
+  CHECK(event_rows(path) == 1);
+
+  // A lasting correction (the clock was a year behind): honoured after the hold.
+  clock.step(kYear);
+  persister.purge_round();  // sees the step
+  for (int i = 0; i < 599; ++i) {
+    clock.advance(1);
+    persister.purge_round();
+  }
+  CHECK(query_rows(path) == 10);
+  clock.advance(1);
+  persister.purge_round();
+  CHECK(query_rows(path) == 0);
+  CHECK(event_rows(path) == 0);
+}
+
+TEST_CASE("folds keep their schedule when the wall clock steps ahead and back", "[state][journal][clock]") {
+  LoadedPersister setup(small_limits(), {.fold_every = 60s});
+  auto& [dir, path, clock, limiter, persister] = setup;
+  limiter.check(ip("192.0.2.1"));
+  persister.round();
+  CHECK(persister.stats().folds == 0);
+  clock.step(365 * 86'400);
+  persister.round();
+  CHECK(persister.stats().folds == 0);  // a minute of wall time is not a minute
+  clock.step(-365 * 86'400);
+  clock.advance(61);
+  limiter.check(ip("192.0.2.2"));
+  persister.round();
+  CHECK(persister.stats().folds == 1);  // due a minute after load, not a year and a minute
+  CHECK(sql_int(path, "SELECT count(*) FROM source_journal") == 0);
+}
+
+TEST_CASE("retention: a cutoff beyond the query log's microseconds deletes nothing rather than overflowing",
+          "[state][purge]") {
+  TempDir dir;
+  std::string path = new_state(dir);
+  ManualClock clock;
+  sql_exec(path, "INSERT INTO query_log (time_us, source, client, query, outcome, answer_us) VALUES (" +
+                     std::to_string(clock.now() * 1'000'000) + ", '192.0.2.1', '192.0.2.1', 'x.pt', 'found', 5)");
+  StateDb db = StateDb::open(path, StateDb::Mode::read_write);
+  // "22000000w" back from now: times a million it wraps round to a time in the future.
+  const whoisd::UnixSeconds long_ago = clock.now() - 22'000'000LL * 7 * 86'400;
+  CHECK(whoisd::purge_all(db, long_ago).query_log == 0);
+  CHECK(whoisd::purge_all(db, std::numeric_limits<whoisd::UnixSeconds>::min()).query_log == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 1);
+  // Saturated the other way too: a cutoff past the end of time takes everything.
+  CHECK(whoisd::purge_all(db, std::numeric_limits<whoisd::UnixSeconds>::max()).query_log == 1);
 }
 
 TEST_CASE("stored state the limiter cannot take: another IPv6 prefix is dropped with a warning, damage is an error",
