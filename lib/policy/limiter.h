@@ -114,6 +114,11 @@ struct SourceState {
   // A forgotten source: lib/state deletes its row. export_dirty() reports sources the
   // sweep forgot in this form.
   bool empty() const { return minutes.empty() && episodes == 0 && suspended_until == 0; }
+  // Suspended at `now`: until its end, unless that end was already reported (a clock
+  // stepped back past it does not bring it back). The limiter decides by the same rule.
+  bool suspension_in_force(UnixSeconds now) const {
+    return suspended_until > now && !(flags & kExpiryReported);
+  }
   std::uint32_t queries_in_window() const;
   friend bool operator==(const SourceState&, const SourceState&) = default;
 };

@@ -250,7 +250,7 @@ StateLoadSummary StatePersister::load() {
                            "host bits set in the key)");
       }
       ++summary.sources;
-      if (state.suspended_until > now) ++summary.active_suspensions;
+      if (state.suspension_in_force(now)) ++summary.active_suspensions;
     });
     if (!refused.empty()) {
       // Keys of another IPv6 prefix length (the configuration changed): this limiter

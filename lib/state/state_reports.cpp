@@ -258,9 +258,12 @@ SourceHistory source_history(StateDb& db, const std::string& source, std::int64_
   SqliteStatement state(db, "SELECT suspended_until, episodes, flags FROM source_state WHERE source = ?");
   state.bind(1, source);
   if (state.step()) {
-    if (state.int64(0) > now) {
-      h.suspended_until = state.int64(0);
-      h.manual = (state.int64(2) & SourceState::kManualSuspension) != 0;
+    SourceState stored;
+    stored.suspended_until = state.int64(0);
+    stored.flags = static_cast<std::uint8_t>(state.int64(2));
+    if (stored.suspension_in_force(now)) {
+      h.suspended_until = stored.suspended_until;
+      h.manual = (stored.flags & SourceState::kManualSuspension) != 0;
     }
     h.episodes = state.int64(1);
   }
@@ -271,13 +274,14 @@ std::vector<StoredSuspension> active_suspensions(StateDb& db, UnixSeconds now) {
   std::vector<StoredSuspension> out;
   // The reason is the suspension's own row of suspension_reasons (written in the round
   // that stores the suspension): the one of the same end, so never an older
-  // suspension's.
+  // suspension's. In force as SourceState::suspension_in_force says: an end already
+  // reported is over, even when the clock has stepped back before it.
   SqliteStatement select(db,
                          "SELECT s.source, s.episodes, s.last_episode, s.suspended_until, s.flags, r.since, r.kind, "
                          "r.reason, r.operator FROM source_state s LEFT JOIN suspension_reasons r "
                          "ON r.source = s.source AND r.until = s.suspended_until "
-                         "WHERE s.suspended_until > ? ORDER BY s.suspended_until, s.source");
-  select.bind(1, now);
+                         "WHERE s.suspended_until > ? AND (s.flags & ?) = 0 ORDER BY s.suspended_until, s.source");
+  select.bind(1, now).bind(2, static_cast<std::int64_t>(SourceState::kExpiryReported));
   while (select.step()) {
     StoredSuspension& s = out.emplace_back();
     s.source = select.text(0);

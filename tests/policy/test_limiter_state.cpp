@@ -250,3 +250,14 @@ TEST_CASE("import over a suspended source replaces its suspension without a fals
   CHECK(lim.drain_events(events) == 0);
   CHECK(lim.check(a).verdict == Verdict::allow);
 }
+
+TEST_CASE("a stored suspension is in force until its end, unless that end was reported") {
+  SourceState s;
+  s.suspended_until = kStart + 3600;
+  CHECK(s.suspension_in_force(kStart));
+  CHECK_FALSE(s.suspension_in_force(kStart + 3600));
+  s.flags = SourceState::kManualSuspension;
+  CHECK(s.suspension_in_force(kStart));
+  s.flags |= SourceState::kExpiryReported;  // reported, then the clock stepped back before the end
+  CHECK_FALSE(s.suspension_in_force(kStart));
+}

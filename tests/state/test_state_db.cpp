@@ -207,6 +207,14 @@ TEST_CASE("a version-4 state database is upgraded to 5: suspensions kept, their 
   CHECK(active[2].source == "192.0.2.3");
   CHECK_FALSE(active[2].reason);  // its start is in neither table any more
   CHECK(active[2].since == 1767000000);
+  CHECK(whoisd::source_history(db, "192.0.2.3", 0, 10, 1767300000).suspended_until == 1767700000);
+  // An end already reported (the clock then stepped back before it) is over, as the
+  // limiter decides: neither `suspensions` nor `history` calls it in force.
+  sql_exec(path, "UPDATE source_state SET flags = flags | 2 WHERE source = '192.0.2.3'");
+  active = whoisd::active_suspensions(db, 1767300000);
+  REQUIRE(active.size() == 2);
+  CHECK(active[1].source == "192.0.2.2");
+  CHECK_FALSE(whoisd::source_history(db, "192.0.2.3", 0, 10, 1767300000).suspended_until);
 }
 
 TEST_CASE("a SQLite file that is not a whoisd state database is refused", "[state][db]") {
