@@ -493,7 +493,7 @@ struct Limiter::Impl {
   // clock stepped back past a reported end must not enforce what the abuse log, the
   // metrics and whoisd-admin already call ended.
   static bool in_force(const Heavy& h, UnixSeconds now) {
-    return h.suspended_until > now && !(h.flags & SourceState::kExpiryReported);
+    return SourceState::suspension_in_force_at(h.suspended_until, h.flags, now);
   }
 
   // A heavy record that holds no more than an inline one could goes back inline.

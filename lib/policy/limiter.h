@@ -115,9 +115,11 @@ struct SourceState {
   // sweep forgot in this form.
   bool empty() const { return minutes.empty() && episodes == 0 && suspended_until == 0; }
   // Suspended at `now`: until its end, unless that end was already reported (a clock
-  // stepped back past it does not bring it back). The limiter decides by the same rule.
-  bool suspension_in_force(UnixSeconds now) const {
-    return suspended_until > now && !(flags & kExpiryReported);
+  // stepped back past it does not bring it back). The limiter's own records use the
+  // same rule, through the function below.
+  bool suspension_in_force(UnixSeconds now) const { return suspension_in_force_at(suspended_until, flags, now); }
+  static bool suspension_in_force_at(UnixSeconds until, std::uint8_t flags, UnixSeconds now) {
+    return until > now && !(flags & kExpiryReported);
   }
   std::uint32_t queries_in_window() const;
   friend bool operator==(const SourceState&, const SourceState&) = default;

@@ -258,12 +258,10 @@ SourceHistory source_history(StateDb& db, const std::string& source, std::int64_
   SqliteStatement state(db, "SELECT suspended_until, episodes, flags FROM source_state WHERE source = ?");
   state.bind(1, source);
   if (state.step()) {
-    SourceState stored;
-    stored.suspended_until = state.int64(0);
-    stored.flags = static_cast<std::uint8_t>(state.int64(2));
-    if (stored.suspension_in_force(now)) {
-      h.suspended_until = stored.suspended_until;
-      h.manual = (stored.flags & SourceState::kManualSuspension) != 0;
+    const auto flags = static_cast<std::uint8_t>(state.int64(2));
+    if (SourceState::suspension_in_force_at(state.int64(0), flags, now)) {
+      h.suspended_until = state.int64(0);
+      h.manual = (flags & SourceState::kManualSuspension) != 0;
     }
     h.episodes = state.int64(1);
   }
