@@ -416,6 +416,51 @@ struct Limiter::Impl {
     if (h.size == 0) h.head = 0;
   }
 
+  // A record never holds a time later than now. Queries counted while the clock was
+  // ahead (a forward step, later corrected) are re-dated to now: they were made
+  // recently, so they still count, and they leave the window a window from now
+  // instead of staying in it until real time reaches the stepped clock's minutes.
+  // Re-dating moves answers later, never earlier: the limit holds in any window
+  // (over-blocking by at most the step). A small step back (NTP at boot) is the same
+  // case, by seconds.
+  static void redate_inline(Slot& slot, Minute m) {
+    if (slot.base > m) {
+      slot.base = m;
+      for (int i = 0; i < slot.n; ++i) slot.off[i] = 0;
+      return;
+    }
+    const auto latest = static_cast<std::uint16_t>(m - slot.base);  // < the newest offset: fits
+    for (int i = 0; i < slot.n; ++i) slot.off[i] = std::min(slot.off[i], latest);
+  }
+
+  // The same for a record (after open(); the caller refreshes the slot), and for a
+  // suspension that started in the future: it is moved to start now, keeping its
+  // length, so that a 24-hour suspension imposed while the clock was a year ahead
+  // does not last a year and a day. Says whether anything moved.
+  static bool redate_heavy(Shard& s, Slot& slot, Heavy& h, UnixSeconds now) {
+    bool moved = false;
+    const Minute m = minute_of(now);
+    if (h.size && h.back().minute > m) {
+      std::uint32_t later = 0;
+      while (h.size && h.back().minute > m) {
+        later += h.back().count;
+        --h.size;
+      }
+      if (h.size == 0) h.head = 0;
+      h.total -= later;
+      add_queries(s, slot, m, later);  // at most one bucket back where one or more left: no reallocation
+      moved = true;
+    }
+    if (h.last_episode > now) {
+      const UnixSeconds ahead = h.last_episode - now;
+      h.last_episode = now;
+      if (h.suspended_until != 0) h.suspended_until = std::max<UnixSeconds>(1, h.suspended_until - ahead);
+      moved = true;
+    }
+    if (moved) mark_dirty(s, slot);
+    return moved;
+  }
+
   // Replaces the slot's record by one with a ring of `capacity` (>= its size).
   static Heavy& reallocate(Shard& s, Slot& slot, std::uint32_t capacity) {
     RecordArena::Handle fresh = new_record(s, capacity, record(s, slot));
@@ -709,7 +754,7 @@ Decision Limiter::check(const IpAddress& client) {
 
   if (!(slot.flags & kHeavy)) {
     // The common case: a source with a handful of queries and no history.
-    if (slot.n) m = std::max<Minute>(m, slot.base + slot.off[slot.n - 1]);  // a clock stepping back
+    if (slot.n && slot.base + slot.off[slot.n - 1] > m) Impl::redate_inline(slot, m);  // the clock stepped back
     Impl::prune_inline(slot, Impl::window_start(m, cfg));
     if (slot.n + 1u <= d.limit && (slot.n == 0 || (slot.n < kInlineQueries && m - slot.base <= 0xFFFF))) {
       if (slot.n == 0) slot.base = m;
@@ -726,7 +771,8 @@ Decision Limiter::check(const IpAddress& client) {
     // not reached (see the top). Same outcome as the full path below, without
     // reading the record.
     const std::uint32_t total = cached_total(slot);
-    if (total) m = std::max<Minute>(m, slot.base);  // a clock stepping back
+    // A newest minute later than now (the clock stepped back) is not `m`: the full
+    // path below re-dates it.
     const bool expires = total && (slot.off[0] == kAgeUnknown || slot.base - slot.off[0] < Impl::window_start(m, cfg));
     if (!expires && std::uint64_t{total} + 1 <= d.limit && slot.n < kMaxPending && (total == 0 || m == slot.base)) {
       if (total == 0) {
@@ -742,6 +788,7 @@ Decision Limiter::check(const IpAddress& client) {
   }
   {
     Heavy* hp = &Impl::open(s, slot);
+    Impl::redate_heavy(s, slot, *hp, now);
     if (Impl::in_force(*hp, now)) {
       const Heavy& h = *hp;
       d.verdict = Decision::Verdict::suspended;
@@ -753,7 +800,6 @@ Decision Limiter::check(const IpAddress& client) {
       return d;
     }
     Impl::forget_episodes_if_quiet(s, slot, *hp, now, cfg);
-    if (hp->size) m = std::max(m, hp->back().minute);
     Impl::prune_heavy(*hp, Impl::window_start(m, cfg));
     if (std::uint64_t{hp->total} + 1 <= d.limit) {
       d.count = Impl::add_queries(s, slot, m, 1).total;
@@ -858,8 +904,10 @@ SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds dur
   // A suspension in force that ends as late or later is left as it is, its kind
   // included: decided under the shard's lock, so that a limit suspension starting
   // meanwhile cannot be cut short either.
-  if (const Slot* found = Impl::find(s, k); found && (found->flags & kHeavy)) {
-    const Heavy& current = *Impl::record(s, *found);
+  if (Slot* found = Impl::find(s, k); found && (found->flags & kHeavy)) {
+    Heavy& current = Impl::open(s, *found);
+    Impl::redate_heavy(s, *found, current, now);  // one that started in the future is judged by its length
+    Impl::refresh(s, *found);
     const bool current_in_force = Impl::in_force(current, now);
     if (current_in_force) {
       r.previous_until = current.suspended_until;
@@ -1080,6 +1128,7 @@ std::size_t Limiter::sweep(std::size_t max_items) {
         bool forget;
         if (slot.flags & kHeavy) {
           Heavy& h = Impl::open(s, slot);
+          Impl::redate_heavy(s, slot, h, now);
           Impl::prune_heavy(h, lo);
           Impl::forget_episodes_if_quiet(s, slot, h, now, cfg);
           forget = Impl::forgettable(h, now, cfg);
@@ -1089,6 +1138,10 @@ std::size_t Limiter::sweep(std::size_t max_items) {
             Impl::refresh(s, slot);
           }
         } else {
+          if (slot.n && slot.base + slot.off[slot.n - 1] > minute_of(now)) {
+            Impl::redate_inline(slot, minute_of(now));
+            Impl::mark_dirty(s, slot);
+          }
           Impl::prune_inline(slot, lo);
           forget = slot.n == 0;
         }

@@ -22,6 +22,12 @@
 //   that is nothing: the source starts afresh and is not instantly re-suspended.
 //   With a shorter suspension the guarantee above still holds across it (which is
 //   why the window is not simply emptied).
+// - A wall clock that steps back: what a source's record dates later than now (its
+//   answers' minutes, a suspension's start) is re-dated to now on its next decision
+//   or sweep, a suspension keeping its length. So queries counted while the clock
+//   was ahead leave the window a window after the correction, and a suspension
+//   imposed then ends when its length has passed (not at the stepped clock's end). A
+//   suspension whose end was already reported stays over (SourceState below).
 // - Exempt sources (verdict exempt) are neither counted nor tracked: they cost no
 //   memory and never appear in exports. Exempt and per-network limits are matched
 //   on the client ADDRESS (not the /64 key). An exemption wins over any per-network

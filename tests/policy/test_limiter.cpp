@@ -481,3 +481,102 @@ TEST_CASE("suspension events: started when crossed, expired once when over") {
   }
   CHECK(lim.drain_events(events) == 0);
 }
+
+TEST_CASE("a forward clock step, later corrected, leaves no queries or suspension in the future") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.queries = 10;
+  config.window = 1h;
+  config.suspension = 1h;
+  Limiter lim(config, clock);
+  constexpr std::int64_t kAhead = 10 * kDay;  // a clock set ten days ahead, then put right
+
+  SECTION("a source with a handful of queries (the slot's inline form)") {
+    auto a = ip("192.0.2.1");
+    clock.step(kAhead);
+    for (int i = 0; i < 3; ++i) REQUIRE(lim.check(a).verdict == Verdict::allow);
+    clock.step(-kAhead);
+    auto d = lim.check(a);
+    CHECK(d.verdict == Verdict::allow);
+    CHECK(d.count == 4);  // the three made while ahead still count: they were recent
+    clock.advance(2 * 3600);  // a window later they are gone, not kept until real time reaches them
+    d = lim.check(a);
+    CHECK(d.verdict == Verdict::allow);
+    CHECK(d.count == 1);
+    auto state = lim.inspect(d.source);
+    REQUIRE(state);
+    REQUIRE(state->minutes.size() == 1);
+    CHECK(state->minutes[0].minute == clock.now() / 60);
+  }
+
+  SECTION("a source with many queries (a heavy record)") {
+    auto a = ip("192.0.2.2");
+    clock.step(kAhead);
+    for (int i = 0; i < 6; ++i) REQUIRE(lim.check(a).verdict == Verdict::allow);
+    clock.step(-kAhead);
+    for (int i = 0; i < 4; ++i) REQUIRE(lim.check(a).verdict == Verdict::allow);
+    CHECK(lim.check(a).verdict == Verdict::limit_crossed);  // ten within the window: the limit holds
+    clock.advance(3 * 3600);  // past the suspension and a window
+    auto d = lim.check(a);
+    CHECK(d.verdict == Verdict::allow);
+    CHECK(d.count == 1);
+    for (int i = 0; i < 8; ++i) REQUIRE(lim.check(a).verdict == Verdict::allow);
+    CHECK(lim.check(a).count == 10);
+    CHECK(lim.check(a).verdict == Verdict::limit_crossed);  // the 11th crosses, not earlier
+  }
+
+  SECTION("the window is not emptied: queries made while ahead count from the correction") {
+    auto a = ip("192.0.2.3");
+    clock.step(kAhead);
+    for (int i = 0; i < 8; ++i) REQUIRE(lim.check(a).verdict == Verdict::allow);
+    clock.step(-kAhead);
+    CHECK(lim.check(a).count == 9);
+    CHECK(lim.check(a).count == 10);
+    CHECK(lim.check(a).verdict == Verdict::limit_crossed);
+  }
+
+  SECTION("a limit suspension started while ahead lasts its length after the correction") {
+    auto a = ip("192.0.2.4");
+    clock.step(kAhead);
+    for (int i = 0; i < 10; ++i) REQUIRE(lim.check(a).verdict == Verdict::allow);
+    auto d = lim.check(a);
+    REQUIRE(d.verdict == Verdict::limit_crossed);
+    CHECK(d.suspended_until == clock.now() + 3600);
+    clock.step(-kAhead);
+    d = lim.check(a);
+    CHECK(d.verdict == Verdict::suspended);
+    CHECK(d.suspended_until == clock.now() + 3600);  // not ten days and an hour
+    auto active = lim.active_suspensions();
+    REQUIRE(active.size() == 1);
+    CHECK(active[0].since == clock.now());
+    clock.advance(3600);
+    CHECK(lim.check(a).verdict == Verdict::allow);
+  }
+
+  SECTION("an operator's suspension imposed while ahead, and one imposed after") {
+    auto a = ip("192.0.2.5");
+    clock.step(kAhead);
+    lim.suspend(lim.key_of(a), 2h);
+    clock.step(-kAhead);
+    // An operator suspending it again for an hour: the one in force (re-dated) ends later.
+    auto r = lim.suspend(lim.key_of(a), 1h);
+    CHECK(r.kept);
+    CHECK(r.until == clock.now() + 2 * 3600);
+    clock.advance(2 * 3600);
+    CHECK(lim.check(a).verdict == Verdict::allow);
+  }
+
+  SECTION("the sweep re-dates and forgets a source that stays silent") {
+    auto a = ip("192.0.2.6");
+    auto b = ip("192.0.2.7");
+    clock.step(kAhead);
+    lim.check(a);
+    for (int i = 0; i < 7; ++i) lim.check(b);
+    clock.step(-kAhead);
+    lim.sweep(1'000'000);
+    CHECK(lim.tracked_sources() == 2);  // re-dated to now: still in the window
+    clock.advance(2 * 3600);
+    CHECK(lim.sweep(1'000'000) == 2);
+    CHECK(lim.tracked_sources() == 0);
+  }
+}
