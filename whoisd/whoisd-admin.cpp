@@ -564,7 +564,7 @@ int cmd_action(Common& c, whoisd::AdminAction action, std::chrono::milliseconds 
   return status;
 }
 
-void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
+void cmd_purge(Common& c, const std::optional<std::string>& retention_text, bool allow_empty) {
   std::string text = retention_text ? *retention_text : c.settings.retention.value_or("90d");
   const std::string option = retention_text ? "--retention" : "[state] retention";
   auto retention = duration_arg(option, text);
@@ -577,6 +577,15 @@ void cmd_purge(Common& c, const std::optional<std::string>& retention_text) {
                      whoisd::format_duration(whoisd::kMaxRetention) + " (as [state] retention)");
   auto db = c.open(whoisd::StateDb::Mode::read_write);
   UnixSeconds cutoff = c.clock.now() - retention.count();
+  // The daemon purges only by a wall clock it has seen keep pace with the monotonic
+  // clock; this tool cannot, so it refuses the one outcome a clock set far ahead
+  // makes, and no routine purge does: the whole query log gone.
+  if (const auto newest = whoisd::newest_logged_query(db); newest && *newest < cutoff && !allow_empty)
+    throw UsageError("the cutoff " + whoisd::log::iso8601_utc(cutoff) + " (now " +
+                     whoisd::log::iso8601_utc(c.clock.now()) + " less " + text +
+                     ") is after the newest logged query, " + whoisd::log::iso8601_utc(*newest) +
+                     ": this purge would empty the query log. Nothing purged. If this machine's clock is "
+                     "right, repeat with --allow-empty");
   auto counts = whoisd::purge_all(db, cutoff);
   if (c.json) {
     std::cout << JsonObject()
@@ -675,6 +684,10 @@ int main(int argc, char** argv) {
   purge->add_option("--retention", retention,
                     "Keep this much, " + whoisd::format_duration(whoisd::kMinRetention) + " to " +
                         whoisd::format_duration(whoisd::kMaxRetention) + " (default: [state] retention, or 90d)");
+  bool allow_empty = false;
+  purge->add_flag("--allow-empty", allow_empty,
+                  "Purge even when every logged query is older than the retention (refused without it: "
+                  "that is what a clock set far ahead does)");
 
   try {
     app.parse(argc, argv);
@@ -707,7 +720,7 @@ int main(int argc, char** argv) {
       if (!wait) throw UsageError("--wait: " + error);
       return cmd_action(c, action, *wait);
     } else if (purge->parsed()) {
-      cmd_purge(c, retention);
+      cmd_purge(c, retention, allow_empty);
     }
   } catch (const UsageError& e) {
     std::cerr << "whoisd-admin: " << e.what() << "\n";

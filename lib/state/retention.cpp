@@ -24,6 +24,14 @@ std::int64_t cutoff_us(UnixSeconds cutoff) {
 
 }  // namespace
 
+std::optional<UnixSeconds> newest_logged_query(StateDb& db) {
+  SqliteStatement newest(db, "SELECT max(time_us) FROM query_log");  // the time index's last entry
+  if (!newest.step() || newest.is_null(0)) return std::nullopt;
+  // Floor division: a row at -0.5 s (a clock before 1970 when it was logged) is at -1.
+  const std::int64_t us = newest.int64(0);
+  return us / 1'000'000 - (us % 1'000'000 < 0 ? 1 : 0);
+}
+
 PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::size_t max_batches) {
   if (batch == 0) batch = 1;
   // The LIMIT in a subquery (SQLite is not built with DELETE ... LIMIT) over the

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "common/clock.h"
 #include "state/state_db.h"
@@ -35,6 +36,11 @@ struct PurgeCounts {
 // log's microseconds can hold is taken as the earliest or latest they can (no
 // overflow). Throws StateDbError.
 PurgeCounts purge_some(StateDb& db, UnixSeconds cutoff, std::size_t batch, std::size_t max_batches);
+
+// The time (Unix s) of the newest query-log row, or nullopt for an empty log. A purge
+// whose cutoff lies after it would leave the log empty: whoisd-admin purge asks for
+// that to be confirmed, since it is what a wall clock set far ahead does.
+std::optional<UnixSeconds> newest_logged_query(StateDb& db);
 
 // All rows older than `cutoff`, batch after batch.
 PurgeCounts purge_all(StateDb& db, UnixSeconds cutoff, std::size_t batch = 10'000);

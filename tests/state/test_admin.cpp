@@ -550,6 +550,42 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   CHECK_THAT(corrupt.err, Catch::Contains(path) && Catch::Contains("corrupt"));
 }
 
+TEST_CASE("whoisd-admin purge refuses to empty the query log unless told to", "[state][admin][cli]") {
+  // What a wall clock set far ahead does to a purge: every row is older than the
+  // cutoff. Here the rows are old instead (the tool reads the system clock).
+  TempDir dir;
+  std::string path = whoisd::state_db_path(dir.path());
+  StateDb::open(path, StateDb::Mode::create);
+  const std::int64_t now_us = whoisd::SystemClock().now() * 1'000'000;
+  {
+    QueryLog log(path);
+    log.start();
+    log.record(logged("192.0.2.1", "a.pt", QueryOutcome::found, now_us - 3 * 86'400'000'000LL));
+    log.record(logged("192.0.2.1", "b.pt", QueryOutcome::found, now_us - 2 * 86'400'000'000LL));
+    log.stop();
+    REQUIRE(log.counters().written == 2);
+  }
+  {
+    StateDb db = StateDb::open(path, StateDb::Mode::read_only);
+    auto newest = whoisd::newest_logged_query(db);
+    REQUIRE(newest);
+    CHECK(*newest == now_us / 1'000'000 - 2 * 86'400);
+  }
+  Run refused = admin_text(dir, {"purge", "--retention", "1d"});
+  CHECK(refused.exit_code == 2);
+  CHECK_THAT(refused.err, Catch::Contains("is after the newest logged query") &&
+                              Catch::Contains("this purge would empty the query log. Nothing purged") &&
+                              Catch::Contains("--allow-empty"));
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 2);
+  // A cutoff that keeps the newest row is a routine purge.
+  CHECK(admin_text(dir, {"purge", "--retention", "60h"}).exit_code == 0);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 1);
+  Json purged = admin_json(dir, {"purge", "--retention", "1d", "--allow-empty"});
+  CHECK(purged["query_log"].integer() == 1);
+  CHECK(sql_int(path, "SELECT count(*) FROM query_log") == 0);
+  CHECK(admin_text(dir, {"purge", "--retention", "1d"}).exit_code == 0);  // nothing left to protect
+}
+
 TEST_CASE("whoisd-admin --help says what a source is with the configured IPv6 prefix length", "[state][admin][cli]") {
   TempDir dir;
   for (const char* command : {"history", "lift", "suspend"}) {
