@@ -56,6 +56,14 @@ constexpr std::uint8_t kMaxPending = 0xFF;
 constexpr int kInlineQueries = 5;
 constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
 constexpr std::size_t kMinCapacity = 16;
+constexpr std::size_t kMaxSourcesBound = 1'000'000'000;  // 32-bit minutes and handles are far from it
+// At max_sources: how many evictable slots a new source compares, and how far it looks
+// for them (slots in a row from a point picked by its hash) before giving up. Usually
+// about a dozen slots hold the samples; evictions thin the stretch they come from,
+// so a run of empty slots can be long (64 was seen), and the reach is far longer: it
+// is exhausted only when a shard holds almost nothing but suspended sources.
+constexpr int kEvictionSamples = 8;
+constexpr std::size_t kEvictionReach = 1024;
 
 struct Key {
   std::uint64_t k0 = 0, k1 = 0;
@@ -188,6 +196,9 @@ std::optional<std::string> validate(const LimiterConfig& c) {
     return "limits.quiet_period must be between 0 and 10 years (got " + std::to_string(c.quiet_period.count()) + " s)";
   if (c.ipv6_prefix < 1 || c.ipv6_prefix > 128)
     return "limits.ipv6_prefix must be from 1 to 128 (got " + std::to_string(c.ipv6_prefix) + ")";
+  if (c.max_sources < Limiter::kShards || c.max_sources > kMaxSourcesBound)
+    return "limits.max_sources must be from " + std::to_string(Limiter::kShards) + " to " +
+           std::to_string(kMaxSourcesBound) + " (got " + std::to_string(c.max_sources) + ")";
   return std::nullopt;
 }
 
@@ -200,6 +211,8 @@ struct Config {
   std::int64_t suspension_s;
   std::int64_t quiet_s;
   int ipv6_prefix;
+  std::size_t shard_max_sources;  // max_sources / kShards, rounded up
+  std::size_t max_sources;
   std::vector<Network> exempt;
   NetworkMap<std::uint32_t> limits;
 };
@@ -213,6 +226,8 @@ std::unique_ptr<Config> build_config(const LimiterConfig& c) {
   cfg->suspension_s = c.suspension.count();
   cfg->quiet_s = c.quiet_period.count();
   cfg->ipv6_prefix = c.ipv6_prefix;
+  cfg->max_sources = c.max_sources;
+  cfg->shard_max_sources = (c.max_sources + Limiter::kShards - 1) / Limiter::kShards;
   cfg->exempt = c.exempt;
   cfg->limits = c.network_limits;
   return cfg;
@@ -233,6 +248,7 @@ struct Limiter::Impl {
     std::vector<Key> dirty;      // keys whose slot has kDirty set, or that were forgotten
     std::vector<Key> suspended;  // keys whose Heavy has `listed` set
     std::size_t sweep_cursor = 0;
+    std::uint64_t evicted = 0;   // sources replaced at max_sources
     std::atomic<std::size_t> size_hint{0};
     // Where `slots` is, for prefetch(), which reads these without the lock: stored
     // (under mu) whenever the table is replaced. A reader may see the address of a
@@ -312,9 +328,11 @@ struct Limiter::Impl {
   }
 
   // The slot for k, inserted empty (inline, no queries) if absent; `inserted` says which.
-  static Slot& find_or_insert(Shard& s, const Key& k, bool& inserted) {
+  // A shard holding `max_sources` already makes room first (evict_one).
+  static Slot& find_or_insert(Shard& s, const Key& k, bool& inserted, std::size_t max_sources) {
     inserted = false;
     if (Slot* found = find(s, k)) return *found;
+    if (s.size >= max_sources) evict_one(s, k);
     if ((s.size + 1) * 5 > s.slots.size() * 4) resize(s, std::max(kMinCapacity, s.slots.size() * 3 / 2));
     std::size_t cap = s.slots.size();
     std::size_t i = home(k, cap);
@@ -329,6 +347,44 @@ struct Limiter::Impl {
     s.size_hint.store(s.size, std::memory_order_relaxed);
     inserted = true;
     return slot;
+  }
+
+  // The last minute a source made a query in (0: none held), for evict_one.
+  static Minute newest_minute(const Slot& slot) {
+    if (slot.flags & kHeavy) return cached_total(slot) ? slot.base : 0;
+    return slot.n ? slot.base + slot.off[slot.n - 1] : 0;
+  }
+
+  // Removes the source that matters least among up to kEvictionSamples slots, read in a
+  // row from a point the incoming key's hash picks (a different point for each new
+  // source, so that over many the choice is spread over the table): an inline source
+  // (at most five queries) before a heavy one, then the oldest last query. A source
+  // with a suspension history (kEventful) is never taken: replacing it would end a
+  // suspension or forget an episode, which a flood of new sources must not be able to
+  // do. Returns false (nothing removed) when no sample could be taken.
+  static bool evict_one(Shard& s, const Key& incoming) {
+    const std::size_t cap = s.slots.size();
+    const auto pick = static_cast<std::uint32_t>((hash_of(incoming) * 0x9E3779B97F4A7C15ull) >> 32);
+    std::size_t i = static_cast<std::size_t>((std::uint64_t{pick} * cap) >> 32);
+    std::size_t best = cap;
+    std::uint64_t best_rank = std::numeric_limits<std::uint64_t>::max();
+    int samples = 0;
+    for (std::size_t looked = 0; looked < kEvictionReach && samples < kEvictionSamples; ++looked) {
+      const Slot& slot = s.slots[i];
+      if ((slot.flags & kOccupied) && !((slot.flags & kHeavy) && (slot.flags & kEventful))) {
+        ++samples;
+        const std::uint64_t rank = (std::uint64_t{(slot.flags & kHeavy) != 0} << 32) | newest_minute(slot);
+        if (rank < best_rank) {
+          best_rank = rank;
+          best = i;
+        }
+      }
+      if (++i == cap) i = 0;
+    }
+    if (best == cap) return false;
+    erase_at(s, best);  // exported as forgotten: lib/state deletes its row
+    ++s.evicted;
+    return true;
   }
 
   static void mark_dirty(Shard& s, Slot& slot) {
@@ -749,7 +805,7 @@ Decision Limiter::check(const IpAddress& client) {
   Impl::Shard& s = im.shard_of(hash);
   std::lock_guard lock(s.mu);
   bool inserted;
-  Slot& slot = Impl::find_or_insert(s, k, inserted);
+  Slot& slot = Impl::find_or_insert(s, k, inserted, cfg.shard_max_sources);
   Minute m = minute_of(now);
 
   if (!(slot.flags & kHeavy)) {
@@ -920,11 +976,12 @@ SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds dur
       return r;
     }
   }
+  const Config& cfg = *im.config.load(std::memory_order_acquire);
   bool inserted;
-  Slot& slot = Impl::find_or_insert(s, k, inserted);
+  Slot& slot = Impl::find_or_insert(s, k, inserted, cfg.shard_max_sources);
   Impl::make_heavy(s, slot);
   Heavy& h = Impl::open(s, slot);
-  Impl::forget_episodes_if_quiet(s, slot, h, now, *im.config.load(std::memory_order_acquire));
+  Impl::forget_episodes_if_quiet(s, slot, h, now, cfg);
   h.suspended_until = until;
   h.last_episode = now;
   h.flags = SourceState::kManualSuspension;
@@ -1015,7 +1072,7 @@ bool Limiter::import(const SourceState& state) {
   Impl::Shard& s = im.shard_of(hash_of(k));
   std::lock_guard lock(s.mu);
   bool inserted;
-  Slot& slot = Impl::find_or_insert(s, k, inserted);
+  Slot& slot = Impl::find_or_insert(s, k, inserted, cfg.shard_max_sources);
   // Start from an empty heavy record, so one code path fills both forms.
   if (slot.flags & kHeavy) {
     slot.n = 0;  // pending queries are replaced too
@@ -1182,10 +1239,12 @@ LimiterStats Limiter::stats() const {
     st.active_suspensions += s.suspended.size();
     st.table_bytes += s.slots.capacity() * sizeof(Slot);
     st.heavy_bytes += s.heavy_bytes;
+    st.evicted_sources += s.evicted;
     st.total_bytes += (s.dirty.capacity() + s.suspended.capacity()) * sizeof(Key);
   }
   st.total_bytes += st.table_bytes + im.arena.committed_bytes();  // records in use, free blocks, slack
   st.events_dropped = im.events_dropped.load(std::memory_order_relaxed);
+  st.max_sources = im.config.load(std::memory_order_acquire)->max_sources;
   return st;
 }
 

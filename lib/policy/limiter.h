@@ -28,6 +28,13 @@
 //   was ahead leave the window a window after the correction, and a suspension
 //   imposed then ends when its length has passed (not at the stepped clock's end). A
 //   suspension whose end was already reported stays over (SourceState below).
+// - At max_sources (a memory bound, reached only when more distinct sources queried
+//   within a window than any real use makes): a new source replaces the tracked one
+//   that matters least among a few sampled, one with few queries and the oldest last
+//   query first; a source with a suspension, in force or past, or episodes is never
+//   replaced (when every sample has one, the shard goes beyond its bound). A replaced
+//   source is forgotten as if its queries had left the window; counted in
+//   LimiterStats::evicted_sources.
 // - Exempt sources (verdict exempt) are neither counted nor tracked: they cost no
 //   memory and never appear in exports. Exempt and per-network limits are matched
 //   on the client ADDRESS (not the /64 key). An exemption wins over any per-network
@@ -72,6 +79,11 @@ struct LimiterConfig {
   int ipv6_prefix = 64;                                  // 1-128; fixed for the life of a Limiter
   NetworkMap<std::uint32_t> network_limits;              // own limit for a network (0 = always refused)
   std::vector<Network> exempt;                           // never limited, never counted
+  // Sources tracked at most (a shard holds 1/16 of them). At the bound a new source
+  // takes the place of one that matters least (see below), so that rotating through
+  // IPv6 /64s or a large botnet cannot grow the limiter until the kernel kills
+  // whoisd. ~50-90 bytes a source: the default is at most about 450 MB.
+  std::size_t max_sources = 5'000'000;
 };
 
 // The error in a configuration (naming the key and value), or nullopt when usable.
@@ -177,6 +189,8 @@ struct LimiterStats {
   std::size_t heavy_bytes = 0;         // heavy records in use (their arena blocks)
   std::size_t total_bytes = 0;         // everything the limiter owns (incl. the arena's free blocks)
   std::uint64_t events_dropped = 0;
+  std::uint64_t evicted_sources = 0;   // replaced by a new source at max_sources, since the start
+  std::size_t max_sources = 0;         // the configured bound
 };
 
 class Limiter {

@@ -173,7 +173,8 @@ void read_server(const Reader& r, const toml::table& t, ServerSettings& s) {
 }
 
 void read_limits(const Reader& r, const toml::table& t, LimitSettings& l) {
-  r.only_known(t, "limits", {"queries", "window", "suspension", "quiet_period", "ipv6_prefix", "exempt", "network"});
+  r.only_known(t, "limits", {"queries", "window", "suspension", "quiet_period", "ipv6_prefix", "max_sources", "exempt",
+                              "network"});
   constexpr std::int64_t kMaxCount = std::numeric_limits<std::uint32_t>::max();
   if (auto n = t.get("queries")) l.queries = static_cast<std::uint32_t>(r.integer(*n, "limits.queries", 1, kMaxCount));
   // The limiter counts in whole minutes and keeps at most a year of window.
@@ -187,6 +188,10 @@ void read_limits(const Reader& r, const toml::table& t, LimitSettings& l) {
   if (auto n = t.get("suspension")) l.suspension = r.seconds(*n, "limits.suspension", std::chrono::seconds(1), kYear);
   if (auto n = t.get("quiet_period")) l.quiet_period = r.seconds(*n, "limits.quiet_period", std::chrono::seconds(0));
   if (auto n = t.get("ipv6_prefix")) l.ipv6_prefix = static_cast<int>(r.integer(*n, "limits.ipv6_prefix", 16, 128));
+  // Below 10,000 real clients would replace each other; above 100 million the bound
+  // (some 9 GB) protects nothing on a machine that runs whoisd.
+  if (auto n = t.get("max_sources"))
+    l.max_sources = static_cast<std::size_t>(r.integer(*n, "limits.max_sources", 10'000, 100'000'000));
   if (auto n = t.get("exempt")) l.exempt = r.networks(*n, "limits.exempt");
   if (auto n = t.get("network")) {
     if (!n->is_array_of_tables())
@@ -362,6 +367,7 @@ std::string describe(const Config& c) {
                   " suspension=" + format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(c.limits.suspension)) +
                   " exempt=" + std::to_string(c.limits.exempt.size()) +
                   " network_limits=" + std::to_string(c.limits.networks.size()) +
+                  " max_sources=" + std::to_string(c.limits.max_sources) +
                   " trusted_proxies=" + std::to_string(c.trusted_proxies.size()) +
                   " metrics=" + (c.metrics_listen ? c.metrics_listen->to_string() : std::string("off"));
   return s;

@@ -28,6 +28,7 @@ void for_each_setting(A& a, B& b, Visit&& visit) {
   visit("limits.suspension", OnReload::applied, a.limits.suspension, b.limits.suspension);
   visit("limits.quiet_period", OnReload::applied, a.limits.quiet_period, b.limits.quiet_period);
   visit("limits.ipv6_prefix", OnReload::applied, a.limits.ipv6_prefix, b.limits.ipv6_prefix);
+  visit("limits.max_sources", OnReload::applied, a.limits.max_sources, b.limits.max_sources);
   visit("limits.exempt", OnReload::applied, a.limits.exempt, b.limits.exempt);
   visit("limits.network", OnReload::applied, a.limits.networks, b.limits.networks);
   visit("proxy.trusted", OnReload::applied, a.trusted_proxies, b.trusted_proxies);

@@ -68,6 +68,7 @@ LimiterConfig limiter_config(const Config& c) {
   l.suspension = c.limits.suspension;
   l.quiet_period = c.limits.quiet_period;
   l.ipv6_prefix = c.limits.ipv6_prefix;
+  l.max_sources = c.limits.max_sources;
   for (const auto& n : c.limits.networks) l.network_limits.add(n.network, n.queries);
   l.exempt = c.limits.exempt;
   return l;
@@ -169,7 +170,8 @@ class Daemon {
                              [this] { return query_log_.counters().dropped; },
                              [this] { return query_log_.counters().write_errors; });
     metrics_.watch_limiter([this] { return static_cast<std::uint64_t>(limiter_.tracked_sources()); },
-                           [this] { return static_cast<std::uint64_t>(limiter_.stats().active_suspensions); });
+                           [this] { return static_cast<std::uint64_t>(limiter_.stats().active_suspensions); },
+                           [this] { return limiter_.stats().evicted_sources; });
     metrics_.watch_state([this] { return persister_->stats().admin_actions_applied; },
                          [this] { return persister_->stats().round_errors; });
 

@@ -301,7 +301,7 @@ struct DaemonMetrics::Watched {
   std::atomic<bool> snapshot_known{false};
   std::mutex mutex;  // guards the functions below, which the daemon may set while scrapes run
   std::function<std::uint64_t()> log_backlog, log_dropped, log_write_errors;
-  std::function<std::uint64_t()> limiter_sources, suspensions_active;
+  std::function<std::uint64_t()> limiter_sources, suspensions_active, limiter_evicted;
   std::function<std::uint64_t()> admin_actions, state_write_errors;
 
   double call(std::function<std::uint64_t()> Watched::*which) {
@@ -389,6 +389,10 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry, const Clock& clock)
                           "Sources suspended now, by their limit or by an operator (an ended suspension leaves "
                           "within a second).",
                           {}, [w] { return w->call(&Watched::suspensions_active); });
+  registry.counter_callback("whoisd_limiter_sources_evicted_total",
+                            "Sources the limiter forgot to make room for new ones at [limits] max_sources (their "
+                            "queries no longer count; logged as limiter_full).",
+                            {}, [w] { return w->call(&Watched::limiter_evicted); });
   registry.counter_callback("whoisd_admin_actions_total",
                             "Operator commands (whoisd-admin suspend, lift) the daemon has taken up: carried out, or refused with "
                             "a reason (each one logged as admin_action).", {},
@@ -415,10 +419,12 @@ void DaemonMetrics::watch_query_log(std::function<std::uint64_t()> backlog, std:
 }
 
 void DaemonMetrics::watch_limiter(std::function<std::uint64_t()> sources,
-                                  std::function<std::uint64_t()> suspensions_active) {
+                                  std::function<std::uint64_t()> suspensions_active,
+                                  std::function<std::uint64_t()> sources_evicted) {
   std::lock_guard lock(watched_->mutex);
   watched_->limiter_sources = std::move(sources);
   watched_->suspensions_active = std::move(suspensions_active);
+  watched_->limiter_evicted = std::move(sources_evicted);
 }
 
 void DaemonMetrics::watch_state(std::function<std::uint64_t()> admin_actions,

@@ -169,8 +169,9 @@ class DaemonMetrics {
   // whoisd_state_write_errors_total{writer="query_log"}:
   void watch_query_log(std::function<std::uint64_t()> backlog, std::function<std::uint64_t()> dropped,
                        std::function<std::uint64_t()> write_errors);
-  // whoisd_limiter_sources, whoisd_suspensions_active:
-  void watch_limiter(std::function<std::uint64_t()> sources, std::function<std::uint64_t()> suspensions_active);
+  // whoisd_limiter_sources, whoisd_suspensions_active, whoisd_limiter_sources_evicted_total:
+  void watch_limiter(std::function<std::uint64_t()> sources, std::function<std::uint64_t()> suspensions_active,
+                     std::function<std::uint64_t()> sources_evicted);
   // whoisd_admin_actions_total, whoisd_state_write_errors_total{writer="state"}:
   void watch_state(std::function<std::uint64_t()> admin_actions, std::function<std::uint64_t()> write_errors);
 

@@ -192,6 +192,7 @@ struct StatePersister::Impl {
   bool purge_more = false;
   bool purge_deferral_logged = false;  // since the last purge
   std::uint64_t limiter_events_dropped_seen = 0;
+  std::uint64_t limiter_evicted_seen = 0;
 
   std::atomic<std::uint64_t> rounds{0}, round_errors{0}, sources_written{0}, events_written{0}, actions_applied{0},
       rows_purged{0}, folds{0}, sources_written_direct{0};
@@ -464,12 +465,22 @@ void StatePersister::round_and_fold(bool fold_now) {
             .kv("kind", e.manual ? "operator" : "limit");
     }
     if (im.rounds % 16 == 1) {
-      std::uint64_t dropped = limiter_.stats().events_dropped;
+      const LimiterStats stats = limiter_.stats();
+      std::uint64_t dropped = stats.events_dropped;
       if (dropped != im.limiter_events_dropped_seen)
         log::warn("abuse_events_dropped")
             .kv("events", dropped - im.limiter_events_dropped_seen)
             .kv("reason", "the limiter's event queue overflowed between state rounds");
       im.limiter_events_dropped_seen = dropped;
+      // At most one line in 16 rounds, however many sources a flood brings.
+      if (stats.evicted_sources != im.limiter_evicted_seen)
+        log::warn("limiter_full")
+            .kv("max_sources", stats.max_sources)
+            .kv("evicted", stats.evicted_sources - im.limiter_evicted_seen)
+            .kv("evicted_total", stats.evicted_sources)
+            .kv("reason", "more distinct sources than [limits] max_sources: the ones that matter least were "
+                          "forgotten, and their queries no longer count");
+      im.limiter_evicted_seen = stats.evicted_sources;
     }
 
     for (const EventRow& e : im.unwritten_events) {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <map>
 
 #include "policy/limiter.h"
@@ -260,4 +261,81 @@ TEST_CASE("a stored suspension is in force until its end, unless that end was re
   CHECK(s.suspension_in_force(kStart));
   s.flags |= SourceState::kExpiryReported;  // reported, then the clock stepped back before the end
   CHECK_FALSE(s.suspension_in_force(kStart));
+}
+
+TEST_CASE("max_sources bounds the sources tracked; suspensions are never replaced") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.queries = 3;
+  config.max_sources = 1600;  // 100 a shard
+  Limiter lim(config, clock);
+
+  // Sources with a suspension, and some with many queries, before the flood.
+  std::vector<IpAddress> suspended, heavy;
+  for (std::uint32_t i = 0; i < 20; ++i) {
+    suspended.push_back(IpAddress::v4(0xC6336400u + i));  // 198.51.100.x
+    for (int q = 0; q < 3; ++q) lim.check(suspended.back());
+    REQUIRE(lim.check(suspended.back()).verdict == Verdict::limit_crossed);
+  }
+  clock.advance(60);
+  // A flood of new sources, one query each, over ten minutes (IPv6 /64s in turn, as
+  // from a rotating prefix).
+  const std::size_t flood = 50'000;
+  for (std::size_t i = 0; i < flood; ++i) {
+    if (i % 5000 == 0) clock.advance(60);
+    std::array<std::uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8};
+    b[4] = static_cast<std::uint8_t>(i >> 24);
+    b[5] = static_cast<std::uint8_t>(i >> 16);
+    b[6] = static_cast<std::uint8_t>(i >> 8);
+    b[7] = static_cast<std::uint8_t>(i);
+    REQUIRE(lim.check(IpAddress::v6(b)).verdict == Verdict::allow);
+  }
+  auto st = lim.stats();
+  CHECK(st.max_sources == 1600);
+  CHECK(st.tracked_sources <= 1600);
+  CHECK(st.tracked_sources >= 1500);
+  CHECK(st.evicted_sources == 20 + flood - st.tracked_sources);
+  // The suspensions are all still in force, and their sources still tracked.
+  for (const auto& a : suspended) CHECK(lim.check(a).verdict == Verdict::suspended);
+  CHECK(lim.active_suspensions().size() == 20);
+
+  // What was replaced is exported as forgotten (lib/state deletes its row): every
+  // export names a source tracked now or an empty state.
+  std::size_t forgotten = 0, kept = 0;
+  lim.export_dirty([&](const SourceState& s) { (s.empty() ? forgotten : kept) += 1; });
+  CHECK(forgotten >= flood - 1600);
+  CHECK(kept <= 1600);
+}
+
+TEST_CASE("at max_sources the source replaced is one with few and old queries") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.max_sources = 16 * 8;  // 8 a shard: every shard's whole table is in each sample
+  Limiter lim(config, clock);
+  // 40 sources with 20 queries each (heavy records) at the start...
+  for (std::uint32_t i = 0; i < 40; ++i)
+    for (int q = 0; q < 20; ++q) lim.check(v4(i));
+  // ...then sources with one query each, 30 s apart (all within the window): the
+  // newcomers replace the oldest of these, never a heavy source while an inline one is
+  // in the sample.
+  for (std::uint32_t i = 1000; i < 3000; ++i) {
+    clock.advance(30);
+    lim.check(v4(i));
+  }
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    auto state = lim.inspect(lim.key_of(v4(i)));
+    INFO("heavy source " << i);
+    REQUIRE(state);
+    CHECK(state->queries_in_window() == 20);
+  }
+  // The newest single-query source is still there.
+  CHECK(lim.inspect(lim.key_of(v4(2999))));
+  CHECK(lim.tracked_sources() <= 16 * 8);
+}
+
+TEST_CASE("max_sources is validated") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.max_sources = 15;
+  CHECK_THROWS_WITH(Limiter(config, clock), Catch::Contains("limits.max_sources must be from 16 to 1000000000 (got 15)"));
 }

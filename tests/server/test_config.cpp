@@ -36,6 +36,7 @@ TEST_CASE("an empty file gives the documented defaults", "[config]") {
   CHECK(c.limits.suspension == 24h);
   CHECK(c.limits.quiet_period == std::chrono::hours(24 * 30));
   CHECK(c.limits.ipv6_prefix == 64);
+  CHECK(c.limits.max_sources == 5'000'000);
   CHECK(c.retention == std::chrono::hours(24 * 90));
   REQUIRE(c.metrics_listen);
   CHECK(c.metrics_listen->to_string() == "127.0.0.1:9143");
@@ -63,6 +64,7 @@ window = "1h"
 suspension = "2h"
 quiet_period = "7d"
 ipv6_prefix = 56
+max_sources = 20000
 exempt = ["10.0.0.0/8"]
 [[limits.network]]
 network = "192.0.2.0/24"
@@ -92,6 +94,7 @@ level = "debug"
   CHECK(c.limits.queries == 7);
   CHECK(c.limits.window == 1h);
   CHECK(c.limits.ipv6_prefix == 56);
+  CHECK(c.limits.max_sources == 20000);
   REQUIRE(c.limits.networks.size() == 2);
   CHECK(c.limits.networks[1].network.to_string() == "2001:db8::/32");
   CHECK(c.limits.networks[1].queries == 200);
@@ -199,4 +202,12 @@ TEST_CASE("timeouts stay between 100ms and 10m", "[config]") {
         "t.conf:2: server.write_timeout: must be at least 100ms, not 50ms");
   CHECK(parse_config("[server]\nread_timeout = \"10m\"\n", "t.conf").server.read_timeout == 10min);
   CHECK(parse_config("[limits]\nquiet_period = \"0s\"\n", "t.conf").limits.quiet_period.count() == 0);
+}
+
+TEST_CASE("limits.max_sources is a memory bound between 10,000 and 100,000,000", "[config]") {
+  CHECK(error_of("[limits]\nmax_sources = 9999\n").find("t.conf:2: limits.max_sources") == 0);
+  CHECK(error_of("[limits]\nmax_sources = 100000001\n").find("t.conf:2: limits.max_sources") == 0);
+  CHECK(error_of("[limits]\nmax_sources = \"5M\"\n").find("t.conf:2: limits.max_sources") == 0);
+  CHECK(parse_config("[limits]\nmax_sources = 10000\n", "t.conf").limits.max_sources == 10000);
+  CHECK(parse_config("[limits]\nmax_sources = 100000000\n", "t.conf").limits.max_sources == 100'000'000);
 }

@@ -50,6 +50,7 @@ TEST_CASE("every key of the file is compared", "[config]") {
       "max_connections = 10\nmax_connections_per_source = 2\nuser = \"nobody\"\n"
       "[snapshot]\npath = \"/other.sqlite\"\nwatch = true\n[state]\ndir = \"/x\"\nretention = \"2h\"\n"
       "[limits]\nqueries = 7\nwindow = \"1h\"\nsuspension = \"2h\"\nquiet_period = \"3h\"\nipv6_prefix = 56\n"
+      "max_sources = 20000\n"
       "exempt = []\n[[limits.network]]\nnetwork = \"192.0.2.0/24\"\nqueries = 5\n"
       "[proxy]\ntrusted = []\n[answers]\nheader = [\"% Hello\"]\nfooter = [\"% Bye\"]\n"
       "[metrics]\nlisten = \"\"\n[log]\nlevel = \"debug\"\n",
@@ -59,7 +60,7 @@ TEST_CASE("every key of the file is compared", "[config]") {
                                  "server.max_connections", "server.max_connections_per_source", "server.user",
                                  "snapshot.path", "snapshot.watch", "state.dir", "state.retention", "limits.queries",
                                  "limits.window", "limits.suspension", "limits.quiet_period", "limits.ipv6_prefix",
-                                 "limits.exempt", "limits.network", "proxy.trusted", "answers.header",
+                                 "limits.max_sources", "limits.exempt", "limits.network", "proxy.trusted", "answers.header",
                                  "answers.footer", "metrics.listen", "log.level"});
   // A per-network limit that changes only its count is a change too.
   Config other_count = every;

@@ -153,7 +153,7 @@ TEST_CASE("the daemon's families", "[metrics]") {
   m.config_reloads_refused.inc(2);
   clock.advance(60);
   m.watch_query_log([] { return std::uint64_t{17}; }, [] { return std::uint64_t{3}; }, [] { return std::uint64_t{4}; });
-  m.watch_limiter([] { return std::uint64_t{99}; }, [] { return std::uint64_t{7}; });
+  m.watch_limiter([] { return std::uint64_t{99}; }, [] { return std::uint64_t{7}; }, [] { return std::uint64_t{8}; });
   m.watch_state([] { return std::uint64_t{5}; }, [] { return std::uint64_t{6}; });
   text = registry.render();
   CHECK(text.find("whoisd_queries_total{outcome=\"no_match\"} 1\n") != std::string::npos);
@@ -170,6 +170,7 @@ TEST_CASE("the daemon's families", "[metrics]") {
   CHECK(text.find("whoisd_querylog_dropped_total 3\n") != std::string::npos);
   CHECK(text.find("whoisd_limiter_sources 99\n") != std::string::npos);
   CHECK(text.find("whoisd_suspensions_active 7\n") != std::string::npos);
+  CHECK(text.find("whoisd_limiter_sources_evicted_total 8\n") != std::string::npos);
   CHECK(text.find("whoisd_admin_actions_total 5\n") != std::string::npos);
   CHECK(text.find("whoisd_state_write_errors_total{writer=\"query_log\"} 4\n") != std::string::npos);
   CHECK(text.find("whoisd_state_write_errors_total{writer=\"state\"} 6\n") != std::string::npos);
