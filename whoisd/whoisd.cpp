@@ -43,7 +43,17 @@ int main(int argc, char** argv) {
                "is bound as user whoisd without capabilities would (a port below 1024 fails, even as root)")
       ->needs(check_opt);
   app.set_version_flag("--version", "whoisd " + std::string(whoisd::version()));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int status = app.exit(e);  // prints the parser's words, or --help and --version (status 0)
+    // Started by systemd (a drop-in's ExecStart= with an option misspelt), the reason shows in
+    // `systemctl status whoisd` too, as for a configuration that does not load. A check is
+    // no start: --check-config counts once parsed, even when a later argument fails.
+    if (status != 0 && check_opt->count() == 0)
+      whoisd::SystemdNotifier().start_failed("command line: " + std::string(e.what()), 0);
+    return status;
+  }
 
   whoisd::DaemonOptions options;
   if (*snapshot_opt) options.overrides.snapshot_path = snapshot;

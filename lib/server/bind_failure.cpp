@@ -15,12 +15,19 @@ namespace {
 
 std::string family_name(const ListenAddress& address) { return address.family() == AF_INET ? "IPv4" : "IPv6"; }
 
+// The lowest port `who` may bind without a capability: the host's sysctl, which an
+// administrator may have raised above the kernel's 1024 (or lowered), so that "another
+// port" is one that actually binds.
+std::string unprivileged_ports(const BindingIdentity& who) {
+  return fmt::format("choose a port from {} up", who.unprivileged_port_start);
+}
+
 // What to do about a privileged port, for the setting it is in: the whois port can also be
 // bound by systemd's socket unit; the metrics endpoint is always bound by whoisd itself.
-std::string privileged_port_remedy(const std::string& key) {
+std::string privileged_port_remedy(const std::string& key, const BindingIdentity& who) {
   if (key == "[server] listen")
     return "start whoisd as root (it binds, then switches to [server] user), or let systemd bind it (whoisd.socket)";
-  return "start whoisd as root (it binds, then switches to [server] user), or choose a port from 1024 up";
+  return "start whoisd as root (it binds, then switches to [server] user), or " + unprivileged_ports(who);
 }
 
 // The same setting holds for IPv6 (the kernel has no IPv6 one); 1024, the kernel's
@@ -47,11 +54,11 @@ std::string privileged_port_cause(const ListenAddress& address, const std::strin
                                              address.port, who.unprivileged_port_start);
   if (who.systemd_service)
     return fmt::format("{} and whoisd.service runs as user '{}' without any capability (CapabilityBoundingSet= is "
-                       "empty): choose a port from 1024 up",
-                       privileged, who.user);
+                       "empty): {}",
+                       privileged, who.user, unprivileged_ports(who));
   return fmt::format("{} and user '{}' lacks CAP_NET_BIND_SERVICE (root has it); whoisd binds before it drops "
                      "privileges: {}",
-                     privileged, who.user, privileged_port_remedy(key));
+                     privileged, who.user, privileged_port_remedy(key, who));
 }
 
 std::string bind_failure_cause(const ListenAddress& address, const std::string& key, const char* step, int error,

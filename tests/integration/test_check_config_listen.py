@@ -150,7 +150,7 @@ else:
     check("[server] listen '127.0.0.1:%d': the start could not bind it: port %d is privileged (below "
           "net.ipv4.ip_unprivileged_port_start, %d) and user 'nobody' lacks CAP_NET_BIND_SERVICE (root has it)"
           % (low, low, unprivileged_start) in err and "whoisd.socket" in err, "the listener's message: %r" % err)
-    check("[metrics] listen '127.0.0.1:%d'" % low in err and "or choose a port from 1024 up" in err,
+    check("[metrics] listen '127.0.0.1:%d'" % low in err and "or choose a port from %d up" % unprivileged_start in err,
           "the metrics endpoint's message: %r" % err)
     note("ok privileged port %d passes as root and fails as nobody, naming the capability" % low)
 
@@ -171,8 +171,8 @@ else:
     rc, out, err = run(["--socket-activated", "--listen", "192.0.2.1:43", "--metrics", "127.0.0.1:%d" % low])
     check(rc == 1 and "whoisd: [metrics] listen '127.0.0.1:%d': the service could not bind it: port %d is "
           "privileged (below net.ipv4.ip_unprivileged_port_start, %d) and whoisd.service runs as user 'whoisd' "
-          "without any capability (CapabilityBoundingSet= is empty): choose a port from 1024 up"
-          % (low, low, unprivileged_start) in err, "the service's privileged metrics port: %d %s %s" % (rc, out, err))
+          "without any capability (CapabilityBoundingSet= is empty): choose a port from %d up"
+          % (low, low, unprivileged_start, unprivileged_start) in err, "the service's privileged metrics port: %d %s %s" % (rc, out, err))
     if os.geteuid() == 0:  # the same port, checked as a start by root would bind it
         rc, out, err = run(["--listen", "127.0.0.1:%d" % free_port(), "--metrics", "127.0.0.1:%d" % low])
         check(rc == 0 and "listen ok: 127.0.0.1:%d ([metrics] listen)" % low in out,

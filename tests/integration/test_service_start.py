@@ -11,10 +11,12 @@ service manager on NOTIFY_SOCKET (notify_socket.py).
   serves) ends the extensions: systemd applies them to its stop timeout too, so more
   would hold `systemctl stop` up for as long as the start takes.
 - A start that fails says STATUS=start failed: and the words it logs, and ERRNO= where an
-  errno is behind it, before it exits: a configuration that does not load (no errno), a
+  errno is behind it, before it exits: a command line or a configuration that does not
+  load (no errno), a
   listen address or the metrics address in use (EADDRINUSE), a state directory another whoisd holds
   (EWOULDBLOCK)."""
 import errno
+import itertools
 import os
 import re
 import signal
@@ -105,17 +107,20 @@ note("ok SIGTERM during the held-up start: no EXTEND_TIMEOUT_USEC= after it, and
 
 
 # ---- STATUS= and ERRNO= when the start fails ----
-def failed_start(daemon, expected_exit, what):
+failed_starts = itertools.count()  # one manager's socket per failed start, even of one daemon
+
+
+def failed_start(daemon, expected_exit, what, extra_args=()):
     """Runs `daemon` to its failed start with a manager on NOTIFY_SOCKET; returns the
-    fields of the one message it sent and the log."""
-    failing = ServiceManager(os.path.join(daemon.dir, "notify-failed.sock"))
+    fields of the one message it sent and the log. `expected_exit` None: any failure."""
+    failing = ServiceManager(os.path.join(daemon.dir, "notify-failed-%d.sock" % next(failed_starts)))
     failing.start()
     env = dict(os.environ, NOTIFY_SOCKET=failing.path)
-    r = subprocess.run([daemon.whoisd, "--config", daemon.config_path], env=env, capture_output=True,
-                       timeout=DEADLINE)
+    r = subprocess.run([daemon.whoisd, "--config", daemon.config_path] + list(extra_args), env=env,
+                       capture_output=True, timeout=DEADLINE)
     log = (r.stdout + r.stderr).decode("utf-8", "replace")
-    check(r.returncode == expected_exit, "%s: exit status %d, expected %d:\n%s" % (what, r.returncode, expected_exit,
-                                                                                  log[-3000:]))
+    check(r.returncode != 0 if expected_exit is None else r.returncode == expected_exit,
+          "%s: exit status %d, expected %s:\n%s" % (what, r.returncode, expected_exit or "a failure", log[-3000:]))
     # The daemon waited (sd_notify_barrier) until the socket had it: the thread reads it at once.
     statuses = wait_until(lambda: failing.all("STATUS"), lambda m: m,
                           lambda m: "%s: no STATUS= before the exit:\n%s" % (what, failing.dump()))
@@ -131,6 +136,17 @@ check(re.fullmatch(r"start failed: \S+whoisd\.conf:\d+: limits\.queries: must be
 check(status["STATUS"][len("start failed: "):] in log, "STATUS= is not the words logged:\n%r\n%s" % (status, log))
 check("ERRNO" not in status, "ERRNO= for a bad configuration: %r" % status)
 note("ok a configuration that does not load: STATUS=%s" % status["STATUS"])
+
+# A command line the parser refuses (an unknown option, a value of the wrong kind, as a
+# drop-in's ExecStart= may carry): the same, in the parser's words.
+for argv, words in ((["--no-such-option"], "--no-such-option"), (["--loops", "many"], "--loops = many")):
+    status, log = failed_start(bad, None, "command line %r" % argv, argv)
+    check(status["STATUS"].startswith("start failed: command line: ") and words in status["STATUS"],
+          "STATUS= for the command line %r: %r" % (argv, status))
+    check(status["STATUS"][len("start failed: command line: "):] in log,
+          "STATUS= is not the words printed:\n%r\n%s" % (status, log))
+    check("ERRNO" not in status, "ERRNO= for a command line: %r" % status)
+    note("ok a command line that does not parse: STATUS=%s" % status["STATUS"])
 
 taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 taken.bind(("127.0.0.1", 0))

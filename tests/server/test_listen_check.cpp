@@ -170,6 +170,20 @@ TEST_CASE("listen check: the words for each refusal", "[listen_check]") {
         "the kernel refused it (socket: Too many open files)");
 }
 
+// A host that raised net.ipv4.ip_unprivileged_port_start (up to 65536 is allowed): a port
+// from 1024 up can be privileged too, so the way out names the host's own threshold.
+TEST_CASE("listen check: another port is chosen from the host's unprivileged start", "[listen_check]") {
+  const BindingIdentity raised{"nobody", 2000};
+  const std::string by_hand = bind_failure_cause({ip("127.0.0.1"), 1500}, "[metrics] listen", "bind", EACCES, raised);
+  CHECK(by_hand.find("port 1500 is privileged (below net.ipv4.ip_unprivileged_port_start, 2000)") == 0);
+  CHECK(by_hand.find("or choose a port from 2000 up (bind: Permission denied)") != std::string::npos);
+  CHECK(by_hand.find("1024") == std::string::npos);
+  const BindingIdentity service{"whoisd", 2000, true};
+  CHECK(privileged_port_cause({ip("127.0.0.1"), 1500}, "[metrics] listen", service) ==
+        "port 1500 is privileged (below net.ipv4.ip_unprivileged_port_start, 2000) and whoisd.service runs as user "
+        "'whoisd' without any capability (CapabilityBoundingSet= is empty): choose a port from 2000 up");
+}
+
 TEST_CASE("listen check: every address in order, [server] listen then [metrics] listen", "[listen_check]") {
   HeldListener running({ip("127.0.0.1"), 0});
   Config config;
@@ -321,8 +335,9 @@ TEST_CASE("listen check: the systemd service's view", "[listen_check]") {
                           "(below net.ipv4.ip_unprivileged_port_start, " +
                               std::to_string(service.unprivileged_port_start) +
                               ") and whoisd.service runs as user 'whoisd' without any capability "
-                              "(CapabilityBoundingSet= is empty): choose a port from 1024 up");
-  // A port from 1024 up is bound as usual; and by hand, as this process.
+                              "(CapabilityBoundingSet= is empty): choose a port from " +
+                              std::to_string(service.unprivileged_port_start) + " up");
+  // A port from there up is bound as usual; and by hand, as this process.
   config.metrics_listen = ListenAddress{ip("127.0.0.1"), free_port("127.0.0.1")};
   CHECK(check_listen_addresses(config, {}, ListenCheckView::systemd_service)[1].outcome ==
         ListenCheck::Outcome::bindable);
