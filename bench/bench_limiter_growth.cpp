@@ -1,0 +1,108 @@
+// Limiter figures for bench/README.md: what a deciding thread (an event loop) pays
+// while the limiter grows to millions of sources, and once it is at max_sources.
+//   bench_limiter_growth           2,000,000 new sources at 100,000 a second, twice; the bound
+//   bench_limiter_growth --quick   200,000 of them; the bound with 100,000
+//
+// 1. Growth. New sources, one decision each, at a fixed rate on this thread (as the
+//    loops see a flood of distinct sources). A second thread does what the state
+//    writer does every 500 ms: export_dirty, which also grows a shard's table at 77 %
+//    load, faulting the new table in before it takes the shard's lock. The same run
+//    without the exports shows what a growth costs when the deciding thread does it,
+//    allocating and faulting in the new table itself. Printed: decisions over 1 ms,
+//    the worst five, and the tables' size at the end.
+// 2. The bound. Decisions a second, closed loop, once max_sources is reached and
+//    every new source replaces a tracked one; and the limiter's bytes there.
+// Timings are wall time on a shared machine: run it alone (no build, no benchmark).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "policy/limiter.h"
+
+using namespace whoisd;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+IpAddress nth_source(std::size_t i) { return IpAddress::v4(0x0A000000u + static_cast<std::uint32_t>(i)); }
+
+struct GrowthRun {
+  std::size_t over_1ms = 0;
+  std::vector<float> worst;  // µs, the five longest decisions
+  std::size_t table_bytes = 0;
+};
+
+GrowthRun grow(std::size_t sources, double rate, bool writer_exports) {
+  SystemClock clock;
+  Limiter limiter(LimiterConfig{}, clock);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    while (!done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));  // StatePersisterOptions::interval
+      if (writer_exports) limiter.export_dirty([](const SourceState&) {});
+    }
+  });
+  std::vector<float> took(sources);
+  const auto start = Steady::now();
+  for (std::size_t i = 0; i < sources; ++i) {
+    const auto due = start + std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(double(i) / rate));
+    while (Steady::now() < due) {
+    }
+    const auto t0 = Steady::now();
+    limiter.check(nth_source(i));
+    took[i] = std::chrono::duration<float, std::micro>(Steady::now() - t0).count();
+  }
+  done.store(true);
+  writer.join();
+  GrowthRun r;
+  r.over_1ms = static_cast<std::size_t>(std::count_if(took.begin(), took.end(), [](float us) { return us > 1000; }));
+  std::partial_sort(took.begin(), took.begin() + 5, took.end(), std::greater<>());
+  r.worst.assign(took.begin(), took.begin() + 5);
+  const LimiterStats st = limiter.stats();
+  r.table_bytes = st.table_bytes;
+  return r;
+}
+
+void print(const char* how, std::size_t sources, const GrowthRun& r) {
+  std::printf("  %-40s %zu sources: %zu decisions over 1 ms; worst %.2f %.2f %.2f %.2f %.2f ms; tables %.1f MB\n",
+              how, sources, r.over_1ms, r.worst[0] / 1e3, r.worst[1] / 1e3, r.worst[2] / 1e3, r.worst[3] / 1e3,
+              r.worst[4] / 1e3, double(r.table_bytes) / 1e6);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const std::size_t sources = quick ? 200'000 : 2'000'000;
+  const double rate = 100'000;
+
+  std::printf("limiter growth: new sources at %.0f a second, one decision each\n", rate);
+  // Alternated, so that a disturbance of the machine is less likely to favour one.
+  for (int round = 0; round < 2; ++round) {
+    print("with the writer's exports (this round):", sources, grow(sources, rate, true));
+    print("grown by the deciding thread only:", sources, grow(sources, rate, false));
+  }
+
+  const std::size_t bound = quick ? 100'000 : 1'000'000;
+  SystemClock clock;
+  LimiterConfig config;
+  config.max_sources = bound;
+  Limiter limiter(config, clock);
+  for (std::size_t i = 0; i < bound; ++i) limiter.check(nth_source(i));
+  const std::size_t more = 2 * bound;
+  const auto t0 = Steady::now();
+  for (std::size_t i = bound; i < bound + more; ++i) limiter.check(nth_source(i));
+  const double s = std::chrono::duration<double>(Steady::now() - t0).count();
+  const LimiterStats st = limiter.stats();
+  std::printf("limiter at max_sources = %zu: %zu new sources in %.2f s, %.2f million/s (%.0f ns each), each "
+              "replacing one; %zu tracked, %llu replaced, %.1f bytes a source\n",
+              bound, more, s, double(more) / s / 1e6, s * 1e9 / double(more), st.tracked_sources,
+              static_cast<unsigned long long>(st.evicted_sources), double(st.total_bytes) / double(st.tracked_sources));
+  const bool right = st.tracked_sources <= bound && st.evicted_sources + st.tracked_sources == bound + more;
+  if (!right) std::printf("  WRONG: the bound did not hold, or a source was neither tracked nor replaced\n");
+  return right ? 0 : 1;
+}
