@@ -1,5 +1,6 @@
 #include "common/log_output.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -49,6 +50,15 @@ void write_all(const char* data, std::size_t size) {
     const ssize_t n = ::write(STDERR_FILENO, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // Standard error is non-blocking: O_NONBLOCK belongs to the open file, shared
+        // with whoever set it (a terminal, a pipe's writers). Waited for as a blocking
+        // write waits; given up, the rest of the batch went uncounted and the next
+        // batch was glued to the line it cut.
+        pollfd writable{STDERR_FILENO, POLLOUT, 0};
+        if (::poll(&writable, 1, -1) < 0 && errno != EINTR) return;
+        continue;  // POLLERR or POLLHUP: the write says what is wrong
+      }
       return;  // a failed log write has nowhere to go
     }
     data += n;

@@ -141,3 +141,41 @@ TEST_CASE("a standard error stuck at the stop is given up after the flush deadli
   }
   CHECK(writable_again);
 }
+
+TEST_CASE("a non-blocking standard error that fills is waited for by the writer, not given up") {
+  // O_NONBLOCK belongs to the open file, shared with whoever else holds it (a terminal
+  // or a pipe that another program set so): write(2) then fails with EAGAIN once the
+  // pipe is full, where a blocking one would wait.
+  StderrPipe pipe;
+  const int flags = ::fcntl(STDERR_FILENO, F_GETFL);
+  REQUIRE(flags >= 0);
+  REQUIRE(::fcntl(STDERR_FILENO, F_SETFL, flags | O_NONBLOCK) == 0);
+  const std::uint64_t dropped_before = log::lines_dropped();
+  std::string output;
+  std::thread reader;
+  {
+    log::BackgroundLogWriter writer(1 << 16, 10s);
+    // 200 lines of about 130 bytes: more than the 4 KiB pipe, within the 64 KiB buffer.
+    for (int i = 0; i < 200; ++i) log::info("nonblocking_line").kv("i", i).kv("padding", std::string(60, 'x'));
+    std::this_thread::sleep_for(200ms);  // the writer meets the full pipe, nobody reading
+    reader = std::thread([&] { output = pipe.read_to_end(); });
+  }
+  pipe.restore();
+  reader.join();
+
+  CHECK(log::lines_dropped() == dropped_before);  // all within the buffer
+  int expected = 0;
+  std::size_t at = 0;
+  while (at < output.size()) {
+    const auto end = output.find('\n', at);
+    REQUIRE(end != std::string::npos);
+    const std::string line = output.substr(at, end - at);
+    CHECK(line.rfind("ts=", 0) == 0);  // whole lines, none cut by a partial write
+    const auto i = line.find("event=nonblocking_line i=");
+    REQUIRE(i != std::string::npos);
+    CHECK(std::stoi(line.substr(i + 25)) == expected);
+    ++expected;
+    at = end + 1;
+  }
+  CHECK(expected == 200);
+}
