@@ -2,8 +2,13 @@
 //   whoisd --config /etc/whoisd/whoisd.conf
 //   whoisd --snapshot pt.sqlite --listen 127.0.0.1:4343 --state-dir ./state   (no file needed)
 //   whoisd --config whoisd.conf --check-config [--socket-activated]
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,7 +20,31 @@
 #include "server/daemon.h"
 #include "server/systemd_notifier.h"
 
+namespace {
+
+// Standard input, output and error closed by whoever started whoisd (`whoisd 2>&-`, a
+// supervisor that closes them) are opened on /dev/null, so that the next descriptors
+// opened do not take their numbers: an event loop's epoll descriptor took them, the log
+// lines (descriptor 2) were written into it and lost, and libuv, which will not close a
+// descriptor below 3, aborted the stop. False, with the reason on standard error, when
+// /dev/null cannot be opened.
+bool open_standard_descriptors() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int null_fd = ::open("/dev/null", O_RDWR);  // the lowest free number: fd
+    if (null_fd < 0) {
+      std::fprintf(stderr, "whoisd: descriptor %d is closed and /dev/null cannot be opened for it: %s\n", fd,
+                   std::strerror(errno));
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (!open_standard_descriptors()) return 1;
   // A client that resets its connection must not kill the daemon: libuv sees EPIPE.
   std::signal(SIGPIPE, SIG_IGN);
 

@@ -1,10 +1,13 @@
 #include "common/log_output.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -35,6 +38,8 @@ struct Output {
   std::uint64_t dropped_unreported = 0;
   std::atomic<std::uint64_t> dropped_total{0};
   std::thread thread;
+  std::chrono::milliseconds flush_deadline{0};
+  std::terminate_handler previous_terminate = nullptr;  // replaced while a writer runs
 };
 
 // Never destroyed: a writer thread given up at exit may still be blocked in write(2)
@@ -49,6 +54,15 @@ void write_all(const char* data, std::size_t size) {
     const ssize_t n = ::write(STDERR_FILENO, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // Standard error is non-blocking: O_NONBLOCK belongs to the open file, shared
+        // with whoever set it (a terminal, a pipe's writers). Waited for as a blocking
+        // write waits; given up, the rest of the batch went uncounted and the next
+        // batch was glued to the line it cut.
+        pollfd writable{STDERR_FILENO, POLLOUT, 0};
+        if (::poll(&writable, 1, -1) < 0 && errno != EINTR) return;
+        continue;  // POLLERR or POLLHUP: the write says what is wrong
+      }
       return;  // a failed log write has nowhere to go
     }
     data += n;
@@ -91,6 +105,25 @@ void run_writer(Output& o) {
   o.thread_running = false;
 }
 
+// A fatal error (an uncaught exception: std::terminate) ends the process without the
+// writer's destructor, and the lines still queued went with it, often the very ones
+// that say what went wrong; written by the thread that logged, they were out before.
+// They get the flush deadline first, as at a stop; then the handler that was there
+// before (the runtime's names the exception, after them).
+[[noreturn]] void flush_then_terminate() {
+  Output& o = output();
+  std::terminate_handler previous = nullptr;
+  {
+    std::unique_lock lock(o.mu);
+    previous = o.previous_terminate;
+    // The writer thread itself cannot wait for its own write.
+    if (o.mode == Mode::queued && o.thread.get_id() != std::this_thread::get_id())
+      o.drained.wait_for(lock, o.flush_deadline, [&] { return o.queued.empty() && !o.writing; });
+  }
+  if (previous) previous();
+  std::abort();
+}
+
 }  // namespace
 
 void write_line(std::string&& line) {
@@ -131,11 +164,15 @@ BackgroundLogWriter::BackgroundLogWriter(std::size_t capacity_bytes, std::chrono
   o.thread_running = true;
   o.thread = std::thread(run_writer, std::ref(o));
   o.mode = Mode::queued;
+  o.flush_deadline = flush_deadline;
+  o.previous_terminate = std::set_terminate(flush_then_terminate);
 }
 
 BackgroundLogWriter::~BackgroundLogWriter() {
   Output& o = output();
   std::unique_lock lock(o.mu);
+  // First, so that a failure below (the lock is held) does not wait on it.
+  std::set_terminate(o.previous_terminate);
   o.stopping = true;
   o.work.notify_one();
   if (o.drained.wait_for(lock, flush_deadline_, [&] { return o.queued.empty() && !o.writing; })) {

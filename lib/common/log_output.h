@@ -30,6 +30,8 @@ class BackgroundLogWriter {
   static constexpr std::chrono::milliseconds kDefaultFlushDeadline{5000};
 
   // Starts the writer thread; from here on write_line() only queues. One at a time.
+  // Until the destructor, std::terminate (an uncaught exception) first gives the queued
+  // lines the flush deadline too.
   explicit BackgroundLogWriter(std::size_t capacity_bytes = kDefaultCapacityBytes,
                                std::chrono::milliseconds flush_deadline = kDefaultFlushDeadline);
   // Writes what is queued, waiting at most the flush deadline; then lines are written by

@@ -8,9 +8,11 @@
 // In step means that wall minus monotonic stayed within kTolerance of its value at
 // the previous reading. Comparing offsets rather than the time between readings
 // keeps a slow reader (a state round held up by the disk) from looking like a step;
-// the tolerance absorbs the whole-second readings and NTP's slewing, which moves the
-// offset by at most half a millisecond a second. A suspend of the machine also moves
-// the offset (the monotonic clock stops while suspended) and is taken as a step.
+// the tolerance absorbs the whole-second readings and a leap second. NTP's slewing
+// (adjtime(3), the kernel's frequency correction) never moves the offset: it moves
+// the monotonic clock with the wall clock. A suspend of the machine does (the
+// monotonic clock stops while suspended) and is taken as a step: the wall clock is
+// the real-time clock's again after a resume, until NTP has checked it.
 #pragma once
 
 #include <chrono>

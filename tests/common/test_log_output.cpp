@@ -5,10 +5,13 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
+#include <exception>
 #include <string>
 #include <thread>
 
@@ -140,4 +143,93 @@ TEST_CASE("a standard error stuck at the stop is given up after the flush deadli
     }
   }
   CHECK(writable_again);
+}
+
+TEST_CASE("a non-blocking standard error that fills is waited for by the writer, not given up") {
+  // O_NONBLOCK belongs to the open file, shared with whoever else holds it (a terminal
+  // or a pipe that another program set so): write(2) then fails with EAGAIN once the
+  // pipe is full, where a blocking one would wait.
+  StderrPipe pipe;
+  const int flags = ::fcntl(STDERR_FILENO, F_GETFL);
+  REQUIRE(flags >= 0);
+  REQUIRE(::fcntl(STDERR_FILENO, F_SETFL, flags | O_NONBLOCK) == 0);
+  const std::uint64_t dropped_before = log::lines_dropped();
+  std::string output;
+  std::thread reader;
+  {
+    log::BackgroundLogWriter writer(1 << 16, 10s);
+    // 200 lines of about 130 bytes: more than the 4 KiB pipe, within the 64 KiB buffer.
+    for (int i = 0; i < 200; ++i) log::info("nonblocking_line").kv("i", i).kv("padding", std::string(60, 'x'));
+    std::this_thread::sleep_for(200ms);  // the writer meets the full pipe, nobody reading
+    reader = std::thread([&] { output = pipe.read_to_end(); });
+  }
+  pipe.restore();
+  reader.join();
+
+  CHECK(log::lines_dropped() == dropped_before);  // all within the buffer
+  int expected = 0;
+  std::size_t at = 0;
+  while (at < output.size()) {
+    const auto end = output.find('\n', at);
+    REQUIRE(end != std::string::npos);
+    const std::string line = output.substr(at, end - at);
+    CHECK(line.rfind("ts=", 0) == 0);  // whole lines, none cut by a partial write
+    const auto i = line.find("event=nonblocking_line i=");
+    REQUIRE(i != std::string::npos);
+    CHECK(std::stoi(line.substr(i + 25)) == expected);
+    ++expected;
+    at = end + 1;
+  }
+  CHECK(expected == 200);
+}
+
+// Run by the next test in a process of its own (a hidden test: "[.]"): lines queued,
+// then a fatal error ends the process as an uncaught exception does.
+TEST_CASE("log_terminate_child", "[.log_terminate_child]") {
+  log::BackgroundLogWriter writer;
+  for (int i = 0; i < 2000; ++i) log::error("before_terminate").kv("i", i).kv("padding", std::string(60, 'x'));
+  std::signal(SIGABRT, SIG_DFL);  // the abort ends the process, not Catch's handler for it
+  std::terminate();
+}
+
+TEST_CASE("a fatal error (std::terminate) writes the lines queued before it first") {
+  // This binary again, running only the test above, with standard error on a pipe.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  posix_spawn_file_actions_addclose(&actions, fds[1]);
+  char self[] = "/proc/self/exe";
+  char tag[] = "[.log_terminate_child]";
+  char* const argv[] = {self, tag, nullptr};
+  pid_t child = -1;
+  const int spawned = ::posix_spawn(&child, self, &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  REQUIRE(spawned == 0);
+  std::string output;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) output.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));  // std::terminate's abort
+
+  int expected = 0;
+  std::size_t at = 0;
+  while (at < output.size() && output.compare(at, 3, "ts=") == 0) {
+    const auto end = output.find('\n', at);
+    REQUIRE(end != std::string::npos);
+    const auto i = output.find("event=before_terminate i=", at);
+    REQUIRE(i < end);
+    CHECK(std::stoi(output.substr(i + 25)) == expected);
+    ++expected;
+    at = end + 1;
+  }
+  CHECK(expected == 2000);  // every line queued before the fatal error, in order
+  // Then what the runtime says of the fatal error, after the lines.
+  CHECK(output.find("terminate called", at) != std::string::npos);
 }

@@ -8,7 +8,10 @@ same): log lines must never hold up the event loops, the control loop or the sto
 - Once the pipe is read again, every one of those lines arrives, whole and in order,
   and the stop writes its last lines too.
 - With the pipe never read again, SIGTERM still ends whoisd: the last lines get a few
-  seconds, then are given up."""
+  seconds, then are given up.
+- A non-blocking pipe (O_NONBLOCK is the open file's, shared with whoever set it) is
+  waited for the same way: every line arrives whole once it is read, none dropped (the
+  writer gave the rest of a batch up at EAGAIN, uncounted, and cut a line in two)."""
 import fcntl
 import os
 import re
@@ -26,11 +29,12 @@ CROSSINGS = 300
 PIPE_BYTES = 4096
 
 
-def start_on_pipe(d):
+def start_on_pipe(d, blocking=True):
     """Starts d's whoisd with stdout and stderr on a small pipe; reads it until the start
     line and returns the read end, left unread from then on."""
     r, w = os.pipe()
     fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    os.set_blocking(w, blocking)
     d.proc = subprocess.Popen([d.whoisd, "--config", d.config_path] + d.extra_args, stdout=w, stderr=w)
     harness._running.append(d.proc)
     os.close(w)
@@ -110,6 +114,32 @@ check([(int(a), int(b)) for a, b in suspended] == [(i // 250, i % 250 + 1) for i
 check(all(line.startswith("ts=") for line in text.splitlines()), "a broken line:\n" + text[-2000:])
 check(re.search(r"event=stopped ", text), "no 'stopped' line:\n" + text[-2000:])
 note("ok all %d suspension lines and the stop's lines arrived once the pipe was read" % CROSSINGS)
+
+# ---- a non-blocking pipe: waited for, not given up at EAGAIN ----
+n = Daemon(args, name="stderr-stuck-nonblocking", config=CONFIG)
+pipe = start_on_pipe(n, blocking=False)
+for i in range(CROSSINGS):
+    client = "10.7.%d.%d" % (i // 250, i % 250 + 1)
+    proxied_query(n, client)
+    proxied_query(n, client)
+metrics = n.metrics()
+check(metrics.get("whoisd_log_lines_dropped_total") == 0,
+      "lines dropped within the 1 MiB buffer: %r" % metrics.get("whoisd_log_lines_dropped_total"))
+received = []
+reader = threading.Thread(target=lambda: received.append(read_all_fd(pipe)), daemon=True)
+reader.start()
+n.proc.send_signal(signal.SIGTERM)
+rc = n.proc.wait(DEADLINE)
+reader.join(DEADLINE)
+os.close(pipe)
+check(rc == 0, "whoisd exit status %d" % rc)
+text = received[0].decode("utf-8", "replace")
+suspended = re.findall(r"event=suspension source=10\.7\.(\d+)\.(\d+) ", text)
+check([(int(a), int(b)) for a, b in suspended] == [(i // 250, i % 250 + 1) for i in range(CROSSINGS)],
+      "non-blocking pipe: %d suspension lines of %d, in order:\n%s" % (len(suspended), CROSSINGS, text[-2000:]))
+check(all(line.startswith("ts=") for line in text.splitlines()), "a broken line:\n" + text[-2000:])
+check(re.search(r"event=stopped ", text), "no 'stopped' line:\n" + text[-2000:])
+note("ok all %d suspension lines arrived whole through a non-blocking pipe" % CROSSINGS)
 
 # ---- a stop with the pipe never read again ----
 e = Daemon(args, name="stderr-stuck-stop", config=CONFIG)
