@@ -371,6 +371,10 @@ class Daemon {
     }
 
     uv_run(&loop, UV_RUN_DEFAULT);
+    // Closing the signal handlers restores the default actions at once, and a SIGHUP's
+    // is to end the process: held back from here until it is ignored (below), as it is
+    // in every other thread (started with the control signals blocked).
+    block_control_signals(SIG_BLOCK);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&hup), reinterpret_cast<uv_handle_t*>(&term),
                            reinterpret_cast<uv_handle_t*>(&intr), reinterpret_cast<uv_handle_t*>(&sweep),
                            reinterpret_cast<uv_handle_t*>(&settle), reinterpret_cast<uv_handle_t*>(&watch),
@@ -380,9 +384,11 @@ class Daemon {
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     // Closing the handlers restored the default actions. During the drain a SIGHUP
-    // is ignored; a second SIGTERM or SIGINT ends the process at once (an operator's
-    // "now"; the state on disk is then at most a second old).
+    // is ignored (one that came meanwhile is discarded); a second SIGTERM or SIGINT ends
+    // the process at once (an operator's "now"; the state on disk is then at most a
+    // second old).
     std::signal(SIGHUP, SIG_IGN);
+    block_control_signals(SIG_UNBLOCK);
   }
 
   // Watches the inode now served (a reload serves another: then called again).
