@@ -1,10 +1,6 @@
 #include "common/log_output.h"
 
-#include <poll.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -14,6 +10,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/stderr_lines.h"
 #include "common/thread_setup.h"
 
 namespace whoisd::log {
@@ -49,27 +46,6 @@ Output& output() {
   return *o;
 }
 
-void write_all(const char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(STDERR_FILENO, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        // Standard error is non-blocking: O_NONBLOCK belongs to the open file, shared
-        // with whoever set it (a terminal, a pipe's writers). Waited for as a blocking
-        // write waits; given up, the rest of the batch went uncounted and the next
-        // batch was glued to the line it cut.
-        pollfd writable{STDERR_FILENO, POLLOUT, 0};
-        if (::poll(&writable, 1, -1) < 0 && errno != EINTR) return;
-        continue;  // POLLERR or POLLHUP: the write says what is wrong
-      }
-      return;  // a failed log write has nowhere to go
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
 void drop(Output& o) {
   // Given up, nothing will report them (the report would be dropped in turn).
   if (o.mode != Mode::given_up) ++o.dropped_unreported;
@@ -88,7 +64,7 @@ void run_writer(Output& o) {
     const std::uint64_t dropped = std::exchange(o.dropped_unreported, 0);
     o.writing = true;
     lock.unlock();
-    write_all(batch.data(), batch.size());
+    (void)write_lines_to_stderr(batch, false);
     batch.clear();
     // Queued like any line, so that it comes after the ones written before the drop.
     if (dropped > 0)
@@ -146,7 +122,7 @@ void write_line(std::string&& line) {
       return;
     }
   }
-  write_all(line.data(), line.size());
+  (void)write_lines_to_stderr(line, false);
 }
 
 std::uint64_t lines_dropped() { return output().dropped_total.load(std::memory_order_relaxed); }
