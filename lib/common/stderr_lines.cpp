@@ -19,8 +19,8 @@ int write_all(const char* data, std::size_t size, std::size_t* written) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         // Standard error is non-blocking: O_NONBLOCK belongs to the open file, shared
         // with whoever set it (a terminal, a pipe's writers). Waited for as a blocking
-        // write waits; given up, the rest of the batch went uncounted and the next
-        // batch was glued to the line it cut.
+        // write waits: standard error is slow, not broken, and giving up would lose the
+        // rest of the batch.
         pollfd writable{STDERR_FILENO, POLLOUT, 0};
         if (::poll(&writable, 1, -1) < 0 && errno != EINTR) return errno;
         continue;  // POLLERR or POLLHUP: the write says what is wrong
