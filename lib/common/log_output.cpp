@@ -1,12 +1,9 @@
 #include "common/log_output.h"
 
-#include <poll.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -14,6 +11,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/stderr_lines.h"
 #include "common/thread_setup.h"
 
 namespace whoisd::log {
@@ -35,7 +33,15 @@ struct Output {
   bool writing = false;
   bool stopping = false;
   bool thread_running = false;
-  std::uint64_t dropped_unreported = 0;
+  // Dropped since the last log_lines_dropped report, by cause: the buffer was full, or
+  // a write failed (with the last write's errno).
+  std::uint64_t full_unreported = 0;
+  std::uint64_t failed_unreported = 0;
+  int failed_error = 0;
+  // The last write failed: reports wait for one that succeeds (see report_due).
+  bool output_failing = false;
+  // The last write cut a line: the next one first ends it.
+  bool line_cut = false;
   std::atomic<std::uint64_t> dropped_total{0};
   std::thread thread;
   std::chrono::milliseconds flush_deadline{0};
@@ -49,31 +55,57 @@ Output& output() {
   return *o;
 }
 
-void write_all(const char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(STDERR_FILENO, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        // Standard error is non-blocking: O_NONBLOCK belongs to the open file, shared
-        // with whoever set it (a terminal, a pipe's writers). Waited for as a blocking
-        // write waits; given up, the rest of the batch went uncounted and the next
-        // batch was glued to the line it cut.
-        pollfd writable{STDERR_FILENO, POLLOUT, 0};
-        if (::poll(&writable, 1, -1) < 0 && errno != EINTR) return;
-        continue;  // POLLERR or POLLHUP: the write says what is wrong
-      }
-      return;  // a failed log write has nowhere to go
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
 void drop(Output& o) {
   // Given up, nothing will report them (the report would be dropped in turn).
-  if (o.mode != Mode::given_up) ++o.dropped_unreported;
+  if (o.mode != Mode::given_up) ++o.full_unreported;
   o.dropped_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+// After a write, with the lock held: the lines it lost are dropped lines too.
+void account(Output& o, const LinesWritten& written) {
+  if (written.cut) o.line_cut = true;
+  o.output_failing = written.error != 0;
+  if (written.lost == 0) return;
+  if (o.mode != Mode::given_up) {
+    o.failed_unreported += written.lost;
+    o.failed_error = written.error;
+  }
+  o.dropped_total.fetch_add(written.lost, std::memory_order_relaxed);
+}
+
+// What is reported when: drops are reported by the writer thread, in a
+// log_lines_dropped line queued after a write that succeeded, never after one that
+// failed. With standard error broken for good (a reader gone, a disk full), a report
+// would fail in turn, be counted, and call for another report, for ever; so while
+// writes fail, drops are only counted (the metric still rises) and wait for the first
+// write that succeeds, which the next logged line makes. A report that fails is
+// counted among the drops the next one reports. Given up at the stop, none is made.
+bool report_due(const Output& o) {
+  return o.mode == Mode::queued && !o.output_failing && (o.full_unreported > 0 || o.failed_unreported > 0);
+}
+
+// Nothing queued, being written or due to be reported: what a flush waits for.
+bool flushed(const Output& o) { return o.queued.empty() && !o.writing && !report_due(o); }
+
+void report_drops(Output& o, std::unique_lock<std::mutex>& lock) {
+  const std::uint64_t full = std::exchange(o.full_unreported, 0);
+  const std::uint64_t failed = std::exchange(o.failed_unreported, 0);
+  const int error = o.failed_error;
+  lock.unlock();
+  // Queued like any line, so that it comes after the ones written before the drop.
+  const auto total = [&] { return o.dropped_total.load(std::memory_order_relaxed); };
+  if (full > 0)
+    log::warn("log_lines_dropped")
+        .kv("count", full)
+        .kv("total", total())
+        .kv("reason", "standard error was not read fast enough");
+  if (failed > 0)
+    log::warn("log_lines_dropped")
+        .kv("count", failed)
+        .kv("total", total())
+        .kv("reason", "writing to standard error failed")
+        .kv("error", std::strerror(error));
+  lock.lock();
 }
 
 void run_writer(Output& o) {
@@ -82,21 +114,19 @@ void run_writer(Output& o) {
   batch.reserve(o.capacity);
   std::unique_lock lock(o.mu);
   for (;;) {
-    o.work.wait(lock, [&] { return !o.queued.empty() || o.dropped_unreported > 0 || o.stopping; });
-    if (o.queued.empty() && o.dropped_unreported == 0) break;  // stopping, and all written
+    o.work.wait(lock, [&] { return !o.queued.empty() || report_due(o) || o.stopping; });
+    if (o.queued.empty() && !report_due(o)) break;  // stopping, and all written
     batch.swap(o.queued);
-    const std::uint64_t dropped = std::exchange(o.dropped_unreported, 0);
-    o.writing = true;
-    lock.unlock();
-    write_all(batch.data(), batch.size());
-    batch.clear();
-    // Queued like any line, so that it comes after the ones written before the drop.
-    if (dropped > 0)
-      log::warn("log_lines_dropped")
-          .kv("count", dropped)
-          .kv("total", o.dropped_total.load(std::memory_order_relaxed))
-          .kv("reason", "standard error was not read fast enough");
-    lock.lock();
+    o.writing = true;  // until the batch is written and its report queued: the flush waits for both
+    if (!batch.empty()) {  // else woken for a report alone
+      const bool after_cut = std::exchange(o.line_cut, false);
+      lock.unlock();
+      const LinesWritten written = write_lines_to_stderr(batch, after_cut);
+      batch.clear();
+      lock.lock();
+      account(o, written);
+    }
+    if (report_due(o)) report_drops(o, lock);
     o.writing = false;
     if (o.queued.empty()) o.drained.notify_all();
   }
@@ -118,7 +148,7 @@ void run_writer(Output& o) {
     previous = o.previous_terminate;
     // The writer thread itself cannot wait for its own write.
     if (o.mode == Mode::queued && o.thread.get_id() != std::this_thread::get_id())
-      o.drained.wait_for(lock, o.flush_deadline, [&] { return o.queued.empty() && !o.writing; });
+      o.drained.wait_for(lock, o.flush_deadline, [&] { return flushed(o); });
   }
   if (previous) previous();
   std::abort();
@@ -128,6 +158,8 @@ void run_writer(Output& o) {
 
 void write_line(std::string&& line) {
   Output& o = output();
+  bool after_cut = false;
+  bool was_failing = false;
   {
     std::unique_lock lock(o.mu);
     if (o.mode == Mode::given_up) {
@@ -145,8 +177,16 @@ void write_line(std::string&& line) {
       if (was_empty) o.work.notify_one();
       return;
     }
+    after_cut = std::exchange(o.line_cut, false);
+    was_failing = o.output_failing;
   }
-  write_all(line.data(), line.size());
+  // Written by this thread (no writer thread: at the start, at the stop). Lines it loses
+  // are counted, and reported by a writer thread, should one start and write.
+  const LinesWritten written = write_lines_to_stderr(line, after_cut);
+  if (written.error != 0 || written.cut || was_failing) {
+    std::lock_guard lock(o.mu);
+    account(o, written);
+  }
 }
 
 std::uint64_t lines_dropped() { return output().dropped_total.load(std::memory_order_relaxed); }
@@ -175,7 +215,7 @@ BackgroundLogWriter::~BackgroundLogWriter() {
   std::set_terminate(o.previous_terminate);
   o.stopping = true;
   o.work.notify_one();
-  if (o.drained.wait_for(lock, flush_deadline_, [&] { return o.queued.empty() && !o.writing; })) {
+  if (o.drained.wait_for(lock, flush_deadline_, [&] { return flushed(o); })) {
     // All written: the thread ends at once.
     o.mode = Mode::direct;
     std::thread done = std::move(o.thread);

@@ -9,6 +9,10 @@
 // (whoisd_log_lines_dropped_total), and a `log_lines_dropped` line says how many once
 // there is room again. A loop only ever takes the buffer's lock, which the writer holds
 // for a swap, never for a write.
+//
+// Lines lost to a write that failed (EPIPE: the reader is gone; ENOSPC, EIO: standard
+// error on a full or failing disk) are dropped lines too, counted and reported once a
+// write succeeds again; a line such a write cut is ended before the next one.
 #pragma once
 
 #include <chrono>
@@ -21,7 +25,8 @@ namespace whoisd::log {
 // Hands one finished line (ending in '\n') to the output.
 void write_line(std::string&& line);
 
-// Lines dropped because the buffer was full, since the process started.
+// Lines dropped since the process started: the buffer was full, or a write to standard
+// error failed (each line it did not write whole).
 std::uint64_t lines_dropped();
 
 class BackgroundLogWriter {

@@ -380,8 +380,10 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry, const Clock& clock)
   registry.counter_callback("whoisd_querylog_dropped_total", "Query log entries dropped because the queue was full.", {},
                             [w] { return w->call(&Watched::log_dropped); });
   registry.counter_callback("whoisd_log_lines_dropped_total",
-                            "Log lines dropped because standard error (journald, a pipe) was not read fast enough; the "
-                            "daemon never waits for it (each drop is also reported in a log_lines_dropped line).",
+                            "Log lines dropped because standard error (journald, a pipe) was not read fast enough "
+                            "(the daemon never waits for it) or because a write to it failed (EPIPE: its reader is "
+                            "gone; ENOSPC, EIO: a full or failing disk); each drop is also reported in a "
+                            "log_lines_dropped line once a write succeeds.",
                             {}, [] { return log::lines_dropped(); });
   registry.gauge_callback("whoisd_limiter_sources", "Sources the limiter keeps counts for.", {},
                           [w] { return w->call(&Watched::limiter_sources); });

@@ -1,16 +1,20 @@
 // The background log writer: a thread that logs never waits for standard error, lines
 // beyond the buffer are dropped and reported, all of them leave whole and in order, and
-// a reader stuck at exit does not hold the exit up. Standard error is a pipe here, read
-// (or not) by the test.
+// a reader stuck at exit does not hold the exit up; lines lost to a write that fails
+// (EPIPE, ENOSPC, EFBIG) are counted, and a line such a write cut is ended before the
+// next. Standard error is a pipe here, read (or not) by the test, or a file.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <thread>
@@ -143,6 +147,12 @@ TEST_CASE("a standard error stuck at the stop is given up after the flush deadli
     }
   }
   CHECK(writable_again);
+  // Should the stuck write have failed once the pipe went (EPIPE), the drops wait for a
+  // write that succeeds to be reported: this one, rather than one in the next case.
+  {
+    log::BackgroundLogWriter writer(8192, 1s);
+    log::info("written_again");
+  }
 }
 
 TEST_CASE("a non-blocking standard error that fills is waited for by the writer, not given up") {
@@ -232,4 +242,160 @@ TEST_CASE("a fatal error (std::terminate) writes the lines queued before it firs
   CHECK(expected == 2000);  // every line queued before the fatal error, in order
   // Then what the runtime says of the fatal error, after the lines.
   CHECK(output.find("terminate called", at) != std::string::npos);
+}
+
+// ---- write errors: each case in a process of its own, this binary again ----
+//
+// The output's state (a failing output, a cut line, drops not yet reported) lasts the
+// process, and these leave it broken: the cases above must not inherit it.
+
+namespace {
+
+struct ChildResult {
+  int status = 0;
+  std::string output;  // its standard output: Catch's report
+};
+
+// Runs this binary's hidden test `tag` with standard error on `stderr_path` (or this
+// process's own standard error), standard output read back.
+ChildResult run_child(const char* tag, const char* stderr_path) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  if (stderr_path) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path, O_WRONLY, 0);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  posix_spawn_file_actions_addclose(&actions, fds[1]);
+  char self[] = "/proc/self/exe";
+  std::string tag_arg = tag;
+  char* const argv[] = {self, tag_arg.data(), nullptr};
+  pid_t child = -1;
+  const int spawned = ::posix_spawn(&child, self, &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  REQUIRE(spawned == 0);
+  ChildResult result;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) result.output.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  REQUIRE(::waitpid(child, &result.status, 0) == child);
+  return result;
+}
+
+void require_child_passed(const ChildResult& child) {
+  INFO("the child's report:\n" << child.output);
+  CHECK(WIFEXITED(child.status));
+  CHECK(WEXITSTATUS(child.status) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("log_epipe_child", "[.log_epipe_child]") {
+  std::signal(SIGPIPE, SIG_IGN);  // as the daemon does: the write fails with EPIPE instead
+  StderrPipe pipe;
+  pipe.close_read_end();  // the reader is gone (journald's stream, a pipe's reader)
+  const std::uint64_t dropped_before = log::lines_dropped();
+  const auto started = std::chrono::steady_clock::now();
+  {
+    log::BackgroundLogWriter writer(1 << 20, 3s);
+    for (int i = 0; i < 500; ++i) log::info("epipe_line").kv("i", i).kv("padding", std::string(60, 'x'));
+  }
+  // Each write fails at once: the flush is over long before its deadline (not given up
+  // at it), and no report (it would fail in turn) keeps the writer going.
+  CHECK(std::chrono::steady_clock::now() - started < 2s);
+  CHECK(log::lines_dropped() - dropped_before == 500);
+  log::info("written_directly");  // by this thread: lost too, and counted
+  CHECK(log::lines_dropped() - dropped_before == 501);
+}
+
+TEST_CASE("lines lost to a standard error whose reader is gone (EPIPE) are counted, each of them") {
+  require_child_passed(run_child("[.log_epipe_child]", nullptr));
+}
+
+// Standard error on /dev/full: every write fails with ENOSPC, as on a full disk.
+TEST_CASE("log_enospc_child", "[.log_enospc_child]") {
+  const std::uint64_t dropped_before = log::lines_dropped();
+  for (int i = 0; i < 10; ++i) log::info("enospc_direct").kv("i", i);  // no writer thread yet
+  CHECK(log::lines_dropped() - dropped_before == 10);
+  const auto started = std::chrono::steady_clock::now();
+  {
+    log::BackgroundLogWriter writer(1 << 20, 3s);
+    for (int i = 0; i < 1000; ++i) log::info("enospc_line").kv("i", i).kv("padding", std::string(60, 'x'));
+    std::this_thread::sleep_for(50ms);  // the writer meets the error, with lines still to come
+    for (int i = 0; i < 1000; ++i) log::info("enospc_line").kv("i", i).kv("padding", std::string(60, 'x'));
+  }
+  CHECK(std::chrono::steady_clock::now() - started < 2s);  // flushed, not given up at the deadline
+  CHECK(log::lines_dropped() - dropped_before == 2010);
+}
+
+TEST_CASE("lines lost to a full disk (ENOSPC) are counted, each of them") {
+  require_child_passed(run_child("[.log_enospc_child]", "/dev/full"));
+}
+
+// Standard error on a file, with the file size limit (RLIMIT_FSIZE) set inside a line:
+// the write that crosses it is partial, cutting that line, and the next fails (EFBIG),
+// as a disk that fills does. Then the limit goes and writes succeed again.
+TEST_CASE("log_cut_line_child", "[.log_cut_line_child]") {
+  std::signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG instead
+  char path[] = "/tmp/whoisd-test-log-XXXXXX";
+  const int file = ::mkstemp(path);
+  REQUIRE(file >= 0);
+  ::unlink(path);
+  const int saved = ::dup(STDERR_FILENO);
+  REQUIRE(::dup2(file, STDERR_FILENO) == STDERR_FILENO);
+
+  // Every line is this long (a timestamp to the second, i of two digits): the first,
+  // written by this thread, says how long.
+  const auto padded_line = [](int i) { log::info("cut_test").kv("i", i).kv("padding", std::string(100, 'x')); };
+  padded_line(10);
+  struct stat st {};
+  REQUIRE(::fstat(file, &st) == 0);
+  const auto line_size = static_cast<rlim_t>(st.st_size);
+  rlimit limit{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &limit) == 0);
+  const rlimit unlimited = limit;
+  limit.rlim_cur = 4 * line_size + line_size / 2;  // within the fifth line
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+
+  const std::uint64_t dropped_before = log::lines_dropped();
+  {
+    log::BackgroundLogWriter writer(1 << 20, 2s);
+    for (int i = 11; i < 30; ++i) padded_line(i);
+  }
+  // 11 to 13 whole, 14 cut, 15 to 29 never written.
+  CHECK(log::lines_dropped() - dropped_before == 16);
+
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &unlimited) == 0);
+  {
+    log::BackgroundLogWriter writer(1 << 20, 2s);
+    log::info("after_the_failure");
+  }
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+
+  std::string output(static_cast<std::size_t>(4 * line_size) + 4096, '\0');
+  const ssize_t n = ::pread(file, output.data(), output.size(), 0);
+  ::close(file);
+  REQUIRE(n > 0);
+  output.resize(static_cast<std::size_t>(n));
+  INFO("standard error:\n" << output);
+  // The cut line's head, ended, then the next line on a line of its own.
+  const auto cut = output.find("event=cut_test i=14 ");
+  REQUIRE(cut != std::string::npos);
+  const auto after = output.find("ts=", cut);
+  REQUIRE(after != std::string::npos);
+  CHECK(output[after - 1] == '\n');
+  CHECK(output.find("event=after_the_failure", after) < output.find('\n', after));
+  // Then the report, once a write succeeded: the lines lost, and why.
+  const auto report = output.find("event=log_lines_dropped count=16 ");
+  REQUIRE(report != std::string::npos);
+  CHECK(report > after);
+  CHECK(output.find("reason=\"writing to standard error failed\" error=\"File too large\"", report) !=
+        std::string::npos);
+  CHECK(output.find("event=cut_test i=15 ") == std::string::npos);
+}
+
+TEST_CASE("a line cut by a write that failed is ended before the next line, and counted") {
+  require_child_passed(run_child("[.log_cut_line_child]", nullptr));
 }
