@@ -960,7 +960,12 @@ LiftResult Limiter::lift(const SourceKey& source, bool forget_episodes) {
   std::lock_guard lock(s.mu);
   Slot* slot = Impl::find(s, k);
   if (!slot || !(slot->flags & kHeavy)) return r;
-  Heavy& h = *Impl::record(s, *slot);
+  // Re-dated first, as suspend() and a decision do: a suspension that started while
+  // the clock was ahead would otherwise end (now) before it started, and the re-dating
+  // at the next decision would then move that end back by the step, cutting the quiet
+  // period short by as much (episodes forgotten days early).
+  Heavy& h = Impl::open(s, *slot);
+  Impl::redate_heavy(s, *slot, h, now);
   if (Impl::in_force(h, now)) {
     r.was_suspended = true;
     r.previous_until = h.suspended_until;
@@ -976,7 +981,7 @@ LiftResult Limiter::lift(const SourceKey& source, bool forget_episodes) {
     Impl::mark_dirty(s, *slot);
   }
   r.episodes = h.episodes;
-  Impl::refresh_flags(s, *slot);
+  Impl::refresh(s, *slot);  // open() moved the slot's pending queries into the record
   return r;
 }
 
