@@ -1110,6 +1110,16 @@ bool Limiter::import(const SourceState& state) {
   Key k = to_key(key);
   Impl::Shard& s = im.shard_of(hash_of(k));
   std::lock_guard lock(s.mu);
+  if (state.empty()) {
+    // A forgotten source: nothing to hold, so nothing to insert, and at max_sources no
+    // tracked source replaced to make room for it; one that is tracked is forgotten.
+    if (Slot* found = Impl::find(s, k)) {
+      if (found->flags & kHeavy) Impl::unlist_suspension(s, *found);
+      found->flags |= kDirty;  // nothing to export: lib/state sent it
+      Impl::erase_at(s, static_cast<std::size_t>(found - s.slots.data()));
+    }
+    return true;
+  }
   bool inserted;
   Slot& slot = Impl::find_or_insert(s, k, inserted, cfg.shard_max_sources);
   // Start from an empty heavy record, so one code path fills both forms.
