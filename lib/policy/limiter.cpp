@@ -960,7 +960,12 @@ LiftResult Limiter::lift(const SourceKey& source, bool forget_episodes) {
   std::lock_guard lock(s.mu);
   Slot* slot = Impl::find(s, k);
   if (!slot || !(slot->flags & kHeavy)) return r;
-  Heavy& h = *Impl::record(s, *slot);
+  // Re-dated first, as suspend() and a decision do: a suspension that started while
+  // the clock was ahead would otherwise end (now) before it started, and the re-dating
+  // at the next decision would then move that end back by the step, cutting the quiet
+  // period short by as much (episodes forgotten days early).
+  Heavy& h = Impl::open(s, *slot);
+  Impl::redate_heavy(s, *slot, h, now);
   if (Impl::in_force(h, now)) {
     r.was_suspended = true;
     r.previous_until = h.suspended_until;
@@ -976,7 +981,7 @@ LiftResult Limiter::lift(const SourceKey& source, bool forget_episodes) {
     Impl::mark_dirty(s, *slot);
   }
   r.episodes = h.episodes;
-  Impl::refresh_flags(s, *slot);
+  Impl::refresh(s, *slot);  // open() moved the slot's pending queries into the record
   return r;
 }
 
@@ -1105,6 +1110,16 @@ bool Limiter::import(const SourceState& state) {
   Key k = to_key(key);
   Impl::Shard& s = im.shard_of(hash_of(k));
   std::lock_guard lock(s.mu);
+  if (state.empty()) {
+    // A forgotten source: nothing to hold, so nothing to insert, and at max_sources no
+    // tracked source replaced to make room for it; one that is tracked is forgotten.
+    if (Slot* found = Impl::find(s, k)) {
+      if (found->flags & kHeavy) Impl::unlist_suspension(s, *found);
+      found->flags |= kDirty;  // nothing to export: lib/state sent it
+      Impl::erase_at(s, static_cast<std::size_t>(found - s.slots.data()));
+    }
+    return true;
+  }
   bool inserted;
   Slot& slot = Impl::find_or_insert(s, k, inserted, cfg.shard_max_sources);
   // Start from an empty heavy record, so one code path fills both forms.

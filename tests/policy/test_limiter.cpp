@@ -566,6 +566,37 @@ TEST_CASE("a forward clock step, later corrected, leaves no queries or suspensio
     CHECK(lim.check(a).verdict == Verdict::allow);
   }
 
+  SECTION("a suspension imposed while ahead and lifted after the correction: the quiet period counts from the lift") {
+    // The lift comes before any decision or sweep has re-dated the suspension. It ends
+    // the suspension now; the start, dated in the future, must not stay later than that
+    // end, nor drag the end back ten days when it is re-dated: the episode is
+    // remembered for quiet_period after the lift.
+    LimiterConfig quiet = config;
+    quiet.quiet_period = std::chrono::seconds(kDay);
+    lim.reconfigure(quiet);
+    auto a = ip("192.0.2.8");
+    clock.step(kAhead);
+    for (int i = 0; i < 10; ++i) REQUIRE(lim.check(a).verdict == Verdict::allow);
+    REQUIRE(lim.check(a).verdict == Verdict::limit_crossed);
+    clock.step(-kAhead);
+    auto r = lim.lift(lim.key_of(a));
+    CHECK(r.was_suspended);
+    auto state = lim.inspect(lim.key_of(a));
+    REQUIRE(state);
+    CHECK(state->last_episode <= clock.now());
+    CHECK(state->suspended_until == clock.now());
+    clock.advance(60);
+    REQUIRE(lim.check(a).verdict == Verdict::allow);
+    state = lim.inspect(lim.key_of(a));
+    REQUIRE(state);
+    CHECK(state->suspended_until == clock.now() - 60);  // the lift's time, not ten days before it
+    CHECK(state->episodes == 1);
+    for (int i = 0; i < 9; ++i) REQUIRE(lim.check(a).verdict == Verdict::allow);
+    auto d = lim.check(a);
+    CHECK(d.verdict == Verdict::limit_crossed);
+    CHECK(d.episode == 2);  // within a day of the lift: a relapse escalates
+  }
+
   SECTION("the sweep re-dates and forgets a source that stays silent") {
     auto a = ip("192.0.2.6");
     auto b = ip("192.0.2.7");

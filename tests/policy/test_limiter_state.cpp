@@ -333,6 +333,33 @@ TEST_CASE("at max_sources the source replaced is one with few and old queries") 
   CHECK(lim.tracked_sources() <= 16 * 8);
 }
 
+TEST_CASE("at max_sources an import of a forgotten source replaces no one") {
+  ManualClock clock(kStart);
+  LimiterConfig config;
+  config.max_sources = 16 * 4;
+  Limiter lim(config, clock);
+  for (std::uint32_t i = 0; i < 2000; ++i) lim.check(v4(i));  // every shard at its bound
+  const std::size_t tracked = lim.tracked_sources();
+  REQUIRE(tracked == 16 * 4);
+  const auto evicted = lim.stats().evicted_sources;
+  // Forgotten sources (empty states) of sources not tracked: there is nothing to hold,
+  // so nothing to make room for.
+  for (std::uint32_t i = 5000; i < 5200; ++i) {
+    SourceState forgotten;
+    forgotten.key = lim.key_of(v4(i));
+    REQUIRE(lim.import(forgotten));
+  }
+  CHECK(lim.tracked_sources() == tracked);
+  CHECK(lim.stats().evicted_sources == evicted);
+  // One of a tracked source still forgets it.
+  SourceState forgotten;
+  forgotten.key = lim.key_of(v4(1999));
+  REQUIRE(lim.inspect(forgotten.key));
+  REQUIRE(lim.import(forgotten));
+  CHECK_FALSE(lim.inspect(forgotten.key));
+  CHECK(lim.tracked_sources() == tracked - 1);
+}
+
 TEST_CASE("max_sources is validated") {
   ManualClock clock(kStart);
   LimiterConfig config;
