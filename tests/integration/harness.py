@@ -273,6 +273,16 @@ class Daemon:
                           lambda r: "the query log holds %d rows, expected %d" % (len(r), count), interval=0.1)
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 free a moment ago, for a server whose port must be known
+    before it starts (another program may take it meanwhile: good enough for tests)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def metrics_at(port):
     """{'name{labels}': value} from GET /metrics of a whoisd at 127.0.0.1:port."""
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=DEADLINE) as r:

@@ -11,17 +11,9 @@ import socket
 import subprocess
 
 import harness
-from harness import DEADLINE, Daemon, check, note, parse_args, wait_until
+from harness import DEADLINE, Daemon, check, free_port, note, parse_args, wait_until
 
 args = parse_args()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 for closed in ((0,), (2,), (0, 1, 2)):

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from harness import DEADLINE, Daemon, _running, check, fail, note, parse_args, private_dir, read_all
+from harness import DEADLINE, Daemon, _running, check, fail, free_port, note, parse_args, private_dir, read_all
 
 HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
 if not HAPROXY:
@@ -30,14 +30,6 @@ exempt = []
 [proxy]
 trusted = ["127.0.0.1/32"]
 """ % LIMIT).start()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def ask(port, line, source):

@@ -99,20 +99,27 @@ def read_all_fd(fd):
         chunks.append(chunk)
 
 
-received = []
-reader = threading.Thread(target=lambda: received.append(read_all_fd(pipe)), daemon=True)
-reader.start()
-d.proc.send_signal(signal.SIGTERM)
-rc = d.proc.wait(DEADLINE)
-reader.join(DEADLINE)
-os.close(pipe)
-check(rc == 0, "whoisd exit status %d" % rc)
-text = received[0].decode("utf-8", "replace")
-suspended = re.findall(r"event=suspension source=10\.9\.(\d+)\.(\d+) ", text)
-check([(int(a), int(b)) for a, b in suspended] == [(i // 250, i % 250 + 1) for i in range(CROSSINGS)],
-      "%d suspension lines of %d, in order:\n%s" % (len(suspended), CROSSINGS, text[-2000:]))
-check(all(line.startswith("ts=") for line in text.splitlines()), "a broken line:\n" + text[-2000:])
-check(re.search(r"event=stopped ", text), "no 'stopped' line:\n" + text[-2000:])
+def stop_and_read_every_line(daemon, pipe, octet, what):
+    """Reads the pipe from now on, stops `daemon` (SIGTERM) and checks that every
+    `suspension` line of the crossings from 10.<octet>.x.y arrived whole and in order,
+    and the stop's last line after them."""
+    received = []
+    reader = threading.Thread(target=lambda: received.append(read_all_fd(pipe)), daemon=True)
+    reader.start()
+    daemon.proc.send_signal(signal.SIGTERM)
+    rc = daemon.proc.wait(DEADLINE)
+    reader.join(DEADLINE)
+    os.close(pipe)
+    check(rc == 0, "%s: whoisd exit status %d" % (what, rc))
+    text = received[0].decode("utf-8", "replace")
+    suspended = re.findall(r"event=suspension source=10\.%d\.(\d+)\.(\d+) " % octet, text)
+    check([(int(a), int(b)) for a, b in suspended] == [(i // 250, i % 250 + 1) for i in range(CROSSINGS)],
+          "%s: %d suspension lines of %d, in order:\n%s" % (what, len(suspended), CROSSINGS, text[-2000:]))
+    check(all(line.startswith("ts=") for line in text.splitlines()), "%s: a broken line:\n%s" % (what, text[-2000:]))
+    check(re.search(r"event=stopped ", text), "%s: no 'stopped' line:\n%s" % (what, text[-2000:]))
+
+
+stop_and_read_every_line(d, pipe, 9, "a blocking pipe")
 note("ok all %d suspension lines and the stop's lines arrived once the pipe was read" % CROSSINGS)
 
 # ---- a non-blocking pipe: waited for, not given up at EAGAIN ----
@@ -125,20 +132,7 @@ for i in range(CROSSINGS):
 metrics = n.metrics()
 check(metrics.get("whoisd_log_lines_dropped_total") == 0,
       "lines dropped within the 1 MiB buffer: %r" % metrics.get("whoisd_log_lines_dropped_total"))
-received = []
-reader = threading.Thread(target=lambda: received.append(read_all_fd(pipe)), daemon=True)
-reader.start()
-n.proc.send_signal(signal.SIGTERM)
-rc = n.proc.wait(DEADLINE)
-reader.join(DEADLINE)
-os.close(pipe)
-check(rc == 0, "whoisd exit status %d" % rc)
-text = received[0].decode("utf-8", "replace")
-suspended = re.findall(r"event=suspension source=10\.7\.(\d+)\.(\d+) ", text)
-check([(int(a), int(b)) for a, b in suspended] == [(i // 250, i % 250 + 1) for i in range(CROSSINGS)],
-      "non-blocking pipe: %d suspension lines of %d, in order:\n%s" % (len(suspended), CROSSINGS, text[-2000:]))
-check(all(line.startswith("ts=") for line in text.splitlines()), "a broken line:\n" + text[-2000:])
-check(re.search(r"event=stopped ", text), "no 'stopped' line:\n" + text[-2000:])
+stop_and_read_every_line(n, pipe, 7, "a non-blocking pipe")
 note("ok all %d suspension lines arrived whole through a non-blocking pipe" % CROSSINGS)
 
 # ---- a stop with the pipe never read again ----
