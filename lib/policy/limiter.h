@@ -82,8 +82,9 @@ struct LimiterConfig {
   // Sources tracked at most (a shard holds 1/16 of them). At the bound a new source
   // takes the place of one that matters least (see below), so that rotating through
   // IPv6 /64s or a large botnet cannot grow the limiter until the kernel kills
-  // whoisd. ~50-90 bytes a source: the default is at most about 450 MB.
-  std::size_t max_sources = 5'000'000;
+  // whoisd. 40-60 bytes a source with a few queries, plus a 128-256-byte record for one
+  // with queries in many minutes: at the default, 80-120 MB, and at most about 600 MB.
+  std::size_t max_sources = 2'000'000;
 };
 
 // The error in a configuration (naming the key and value), or nullopt when usable.

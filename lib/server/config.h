@@ -44,7 +44,7 @@ struct LimitSettings {
   std::chrono::seconds suspension{24 * 3600};
   std::chrono::seconds quiet_period{30 * 24 * 3600};
   int ipv6_prefix = 64;
-  std::size_t max_sources = 5'000'000;  // the limiter's memory bound (LimiterConfig::max_sources)
+  std::size_t max_sources = 2'000'000;  // the limiter's memory bound (LimiterConfig::max_sources)
   std::vector<Network> exempt;
   std::vector<NetworkQueryLimit> networks;
 };

@@ -36,7 +36,7 @@ TEST_CASE("an empty file gives the documented defaults", "[config]") {
   CHECK(c.limits.suspension == 24h);
   CHECK(c.limits.quiet_period == std::chrono::hours(24 * 30));
   CHECK(c.limits.ipv6_prefix == 64);
-  CHECK(c.limits.max_sources == 5'000'000);
+  CHECK(c.limits.max_sources == 2'000'000);
   CHECK(c.retention == std::chrono::hours(24 * 90));
   REQUIRE(c.metrics_listen);
   CHECK(c.metrics_listen->to_string() == "127.0.0.1:9143");
