@@ -4,12 +4,11 @@
 //   bench_limiter_growth --quick   200,000 of them; the bound with 100,000
 //
 // 1. Growth. New sources, one decision each, at a fixed rate on this thread (as the
-//    loops see a flood of distinct sources). A second thread does what the state
-//    writer does every 500 ms: export_dirty, which also grows a shard's table at 77 %
-//    load, faulting the new table in before it takes the shard's lock. The same run
-//    without the exports shows what a growth costs when the deciding thread does it,
-//    allocating and faulting in the new table itself. Printed: decisions over 1 ms,
-//    the worst five, and the tables' size at the end.
+//    loops see a flood of distinct sources), with a second thread doing what the
+//    state writer does every 500 ms (export_dirty); then the same without it. A shard's
+//    table grows on the deciding thread, which allocates and faults in the new table
+//    (most of a growth's cost; bench/README.md, round 27). Printed: decisions over
+//    1 ms, the worst five, and the tables' size at the end.
 // 2. The bound. Decisions a second, closed loop, once max_sources is reached and
 //    every new source replaces a tracked one (the state writer's exports between, timed
 //    apart); and the limiter's bytes there.
@@ -84,8 +83,8 @@ int main(int argc, char** argv) {
   std::printf("limiter growth: new sources at %.0f a second, one decision each\n", rate);
   // Alternated, so that a disturbance of the machine is less likely to favour one.
   for (int round = 0; round < 2; ++round) {
-    print("with the writer's exports (this round):", sources, grow(sources, rate, true));
-    print("grown by the deciding thread only:", sources, grow(sources, rate, false));
+    print("with the writer's exports:", sources, grow(sources, rate, true));
+    print("without them:", sources, grow(sources, rate, false));
   }
 
   const std::size_t bound = quick ? 100'000 : 1'000'000;

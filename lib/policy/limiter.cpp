@@ -7,8 +7,8 @@
 // per-minute counts and the suspension state. A source that made a few queries (the
 // overwhelming majority) never allocates; only sources with more than five queries
 // in the window or with a suspension or episode history pay for a heavy record.
-// Tables grow by 1.5x at 80 % load (the state writer grows them a little earlier, at
-// 77 %, off the loops), so the load stays between 51 % and 80 %: 40-63 bytes per source. A table of 2 MB or more is in transparent huge pages
+// Tables grow by 1.5x at 80 % load, so the load stays between 53 % and 80 %: 40-60
+// bytes per source. A table of 2 MB or more is in transparent huge pages
 // (huge_page_allocator.h), and so are the heavy records (record_arena.h): at random
 // among millions of slots, a page walk per lookup is otherwise part of the miss.
 //
@@ -56,10 +56,6 @@ constexpr std::uint8_t kMaxPending = 0xFF;
 constexpr int kInlineQueries = 5;
 constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
 constexpr std::size_t kMinCapacity = 16;
-// A table grows at 80 % load on the loop that inserts; from 77 % on, the state writer's
-// export grows it first (Impl::grow_tables_early).
-constexpr std::size_t kGrowPercent = 80;
-constexpr std::size_t kGrowEarlyPercent = 77;
 constexpr std::size_t kMaxSourcesBound = 1'000'000'000;  // 32-bit minutes and handles are far from it
 // At max_sources: how many evictable slots a new source compares, and how far it looks
 // for them (slots in a row from a point picked by its hash) before giving up. Usually
@@ -322,17 +318,13 @@ struct Limiter::Impl {
     s.table_capacity.store(s.slots.size(), std::memory_order_relaxed);
   }
 
-  static void resize(Shard& s, std::size_t capacity) { move_into(s, SlotTable(capacity, Slot{})); }
-
-  // Makes `fresh` (every slot empty) the shard's table, with its members; returns the
-  // old one, for the caller to free (without the lock, where it can).
-  static SlotTable move_into(Shard& s, SlotTable fresh) {
+  static void resize(Shard& s, std::size_t capacity) {
+    SlotTable fresh(capacity, Slot{});
     for (const auto& slot : s.slots)
       if (slot.flags & kOccupied) place(fresh, slot);
     s.slots.swap(fresh);
     publish_table(s);
     s.sweep_cursor = 0;
-    return fresh;
   }
 
   // The slot for k, inserted empty (inline, no queries) if absent; `inserted` says which.
@@ -341,7 +333,7 @@ struct Limiter::Impl {
     inserted = false;
     if (Slot* found = find(s, k)) return *found;
     if (s.size >= max_sources) evict_one(s, k);
-    if ((s.size + 1) * 100 > s.slots.size() * kGrowPercent) resize(s, std::max(kMinCapacity, s.slots.size() * 3 / 2));
+    if ((s.size + 1) * 5 > s.slots.size() * 4) resize(s, std::max(kMinCapacity, s.slots.size() * 3 / 2));
     std::size_t cap = s.slots.size();
     std::size_t i = home(k, cap);
     while (s.slots[i].flags & kOccupied)
@@ -650,31 +642,6 @@ struct Limiter::Impl {
 
   template <class FillUnderLock>
   std::size_t export_by_shard(const std::function<void(const SourceState&)>& sink, FillUnderLock fill);
-
-  // Grows, a little early (kGrowEarlyPercent load, below max_sources), each shard that
-  // would soon grow on a loop, with its new table allocated and faulted in here, with
-  // no lock held. On the loop that inserted the source that made a shard grow, that
-  // cost 13-23 ms of page faults, against 2.5 ms for the rehash (a 12 MB table at
-  // 5,000,000 sources, this VM); the rehash is all that is done under the lock here.
-  // Off the loops only. A loop still grows a shard that reaches 80 % first (a flood
-  // faster than the writer's rounds).
-  void grow_tables_early(const Config& cfg) {
-    for (auto& s : shards) {
-      std::size_t planned_from = 0;
-      {
-        std::lock_guard lock(s.mu);
-        if (s.size * 100 < s.slots.size() * kGrowEarlyPercent || s.size >= cfg.shard_max_sources) continue;
-        planned_from = s.slots.size();
-      }
-      SlotTable fresh(std::max(kMinCapacity, planned_from * 3 / 2), Slot{});  // the page faults happen here
-      SlotTable old;
-      {
-        std::lock_guard lock(s.mu);
-        if (s.slots.size() == planned_from) old = move_into(s, std::move(fresh));  // else a loop grew it meanwhile
-      }
-      // The old table (or the unused new one) is unmapped here, without the lock.
-    }
-  }
 
   void fill_state(const Slot& slot, SourceState& out, Minute lo, int prefix) const {
     out.key = to_source_key(slot, prefix);
@@ -1076,7 +1043,6 @@ std::size_t Limiter::export_dirty(const std::function<void(const SourceState&)>&
     return n;
   });
   im.arena.prefault_spare();  // after the sink's I/O: the loops allocate from it until the next export
-  im.grow_tables_early(cfg);
   return total;
 }
 

@@ -231,9 +231,7 @@ class Limiter {
   // lib/state's own thread; sink runs with no lock held, so it may do I/O.
   // Since it runs every second off the event loops, it also faults in the memory the
   // next heavy records will take (RecordArena::prefault_spare), so that a loop does
-  // not stall for milliseconds on a fresh huge page when a record grows; and it grows
-  // a shard's table a little before a loop would (at 77 % load instead of 80 %), with
-  // the new table faulted in before it takes the shard's lock.
+  // not stall for milliseconds on a fresh huge page when a record grows.
   std::size_t export_dirty(const std::function<void(const SourceState&)>& sink);
   // Every tracked source (for a full rewrite); does not clear dirty marks.
   std::size_t export_all(const std::function<void(const SourceState&)>& sink);

@@ -366,36 +366,3 @@ TEST_CASE("max_sources is validated") {
   config.max_sources = 15;
   CHECK_THROWS_WITH(Limiter(config, clock), Catch::Contains("limits.max_sources must be from 16 to 1000000000 (got 15)"));
 }
-
-TEST_CASE("the state export grows a shard's table before a loop would, and not at max_sources") {
-  ManualClock clock(kStart);
-  SECTION("growing") {
-    Limiter lim(LimiterConfig{}, clock);
-    // The export after every decision, as if the writer ran that often: then every
-    // growth past a shard's first (16 slots, where 77 % and 80 % are one source apart)
-    // is the export's, with its table faulted in before it took the shard's lock.
-    int by_loop = 0, by_export = 0;
-    for (std::uint32_t i = 0; i < 20'000; ++i) {
-      const std::size_t before = lim.stats().table_bytes;
-      lim.check(v4(i));
-      const std::size_t decided = lim.stats().table_bytes;
-      lim.export_dirty([](const SourceState&) {});
-      const std::size_t exported = lim.stats().table_bytes;
-      if (decided - before > (24 - 16) * 32) ++by_loop;  // 32-byte slots; 16 to 24 slots is a first growth
-      if (exported > decided) ++by_export;
-    }
-    CHECK(by_loop == 0);
-    CHECK(by_export >= 16 * 5);
-  }
-  SECTION("at max_sources") {
-    LimiterConfig config;
-    config.max_sources = 16 * 42;  // a 54-slot table reaches 77 % at 42 sources: it must not grow
-    Limiter lim(config, clock);
-    for (std::uint32_t i = 0; i < 5'000; ++i) {
-      lim.check(v4(i));
-      lim.export_dirty([](const SourceState&) {});
-    }
-    CHECK(lim.stats().tracked_sources == 16 * 42);
-    CHECK(lim.stats().table_bytes == 16 * 54 * 32);
-  }
-}
