@@ -349,7 +349,7 @@ struct Limiter::Impl {
     return slot;
   }
 
-  // The last minute a source made a query in (0: none held), for evict_one.
+  // The last minute a source made a query in (0: none held), for evict_one and redate_inline.
   static Minute newest_minute(const Slot& slot) {
     if (slot.flags & kHeavy) return cached_total(slot) ? slot.base : 0;
     return slot.n ? slot.base + slot.off[slot.n - 1] : 0;
@@ -478,15 +478,17 @@ struct Limiter::Impl {
   // instead of staying in it until real time reaches the stepped clock's minutes.
   // Re-dating moves answers later, never earlier: the limit holds in any window
   // (over-blocking by at most the step). A small step back (NTP at boot) is the same
-  // case, by seconds.
-  static void redate_inline(Slot& slot, Minute m) {
+  // case, by seconds. Says whether anything moved.
+  static bool redate_inline(Slot& slot, Minute m) {
+    if (newest_minute(slot) <= m) return false;  // the common case: nothing ahead of now
     if (slot.base > m) {
       slot.base = m;
       for (int i = 0; i < slot.n; ++i) slot.off[i] = 0;
-      return;
+      return true;
     }
     const auto latest = static_cast<std::uint16_t>(m - slot.base);  // < the newest offset: fits
     for (int i = 0; i < slot.n; ++i) slot.off[i] = std::min(slot.off[i], latest);
+    return true;
   }
 
   // The same for a record (after open(); the caller refreshes the slot), and for a
@@ -810,7 +812,7 @@ Decision Limiter::check(const IpAddress& client) {
 
   if (!(slot.flags & kHeavy)) {
     // The common case: a source with a handful of queries and no history.
-    if (slot.n && slot.base + slot.off[slot.n - 1] > m) Impl::redate_inline(slot, m);  // the clock stepped back
+    Impl::redate_inline(slot, m);  // the clock stepped back: the query marks it dirty
     Impl::prune_inline(slot, Impl::window_start(m, cfg));
     if (slot.n + 1u <= d.limit && (slot.n == 0 || (slot.n < kInlineQueries && m - slot.base <= 0xFFFF))) {
       if (slot.n == 0) slot.base = m;
@@ -1210,10 +1212,7 @@ std::size_t Limiter::sweep(std::size_t max_items) {
             Impl::refresh(s, slot);
           }
         } else {
-          if (slot.n && slot.base + slot.off[slot.n - 1] > minute_of(now)) {
-            Impl::redate_inline(slot, minute_of(now));
-            Impl::mark_dirty(s, slot);
-          }
+          if (Impl::redate_inline(slot, minute_of(now))) Impl::mark_dirty(s, slot);
           Impl::prune_inline(slot, lo);
           forget = slot.n == 0;
         }
