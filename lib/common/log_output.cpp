@@ -1,5 +1,11 @@
 #include "common/log_output.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -44,6 +50,10 @@ struct Output {
   bool line_cut = false;
   std::atomic<std::uint64_t> dropped_total{0};
   std::thread thread;
+  // For a fatal signal's handler, which cannot wait on `drained`: a batch is being
+  // written outside the lock, and by which thread (its kernel thread id).
+  std::atomic<bool> batch_in_write{false};
+  std::atomic<pid_t> writer_tid{0};
   std::chrono::milliseconds flush_deadline{0};
   std::terminate_handler previous_terminate = nullptr;  // replaced while a writer runs
 };
@@ -110,6 +120,15 @@ void report_drops(Output& o, std::unique_lock<std::mutex>& lock) {
 
 void run_writer(Output& o) {
   name_this_thread("whoisd-log");
+  // A SIGABRT sent to the process (systemd's watchdog, kill -ABRT) goes to another
+  // thread: taken here, inside a write, the batch being written would be cut off with
+  // nobody to finish it (the fatal signal handler, common/fatal_signal.h, waits for that
+  // write when another thread takes the signal). abort() unblocks it, should it come from here.
+  sigset_t abort_signal;
+  sigemptyset(&abort_signal);
+  sigaddset(&abort_signal, SIGABRT);
+  pthread_sigmask(SIG_BLOCK, &abort_signal, nullptr);
+  o.writer_tid.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_relaxed);
   std::string batch;
   batch.reserve(o.capacity);
   std::unique_lock lock(o.mu);
@@ -120,8 +139,10 @@ void run_writer(Output& o) {
     o.writing = true;  // until the batch is written and its report queued: the flush waits for both
     if (!batch.empty()) {  // else woken for a report alone
       const bool after_cut = std::exchange(o.line_cut, false);
+      o.batch_in_write.store(true, std::memory_order_release);
       lock.unlock();
       const LinesWritten written = write_lines_to_stderr(batch, after_cut);
+      o.batch_in_write.store(false, std::memory_order_release);
       batch.clear();
       lock.lock();
       account(o, written);
@@ -154,7 +175,40 @@ void run_writer(Output& o) {
   std::abort();
 }
 
+std::int64_t monotonic_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+void sleep_a_millisecond() {
+  const timespec ms{0, 1'000'000};
+  ::nanosleep(&ms, nullptr);
+}
+
 }  // namespace
+
+QueuedAtCrash take_queued_lines_at_crash(std::int64_t lock_deadline_ns, std::int64_t batch_deadline_ns) {
+  Output& o = output();
+  QueuedAtCrash result;
+  // try_lock: async-signal-safe in practice (an atomic exchange on glibc); the lock may
+  // be held for ever (by this very thread, interrupted inside write_line), so never lock().
+  while (!o.mu.try_lock()) {
+    if (monotonic_ns() >= lock_deadline_ns) {
+      result.unreadable = true;
+      return result;
+    }
+    sleep_a_millisecond();
+  }
+  // Kept: the process ends with it held (see the header).
+  const pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
+  if (o.writer_tid.load(std::memory_order_relaxed) != self)
+    while (o.batch_in_write.load(std::memory_order_acquire) && monotonic_ns() < batch_deadline_ns)
+      sleep_a_millisecond();
+  result.lines = o.queued;  // empty when lines are written directly, or given up
+  result.after_cut = o.line_cut;
+  return result;
+}
 
 void write_line(std::string&& line) {
   Output& o = output();

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace whoisd::log {
 
@@ -28,6 +29,21 @@ void write_line(std::string&& line);
 // Lines dropped since the process started: the buffer was full, or a write to standard
 // error failed (each line it did not write whole).
 std::uint64_t lines_dropped();
+
+// For the fatal signal handler (common/fatal_signal.h) alone, in a process about to die:
+// the lines queued for the writer thread, for the handler to write itself. No
+// allocation, and no wait for the buffer's lock past `lock_deadline_ns` (CLOCK_MONOTONIC
+// nanoseconds): the lock is only tried, and once taken is kept until the process ends,
+// so that no thread adds to the buffer or writes from it while the handler does. A
+// batch the writer thread is writing at that moment goes first: it is waited for until
+// `batch_deadline_ns` (unless the writer thread is the one that crashed), after which
+// the handler writes anyway. Called once: the lock is not given back.
+struct QueuedAtCrash {
+  std::string_view lines;  // whole lines, in order; empty when there are none
+  bool after_cut = false;  // the output ends inside a line: end it before these
+  bool unreadable = false; // the lock stayed held (by the crashing thread, say): lines lost
+};
+QueuedAtCrash take_queued_lines_at_crash(std::int64_t lock_deadline_ns, std::int64_t batch_deadline_ns);
 
 class BackgroundLogWriter {
  public:
