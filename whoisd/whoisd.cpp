@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/fatal_signal.h"
 #include "common/version.h"
 #include "server/config.h"
 #include "server/daemon.h"
@@ -45,6 +46,10 @@ bool open_standard_descriptors() {
 
 int main(int argc, char** argv) {
   if (!open_standard_descriptors()) return 1;
+  // A crash, abort() or the watchdog's SIGABRT writes the log lines still queued, and a
+  // fatal_signal line, before the process dies (common/fatal_signal.h). First, before
+  // any other thread starts: they inherit nothing of it but must find it installed.
+  whoisd::fatal_signal::install();
   // A client that resets its connection must not kill the daemon: libuv sees EPIPE.
   std::signal(SIGPIPE, SIG_IGN);
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "common/fatal_signal.h"
 #include "common/log.h"
 
 namespace whoisd {
@@ -17,6 +18,7 @@ bool lower_this_thread_to_idle_priority() noexcept {
 
 void set_up_writer_thread(const char* name, bool idle_priority, std::string_view refused_event) {
   name_this_thread(name);
+  fatal_signal::use_alternate_stack();  // a stack overflow here is reported too
   if (idle_priority && !lower_this_thread_to_idle_priority())
     log::warn(refused_event).kv("thread", name).kv("error", "SCHED_IDLE refused: the thread runs at normal priority");
 }
