@@ -31,6 +31,9 @@ Slot g_slots[kSlots];
 std::mutex g_claim;  // watch() and unwatch() only, never the handler
 std::once_flag g_installed;
 std::uintptr_t g_page_size = 4096;
+// SIGBUS's action before install(): the default, or the daemon's fatal signal handler
+// (common/fatal_signal.h), which writes the queued log lines before the process dies.
+struct sigaction g_previous {};
 
 // What the handler needs of a /proc/self/maps line: "START-END PERMS OFFSET MAJ:MIN INODE PATH"
 // (hexadecimal but the inode). Without the C library, which is not async-signal-safe.
@@ -137,11 +140,9 @@ void on_sigbus(int, siginfo_t* info, void*) {
     }
   }
   if (!handled) {
-    // Not ours: the default action, which the repeated access then meets (a core dump).
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    ::sigaction(SIGBUS, &dfl, nullptr);
+    // Not ours: the action from before, which the repeated access then meets (the
+    // default: a core dump; the fatal signal handler first writes the log lines).
+    ::sigaction(SIGBUS, &g_previous, nullptr);
   }
   errno = saved_errno;
 }
@@ -153,7 +154,7 @@ void install() {
   sa.sa_sigaction = on_sigbus;
   sa.sa_flags = SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGBUS, &sa, nullptr);
+  ::sigaction(SIGBUS, &sa, &g_previous);
 }
 
 }  // namespace

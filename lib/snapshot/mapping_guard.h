@@ -11,7 +11,8 @@
 // lies in a mapping of one of them (found in /proc/self/maps, by device and inode), it
 // maps a page of zeros over the faulting page and marks that file damaged; the access is
 // then repeated and reads zeros, which SQLite reports as a corrupt page, so the lookup
-// fails (no answer) instead of the process. Every other SIGBUS keeps its default action.
+// fails (no answer) instead of the process. Every other SIGBUS goes to the action that
+// was there before (the default; in the daemon, common/fatal_signal.h's handler first).
 // The store refuses lookups on a damaged file (SnapshotStore::written_in_place()).
 #pragma once
 
