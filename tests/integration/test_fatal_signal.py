@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""whoisd killed by a fatal signal (systemd's watchdog sends SIGABRT; a crash is a
+SIGSEGV) with log lines still queued for its log thread: they reach standard error
+before the process dies, then a `fatal_signal` line says which signal and from whom,
+and the process still dies of that signal (exit status, core dump and systemd's view
+unchanged). With standard error stuck (a pipe nobody reads), it dies all the same,
+within a couple of seconds.
+
+The lines are queued as in test_stderr_stuck.py: limit crossings, each logging a
+`suspension` line, while the 4 KiB pipe on standard error is not read."""
+import fcntl
+import os
+import re
+import resource
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+
+args = parse_args()
+CROSSINGS = 200
+PIPE_BYTES = 4096
+CONFIG = """
+[limits]
+queries = 1
+exempt = []
+"""
+
+
+def no_core():
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the test's crashes leave no core files
+
+
+def start_on_pipe(d):
+    """Starts d's whoisd with stdout and stderr on a small pipe; reads it until the start
+    line and returns the read end, left unread from then on."""
+    r, w = os.pipe()
+    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    d.proc = subprocess.Popen([d.whoisd, "--config", d.config_path], stdout=w, stderr=w, env=env, preexec_fn=no_core)
+    harness._running.append(d.proc)
+    os.close(w)
+    seen = b""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        m = re.search(rb"event=start listen=127\.0\.0\.1:(\d+).* metrics=127\.0\.0\.1:(\d+)", seen)
+        if m:
+            break
+        check(time.monotonic() < deadline and d.proc.poll() is None, "whoisd did not start:\n%r" % seen[-3000:])
+        chunk = os.read(r, 65536)
+        check(chunk, "whoisd closed its standard error before starting:\n%r" % seen[-3000:])
+        seen += chunk
+    d.port, d.metrics_port = int(m.group(1)), int(m.group(2))
+    return r
+
+
+def queue_suspension_lines(d, octet):
+    for i in range(CROSSINGS):
+        client = "10.%d.%d.%d" % (octet, i // 250, i % 250 + 1)
+        for _ in range(2):  # the second crosses the limit: a `suspension` line
+            s = d.connect(timeout=5)
+            try:
+                s.sendall(b"PROXY TCP4 %s 127.0.0.1 40000 43\r\nexemplo.pt\r\n" % client.encode())
+                read_all(s)
+            finally:
+                s.close()
+    # The lines are logged by the loops as they answer; the metric counts the crossings.
+    check(d.metrics().get("whoisd_suspensions_total") == CROSSINGS, "suspensions: %r" % d.metrics())
+
+
+def read_all_fd(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def sanitized(text):
+    return "Sanitizer" in text
+
+
+with open(args.whoisd, "rb") as f:
+    ASAN_BUILD = b"AddressSanitizer" in f.read()
+
+
+def kill_and_read(signum, octet, what):
+    """A daemon with CROSSINGS suspension lines queued behind a stuck write is sent
+    `signum`; the pipe is read from then on. Returns (exit status, the fatal_signal line)."""
+    d = Daemon(args, name="fatal-%d" % signum, config=CONFIG)
+    pipe = start_on_pipe(d)
+    queue_suspension_lines(d, octet)
+    received = []
+    d.proc.send_signal(signum)
+    reader = threading.Thread(target=lambda: received.append(read_all_fd(pipe)), daemon=True)
+    reader.start()
+    rc = d.proc.wait(DEADLINE)
+    reader.join(DEADLINE)
+    os.close(pipe)
+    text = received[0].decode("utf-8", "replace")
+    suspended = re.findall(r"event=suspension source=10\.%d\.(\d+)\.(\d+) " % octet, text)
+    check([(int(a), int(b)) for a, b in suspended] == [(i // 250, i % 250 + 1) for i in range(CROSSINGS)],
+          "%s: %d suspension lines of %d, in order (the queued ones lost?):\n%s" %
+          (what, len(suspended), CROSSINGS, text[-2000:]))
+    fatal = re.findall(r"^ts=\S+ level=error event=fatal_signal .*$", text, re.M)
+    check(len(fatal) == 1, "%s: no fatal_signal line:\n%s" % (what, text[-2000:]))
+    # After every line it wrote for the daemon.
+    check(text.find(fatal[0]) > text.rfind("event=suspension "), "%s: fatal_signal before the lines:\n%s" %
+          (what, text[-2000:]))
+    check(all(line.startswith("ts=") or sanitized(text) for line in text.splitlines() if line),
+          "%s: a broken line:\n%s" % (what, text[-2000:]))
+    return rc, fatal[0], text
+
+
+# ---- systemd's watchdog: SIGABRT from another process ----
+rc, fatal, text = kill_and_read(signal.SIGABRT, 11, "SIGABRT")
+check(re.search(r" signal=SIGABRT code=SI_USER sender_pid=%d sender_uid=%d thread=\S+ tid=\d+ queued_written=\d+$" %
+                (os.getpid(), os.getuid()), fatal), "the fatal_signal line: %s" % fatal)
+check(rc == -signal.SIGABRT, "exit status %d, not killed by SIGABRT" % rc)
+note("ok SIGABRT: the %d queued suspension lines, then: %s" % (CROSSINGS, fatal))
+
+# ---- a crash's signal (sent here: the same handler as a fault's) ----
+rc, fatal, text = kill_and_read(signal.SIGSEGV, 12, "SIGSEGV")
+check(re.search(r" signal=SIGSEGV code=SI_USER sender_pid=%d " % os.getpid(), fatal), "the fatal_signal line: %s" % fatal)
+# Under AddressSanitizer its handler, to which the signal goes on, reports and exits.
+check(rc == -signal.SIGSEGV or (ASAN_BUILD and rc != 0), "exit status %d, not killed by SIGSEGV" % rc)
+note("ok SIGSEGV: the %d queued suspension lines, then: %s" % (CROSSINGS, fatal))
+
+# ---- standard error never read: the process still dies, within the handler's deadline ----
+d = Daemon(args, name="fatal-stuck", config=CONFIG)
+pipe = start_on_pipe(d)
+queue_suspension_lines(d, 13)
+started = time.monotonic()
+d.proc.send_signal(signal.SIGSEGV)
+try:
+    rc = d.proc.wait(DEADLINE)
+except subprocess.TimeoutExpired:
+    harness.fail("whoisd did not die within %d s of SIGSEGV with its standard error unread" % DEADLINE)
+took = time.monotonic() - started
+os.close(pipe)
+check(took < 4, "whoisd took %.1f s to die of SIGSEGV with its standard error unread (the handler's bound: about 2 s)" % took)
+check(rc == -signal.SIGSEGV or (ASAN_BUILD and rc != 0), "exit status %d, not killed by SIGSEGV" % rc)
+note("ok with standard error never read, died of the signal in %.1f s" % took)
+note("PASS")
