@@ -21,16 +21,20 @@
 
 #include "common/log_output.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define WHOISD_FATAL_SIGNAL_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WHOISD_FATAL_SIGNAL_UNDER_TSAN 1
-#endif
-#endif
-
 namespace whoisd::fatal_signal {
 namespace {
+
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kUnderThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kUnderThreadSanitizer = true;
+#else
+constexpr bool kUnderThreadSanitizer = false;
+#endif
+#else
+constexpr bool kUnderThreadSanitizer = false;
+#endif
 
 constexpr std::int64_t kMs = 1'000'000;  // nanoseconds
 // From the signal: how long the handler may wait for the buffer's lock, for the batch
@@ -341,11 +345,10 @@ thread_local AlternateStack t_alternate_stack;
 
 }  // namespace
 
+bool supported() { return !kUnderThreadSanitizer; }
+
 void install() {
-#ifdef WHOISD_FATAL_SIGNAL_UNDER_TSAN
-  return;
-#else
-  if (g_installed.exchange(true)) return;
+  if (!supported() || g_installed.exchange(true)) return;
   (void)log::lines_dropped();  // the log output's state exists before a handler reads it
   struct sigaction action {};
   action.sa_sigaction = on_fatal_signal;
@@ -355,7 +358,6 @@ void install() {
   for (const Handled& h : kSignals) sigaddset(&action.sa_mask, h.number);
   for (int i = 0; i < kCount; ++i) ::sigaction(kSignals[i].number, &action, &g_previous[i]);
   use_alternate_stack();
-#endif
 }
 
 bool installed() { return g_installed.load(); }

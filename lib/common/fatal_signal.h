@@ -24,7 +24,9 @@
 // is met again on return (the faulting instruction runs again), a sent signal (kill,
 // raise, abort) is raised again, so that the exit status, the core dump and what
 // systemd records are unchanged. A second fatal signal in the thread that is handling
-// one goes straight on; one in another thread waits for the first to end the process.
+// one goes straight on. In another thread, another of the five signals waits for the
+// first to end the process; the same signal meets the default action at once
+// (SA_RESETHAND), and the report is cut short.
 //
 // A stack overflow is handled only on a thread with an alternate signal stack
 // (use_alternate_stack(): the daemon's main thread, the event loops and the writers);
@@ -42,7 +44,9 @@ namespace whoisd::fatal_signal {
 // calling thread an alternate signal stack. Once, early, before other threads start.
 void install();
 
-// Whether install() installed the handler (false under ThreadSanitizer).
+// Whether install() installs the handler in this build (not under ThreadSanitizer).
+bool supported();
+// Whether install() has installed it.
 bool installed();
 
 // Gives the calling thread an alternate signal stack, kept until the thread ends, unless

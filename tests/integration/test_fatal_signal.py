@@ -14,6 +14,7 @@ import re
 import resource
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -86,7 +87,12 @@ def sanitized(text):
 
 
 with open(args.whoisd, "rb") as f:
-    ASAN_BUILD = b"AddressSanitizer" in f.read()
+    binary = f.read()
+ASAN_BUILD = b"__asan_init" in binary
+if b"__tsan_init" in binary:
+    print("SKIP: the fatal signal handler is not installed under ThreadSanitizer")
+    sys.exit(77)
+del binary
 
 
 def kill_and_read(signum, octet, what):
@@ -132,18 +138,20 @@ check(rc == -signal.SIGSEGV or (ASAN_BUILD and rc != 0), "exit status %d, not ki
 note("ok SIGSEGV: the %d queued suspension lines, then: %s" % (CROSSINGS, fatal))
 
 # ---- standard error never read: the process still dies, within the handler's deadline ----
+# (SIGABRT: under AddressSanitizer a SIGSEGV goes on to its handler, which would itself
+# wait for ever to write its report on the stuck pipe.)
 d = Daemon(args, name="fatal-stuck", config=CONFIG)
 pipe = start_on_pipe(d)
 queue_suspension_lines(d, 13)
 started = time.monotonic()
-d.proc.send_signal(signal.SIGSEGV)
+d.proc.send_signal(signal.SIGABRT)
 try:
     rc = d.proc.wait(DEADLINE)
 except subprocess.TimeoutExpired:
-    harness.fail("whoisd did not die within %d s of SIGSEGV with its standard error unread" % DEADLINE)
+    harness.fail("whoisd did not die within %d s of SIGABRT with its standard error unread" % DEADLINE)
 took = time.monotonic() - started
 os.close(pipe)
-check(took < 4, "whoisd took %.1f s to die of SIGSEGV with its standard error unread (the handler's bound: about 2 s)" % took)
-check(rc == -signal.SIGSEGV or (ASAN_BUILD and rc != 0), "exit status %d, not killed by SIGSEGV" % rc)
+check(took < 4, "whoisd took %.1f s to die of SIGABRT with its standard error unread (the handler's bound: about 2 s)" % took)
+check(rc == -signal.SIGABRT, "exit status %d, not killed by SIGABRT" % rc)
 note("ok with standard error never read, died of the signal in %.1f s" % took)
 note("PASS")
