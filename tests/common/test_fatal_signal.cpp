@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "common/fatal_signal.h"
 #include "common/log.h"
 #include "common/log_output.h"
+#include "snapshot/mapping_guard.h"
 
 using namespace whoisd;
 using namespace std::chrono_literals;
@@ -87,6 +89,24 @@ TEST_CASE("fatal_stack_overflow_child", "[.fatal_stack_overflow_child]") {
       (void)deep(depth);
     });
   }).join();
+}
+
+TEST_CASE("fatal_sigbus_child", "[.fatal_sigbus_child]") {
+  queue_lines_then([] {
+    // A file mapped, then truncated under the mapping: SIGBUS (BUS_ADRERR). The snapshot
+    // guard, installed after the handler, is watching another file: it passes it on.
+    char watched[] = "/tmp/whoisd-test-fatal-XXXXXX", other[] = "/tmp/whoisd-test-fatal-XXXXXX";
+    const int w = ::mkstemp(watched), o = ::mkstemp(other);
+    ::unlink(watched);
+    ::unlink(other);
+    struct stat st {};
+    (void)::fstat(w, &st);
+    (void)mapping_guard::watch(st.st_dev, st.st_ino);
+    (void)!::ftruncate(o, 4096);
+    auto* map = static_cast<volatile char*>(::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, o, 0));
+    (void)!::ftruncate(o, 0);
+    (void)map[0];
+  });
 }
 
 TEST_CASE("fatal_kill_child", "[.fatal_kill_child]") {
@@ -237,6 +257,14 @@ TEST_CASE("a stack overflow (on the alternate signal stack) writes the queued lo
   const std::string fatal = check_lines_then_fatal(child.output);
   CHECK(fatal.find("signal=SIGSEGV code=SEGV_") != std::string::npos);
   check_died_of(child, SIGSEGV, true);
+}
+
+TEST_CASE("a SIGBUS that the snapshot guard passes on is reported too, then dies of SIGBUS", "[fatal_signal]") {
+  if (skip_without_handler()) return;
+  const Crashed child = run_crashing_child("[.fatal_sigbus_child]");
+  const std::string fatal = check_lines_then_fatal(child.output);
+  CHECK(fatal.find("signal=SIGBUS code=BUS_ADRERR addr=0x") != std::string::npos);
+  check_died_of(child, SIGBUS, true);
 }
 
 TEST_CASE("a SIGABRT sent by another process (systemd's watchdog) is reported with its sender", "[fatal_signal]") {
