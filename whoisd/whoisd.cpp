@@ -47,8 +47,8 @@ bool open_standard_descriptors() {
 int main(int argc, char** argv) {
   if (!open_standard_descriptors()) return 1;
   // A crash, abort() or the watchdog's SIGABRT writes the log lines still queued, and a
-  // fatal_signal line, before the process dies (common/fatal_signal.h). First, before
-  // any other thread starts: they inherit nothing of it but must find it installed.
+  // fatal_signal line, before the process dies (common/fatal_signal.h). Before any
+  // other thread starts: a thread gets its alternate signal stack only once it is installed.
   whoisd::fatal_signal::install();
   // A client that resets its connection must not kill the daemon: libuv sees EPIPE.
   std::signal(SIGPIPE, SIG_IGN);
