@@ -6,9 +6,11 @@
 // 1. Growth. New sources, one decision each, at a fixed rate on this thread (as the
 //    loops see a flood of distinct sources), with a second thread doing what the
 //    state writer does every 500 ms (export_dirty); then the same without it. A shard's
-//    table grows on the deciding thread, which allocates and faults in the new table
-//    (most of a growth's cost; bench/README.md, round 27). Printed: decisions over
-//    1 ms, the worst five, and the tables' size at the end.
+//    table of 1 MB or more grows on the limiter's grower thread, which allocates and
+//    faults in the new table (most of a growth's cost; bench/README.md, rounds 27 and
+//    28) before it takes the shard's lock to rehash; a smaller one grows on the
+//    deciding thread. Printed: decisions over 1 ms, the worst five, and the tables'
+//    size at the end.
 // 2. The bound. Decisions a second, closed loop, once max_sources is reached and
 //    every new source replaces a tracked one (the state writer's exports between, timed
 //    apart); and the limiter's bytes there.

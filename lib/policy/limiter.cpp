@@ -8,7 +8,9 @@
 // overwhelming majority) never allocates; only sources with more than five queries
 // in the window or with a suspension or episode history pay for a heavy record.
 // Tables grow by 1.5x at 80 % load, so the load stays between 53 % and 80 %: 40-60
-// bytes per source. A table of 2 MB or more is in transparent huge pages
+// bytes per source. A table of kGrowOffLoopMinSlots or more is grown by a thread of its
+// own (shard_grower.h), so that an event loop inserting a source never stalls on the
+// new table's page faults. A table of 2 MB or more is in transparent huge pages
 // (huge_page_allocator.h), and so are the heavy records (record_arena.h): at random
 // among millions of slots, a page walk per lookup is otherwise part of the miss.
 //
@@ -33,6 +35,7 @@
 
 #include "policy/huge_page_allocator.h"
 #include "policy/record_arena.h"
+#include "policy/shard_grower.h"
 
 #include <algorithm>
 #include <bit>
@@ -56,7 +59,12 @@ constexpr std::uint8_t kMaxPending = 0xFF;
 constexpr int kInlineQueries = 5;
 constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
 constexpr std::size_t kMinCapacity = 16;
-constexpr std::size_t kMaxSourcesBound = 1'000'000'000;  // 32-bit minutes and handles are far from it
+constexpr std::size_t kMaxSourcesBound = 1'000'000'000;
+// From this capacity (1 MB of slots; a growth then takes a millisecond or more) a table
+// past 80 % load is grown by the grower thread, while inserts go on into it; at 90 %
+// the inserting thread grows it itself (the grower could not start, or is far behind:
+// at 100,000 new sources a second, a shard of this size takes 50 ms to get there).
+constexpr std::size_t kGrowOffLoopMinSlots = 32768;  // 32-bit minutes and handles are far from it
 // At max_sources: how many evictable slots a new source compares, and how far it looks
 // for them (slots in a row from a point picked by its hash) before giving up. Usually
 // about a dozen slots hold the samples; evictions thin the stretch they come from,
@@ -249,6 +257,7 @@ struct Limiter::Impl {
     std::vector<Key> suspended;  // keys whose Heavy has `listed` set
     std::size_t sweep_cursor = 0;
     std::uint64_t evicted = 0;   // sources replaced at max_sources
+    bool growth_requested = false;  // asked of the grower, which has not grown this table yet
     std::atomic<std::size_t> size_hint{0};
     // Where `slots` is, for prefetch(), which reads these without the lock: stored
     // (under mu) whenever the table is replaced. A reader may see the address of a
@@ -273,6 +282,9 @@ struct Limiter::Impl {
 
   std::mutex sweep_mu;
   std::size_t sweep_shard = 0;
+
+  // Declared after the shards, so destroyed (its thread joined) before them.
+  ShardGrower grower{[this](unsigned i) { grow_off_loop(shards[i]); }};
 
   explicit Impl(const Clock& c) : clock(c) {
     for (auto& s : shards) {
@@ -318,22 +330,71 @@ struct Limiter::Impl {
     s.table_capacity.store(s.slots.size(), std::memory_order_relaxed);
   }
 
-  static void resize(Shard& s, std::size_t capacity) {
-    SlotTable fresh(capacity, Slot{});
+  static std::size_t grown_capacity(std::size_t capacity) { return std::max(kMinCapacity, capacity * 3 / 2); }
+
+  // Moves every source into `fresh` (empty, and larger than the shard's size), which
+  // becomes the shard's table; `fresh` is left holding the old one.
+  static void rehash_into(Shard& s, SlotTable& fresh) {
     for (const auto& slot : s.slots)
       if (slot.flags & kOccupied) place(fresh, slot);
     s.slots.swap(fresh);
     publish_table(s);
     s.sweep_cursor = 0;
+    s.growth_requested = false;
   }
+
+  static void resize(Shard& s, std::size_t capacity) {
+    SlotTable fresh(capacity, Slot{});
+    rehash_into(s, fresh);
+  }
+
+  // Room for one more source in s's table (under s.mu): past 80 % load a table grows by
+  // 1.5x, a large one on the grower's thread (see kGrowOffLoopMinSlots).
+  void make_room(Shard& s) {
+    const std::size_t capacity = s.slots.size();
+    if ((s.size + 1) * 5 <= capacity * 4) return;
+    if (capacity >= kGrowOffLoopMinSlots && (s.size + 1) * 10 <= capacity * 9) {
+      if (s.growth_requested) return;
+      if (grower.request(static_cast<unsigned>(&s - shards))) {
+        s.growth_requested = true;
+        return;
+      }
+    }
+    resize(s, grown_capacity(capacity));
+  }
+
+  // On the grower's thread: the new table is allocated and written (faulted in)
+  // before the shard's lock is taken, and the old one freed after it is released, so
+  // that an event loop waits for the rehash only, if it needs this shard meanwhile.
+  void grow_off_loop(Shard& s) noexcept {
+    std::size_t capacity;
+    {
+      std::lock_guard lock(s.mu);
+      if (!s.growth_requested) return;
+      capacity = s.slots.size();
+    }
+    SlotTable fresh;
+    try {
+      fresh.assign(grown_capacity(capacity), Slot{});
+    } catch (const std::bad_alloc&) {
+      // Out of memory: the inserting thread grows the table itself at 90 % (and
+      // meets the same failure where it can report it).
+      return;
+    }
+    std::lock_guard lock(s.mu);
+    // Grown meanwhile (by an insert at 90 %, or shrunk by a sweep): that table is not
+    // this one's to replace; a request made for it has its own call.
+    if (!s.growth_requested || s.slots.size() != capacity) return;
+    rehash_into(s, fresh);
+  }  // the lock is released before `fresh`, now the old table, is freed
 
   // The slot for k, inserted empty (inline, no queries) if absent; `inserted` says which.
   // A shard holding `max_sources` already makes room first (evict_one).
-  static Slot& find_or_insert(Shard& s, const Key& k, bool& inserted, std::size_t max_sources) {
+  Slot& find_or_insert(Shard& s, const Key& k, bool& inserted, std::size_t max_sources) {
     inserted = false;
     if (Slot* found = find(s, k)) return *found;
     if (s.size >= max_sources) evict_one(s, k);
-    if ((s.size + 1) * 5 > s.slots.size() * 4) resize(s, std::max(kMinCapacity, s.slots.size() * 3 / 2));
+    make_room(s);
     std::size_t cap = s.slots.size();
     std::size_t i = home(k, cap);
     while (s.slots[i].flags & kOccupied)
@@ -807,7 +868,7 @@ Decision Limiter::check(const IpAddress& client) {
   Impl::Shard& s = im.shard_of(hash);
   std::lock_guard lock(s.mu);
   bool inserted;
-  Slot& slot = Impl::find_or_insert(s, k, inserted, cfg.shard_max_sources);
+  Slot& slot = im.find_or_insert(s, k, inserted, cfg.shard_max_sources);
   Minute m = minute_of(now);
 
   if (!(slot.flags & kHeavy)) {
@@ -985,7 +1046,7 @@ SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds dur
   }
   const Config& cfg = *im.config.load(std::memory_order_acquire);
   bool inserted;
-  Slot& slot = Impl::find_or_insert(s, k, inserted, cfg.shard_max_sources);
+  Slot& slot = im.find_or_insert(s, k, inserted, cfg.shard_max_sources);
   Impl::make_heavy(s, slot);
   Heavy& h = Impl::open(s, slot);
   Impl::forget_episodes_if_quiet(s, slot, h, now, cfg);
@@ -1089,7 +1150,7 @@ bool Limiter::import(const SourceState& state) {
     return true;
   }
   bool inserted;
-  Slot& slot = Impl::find_or_insert(s, k, inserted, cfg.shard_max_sources);
+  Slot& slot = im.find_or_insert(s, k, inserted, cfg.shard_max_sources);
   // Start from an empty heavy record, so one code path fills both forms.
   if (slot.flags & kHeavy) {
     slot.n = 0;  // pending queries are replaced too
