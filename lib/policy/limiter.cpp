@@ -59,12 +59,13 @@ constexpr std::uint8_t kMaxPending = 0xFF;
 constexpr int kInlineQueries = 5;
 constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
 constexpr std::size_t kMinCapacity = 16;
-constexpr std::size_t kMaxSourcesBound = 1'000'000'000;
+constexpr std::size_t kMaxSourcesBound = 1'000'000'000;  // 32-bit minutes and handles are far from it
 // From this capacity (1 MB of slots; a growth then takes a millisecond or more) a table
 // past 80 % load is grown by the grower thread, while inserts go on into it; at 90 %
 // the inserting thread grows it itself (the grower could not start, or is far behind:
-// at 100,000 new sources a second, a shard of this size takes 50 ms to get there).
-constexpr std::size_t kGrowOffLoopMinSlots = 32768;  // 32-bit minutes and handles are far from it
+// at 100,000 new sources a second, a shard of this size takes half a second to get
+// there, and a growth off the loop takes milliseconds).
+constexpr std::size_t kGrowOffLoopMinSlots = 32768;
 // At max_sources: how many evictable slots a new source compares, and how far it looks
 // for them (slots in a row from a point picked by its hash) before giving up. Usually
 // about a dozen slots hold the samples; evictions thin the stretch they come from,
