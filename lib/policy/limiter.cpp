@@ -60,12 +60,13 @@ constexpr int kInlineQueries = 5;
 constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
 constexpr std::size_t kMinCapacity = 16;
 constexpr std::size_t kMaxSourcesBound = 1'000'000'000;  // 32-bit minutes and handles are far from it
-// From this capacity (1 MB of slots; a growth then takes a millisecond or more) a table
+// From this capacity (256 KB of slots; on the development VM a growth from 1 MB took a
+// millisecond or more of the inserting thread's CPU, bench/README.md round 28) a table
 // past 80 % load is grown by the grower thread, while inserts go on into it; at 90 %
 // the inserting thread grows it itself (the grower could not start, or is far behind:
-// at 100,000 new sources a second, a shard of this size takes half a second to get
-// there, and a growth off the loop takes milliseconds).
-constexpr std::size_t kGrowOffLoopMinSlots = 32768;
+// at 100,000 new sources a second, a shard of this size takes 130 ms to get there, and
+// a growth off the loop takes a millisecond or less).
+constexpr std::size_t kGrowOffLoopMinSlots = 8192;
 // At max_sources: how many evictable slots a new source compares, and how far it looks
 // for them (slots in a row from a point picked by its hash) before giving up. Usually
 // about a dozen slots hold the samples; evictions thin the stretch they come from,
@@ -259,6 +260,8 @@ struct Limiter::Impl {
     std::size_t sweep_cursor = 0;
     std::uint64_t evicted = 0;   // sources replaced at max_sources
     bool growth_requested = false;  // asked of the grower, which has not grown this table yet
+    std::uint64_t growths_off_loop = 0;
+    std::uint64_t growths_by_inserter = 0;
     std::atomic<std::size_t> size_hint{0};
     // Where `slots` is, for prefetch(), which reads these without the lock: stored
     // (under mu) whenever the table is replaced. A reader may see the address of a
@@ -362,6 +365,7 @@ struct Limiter::Impl {
       }
     }
     resize(s, grown_capacity(capacity));
+    ++s.growths_by_inserter;
   }
 
   // On the grower's thread: the new table is allocated and written (faulted in)
@@ -387,6 +391,7 @@ struct Limiter::Impl {
     // this one's to replace; a request made for it has its own call.
     if (!s.growth_requested || s.slots.size() != capacity) return;
     rehash_into(s, fresh);
+    ++s.growths_off_loop;
   }  // the lock is released before `fresh`, now the old table, is freed
 
   // The slot for k, inserted empty (inline, no queries) if absent; `inserted` says which.
@@ -1316,6 +1321,8 @@ LimiterStats Limiter::stats() const {
     st.table_bytes += s.slots.capacity() * sizeof(Slot);
     st.heavy_bytes += s.heavy_bytes;
     st.evicted_sources += s.evicted;
+    st.growths_off_loop += s.growths_off_loop;
+    st.growths_by_inserter += s.growths_by_inserter;
     st.total_bytes += (s.dirty.capacity() + s.suspended.capacity()) * sizeof(Key);
   }
   st.total_bytes += st.table_bytes + im.arena.committed_bytes();  // records in use, free blocks, slack

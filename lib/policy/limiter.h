@@ -192,6 +192,10 @@ struct LimiterStats {
   std::uint64_t events_dropped = 0;
   std::uint64_t evicted_sources = 0;   // replaced by a new source at max_sources, since the start
   std::size_t max_sources = 0;         // the configured bound
+  // Tables grown (since the start) by the grower's thread, and by the thread that
+  // inserted a source: a small table, or a large one that reached 90 % load first.
+  std::uint64_t growths_off_loop = 0;
+  std::uint64_t growths_by_inserter = 0;
 };
 
 class Limiter {
