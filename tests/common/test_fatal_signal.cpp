@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/log_output.h"
 #include "snapshot/mapping_guard.h"
+#include "support/spawn_self.h"
 
 using namespace whoisd;
 using namespace std::chrono_literals;
@@ -134,15 +135,11 @@ Crashed run_crashing_child(const char* tag, bool stuck = false) {
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
   posix_spawn_file_actions_adddup2(&actions, notice[1], 3);
-  char self[] = "/proc/self/exe";
-  std::string tag_arg = tag;
-  char* const argv[] = {self, tag_arg.data(), nullptr};
-  pid_t child = -1;
-  const int spawned = ::posix_spawn(&child, self, &actions, nullptr, argv, environ);
+  pid_t child = test::spawn_self(tag, actions);
   posix_spawn_file_actions_destroy(&actions);
   ::close(err[1]);
   ::close(notice[1]);
-  REQUIRE(spawned == 0);
+  REQUIRE(child > 0);
   Crashed result;
   char byte = 0;
   const bool noticed = ::read(notice[0], &byte, 1) == 1;

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/log_output.h"
+#include "support/spawn_self.h"
 
 using namespace whoisd;
 using namespace std::chrono_literals;
@@ -212,14 +213,10 @@ TEST_CASE("a fatal error (std::terminate) writes the lines queued before it firs
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   posix_spawn_file_actions_addclose(&actions, fds[1]);
-  char self[] = "/proc/self/exe";
-  char tag[] = "[.log_terminate_child]";
-  char* const argv[] = {self, tag, nullptr};
-  pid_t child = -1;
-  const int spawned = ::posix_spawn(&child, self, &actions, nullptr, argv, environ);
+  const pid_t child = test::spawn_self("[.log_terminate_child]", actions);
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
-  REQUIRE(spawned == 0);
+  REQUIRE(child > 0);
   std::string output;
   char buf[65536];
   for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) output.append(buf, static_cast<std::size_t>(n));
@@ -267,14 +264,10 @@ ChildResult run_child(const char* tag, const char* stderr_path) {
   if (stderr_path) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path, O_WRONLY, 0);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   posix_spawn_file_actions_addclose(&actions, fds[1]);
-  char self[] = "/proc/self/exe";
-  std::string tag_arg = tag;
-  char* const argv[] = {self, tag_arg.data(), nullptr};
-  pid_t child = -1;
-  const int spawned = ::posix_spawn(&child, self, &actions, nullptr, argv, environ);
+  const pid_t child = test::spawn_self(tag, actions);
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
-  REQUIRE(spawned == 0);
+  REQUIRE(child > 0);
   ChildResult result;
   char buf[4096];
   for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) result.output.append(buf, static_cast<std::size_t>(n));

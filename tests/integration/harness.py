@@ -11,10 +11,10 @@ Deadlines are generous (the tests must pass on a loaded 2-core machine) and noth
 asserts how long anything took.
 """
 import atexit
+import fcntl
 import os
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -197,6 +197,32 @@ class Daemon:
         check(len(answer) > 0, "whoisd does not answer after start")
         return self
 
+    def start_on_pipe(self, pipe_bytes, blocking=True):
+        """Starts the daemon with stdout and stderr on a pipe of `pipe_bytes` (non-blocking
+        unless `blocking`) instead of its log file; reads it until the start line and
+        returns the read end, left unread from then on (the caller reads or closes it)."""
+        r, w = os.pipe()
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, pipe_bytes)
+        os.set_blocking(w, blocking)
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        self.proc = subprocess.Popen([self.whoisd, "--config", self.config_path] + self.extra_args,
+                                     stdout=w, stderr=w, env=env, preexec_fn=self.preexec)
+        _running.append(self.proc)
+        os.close(w)
+        seen = b""
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            m = re.search(rb"event=start listen=127\.0\.0\.1:(\d+).* metrics=127\.0\.0\.1:(\d+)", seen)
+            if m:
+                break
+            check(time.monotonic() < deadline and self.proc.poll() is None, "whoisd did not start:\n%r" % seen[-3000:])
+            chunk = os.read(r, 65536)
+            check(chunk, "whoisd closed its standard error before starting:\n%r" % seen[-3000:])
+            seen += chunk
+        self.port, self.metrics_port = int(m.group(1)), int(m.group(2))
+        return r
+
     def log_text(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -213,6 +239,31 @@ class Daemon:
         s = self.connect(timeout)
         try:
             s.sendall(data)
+            return read_all(s)
+        finally:
+            s.close()
+
+    def query_in_pieces(self, pieces, pause, half_close=False):
+        """Sends `pieces` with `pause` seconds between them (then shuts down its side when
+        `half_close`); returns all it reads until the server closes."""
+        s = self.connect()
+        try:
+            for i, p in enumerate(pieces):
+                if i:
+                    time.sleep(pause)
+                s.sendall(p)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+            return read_all(s)
+        finally:
+            s.close()
+
+    def proxied_query(self, client, query=b"exemplo.pt"):
+        """`query` from IPv4 `client`, behind a PROXY v1 header (the daemon must trust
+        loopback, the default). A loop that does not answer shows as a timeout."""
+        s = self.connect(timeout=5)
+        try:
+            s.sendall(b"PROXY TCP4 %s 127.0.0.1 40000 43\r\n%s\r\n" % (client.encode(), query))
             return read_all(s)
         finally:
             s.close()

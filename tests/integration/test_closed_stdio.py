@@ -7,7 +7,6 @@ descriptor below 3, aborted every stop (SIGABRT, a core dump, a failed unit). No
 are /dev/null: whoisd answers and stops with status 0."""
 import os
 import signal
-import socket
 import subprocess
 
 import harness

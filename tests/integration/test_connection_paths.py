@@ -35,22 +35,6 @@ check(baseline.startswith(b"Domain: exemplo.pt\r\n") and baseline.endswith(b"\r\
 queries = 2  # start()'s "help" and the baseline
 
 
-def in_pieces(pieces, pause, half_close=False):
-    """Sends `pieces` with `pause` seconds between them (then shuts down its side when
-    `half_close`); returns all it reads until the server closes."""
-    s = d.connect()
-    try:
-        for i, p in enumerate(pieces):
-            if i:
-                time.sleep(pause)
-            s.sendall(p)
-        if half_close:
-            s.shutdown(socket.SHUT_WR)
-        return read_all(s)
-    finally:
-        s.close()
-
-
 try:
     # Fast path, many times: nothing but whole answers.
     for _ in range(50):
@@ -60,9 +44,9 @@ try:
     note("ok fast path: 50 whole answers")
 
     # The line in pieces: the first arrives (and is accepted, read) before the rest.
-    a = in_pieces([b"exem", b"plo.p", b"t\r\n"], 0.3)
+    a = d.query_in_pieces([b"exem", b"plo.p", b"t\r\n"], 0.3)
     check(a == baseline, "line in three pieces: %r" % a[:200])
-    a = in_pieces([bytes([b]) for b in QUERY], 0.02)
+    a = d.query_in_pieces([bytes([b]) for b in QUERY], 0.02)
     check(a == baseline, "line one byte at a time: %r" % a[:200])
     queries += 2
     note("ok a line that arrives in pieces waits under libuv and gets its whole answer")
@@ -70,13 +54,13 @@ try:
     # More than the line, in the same segment and after it: the answer must not be
     # destroyed by a reset (the server half-closes and reads until the client closes).
     # The third line comes after the answer was written: read and discarded.
-    a = in_pieces([QUERY + b"second line\r\n", b"and a third\r\n"], 0.3)
+    a = d.query_in_pieces([QUERY + b"second line\r\n", b"and a third\r\n"], 0.3)
     check(a == baseline, "more than the line: %r" % a[:200])
     queries += 1
     note("ok a client that sends more than its line reads the whole answer")
 
     # A line that ends at the client's half-close, without LF, arriving after accept.
-    a = in_pieces([b"exemplo", b".pt"], 0.3, half_close=True)
+    a = d.query_in_pieces([b"exemplo", b".pt"], 0.3, half_close=True)
     check(a == baseline, "line ended by a half-close: %r" % a[:200])
     queries += 1
     note("ok a line ended by the client's half-close")

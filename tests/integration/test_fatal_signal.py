@@ -8,7 +8,6 @@ within a couple of seconds.
 
 The lines are queued as in test_stderr_stuck.py: limit crossings, each logging a
 `suspension` line, while the 4 KiB pipe on standard error is not read."""
-import fcntl
 import os
 import re
 import resource
@@ -19,7 +18,7 @@ import threading
 import time
 
 import harness
-from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+from harness import DEADLINE, Daemon, check, note, parse_args
 
 args = parse_args()
 CROSSINGS = 200
@@ -35,40 +34,11 @@ def no_core():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the test's crashes leave no core files
 
 
-def start_on_pipe(d):
-    """Starts d's whoisd with stdout and stderr on a small pipe; reads it until the start
-    line and returns the read end, left unread from then on."""
-    r, w = os.pipe()
-    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    env = dict(os.environ)
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
-    d.proc = subprocess.Popen([d.whoisd, "--config", d.config_path], stdout=w, stderr=w, env=env, preexec_fn=no_core)
-    harness._running.append(d.proc)
-    os.close(w)
-    seen = b""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        m = re.search(rb"event=start listen=127\.0\.0\.1:(\d+).* metrics=127\.0\.0\.1:(\d+)", seen)
-        if m:
-            break
-        check(time.monotonic() < deadline and d.proc.poll() is None, "whoisd did not start:\n%r" % seen[-3000:])
-        chunk = os.read(r, 65536)
-        check(chunk, "whoisd closed its standard error before starting:\n%r" % seen[-3000:])
-        seen += chunk
-    d.port, d.metrics_port = int(m.group(1)), int(m.group(2))
-    return r
-
-
 def queue_suspension_lines(d, octet):
     for i in range(CROSSINGS):
         client = "10.%d.%d.%d" % (octet, i // 250, i % 250 + 1)
         for _ in range(2):  # the second crosses the limit: a `suspension` line
-            s = d.connect(timeout=5)
-            try:
-                s.sendall(b"PROXY TCP4 %s 127.0.0.1 40000 43\r\nexemplo.pt\r\n" % client.encode())
-                read_all(s)
-            finally:
-                s.close()
+            d.proxied_query(client)
     # The lines are logged by the loops as they answer; the metric counts the crossings.
     check(d.metrics().get("whoisd_suspensions_total") == CROSSINGS, "suspensions: %r" % d.metrics())
 
@@ -98,8 +68,8 @@ del binary
 def kill_and_read(signum, octet, what):
     """A daemon with CROSSINGS suspension lines queued behind a stuck write is sent
     `signum`; the pipe is read from then on. Returns (exit status, the fatal_signal line)."""
-    d = Daemon(args, name="fatal-%d" % signum, config=CONFIG)
-    pipe = start_on_pipe(d)
+    d = Daemon(args, name="fatal-%d" % signum, config=CONFIG, preexec=no_core)
+    pipe = d.start_on_pipe(PIPE_BYTES)
     queue_suspension_lines(d, octet)
     received = []
     d.proc.send_signal(signum)
@@ -140,8 +110,8 @@ note("ok SIGSEGV: the %d queued suspension lines, then: %s" % (CROSSINGS, fatal)
 # ---- standard error never read: the process still dies, within the handler's deadline ----
 # (SIGABRT: under AddressSanitizer a SIGSEGV goes on to its handler, which would itself
 # wait for ever to write its report on the stuck pipe.)
-d = Daemon(args, name="fatal-stuck", config=CONFIG)
-pipe = start_on_pipe(d)
+d = Daemon(args, name="fatal-stuck", config=CONFIG, preexec=no_core)
+pipe = d.start_on_pipe(PIPE_BYTES)
 queue_suspension_lines(d, 13)
 started = time.monotonic()
 d.proc.send_signal(signal.SIGABRT)

@@ -12,11 +12,9 @@ parser's table, tests/query, checks the same rules without the socket in between
   punycode) and in the C locale (it sends the raw bytes);
 - lines that are not a .pt domain get exactly one `Invalid query: <reason>` line (CRLF),
   without a word client libraries read as "not registered", and no lookup."""
-import socket
-import time
 import unicodedata
 
-from harness import Daemon, check, note, parse_args, read_all
+from harness import Daemon, check, note, parse_args
 
 args = parse_args()
 d = Daemon(args, name="forms", config="""
@@ -26,17 +24,7 @@ trusted = []
 
 
 def ask(data, pieces=None, half_close=False, pause=0.2):
-    s = d.connect()
-    try:
-        for i, p in enumerate(pieces or [data]):
-            if i:
-                time.sleep(pause)
-            s.sendall(p)
-        if half_close:
-            s.shutdown(socket.SHUT_WR)
-        return read_all(s)
-    finally:
-        s.close()
+    return d.query_in_pieces(pieces or [data], pause, half_close)
 
 
 try:

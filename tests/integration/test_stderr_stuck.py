@@ -12,7 +12,6 @@ same): log lines must never hold up the event loops, the control loop or the sto
 - A non-blocking pipe (O_NONBLOCK is the open file's, shared with whoever set it) is
   waited for the same way: every line arrives whole once it is read, none dropped (the
   writer gave the rest of a batch up at EAGAIN, uncounted, and cut a line in two)."""
-import fcntl
 import os
 import re
 import signal
@@ -22,43 +21,11 @@ import threading
 import time
 
 import harness
-from harness import DEADLINE, Daemon, check, note, parse_args, read_all
+from harness import DEADLINE, Daemon, check, note, parse_args
 
 args = parse_args()
 CROSSINGS = 300
 PIPE_BYTES = 4096
-
-
-def start_on_pipe(d, blocking=True):
-    """Starts d's whoisd with stdout and stderr on a small pipe; reads it until the start
-    line and returns the read end, left unread from then on."""
-    r, w = os.pipe()
-    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    os.set_blocking(w, blocking)
-    d.proc = subprocess.Popen([d.whoisd, "--config", d.config_path] + d.extra_args, stdout=w, stderr=w)
-    harness._running.append(d.proc)
-    os.close(w)
-    seen = b""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        m = re.search(rb"event=start listen=127\.0\.0\.1:(\d+).* metrics=127\.0\.0\.1:(\d+)", seen)
-        if m:
-            break
-        check(time.monotonic() < deadline and d.proc.poll() is None, "whoisd did not start:\n%r" % seen[-3000:])
-        chunk = os.read(r, 65536)
-        check(chunk, "whoisd closed its standard error before starting:\n%r" % seen[-3000:])
-        seen += chunk
-    d.port, d.metrics_port = int(m.group(1)), int(m.group(2))
-    return r
-
-
-def proxied_query(d, client, query=b"exemplo.pt"):
-    s = d.connect(timeout=5)  # a blocked loop shows as a timeout here, not as a hang
-    try:
-        s.sendall(b"PROXY TCP4 %s 127.0.0.1 40000 43\r\n%s\r\n" % (client.encode(), query))
-        return read_all(s)
-    finally:
-        s.close()
 
 
 CONFIG = """
@@ -69,13 +36,13 @@ exempt = []
 
 # ---- the loops and the control loop keep going with the pipe full ----
 d = Daemon(args, name="stderr-stuck", config=CONFIG)
-pipe = start_on_pipe(d)
+pipe = d.start_on_pipe(PIPE_BYTES)
 started = time.monotonic()
 for i in range(CROSSINGS):
     client = "10.9.%d.%d" % (i // 250, i % 250 + 1)
     try:
-        first = proxied_query(d, client)
-        crossing = proxied_query(d, client)
+        first = d.proxied_query(client)
+        crossing = d.proxied_query(client)
     except socket.timeout:
         harness.fail("query %d of %d timed out: a log write blocks the event loop" % (2 * i + 1, 2 * CROSSINGS))
     check(first.startswith(b"Domain: exemplo.pt"), "the first query of %s: %r" % (client, first[:80]))
@@ -124,11 +91,11 @@ note("ok all %d suspension lines and the stop's lines arrived once the pipe was 
 
 # ---- a non-blocking pipe: waited for, not given up at EAGAIN ----
 n = Daemon(args, name="stderr-stuck-nonblocking", config=CONFIG)
-pipe = start_on_pipe(n, blocking=False)
+pipe = n.start_on_pipe(PIPE_BYTES, blocking=False)
 for i in range(CROSSINGS):
     client = "10.7.%d.%d" % (i // 250, i % 250 + 1)
-    proxied_query(n, client)
-    proxied_query(n, client)
+    n.proxied_query(client)
+    n.proxied_query(client)
 metrics = n.metrics()
 check(metrics.get("whoisd_log_lines_dropped_total") == 0,
       "lines dropped within the 1 MiB buffer: %r" % metrics.get("whoisd_log_lines_dropped_total"))
@@ -137,11 +104,11 @@ note("ok all %d suspension lines arrived whole through a non-blocking pipe" % CR
 
 # ---- a stop with the pipe never read again ----
 e = Daemon(args, name="stderr-stuck-stop", config=CONFIG)
-pipe = start_on_pipe(e)
+pipe = e.start_on_pipe(PIPE_BYTES)
 for i in range(CROSSINGS):
     client = "10.8.%d.%d" % (i // 250, i % 250 + 1)
-    proxied_query(e, client)
-    proxied_query(e, client)
+    e.proxied_query(client)
+    e.proxied_query(client)
 started = time.monotonic()
 e.proc.send_signal(signal.SIGTERM)
 try:
