@@ -268,6 +268,27 @@ class Daemon:
         finally:
             s.close()
 
+    def cross_limits(self, octet, count):
+        """With `queries = 1`: `count` clients 10.<octet>.x.y (behind PROXY headers) each
+        cross the limit, each crossing logged as a `suspension` line by the loop that
+        answers it; the metric then counts them all."""
+        for i in range(count):
+            client = "10.%d.%d.%d" % (octet, i // 250, i % 250 + 1)
+            self.proxied_query(client)
+            self.proxied_query(client)  # the crossing
+        check(self.metrics().get("whoisd_suspensions_total") == count, "suspensions: %r" % self.metrics())
+
+    def signal_and_wait(self, signum, what):
+        """Sends `signum` and waits for the process to end; fails naming `what` if it has
+        not within DEADLINE. Returns (exit status, seconds it took)."""
+        started = time.monotonic()
+        self.proc.send_signal(signum)
+        try:
+            rc = self.proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            fail("whoisd did not end within %d s of signal %d %s" % (DEADLINE, signum, what))
+        return rc, time.monotonic() - started
+
     def whois(self, name, locale="C.UTF-8"):
         env = dict(os.environ, LC_ALL=locale, LANG=locale)
         r = subprocess.run(["whois", "-h", "127.0.0.1", "-p", str(self.port), name],
@@ -410,6 +431,16 @@ def read_all(s, reset_ends=False):
             break
         chunks.append(b)
     return b"".join(chunks)
+
+
+def read_all_fd(fd):
+    """Everything read from descriptor `fd` until its end (a pipe's writers all gone)."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def merge_config(base, extra):

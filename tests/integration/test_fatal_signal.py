@@ -12,13 +12,10 @@ import os
 import re
 import resource
 import signal
-import subprocess
 import sys
 import threading
-import time
 
-import harness
-from harness import DEADLINE, Daemon, check, note, parse_args
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all_fd
 
 args = parse_args()
 CROSSINGS = 200
@@ -32,24 +29,6 @@ exempt = []
 
 def no_core():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the test's crashes leave no core files
-
-
-def queue_suspension_lines(d, octet):
-    for i in range(CROSSINGS):
-        client = "10.%d.%d.%d" % (octet, i // 250, i % 250 + 1)
-        for _ in range(2):  # the second crosses the limit: a `suspension` line
-            d.proxied_query(client)
-    # The lines are logged by the loops as they answer; the metric counts the crossings.
-    check(d.metrics().get("whoisd_suspensions_total") == CROSSINGS, "suspensions: %r" % d.metrics())
-
-
-def read_all_fd(fd):
-    chunks = []
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 def sanitized(text):
@@ -70,7 +49,7 @@ def kill_and_read(signum, octet, what):
     `signum`; the pipe is read from then on. Returns (exit status, the fatal_signal line)."""
     d = Daemon(args, name="fatal-%d" % signum, config=CONFIG, preexec=no_core)
     pipe = d.start_on_pipe(PIPE_BYTES)
-    queue_suspension_lines(d, octet)
+    d.cross_limits(octet, CROSSINGS)
     received = []
     d.proc.send_signal(signum)
     reader = threading.Thread(target=lambda: received.append(read_all_fd(pipe)), daemon=True)
@@ -112,14 +91,8 @@ note("ok SIGSEGV: the %d queued suspension lines, then: %s" % (CROSSINGS, fatal)
 # wait for ever to write its report on the stuck pipe.)
 d = Daemon(args, name="fatal-stuck", config=CONFIG, preexec=no_core)
 pipe = d.start_on_pipe(PIPE_BYTES)
-queue_suspension_lines(d, 13)
-started = time.monotonic()
-d.proc.send_signal(signal.SIGABRT)
-try:
-    rc = d.proc.wait(DEADLINE)
-except subprocess.TimeoutExpired:
-    harness.fail("whoisd did not die within %d s of SIGABRT with its standard error unread" % DEADLINE)
-took = time.monotonic() - started
+d.cross_limits(13, CROSSINGS)
+rc, took = d.signal_and_wait(signal.SIGABRT, "(SIGABRT) with its standard error unread")
 os.close(pipe)
 check(took < 4, "whoisd took %.1f s to die of SIGABRT with its standard error unread (the handler's bound: about 2 s)" % took)
 check(rc == -signal.SIGABRT, "exit status %d, not killed by SIGABRT" % rc)

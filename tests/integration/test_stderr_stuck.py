@@ -16,12 +16,11 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import threading
 import time
 
 import harness
-from harness import DEADLINE, Daemon, check, note, parse_args
+from harness import DEADLINE, Daemon, check, note, parse_args, read_all_fd
 
 args = parse_args()
 CROSSINGS = 300
@@ -57,15 +56,6 @@ note("ok %d limit crossings answered in %.1f s with a %d-byte pipe on standard e
      (CROSSINGS, elapsed, PIPE_BYTES))
 
 # Read again: every line arrives, and the stop's last lines after them.
-def read_all_fd(fd):
-    chunks = []
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
 def stop_and_read_every_line(daemon, pipe, octet, what):
     """Reads the pipe from now on, stops `daemon` (SIGTERM) and checks that every
     `suspension` line of the crossings from 10.<octet>.x.y arrived whole and in order,
@@ -92,10 +82,7 @@ note("ok all %d suspension lines and the stop's lines arrived once the pipe was 
 # ---- a non-blocking pipe: waited for, not given up at EAGAIN ----
 n = Daemon(args, name="stderr-stuck-nonblocking", config=CONFIG)
 pipe = n.start_on_pipe(PIPE_BYTES, blocking=False)
-for i in range(CROSSINGS):
-    client = "10.7.%d.%d" % (i // 250, i % 250 + 1)
-    n.proxied_query(client)
-    n.proxied_query(client)
+n.cross_limits(7, CROSSINGS)
 metrics = n.metrics()
 check(metrics.get("whoisd_log_lines_dropped_total") == 0,
       "lines dropped within the 1 MiB buffer: %r" % metrics.get("whoisd_log_lines_dropped_total"))
@@ -105,17 +92,8 @@ note("ok all %d suspension lines arrived whole through a non-blocking pipe" % CR
 # ---- a stop with the pipe never read again ----
 e = Daemon(args, name="stderr-stuck-stop", config=CONFIG)
 pipe = e.start_on_pipe(PIPE_BYTES)
-for i in range(CROSSINGS):
-    client = "10.8.%d.%d" % (i // 250, i % 250 + 1)
-    e.proxied_query(client)
-    e.proxied_query(client)
-started = time.monotonic()
-e.proc.send_signal(signal.SIGTERM)
-try:
-    rc = e.proc.wait(DEADLINE)
-except subprocess.TimeoutExpired:
-    harness.fail("whoisd did not stop within %d s with its standard error unread" % DEADLINE)
-took = time.monotonic() - started
+e.cross_limits(8, CROSSINGS)
+rc, took = e.signal_and_wait(signal.SIGTERM, "(SIGTERM) with its standard error unread")
 os.close(pipe)
 check(rc == 0, "whoisd exit status %d" % rc)
 note("ok stopped in %.1f s with its standard error never read again (the last lines given up)" % took)
