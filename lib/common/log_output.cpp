@@ -245,6 +245,13 @@ void write_line(std::string&& line) {
 
 std::uint64_t lines_dropped() { return output().dropped_total.load(std::memory_order_relaxed); }
 
+bool wait_until_written(std::chrono::milliseconds at_most) {
+  Output& o = output();
+  std::unique_lock lock(o.mu);
+  if (o.mode != Mode::queued || o.thread.get_id() == std::this_thread::get_id()) return flushed(o);
+  return o.drained.wait_for(lock, at_most, [&] { return flushed(o); });
+}
+
 BackgroundLogWriter::BackgroundLogWriter(std::size_t capacity_bytes, std::chrono::milliseconds flush_deadline)
     : flush_deadline_(flush_deadline) {
   Output& o = output();

@@ -45,6 +45,13 @@ struct QueuedAtCrash {
 };
 QueuedAtCrash take_queued_lines_at_crash(std::int64_t lock_deadline_ns, std::int64_t batch_deadline_ns);
 
+// Waits, at most `at_most`, until every line queued so far is written (or dropped and
+// counted) and returns whether that happened; at once true when lines are written
+// directly. For the moments an outside observer reads the log next: whoisd's start
+// line must be out before it tells systemd READY=1 (a script that finds the port in it
+// then, the journal's order). Not on an event loop, and not on the writer thread.
+bool wait_until_written(std::chrono::milliseconds at_most);
+
 class BackgroundLogWriter {
  public:
   static constexpr std::size_t kDefaultCapacityBytes = 1 << 20;

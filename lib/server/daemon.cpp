@@ -196,6 +196,11 @@ class Daemon {
     // Listeners, snapshot and state are open and the loops serve: systemd's start job ends
     // here (a signal that came meanwhile is taken by the control loop, next).
     status_.serving(info);
+    // The start line (and what came before it) is out before systemd hears READY=1: a
+    // script that waits for the unit and reads the port from the log finds it, and the
+    // journal shows it before "Started". Bounded, so that a stuck journald holds the
+    // start up for a second at most (then the lines follow when it moves).
+    (void)log::wait_until_written(std::chrono::seconds(1));
     notifier_.ready(status_.text());
 
     control_loop();

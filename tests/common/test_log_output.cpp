@@ -63,6 +63,15 @@ class StderrPipe {
     }
     return out;
   }
+  // What the pipe holds now, without waiting for more.
+  std::string read_available() {
+    (void)::fcntl(read_end_, F_SETFL, ::fcntl(read_end_, F_GETFL) | O_NONBLOCK);
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(read_end_, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    (void)::fcntl(read_end_, F_SETFL, ::fcntl(read_end_, F_GETFL) & ~O_NONBLOCK);
+    return out;
+  }
   void close_read_end() {
     ::close(read_end_);
     read_end_ = -1;
@@ -391,4 +400,32 @@ TEST_CASE("log_cut_line_child", "[.log_cut_line_child]") {
 
 TEST_CASE("a line cut by a write that failed is ended before the next line, and counted") {
   require_child_passed(run_child("[.log_cut_line_child]", nullptr));
+}
+
+TEST_CASE("wait_until_written returns once the queued lines are out, or at its bound when standard error is stuck") {
+  CHECK(log::wait_until_written(0ms));  // no writer thread: lines are written directly
+  StderrPipe pipe;
+  std::string output;
+  std::thread reader;
+  {
+    log::BackgroundLogWriter writer(1 << 16, 10s);
+    // 20 short lines fit in the 4 KiB pipe: once the wait returns they are all in it.
+    for (int i = 0; i < 20; ++i) log::info("waited").kv("i", i);
+    CHECK(log::wait_until_written(10s));
+    const std::string there = pipe.read_available();
+    for (int i = 0; i < 20; ++i)
+      CHECK(there.find("event=waited i=" + std::to_string(i) + "\n") != std::string::npos);
+
+    // Nobody reads: the pipe fills, and the wait ends at its bound, saying so.
+    for (int i = 0; i < 2000; ++i) log::info("stuck").kv("i", i).kv("padding", std::string(60, 'x'));
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_FALSE(log::wait_until_written(300ms));
+    const auto waited = std::chrono::steady_clock::now() - started;
+    CHECK(waited >= 300ms);
+    CHECK(waited < 5s);
+    reader = std::thread([&] { output = pipe.read_to_end(); });
+  }
+  pipe.restore();
+  reader.join();
+  CHECK(output.find("event=stuck i=0 ") != std::string::npos);
 }
