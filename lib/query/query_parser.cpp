@@ -145,6 +145,8 @@ bool has_flag_token(std::string_view line) {
 bool is_ipv4_like_or_address(std::string_view t) {
   if (t.size() >= 2 && t.front() == '[' && t.back() == ']') t = t.substr(1, t.size() - 2);
   if (IpAddress::parse(t)) return true;
+  // "192.0.2.1.": the root's dot, which a domain may end with too (FQDN form).
+  if (t.size() > 1 && t.back() == '.' && IpAddress::parse(t.substr(0, t.size() - 1))) return true;
   if (t.find('/') != std::string_view::npos && Network::parse(t)) return true;
   return false;
 }

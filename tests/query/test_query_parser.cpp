@@ -250,7 +250,9 @@ std::vector<Case> cases() {
       bad("::ffff:192.0.2.1", "IP address, not a domain"),
       bad("192.0.2.0/24", "IP address, not a domain"),
       bad("2001:db8::/32", "IP address, not a domain"),
-      bad("192.0.2.1", "IP address, not a domain"),
+      bad("192.0.2.1.", "IP address, not a domain"),  // the root's dot, as a domain may have
+      bad("::ffff:192.0.2.1.", "IP address, not a domain"),
+      bad("192.0.2.1..", "empty label"),
       bad("256.1.1.1", "not a .pt domain"),
       bad("1.2.3", "not a .pt domain"),
       // --- contact handles
