@@ -352,9 +352,13 @@ void install() {
   (void)log::lines_dropped();  // the log output's state exists before a handler reads it
   struct sigaction action {};
   action.sa_sigaction = on_fatal_signal;
-  action.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK;
+  // Not SA_RESETHAND: pass_on() puts the previous action back once the report is
+  // written; reset on entry, the same signal in another thread would meanwhile end the
+  // process with the default action, cutting the report short.
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
-  // A second fatal signal in the handler (a fault in it) meets the default action.
+  // Blocked in the handler: a sent one waits for pass_on(); a fault in the handler
+  // itself meets the default action (the kernel forces it for a blocked fault).
   for (const Handled& h : kSignals) sigaddset(&action.sa_mask, h.number);
   for (int i = 0; i < kCount; ++i) ::sigaction(kSignals[i].number, &action, &g_previous[i]);
   use_alternate_stack();

@@ -8,7 +8,7 @@
 // it died, and nothing said that it died. An uncaught exception is covered elsewhere
 // (std::terminate flushes, log_output.cpp); this covers the signals.
 //
-// The handler (sigaction, SA_RESETHAND | SA_ONSTACK) is async-signal-safe as far as it
+// The handler (sigaction, SA_ONSTACK) is async-signal-safe as far as it
 // can be: no allocation; the buffer's lock is only tried, for a moment, then the final
 // line says the queued lines were lost (queued_lost=unknown); the batch the writer thread
 // is writing right then gets a moment to finish first. Everything is written with plain
@@ -24,13 +24,16 @@
 // is met again on return (the faulting instruction runs again), a sent signal (kill,
 // raise, abort) is raised again, so that the exit status, the core dump and what
 // systemd records are unchanged. A second fatal signal in the thread that is handling
-// one goes straight on. In another thread, another of the five signals waits for the
-// first to end the process; the same signal meets the default action at once
-// (SA_RESETHAND), and the report is cut short.
+// one goes straight on (a fault in the handler itself meets the default action: the
+// kernel forces it while the handler blocks the signal). Any of the five signals in
+// another thread, the same one too, waits for the first to end the process (the action
+// stays installed until then: no SA_RESETHAND, which made the same signal in a second
+// thread end the process at once, the report cut short).
 //
 // A stack overflow is handled only on a thread with an alternate signal stack
-// (use_alternate_stack(): the daemon's main thread, the event loops and the writers);
-// on another, the overflow ends the process with the default action, as before.
+// (use_alternate_stack(): the daemon's main thread and every thread it starts,
+// common/thread_setup.h, and libuv's pool threads when they run a reload); on another,
+// the overflow ends the process with the default action, as before.
 //
 // Only in the daemon (whoisd's main()); the tools write their lines directly. Not under
 // ThreadSanitizer (install() does nothing there: its signal handling defers and checks

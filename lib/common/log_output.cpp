@@ -119,7 +119,7 @@ void report_drops(Output& o, std::unique_lock<std::mutex>& lock) {
 }
 
 void run_writer(Output& o) {
-  name_this_thread("whoisd-log");
+  set_up_thread("whoisd-log");
   // A SIGABRT sent to the process (systemd's watchdog, kill -ABRT) goes to another
   // thread: taken here, inside a write, the batch being written would be cut off with
   // nobody to finish it (the fatal signal handler, common/fatal_signal.h, waits for that

@@ -8,7 +8,12 @@
 
 namespace whoisd {
 
-void name_this_thread(const char* name) noexcept { pthread_setname_np(pthread_self(), name); }
+void set_up_thread(const char* name) noexcept {
+  pthread_setname_np(pthread_self(), name);
+  fatal_signal::use_alternate_stack();
+}
+
+void set_up_pool_thread() noexcept { fatal_signal::use_alternate_stack(); }
 
 bool lower_this_thread_to_idle_priority() noexcept {
   sched_param param{};
@@ -17,8 +22,7 @@ bool lower_this_thread_to_idle_priority() noexcept {
 }
 
 void set_up_writer_thread(const char* name, bool idle_priority, std::string_view refused_event) {
-  name_this_thread(name);
-  fatal_signal::use_alternate_stack();  // a stack overflow here is reported too
+  set_up_thread(name);
   if (idle_priority && !lower_this_thread_to_idle_priority())
     log::warn(refused_event).kv("thread", name).kv("error", "SCHED_IDLE refused: the thread runs at normal priority");
 }

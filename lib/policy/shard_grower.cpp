@@ -31,7 +31,7 @@ bool ShardGrower::request(unsigned shard) noexcept {
 }
 
 void ShardGrower::run() {
-  name_this_thread("whoisd-grow");
+  set_up_thread("whoisd-grow");
   for (;;) {
     pending_.wait(0, std::memory_order_acquire);
     std::uint32_t bits = pending_.exchange(0, std::memory_order_acq_rel);

@@ -25,6 +25,7 @@
 #include "common/errno_error.h"
 #include "common/log.h"
 #include "common/log_output.h"
+#include "common/thread_setup.h"
 #include "common/user_name.h"
 #include "common/version.h"
 #include "policy/limiter.h"
@@ -481,7 +482,11 @@ class Daemon {
     reload_config_ = with_config;
     reload_req_.data = this;
     uv_queue_work(
-        loop, &reload_req_, [](uv_work_t* w) { static_cast<Daemon*>(w->data)->reload(); },
+        loop, &reload_req_, 
+        [](uv_work_t* w) {
+          set_up_pool_thread();
+          static_cast<Daemon*>(w->data)->reload();
+        },
         [](uv_work_t* w, int) {
           auto* self = static_cast<Daemon*>(w->data);
           self->reloading_ = false;

@@ -5,7 +5,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/fatal_signal.h"
 #include "common/log.h"
 #include "common/thread_setup.h"
 #include "server/connection.h"
@@ -67,8 +66,7 @@ void EventLoop::start() {
   }
   started_ = true;
   thread_ = std::thread([this] {
-    name_this_thread(name().c_str());
-    fatal_signal::use_alternate_stack();  // a stack overflow here is reported too
+    set_up_thread(name().c_str());
     uv_run(&loop_, UV_RUN_DEFAULT);
     // Every handle is closed once the loop returns; nothing is left to run.
   });

@@ -276,7 +276,7 @@ void MetricsHttpServer::serve() {
   std::signal(SIGPIPE, SIG_IGN);
   const int rc =
       uv_thread_create(&s.thread, [](void* arg) {
-        name_this_thread("whoisd-metrics");  // top -H and /proc tell it from the main thread
+        set_up_thread("whoisd-metrics");  // top -H and /proc tell it from the main thread
         uv_run(&static_cast<Impl*>(arg)->loop, UV_RUN_DEFAULT);
       }, &s);
   if (rc != 0) throw std::runtime_error(fmt::format("metrics endpoint: thread: {}", uv_strerror(rc)));

@@ -30,7 +30,7 @@ StartTimeoutExtender::~StartTimeoutExtender() {
 }
 
 void StartTimeoutExtender::run() {
-  name_this_thread("whoisd-start");
+  set_up_thread("whoisd-start");
   const auto end = std::chrono::steady_clock::now() + extension_.limit;
   for (;;) {
     {

@@ -27,6 +27,7 @@
 #include "common/fatal_signal.h"
 #include "common/log.h"
 #include "common/log_output.h"
+#include "common/thread_setup.h"
 #include "snapshot/mapping_guard.h"
 #include "support/spawn_self.h"
 
@@ -60,6 +61,12 @@ template <typename Crash>
   std::_Exit(99);  // not reached
 }
 
+// A real fault: a write to a page that allows none (SEGV_ACCERR).
+void write_to_protected_page() {
+  void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  *static_cast<volatile int*>(page) = 1;
+}
+
 int deep(int n) {
   volatile char frame[1024];
   frame[n % 1024] = static_cast<char>(n);
@@ -74,10 +81,19 @@ TEST_CASE("fatal_abort_child", "[.fatal_abort_child]") {
 }
 
 TEST_CASE("fatal_segv_child", "[.fatal_segv_child]") {
+  queue_lines_then(write_to_protected_page);
+}
+
+TEST_CASE("fatal_two_threads_child", "[.fatal_two_threads_child]") {
   queue_lines_then([] {
-    // A real fault: a write to a page that allows none (SEGV_ACCERR).
-    void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    *static_cast<volatile int*>(page) = 1;
+    // The same fault in a second thread while the first is still reporting (the report
+    // waits up to half a second for the write stuck on the pipe, which the parent reads
+    // only 150 ms after the notice).
+    std::thread([] {
+      std::this_thread::sleep_for(50ms);
+      write_to_protected_page();
+    }).detach();
+    write_to_protected_page();
   });
 }
 
@@ -85,7 +101,7 @@ TEST_CASE("fatal_stack_overflow_child", "[.fatal_stack_overflow_child]") {
   fatal_signal::install();  // before the thread asks for its alternate stack
   std::thread([] {
     queue_lines_then([] {
-      fatal_signal::use_alternate_stack();
+      set_up_thread("whoisd-deep");  // what every thread the daemon starts does first
       volatile int depth = 1 << 30;
       (void)deep(depth);
     });
@@ -248,11 +264,20 @@ TEST_CASE("a segmentation fault writes the queued log lines and a fatal_signal l
   check_died_of(child, SIGSEGV, true);
 }
 
-TEST_CASE("a stack overflow (on the alternate signal stack) writes the queued log lines, then dies of SIGSEGV", "[fatal_signal]") {
+TEST_CASE("the same fatal signal in a second thread during the report does not cut it short", "[fatal_signal]") {
+  if (skip_without_handler()) return;
+  const Crashed child = run_crashing_child("[.fatal_two_threads_child]");
+  const std::string fatal = check_lines_then_fatal(child.output);  // one fatal_signal line, every queued line
+  CHECK(fatal.find("signal=SIGSEGV code=SEGV_ACCERR addr=0x") != std::string::npos);
+  check_died_of(child, SIGSEGV, true);
+}
+
+TEST_CASE("a stack overflow on a thread set up by set_up_thread (an alternate signal stack) writes the queued log lines, then dies of SIGSEGV", "[fatal_signal]") {
   if (skip_without_handler()) return;
   const Crashed child = run_crashing_child("[.fatal_stack_overflow_child]");
   const std::string fatal = check_lines_then_fatal(child.output);
   CHECK(fatal.find("signal=SIGSEGV code=SEGV_") != std::string::npos);
+  CHECK(fatal.find(" thread=whoisd-deep ") != std::string::npos);
   check_died_of(child, SIGSEGV, true);
 }
 
