@@ -199,13 +199,18 @@ UnixSeconds period_start(UnixSeconds now, std::chrono::seconds since) {
   return since.count() >= now ? 0 : now - since.count();
 }
 
-// --hours: a whole number of hours in [1, max], with a message that says so.
+// --hours: a whole number of hours in [1, max], with a message that says so. "48h" and
+// "2d" are taken too: the tool prints a suspension's length as "48h", and --since,
+// --wait and --retention take units, so an operator types them here as well.
 int hours_arg(const std::string& text, int max) {
-  int value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > max)
-    throw UsageError("--hours: '" + text + "' is not a whole number of hours from 1 to " + std::to_string(max));
-  return value;
+  long long value = 0;
+  const char* const last = text.data() + text.size();
+  const auto [end, ec] = std::from_chars(text.data(), last, value);
+  const int per_unit = end == last ? 1 : end + 1 != last ? 0 : *end == 'h' ? 1 : *end == 'd' ? 24 : 0;
+  if (ec != std::errc() || end == text.data() || per_unit == 0 || value < 1 || value > max / per_unit)
+    throw UsageError("--hours: '" + text + "' is not a whole number of hours from 1 to " + std::to_string(max) +
+                     " (48, 48h and 2d are the same)");
+  return static_cast<int>(value) * per_unit;
 }
 
 // A reason or an operator's name: it reaches terminals, the daemon's log and JSON, so
@@ -670,7 +675,8 @@ int main(int argc, char** argv) {
   auto* suspend = app.add_subcommand("suspend", "Impose a suspension (in the running daemon within a second)");
   suspend->add_option("SOURCE", source, kSourceHelp)->required();
   suspend->add_option("--hours", hours_text,
-                      "How long, counted from when the daemon applies it (1 to " + std::to_string(kMaxHours) + ")")
+                      "How long in hours, counted from when the daemon applies it (1 to " +
+                          std::to_string(kMaxHours) + "; 48, 48h and 2d are the same)")
       ->required();
   suspend->add_option("--reason", reason, "Why (recorded in the abuse log)")->required();
   for (auto* sub : {lift, suspend}) {

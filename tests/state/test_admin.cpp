@@ -430,6 +430,11 @@ TEST_CASE("whoisd-admin against live state: top, history, suspensions, lift, sus
     Run bad_hours = admin_text(dir, {"suspend", "192.0.2.1", "--hours", "5x", "--reason", "x"});
     CHECK(bad_hours.exit_code == 2);
     CHECK_THAT(bad_hours.err, Catch::Contains("'5x' is not a whole number of hours"));
+    for (const char* text : {"0", "0h", "-2", "h", "2dd", "2 d", "367d", "8785h", "99999999999999999999"}) {
+      Run refused = admin_text(dir, {"suspend", "192.0.2.1", "--hours", text, "--reason", "x"});
+      CHECK(refused.exit_code == 2);
+      CHECK_THAT(refused.err, Catch::Contains(std::string("--hours: '") + text + "' is not a whole number of hours from 1 to 8784"));
+    }
     Run sub_second = admin_text(dir, {"top", "--since", "500ms"});
     CHECK(sub_second.exit_code == 2);
     CHECK_THAT(sub_second.err, Catch::Contains("shorter than a second"));
@@ -491,6 +496,7 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
   Run text = admin_text(dir, {"suspend", "192.0.2.2", "--hours", "1", "--reason", "x", "--wait", "10s"});
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
   CHECK(text.exit_code == 4);
+  CHECK_THAT(text.out, Catch::Contains("suspend 192.0.2.2 for 1 h"));
   CHECK_THAT(text.out, Catch::Contains("No whoisd holds this state directory (" + dir.path() +
                                        "): queued, applied at its next start"));
   {
@@ -502,6 +508,13 @@ TEST_CASE("whoisd-admin with no daemon: actions wait for the next start; state e
                                          std::to_string(getpid()) + ") that holds this state directory"));
   }
   CHECK(sql_int(path, "SELECT count(*) FROM admin_actions WHERE applied_at IS NULL") == 3);
+
+  // With a unit, as the tool prints a length ("48h") and as --since and --wait take it.
+  for (const auto& [given, hours] : {std::pair{"48h", 48}, std::pair{"2d", 48}, std::pair{"366d", 8784}}) {
+    Run with_unit = admin_text(dir, {"suspend", "192.0.2.9", "--hours", given, "--reason", "x", "--wait", "0s"});
+    CHECK(with_unit.exit_code == 4);
+    CHECK_THAT(with_unit.out, Catch::Contains("suspend 192.0.2.9 for " + std::to_string(hours) + " h"));
+  }
 
   // --config: [state] dir and [limits] ipv6_prefix from the daemon's file.
   std::string conf = dir.file("whoisd.conf");
