@@ -173,3 +173,77 @@ TEST_CASE("every operation at once while the tables grow: no count, source or di
   }
   CHECK(stale == 0);
 }
+
+TEST_CASE("eviction at max_sources while the tables grow and reloads move the bound: every source is held or evicted") {
+  // A shard's bound of 10,000 (then 12,500) lies past 80 % of a 10,390-slot table, so the
+  // grower grows it to 15,585 while the deciders start to replace sources there (eviction
+  // removes with a backward shift) and a reload moves the bound under them.
+  ManualClock clock;
+  LimiterConfig config;
+  config.queries = 1'000'000;
+  config.max_sources = 160'000;
+  Limiter lim(config, clock);
+  std::atomic<int> deciders_left{2};
+  std::atomic<int> not_allowed{0};
+
+  std::mutex exported_mu;
+  std::map<SourceKey, SourceState> exported;
+  auto keep_exported = [&](const SourceState& state) {
+    std::lock_guard lock(exported_mu);
+    exported[state.key] = state;
+  };
+
+  std::vector<std::thread> threads;
+  for (std::uint32_t t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      for (std::uint32_t n = t; n < kSources; n += 2) {  // each source once, by one of them
+        lim.prefetch(counted(n));
+        if (lim.check(counted(n)).verdict != Verdict::allow) ++not_allowed;
+      }
+      deciders_left.fetch_sub(1, std::memory_order_release);
+    });
+  std::atomic<int> stats_wrong{0};
+  threads.emplace_back([&] {
+    std::uint32_t round = 0;
+    while (deciders_left.load(std::memory_order_acquire) > 0) {
+      lim.sweep(3000);
+      lim.export_dirty(keep_exported);
+      const LimiterStats st = lim.stats();
+      // Never more than the larger bound (every source here can be replaced), and every
+      // source that came is held or was replaced (the sweep forgets none: each has a query).
+      if (st.tracked_sources > 200'000) ++stats_wrong;
+      if (round++ % 8 == 0) {
+        LimiterConfig next = config;
+        next.max_sources = round % 16 < 8 ? 200'000 : 160'000;
+        lim.reconfigure(next);
+      }
+      std::this_thread::yield();
+    }
+  });
+  for (auto& th : threads) th.join();
+  lim.export_dirty(keep_exported);
+
+  CHECK(not_allowed == 0);
+  CHECK(stats_wrong == 0);
+  const LimiterStats st = lim.stats();
+  CHECK(st.tracked_sources == lim.tracked_sources());
+  CHECK(st.tracked_sources + st.evicted_sources == kSources);
+  CHECK(st.tracked_sources <= 200'000u);
+  CHECK(st.growths_off_loop >= 1u);
+  std::size_t held = 0;
+  int wrong_count = 0, stale = 0;
+  for (std::uint32_t i = 0; i < kSources; ++i) {
+    const SourceKey key = lim.key_of(counted(i));
+    auto state = lim.inspect(key);
+    if (state) {
+      ++held;
+      if (state->queries_in_window() != 1) ++wrong_count;
+    }
+    // The last export says what the limiter holds: the source's state, or forgotten.
+    auto it = exported.find(key);
+    if (it == exported.end() || (state ? !(it->second == *state) : !it->second.empty())) ++stale;
+  }
+  CHECK(held == st.tracked_sources);
+  CHECK(wrong_count == 0);
+  CHECK(stale == 0);
+}
