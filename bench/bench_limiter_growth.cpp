@@ -2,6 +2,7 @@
 // while the limiter grows to millions of sources, and once it is at max_sources.
 //   bench_limiter_growth           2,000,000 new sources at 100,000 a second, twice; the bound
 //   bench_limiter_growth --quick   200,000 of them; the bound with 100,000
+//   bench_limiter_growth --shrink  part 2 alone
 //
 // 1. Growth. New sources, one decision each, at a fixed rate on this thread (as the
 //    loops see a flood of distinct sources), with a second thread doing what the
@@ -12,7 +13,12 @@
 //    deciding thread. Printed: decisions over 1 ms and the worst five (wall time), the
 //    same by the deciding thread's own CPU time (what it did, not what it waited
 //    for), and the tables' size at the end.
-// 2. The bound. Decisions a second, closed loop, once max_sources is reached and
+// 2. Shrinking. The same sources a day later, gone: the sweep (the daemon's: 20,000
+//    slots a call, on the control thread; here one call a millisecond) forgets them and
+//    gives each shard's table back at the end of its pass, while this thread decides
+//    for a few sources that stay and a third exports as the state writer does. Printed: decisions over 1 ms and the worst five, and
+//    the tables before and after.
+// 3. The bound. Decisions a second, closed loop, once max_sources is reached and
 //    every new source replaces a tracked one (the state writer's exports between, timed
 //    apart); and the limiter's bytes there.
 // Timings are wall time on a shared machine: run it alone (no build, no benchmark).
@@ -99,19 +105,98 @@ void print(const char* how, std::size_t sources, const GrowthRun& r) {
               static_cast<unsigned long long>(r.growths_off_loop), static_cast<unsigned long long>(r.growths_by_inserter));
 }
 
+struct ShrinkRun {
+  std::size_t decisions = 0, over_1ms = 0;
+  std::vector<float> worst;  // µs, the five longest decisions
+  std::size_t bytes_before = 0, bytes_after = 0;
+  std::size_t sweeps = 0;
+  float sweep_worst = 0, export_worst = 0;  // µs, the longest sweep() and export_dirty() calls
+};
+
+// The daemon sweeps `budget` slots every `period` and the state writer exports every
+// 500 ms; here both run 1,000 times as often (a day's departures in seconds), so that
+// each export still finds as many forgotten sources as the daemon's would.
+ShrinkRun shrink(std::size_t sources, std::size_t budget, std::chrono::microseconds period) {
+  ManualClock clock;
+  Limiter limiter(LimiterConfig{}, clock);
+  for (std::size_t i = 0; i < sources; ++i) limiter.check(nth_source(i));
+  limiter.export_dirty([](const SourceState&) {});
+  ShrinkRun r;
+  r.bytes_before = limiter.stats().table_bytes;
+  clock.advance(25 * 3600);  // the window (24 h) is past: every source can be forgotten
+  constexpr std::size_t kStaying = 4096;  // sources that keep asking: every shard has some
+  const auto export_period = std::chrono::microseconds(500);  // the daemon's 500 ms, at 1,000x
+  std::atomic<bool> done{false};
+  const auto timed = [](float& worst, auto&& call) {
+    const auto t0 = Steady::now();
+    call();
+    worst = std::max(worst, std::chrono::duration<float, std::micro>(Steady::now() - t0).count());
+  };
+  std::thread writer([&] {  // the state writer: the forgotten sources' keys wait for its export
+    while (!done.load()) {
+      std::this_thread::sleep_for(export_period);
+      timed(r.export_worst, [&] { limiter.export_dirty([](const SourceState&) {}); });
+    }
+  });
+  std::thread sweeper([&] {
+    // Until every table is back to its smallest (a pass of all 16 shards more).
+    while (limiter.stats().table_bytes > r.bytes_before / 64 || limiter.tracked_sources() > kStaying) {
+      timed(r.sweep_worst, [&] { limiter.sweep(budget); });
+      ++r.sweeps;
+      std::this_thread::sleep_for(period / 1000);
+    }
+    done.store(true);
+  });
+  std::vector<float> took;
+  for (std::size_t n = 0; !done.load(); ++n) {
+    const auto t0 = Steady::now();
+    limiter.check(nth_source(sources + n % kStaying));
+    took.push_back(std::chrono::duration<float, std::micro>(Steady::now() - t0).count());
+    const auto pause = Steady::now() + std::chrono::microseconds(10);  // 100,000 decisions a second at most
+    while (Steady::now() < pause) {
+    }
+  }
+  sweeper.join();
+  writer.join();
+  r.decisions = took.size();
+  r.over_1ms = static_cast<std::size_t>(std::count_if(took.begin(), took.end(), [](float us) { return us > 1000; }));
+  const std::size_t shown = std::min<std::size_t>(5, took.size());
+  std::partial_sort(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown), took.end(), std::greater<>());
+  r.worst.assign(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown));
+  r.worst.resize(5, 0);
+  r.bytes_after = limiter.stats().table_bytes;
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const bool shrink_only = argc > 1 && std::strcmp(argv[1], "--shrink") == 0;
   const std::size_t sources = quick ? 200'000 : 2'000'000;
   const double rate = 100'000;
 
-  std::printf("limiter growth: new sources at %.0f a second, one decision each\n", rate);
+  if (!shrink_only) std::printf("limiter growth: new sources at %.0f a second, one decision each\n", rate);
   // Alternated, so that a disturbance of the machine is less likely to favour one.
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0; round < 2 && !shrink_only; ++round) {
     print("with the writer's exports:", sources, grow(sources, rate, true));
     print("without them:", sources, grow(sources, rate, false));
   }
+
+  std::printf("limiter shrinking: those sources gone a day later, the sweep forgetting them while a thread "
+              "decides for 4,096 others and the state writer exports (at 1,000 times the daemon's pace)\n");
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [budget, period] : {std::pair{std::size_t{20'000}, std::chrono::microseconds(1'000'000)},
+                                         std::pair{Limiter::kSweepSlots, std::chrono::microseconds(Limiter::kSweepPeriod)}}) {
+      const ShrinkRun r = shrink(sources, budget, period);
+      std::printf("  sweep(%zu) every %lld ms: %zu decisions: %zu over 1 ms; worst %.2f %.2f %.2f %.2f %.2f ms; "
+                  "tables %.1f MB, then %.2f MB; %zu sweep calls, the longest %.2f ms; the longest export %.2f ms\n",
+                  budget, static_cast<long long>(period.count() / 1000), r.decisions, r.over_1ms, r.worst[0] / 1e3,
+                  r.worst[1] / 1e3, r.worst[2] / 1e3, r.worst[3] / 1e3, r.worst[4] / 1e3, double(r.bytes_before) / 1e6,
+                  double(r.bytes_after) / 1e6, r.sweeps, r.sweep_worst / 1e3, r.export_worst / 1e3);
+    }
+  }
+  if (shrink_only) return 0;
 
   const std::size_t bound = quick ? 100'000 : 1'000'000;
   SystemClock clock;

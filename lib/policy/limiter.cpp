@@ -59,6 +59,8 @@ constexpr std::uint8_t kMaxPending = 0xFF;
 constexpr int kInlineQueries = 5;
 constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
 constexpr std::size_t kMinCapacity = 16;
+// export_dirty fills at most this many states a lock hold (about 0.1-0.2 ms of it).
+constexpr std::size_t kExportChunk = 2048;
 constexpr std::size_t kMaxSourcesBound = 1'000'000'000;  // 32-bit minutes and handles are far from it
 // From this capacity (256 KB of slots; on the development VM a growth from 1 MB took a
 // millisecond or more of the inserting thread's CPU, bench/README.md round 28) a table
@@ -392,6 +394,31 @@ struct Limiter::Impl {
     if (!s.growth_requested || s.slots.size() != capacity) return;
     rehash_into(s, fresh);
     ++s.growths_off_loop;
+  }  // the lock is released before `fresh`, now the old table, is freed
+
+  // At the end of a sweep's pass, a table of `capacity` slots holding under a quarter
+  // of that: to twice its sources. As the grower does, the smaller table is allocated
+  // and faulted in before the shard's lock is taken and the old one freed after it is
+  // released, so that an event loop needing the shard waits for the rehash only, not
+  // for milliseconds of page faults (a table of millions of sources' flood, given
+  // back a day later). Skipped (the next pass tries again) if the table was replaced
+  // meanwhile or the shard has filled up again.
+  static void shrink_table(Shard& s, std::size_t capacity) noexcept {
+    std::size_t target;
+    {
+      std::lock_guard lock(s.mu);
+      if (s.slots.size() != capacity) return;
+      target = std::max(kMinCapacity, s.size * 2);
+    }
+    SlotTable fresh;
+    try {
+      fresh.assign(target, Slot{});
+    } catch (const std::bad_alloc&) {
+      return;  // the larger table stays: memory is short, not needed
+    }
+    std::lock_guard lock(s.mu);
+    if (s.slots.size() != capacity || (s.size + 1) * 5 > target * 4) return;
+    rehash_into(s, fresh);
   }  // the lock is released before `fresh`, now the old table, is freed
 
   // The slot for k, inserted empty (inline, no queries) if absent; `inserted` says which.
@@ -1092,25 +1119,41 @@ std::size_t Limiter::export_dirty(const std::function<void(const SourceState&)>&
   const Config& cfg = *im.config.load(std::memory_order_acquire);
   const Minute lo = Impl::window_start(minute_of(im.clock.now()), cfg);
   // A key queued twice (forgotten, then back) is sent twice, the same state: harmless.
-  const std::size_t total = im.export_by_shard(sink, [&](Impl::Shard& s, std::vector<SourceState>& batch) {
+  std::vector<SourceState> batch;  // reused: its states keep their minutes' capacity
+  std::size_t total = 0;
+  for (auto& s : im.shards) {
     std::vector<Key> keys;
-    keys.swap(s.dirty);  // the shard starts a new list without capacity: a burst's memory goes back
-    if (batch.size() < keys.size()) batch.resize(keys.size());
-    std::size_t n = 0;
-    for (const Key& k : keys) {
-      SourceState& out = batch[n++];
-      if (Slot* slot = Impl::find(s, k)) {
-        slot->flags = static_cast<std::uint8_t>(slot->flags & ~kDirty);
-        im.fill_state(*slot, out, lo, cfg.ipv6_prefix);
-      } else {
-        Slot gone{};
-        gone.k0 = k.k0;
-        gone.k1 = k.k1;
-        im.fill_state(gone, out, lo, cfg.ipv6_prefix);
-      }
+    {
+      std::lock_guard lock(s.mu);
+      keys.swap(s.dirty);  // the shard starts a new list without capacity: a burst's memory goes back
     }
-    return n;
-  });
+    // Filled a chunk at a time, each under the lock once: a sweep's mass departure or a
+    // flood of new sources queues tens of thousands of keys in one shard, and the lock
+    // held for all of them kept a loop waiting for milliseconds (bench/README, round 29).
+    // A source changed between the swap and its chunk is exported as it is by then; its
+    // dirty mark, still set, kept it off the new list, and is cleared here.
+    for (std::size_t from = 0; from < keys.size(); from += kExportChunk) {
+      const std::size_t n = std::min(kExportChunk, keys.size() - from);
+      if (batch.size() < n) batch.resize(n);
+      {
+        std::lock_guard lock(s.mu);
+        for (std::size_t i = 0; i < n; ++i) {
+          const Key& k = keys[from + i];
+          if (Slot* slot = Impl::find(s, k)) {
+            slot->flags = static_cast<std::uint8_t>(slot->flags & ~kDirty);
+            im.fill_state(*slot, batch[i], lo, cfg.ipv6_prefix);
+          } else {
+            Slot gone{};
+            gone.k0 = k.k0;
+            gone.k1 = k.k1;
+            im.fill_state(gone, batch[i], lo, cfg.ipv6_prefix);
+          }
+        }
+      }
+      for (std::size_t i = 0; i < n; ++i) sink(batch[i]);
+      total += n;
+    }
+  }
   im.arena.prefault_spare();  // after the sink's I/O: the loops allocate from it until the next export
   return total;
 }
@@ -1252,6 +1295,7 @@ std::size_t Limiter::sweep(std::size_t max_items) {
   std::size_t forgotten = 0;
   std::size_t budget = max_items;
   std::vector<LimiterEvent> batch;
+  std::size_t shrink_from = 0;  // the capacity of the table this shard's pass ended on, to shrink
   for (std::size_t visited = 0; budget > 0 && visited <= kShards; ++visited) {
     Impl::Shard& s = im.shards[im.sweep_shard];
     {
@@ -1291,12 +1335,16 @@ std::size_t Limiter::sweep(std::size_t max_items) {
         }
       }
       if (s.sweep_cursor >= s.slots.size()) {
-        // End of this shard's pass: give memory back after a wave of sources left.
-        if (s.slots.size() > kMinCapacity && s.size * 4 < s.slots.size())
-          Impl::resize(s, std::max(kMinCapacity, s.size * 2));
+        // End of this shard's pass: give memory back after a wave of sources left
+        // (below, without the lock).
+        if (s.slots.size() > kMinCapacity && s.size * 4 < s.slots.size()) shrink_from = s.slots.size();
         s.sweep_cursor = 0;
         im.sweep_shard = (im.sweep_shard + 1) % kShards;
       }
+    }
+    if (shrink_from != 0) {
+      Impl::shrink_table(s, shrink_from);
+      shrink_from = 0;
     }
   }
   im.queue_events(batch);

@@ -329,7 +329,10 @@ class Daemon {
     // The limiter forgets sources whose state can no longer matter in bounded steps.
     uv_timer_init(&loop, &sweep);
     sweep.data = this;
-    uv_timer_start(&sweep, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->limiter_.sweep(20'000); }, 1000, 1000);
+    constexpr auto kSweepMs = static_cast<std::uint64_t>(Limiter::kSweepPeriod.count());
+    uv_timer_start(
+        &sweep, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->limiter_.sweep(Limiter::kSweepSlots); }, kSweepMs,
+        kSweepMs);
 
     // The served file written in place (cp or scp over the path instead of a rename): seen
     // at once through the file's own change events, and every second in case those are
