@@ -8,10 +8,10 @@
 // it died, and nothing said that it died. An uncaught exception is covered elsewhere
 // (std::terminate flushes, log_output.cpp); this covers the signals.
 //
-// The handler (sigaction, SA_ONSTACK) is async-signal-safe as far as it
-// can be: no allocation; the buffer's lock is only tried, for a moment, then the final
-// line says the queued lines were lost (queued_lost=unknown); the batch the writer thread
-// is writing right then gets a moment to finish first. Everything is written with plain
+// The handler (sigaction, SA_ONSTACK) is async-signal-safe as far as it can be: no
+// allocation; the buffer's lock is only tried, for a moment, then the final line says
+// the queued lines were lost (queued_lost=unknown); the batch the writer thread is
+// writing right then gets a moment to finish first. Everything is written with plain
 // system calls and a deadline, so that a standard error nobody reads (a stuck journald, a
 // full pipe) cannot hold the process up: about 1.5 s for the queued lines, a quarter of
 // a second more for the final line, then it gives up. A pipe is written through a

@@ -29,9 +29,9 @@ void set_up_pool_thread() noexcept;
 bool lower_this_thread_to_idle_priority() noexcept;
 
 // What both writer threads (the query log's, the limiter state's) do first:
-// set_up_thread(name) and, when idle_priority, lower it to SCHED_IDLE; a refusal (a system call filter without
-// sched_setscheduler, say) is logged as a warning `refused_event` naming the thread,
-// which then runs at normal priority.
+// set_up_thread(name) and, when idle_priority, lower it to SCHED_IDLE; a refusal (a
+// system call filter without sched_setscheduler, say) is logged as a warning
+// `refused_event` naming the thread, which then runs at normal priority.
 void set_up_writer_thread(const char* name, bool idle_priority, std::string_view refused_event);
 
 }  // namespace whoisd

@@ -59,7 +59,8 @@ constexpr std::uint8_t kMaxPending = 0xFF;
 constexpr int kInlineQueries = 5;
 constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
 constexpr std::size_t kMinCapacity = 16;
-// export_dirty fills at most this many states a lock hold (about 0.1-0.2 ms of it).
+// export_dirty fills at most this many states a lock hold (the sweep's own step is
+// Limiter::kSweepSlots), however many a shard has queued.
 constexpr std::size_t kExportChunk = 2048;
 constexpr std::size_t kMaxSourcesBound = 1'000'000'000;  // 32-bit minutes and handles are far from it
 // From this capacity (256 KB of slots; on the development VM a growth from 1 MB took a

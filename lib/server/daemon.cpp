@@ -485,7 +485,7 @@ class Daemon {
     reload_config_ = with_config;
     reload_req_.data = this;
     uv_queue_work(
-        loop, &reload_req_, 
+        loop, &reload_req_,
         [](uv_work_t* w) {
           set_up_pool_thread();
           static_cast<Daemon*>(w->data)->reload();
