@@ -33,6 +33,16 @@ constexpr std::uint32_t kOperatorSources = 64;  // suspended and lifted; not amo
 IpAddress counted(std::uint32_t i) { return IpAddress::v4(0x0A000000u + i); }       // 10.0.0.0/8
 IpAddress operated(std::uint32_t i) { return IpAddress::v4(0xC6336400u + i); }      // 198.51.100.0/24
 
+// The last state export_dirty sent for each key (the sink may run on any thread).
+struct LastExported {
+  std::mutex mu;
+  std::map<SourceKey, SourceState> states;
+  void keep(const SourceState& state) {
+    std::lock_guard lock(mu);
+    states[state.key] = state;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("every operation at once while the tables grow: no count, source or dirty mark is lost") {
@@ -50,12 +60,9 @@ TEST_CASE("every operation at once while the tables grow: no count, source or di
   std::atomic<int> deciders_left{2};
   std::atomic<int> not_allowed{0};
 
-  std::mutex exported_mu;
-  std::map<SourceKey, SourceState> exported;  // the last state export_dirty sent for each key
-  auto keep_exported = [&](const SourceState& state) {
-    std::lock_guard lock(exported_mu);
-    exported[state.key] = state;
-  };
+  LastExported last_exported;
+  std::map<SourceKey, SourceState>& exported = last_exported.states;
+  auto keep_exported = [&](const SourceState& state) { last_exported.keep(state); };
 
   std::vector<std::thread> threads;
   for (std::uint32_t t = 0; t < 2; ++t)
@@ -189,12 +196,9 @@ TEST_CASE("eviction at max_sources while the tables grow and reloads move the bo
   std::atomic<int> deciders_left{2};
   std::atomic<int> not_allowed{0};
 
-  std::mutex exported_mu;
-  std::map<SourceKey, SourceState> exported;
-  auto keep_exported = [&](const SourceState& state) {
-    std::lock_guard lock(exported_mu);
-    exported[state.key] = state;
-  };
+  LastExported last_exported;
+  std::map<SourceKey, SourceState>& exported = last_exported.states;
+  auto keep_exported = [&](const SourceState& state) { last_exported.keep(state); };
 
   std::vector<std::thread> threads;
   for (std::uint32_t t = 0; t < 2; ++t)
