@@ -8,7 +8,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include <string_view>
 
 #include "common/log_output.h"
+#include "common/signal_safe_clock.h"
 
 namespace whoisd::fatal_signal {
 namespace {
@@ -56,14 +56,6 @@ struct sigaction g_previous[kCount];  // what each signal did before install()
 std::atomic<bool> g_installed{false};
 std::atomic<pid_t> g_handling{0};  // the thread writing the report, once one is
 
-std::int64_t now_ns(clockid_t clock) {
-  timespec t{};
-  ::clock_gettime(clock, &t);
-  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-pid_t this_thread_id() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
-
 // ---- writing with a deadline ----
 
 struct Sink {
@@ -89,7 +81,7 @@ Sink open_sink() {
 // Waits until fd takes data (or has an error, which the write then meets); false at the deadline.
 bool wait_writable(int fd, std::int64_t deadline) {
   for (;;) {
-    const std::int64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+    const std::int64_t left = deadline - monotonic_ns();
     if (left <= 0) return false;
     pollfd p{fd, POLLOUT, 0};
     const int ready = ::poll(&p, 1, static_cast<int>((left + kMs - 1) / kMs));
@@ -152,7 +144,7 @@ class LineBuffer {
 
 // ts= as log.cpp writes it (gmtime_r may take glibc's time zone lock: days to a date here).
 void timestamp(LineBuffer& line) {
-  const std::int64_t secs = now_ns(CLOCK_REALTIME) / 1'000'000'000;
+  const std::int64_t secs = clock_ns(CLOCK_REALTIME) / 1'000'000'000;
   std::int64_t days = secs / 86400;
   std::int64_t rest = secs % 86400;
   if (rest < 0) {
@@ -241,7 +233,7 @@ std::size_t count_lines(std::string_view text) {
 
 // The queued lines, then the fatal_signal line, each within its deadline.
 void report(int sig, const siginfo_t* info) {
-  const std::int64_t start = now_ns(CLOCK_MONOTONIC);
+  const std::int64_t start = monotonic_ns();
   const Sink sink = open_sink();
   const log::QueuedAtCrash queued = log::take_queued_lines_at_crash(start + kLockWait, start + kBatchWait);
   bool cut = queued.after_cut;  // the output ends inside a line
@@ -275,7 +267,7 @@ void report(int sig, const siginfo_t* info) {
   line.text(" thread=");
   thread_name(line);
   line.text(" tid=");
-  line.signed_number(this_thread_id());
+  line.signed_number(kernel_thread_id());
   line.text(" queued_written=");
   line.number(written);
   if (queued.unreadable) {
@@ -304,16 +296,16 @@ void pass_on(int sig, const siginfo_t* info) {
 
 void on_fatal_signal(int sig, siginfo_t* info, void*) {
   const int saved_errno = errno;
-  const pid_t self = this_thread_id();
+  const pid_t self = kernel_thread_id();
   pid_t nobody = 0;
   if (g_handling.compare_exchange_strong(nobody, self)) {
     report(sig, info);
   } else if (nobody != self) {
     // Another thread is reporting, and ends the process once done: wait for it (bounded,
     // should it be stuck), then go on, as this thread would have without the handler.
-    const std::int64_t deadline = now_ns(CLOCK_MONOTONIC) + kFinalDeadline + 1000 * kMs;
+    const std::int64_t deadline = monotonic_ns() + kFinalDeadline + 1000 * kMs;
     const timespec pause{0, 10 * kMs};
-    while (now_ns(CLOCK_MONOTONIC) < deadline) ::nanosleep(&pause, nullptr);
+    while (monotonic_ns() < deadline) ::nanosleep(&pause, nullptr);
   }
   // (This very thread again, already reporting or past it: a fault in the handler, or a
   // sanitizer's handler ending in abort(): straight on.)

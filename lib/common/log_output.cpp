@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/signal_safe_clock.h"
 #include "common/stderr_lines.h"
 #include "common/thread_setup.h"
 
@@ -128,7 +128,7 @@ void run_writer(Output& o) {
   sigemptyset(&abort_signal);
   sigaddset(&abort_signal, SIGABRT);
   pthread_sigmask(SIG_BLOCK, &abort_signal, nullptr);
-  o.writer_tid.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_relaxed);
+  o.writer_tid.store(kernel_thread_id(), std::memory_order_relaxed);
   std::string batch;
   batch.reserve(o.capacity);
   std::unique_lock lock(o.mu);
@@ -175,12 +175,6 @@ void run_writer(Output& o) {
   std::abort();
 }
 
-std::int64_t monotonic_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
 void sleep_a_millisecond() {
   const timespec ms{0, 1'000'000};
   ::nanosleep(&ms, nullptr);
@@ -201,7 +195,7 @@ QueuedAtCrash take_queued_lines_at_crash(std::int64_t lock_deadline_ns, std::int
     sleep_a_millisecond();
   }
   // Kept: the process ends with it held (see the header).
-  const pid_t self = static_cast<pid_t>(::syscall(SYS_gettid));
+  const pid_t self = kernel_thread_id();
   if (o.writer_tid.load(std::memory_order_relaxed) != self)
     while (o.batch_in_write.load(std::memory_order_acquire) && monotonic_ns() < batch_deadline_ns)
       sleep_a_millisecond();
