@@ -13,6 +13,7 @@ asserts how long anything took.
 import atexit
 import fcntl
 import os
+import random
 import re
 import shutil
 import socket
@@ -345,14 +346,38 @@ class Daemon:
                           lambda r: "the query log holds %d rows, expected %d" % (len(r), count), interval=0.1)
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 free a moment ago, for a server whose port must be known
-    before it starts (another program may take it meanwhile: good enough for tests)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+_ports_given = set()
+
+
+def free_port(host="127.0.0.1", low=None, high=None):
+    """A TCP port on `host` free a moment ago, for a server whose port must be known
+    before it starts: the first free one from `low` to `high`, or by default a random
+    one below the kernel's ephemeral range. Not port 0's pick: that is the range every
+    outgoing connection takes its local port from, and the tests run in parallel make
+    thousands, so a port picked there and closed could be some connection's before the
+    server bound it (EADDRINUSE, seen under ctest -j4). None when none is free; never
+    one this process was given before."""
+    if low is None:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+        # 0, the kernel's pick, only if the ephemeral range leaves nothing below it.
+        candidates = random.sample(range(10000, ephemeral_low), max(0, min(200, ephemeral_low - 10000))) or [0]
+    else:
+        candidates = range(low, high + 1)
+    for port in candidates:
+        if port in _ports_given:
+            continue
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            s.bind((host, port))
+            port = s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _ports_given.add(port)
+        return port
+    return None
 
 
 def metrics_at(port):

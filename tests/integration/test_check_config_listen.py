@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 
-from harness import DEADLINE, Daemon, build_snapshot, check, note, parse_args, private_dir, root_args
+from harness import DEADLINE, Daemon, build_snapshot, check, free_port, note, parse_args, private_dir, root_args
 
 args = parse_args()
 work = private_dir("whoisd-it-check-listen-")
@@ -32,20 +32,6 @@ def run(extra, prefix=()):
         cmd += root_args()
     r = subprocess.run(cmd + list(extra), capture_output=True, timeout=DEADLINE)
     return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
-
-
-def free_port(host="127.0.0.1", low=None, high=None):
-    """A port free a moment ago: the kernel's pick, or the first one from `low` to `high`."""
-    for port in ([0] if low is None else range(low, high + 1)):
-        s = socket.socket()
-        try:
-            s.bind((host, port))
-            return s.getsockname()[1]
-        except OSError:
-            continue
-        finally:
-            s.close()
-    return None
 
 
 def sysctl(name):

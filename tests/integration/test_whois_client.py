@@ -8,11 +8,11 @@ restart and whoisd-admin lifting it in the running daemon; then a daemon started
 from command-line options alone, with no configuration file."""
 import os
 import re
-import socket
 import subprocess
 import time
 
-from harness import DEADLINE, Daemon, check, note, parse_args, read_all, wait_until
+from harness import (DEADLINE, Daemon, _running, build_snapshot, check, note, parse_args, private_dir, read_all,
+                     root_args, wait_for_log_line, wait_until)
 
 args = parse_args()
 d = Daemon(args, name="whois", config="""
@@ -116,10 +116,6 @@ check(rc == 0, "whoisd exit status after restart %d" % rc)
 
 # A second daemon without a low limit (the first source is suspended now, and its
 # state is on disk), started from the command line alone: no configuration file.
-import os
-import subprocess
-import tempfile
-from harness import DEADLINE, _running, build_snapshot, private_dir, root_args, wait_for_log_line
 work = private_dir("whoisd-it-cli-")
 snap = build_snapshot(args.source_dir, os.path.join(work, "pt.sqlite"))
 log_path = os.path.join(work, "whoisd.log")
