@@ -39,10 +39,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <stdexcept>
+#include <thread>
 #include <type_traits>
 
 namespace whoisd {
@@ -54,6 +56,7 @@ constexpr std::uint8_t kOccupied = 1;
 constexpr std::uint8_t kHeavy = 2;
 constexpr std::uint8_t kDirty = 4;
 constexpr std::uint8_t kEventful = 8;  // heavy: the decision must read the record (see the top)
+constexpr std::uint8_t kSeen = 16;     // exported by the export_all() under way; its second walk clears it
 constexpr std::uint16_t kAgeUnknown = 0xFFFF;
 constexpr std::uint8_t kMaxPending = 0xFF;
 constexpr int kInlineQueries = 5;
@@ -62,6 +65,12 @@ constexpr std::size_t kMinCapacity = 16;
 // export_dirty fills at most this many states a lock hold (the sweep's own step is
 // Limiter::kSweepSlots), however many a shard has queued.
 constexpr std::size_t kExportChunk = 2048;
+// export_all's pause between two chunks of a walk, for a loop waiting for the shard's
+// lock to take it (see walk_in_chunks). With the timer's slack it is some 80 µs: an
+// export_all of 2,000,000 sources (two walks, about 3,200 pauses) took 0.29 s, against
+// 25-90 ms in one lock hold a shard (bench/README round 30); it runs once, after a
+// failed write round, off the loops.
+constexpr auto kWalkPause = std::chrono::microseconds(20);
 constexpr std::size_t kMaxSourcesBound = 1'000'000'000;  // 32-bit minutes and handles are far from it
 // From this capacity (256 KB of slots; on the development VM a growth from 1 MB took a
 // millisecond or more of the inserting thread's CPU, bench/README.md round 28) a table
@@ -261,6 +270,7 @@ struct Limiter::Impl {
     std::vector<Key> dirty;      // keys whose slot has kDirty set, or that were forgotten
     std::vector<Key> suspended;  // keys whose Heavy has `listed` set
     std::size_t sweep_cursor = 0;
+    std::uint64_t table_generation = 0;  // tables replaced so far: a walk in chunks restarts on a new one
     std::uint64_t evicted = 0;   // sources replaced at max_sources
     bool growth_requested = false;  // asked of the grower, which has not grown this table yet
     std::uint64_t growths_off_loop = 0;
@@ -289,6 +299,8 @@ struct Limiter::Impl {
 
   std::mutex sweep_mu;
   std::size_t sweep_shard = 0;
+
+  std::mutex export_all_mu;  // one export_all() at a time: its kSeen marks are its own
 
   // Declared after the shards, so destroyed (its thread joined) before them.
   ShardGrower grower{[this](unsigned i) { grow_off_loop(shards[i]); }};
@@ -346,6 +358,7 @@ struct Limiter::Impl {
       if (slot.flags & kOccupied) place(fresh, slot);
     s.slots.swap(fresh);
     publish_table(s);
+    ++s.table_generation;
     s.sweep_cursor = 0;
     s.growth_requested = false;
   }
@@ -737,8 +750,50 @@ struct Limiter::Impl {
     return h.episodes == 0 || quiet_long_enough(h, now, cfg);
   }
 
-  template <class FillUnderLock>
-  std::size_t export_by_shard(const std::function<void(const SourceState&)>& sink, FillUnderLock fill);
+  // Walks every source of s's table a chunk of about kExportChunk slots at a time, each
+  // chunk under s.mu once, so that a loop needing the shard waits for a chunk, not for
+  // the whole table (tens of milliseconds at a million sources). visit(slot) runs under
+  // the lock for each occupied slot, between() after each chunk with the lock released.
+  // The loops insert and evict and the sweep forgets meanwhile; a source in the table
+  // from the walk's start to its end is still visited:
+  //  - a chunk ends at an empty slot. A source past that slot has its home past it too
+  //    (its probe from home met no empty slot), and erase_at's backward shift moves a
+  //    source only towards its home: never behind the walk;
+  //  - a table replaced between chunks (grown or shrunk) restarts the walk on the new one.
+  // So a source may be visited twice (after a restart, or shifted back across the
+  // table's end from its start): visit must tell.
+  template <class Visit, class Between>
+  static void walk_in_chunks(Shard& s, Visit&& visit, Between&& between) {
+    std::size_t cursor = 0;
+    std::uint64_t generation = 0;
+    bool started = false;
+    for (;;) {
+      {
+        std::lock_guard lock(s.mu);
+        if (!started || s.table_generation != generation) {
+          cursor = 0;
+          generation = s.table_generation;
+          started = true;
+        }
+        if (cursor >= s.slots.size()) return;
+        for (std::size_t budget = kExportChunk; cursor < s.slots.size(); ++cursor) {
+          Slot& slot = s.slots[cursor];
+          if (slot.flags & kOccupied) {
+            visit(slot);
+          } else if (budget == 0) {
+            break;  // at an empty slot: see above
+          }
+          if (budget > 0) --budget;
+        }
+      }
+      between();
+      // A loop that waited for the lock was woken when it was released, but needs some
+      // microseconds to run; relocked at once, the lock goes to this thread again and
+      // again (std::mutex is not fair), and the loop waits for the whole walk after all
+      // (2 ms a shard of 125,000 sources, bench/README round 30).
+      if (cursor < s.slots.size()) std::this_thread::sleep_for(kWalkPause);
+    }
+  }
 
   void fill_state(const Slot& slot, SourceState& out, Minute lo, int prefix) const {
     out.key = to_source_key(slot, prefix);
@@ -1095,26 +1150,6 @@ SuspendResult Limiter::suspend(const SourceKey& source, std::chrono::seconds dur
   return r;
 }
 
-// Both exports: shard by shard, `fill(shard, batch)` writes the shard's states into
-// `batch` under the shard's lock and says how many; `sink` (which writes to the state
-// database) then sees them with the lock released, so that the loops' decisions never
-// wait for that I/O. Returns how many states the sink saw.
-template <class FillUnderLock>
-std::size_t Limiter::Impl::export_by_shard(const std::function<void(const SourceState&)>& sink, FillUnderLock fill) {
-  std::vector<SourceState> batch;  // reused from shard to shard: its states keep their minutes' capacity
-  std::size_t total = 0;
-  for (auto& s : shards) {
-    std::size_t n = 0;
-    {
-      std::lock_guard lock(s.mu);
-      n = fill(s, batch);
-    }
-    for (std::size_t i = 0; i < n; ++i) sink(batch[i]);
-    total += n;
-  }
-  return total;
-}
-
 std::size_t Limiter::export_dirty(const std::function<void(const SourceState&)>& sink) {
   Impl& im = *impl_;
   const Config& cfg = *im.config.load(std::memory_order_acquire);
@@ -1163,13 +1198,42 @@ std::size_t Limiter::export_all(const std::function<void(const SourceState&)>& s
   Impl& im = *impl_;
   const Config& cfg = *im.config.load(std::memory_order_acquire);
   const Minute lo = Impl::window_start(minute_of(im.clock.now()), cfg);
-  return im.export_by_shard(sink, [&](Impl::Shard& s, std::vector<SourceState>& batch) {
-    if (batch.size() < s.size) batch.resize(s.size);
-    std::size_t n = 0;
-    for (const Slot& slot : s.slots)
-      if (slot.flags & kOccupied) im.fill_state(slot, batch[n++], lo, cfg.ipv6_prefix);
-    return n;
-  });
+  std::lock_guard export_lock(im.export_all_mu);
+  // A source is exported once though the walk may visit it twice: kSeen marks it, and a
+  // second walk clears the marks (whatever happens to the export, so that none is left to
+  // hide a source from the next one). The sink sees each chunk with the lock released,
+  // so that the loops' decisions never wait for its I/O.
+  const auto clear_marks = [&] {
+    for (auto& s : im.shards)
+      Impl::walk_in_chunks(
+          s, [](Slot& slot) { slot.flags = static_cast<std::uint8_t>(slot.flags & ~kSeen); }, [] {});
+  };
+  // Reused from chunk to chunk: its states keep their minutes' capacity. Sized here,
+  // not under a lock; a chunk that ends past a long run of sources adds to it.
+  std::vector<SourceState> batch(kExportChunk);
+  std::size_t filled = 0;
+  std::size_t total = 0;
+  try {
+    for (auto& s : im.shards)
+      Impl::walk_in_chunks(
+          s,
+          [&](Slot& slot) {
+            if (slot.flags & kSeen) return;
+            slot.flags |= kSeen;
+            if (filled == batch.size()) batch.emplace_back();
+            im.fill_state(slot, batch[filled++], lo, cfg.ipv6_prefix);
+          },
+          [&] {
+            for (std::size_t i = 0; i < filled; ++i) sink(batch[i]);
+            total += filled;
+            filled = 0;
+          });
+  } catch (...) {
+    clear_marks();
+    throw;
+  }
+  clear_marks();
+  return total;
 }
 
 bool Limiter::import(const SourceState& state) {

@@ -237,7 +237,10 @@ class Limiter {
   // next heavy records will take (RecordArena::prefault_spare), so that a loop does
   // not stall for milliseconds on a fresh huge page when a record grows.
   std::size_t export_dirty(const std::function<void(const SourceState&)>& sink);
-  // Every tracked source (for a full rewrite); does not clear dirty marks.
+  // Every tracked source (for a full rewrite), once: at least every source tracked from
+  // the call's start to its end. It takes a shard's lock a chunk at a time, so sources
+  // may come, change or go meanwhile; those are marked dirty, for the next
+  // export_dirty(). Does not clear dirty marks.
   std::size_t export_all(const std::function<void(const SourceState&)>& sink);
   // Restores one source (at start, before serving). Replaces what is there; not
   // marked dirty. Returns false (and changes nothing) for a key this limiter cannot

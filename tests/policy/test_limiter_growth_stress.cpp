@@ -97,7 +97,7 @@ TEST_CASE("every operation at once while the tables grow: no count, source or di
         auto state = lim.inspect(lim.key_of(counted(i)));
         if (!state || state->queries_in_window() == 0) ++lost;
       }
-      // A full export holds each shard's lock for a whole pass: now and then only, so
+      // A full export walks every table, pausing between chunks: now and then only, so
       // that the deciders insert (and the tables grow) while the others run.
       if (++rounds % 16 != 0) continue;
       const std::uint32_t seen_before = progress[0].load(std::memory_order_acquire);

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <map>
+#include <utility>
+#include <vector>
 #include <set>
 
 #include "policy/limiter.h"
@@ -223,6 +226,78 @@ TEST_CASE("the sweep does bounded work and gives memory back") {
   for (int i = 0; i < 1000; ++i) lim.sweep(1000);
   CHECK(lim.stats().table_bytes < full.table_bytes / 8);
   CHECK(lim.check(v4(5)).verdict == Verdict::allow);
+}
+
+namespace {
+
+// export_all walks each shard's table a chunk at a time and lets the loops in between.
+// Here the sink itself, called between chunks with no lock held, makes the changes the
+// loops and the sweep would, where they hurt most. Of 64,000 sources (about three
+// chunks a shard), one in `keep_one_in` stays; the sink forgets each other one as it is
+// sent (an import of a forgotten state: the sweep's erase), right behind the walk, so
+// that erase's backward shift moves the sources just ahead of the walk towards it. Each
+// source it is sent first brings `arrivals` new ones (tables grow while they are
+// walked); with `sweeps`, a whole sweep pass every 256 sources sent gives back the
+// memory of tables mostly forgotten (tables shrink while they are walked: the walk must
+// restart on the new one, as its index there lies further on). None of the sources there
+// all along may be missed or sent twice, and no mark may stay to hide one from the next
+// export. Returns the growths and shrinks seen, for the caller to check it had them.
+std::pair<std::uint64_t, bool> export_while_changing(std::uint32_t keep_one_in, std::uint32_t arrivals, bool sweeps) {
+  ManualClock clock(kStart);
+  Limiter lim(LimiterConfig{}, clock);
+  constexpr std::uint32_t kFirst = 64000;
+  for (std::uint32_t i = 0; i < kFirst; ++i) lim.check(v4(i));
+  const LimiterStats before = lim.stats();
+
+  std::vector<std::uint8_t> sent(kFirst * (arrivals + 1));  // by source number
+  const auto number = [](const SourceKey& key) { return key.address().v4_host_order() - 0x0A000000u; };
+  std::uint32_t arriving = kFirst;
+  std::size_t calls = 0, forgotten = 0, smallest_table = before.table_bytes;
+  const std::size_t total = lim.export_all([&](const SourceState& state) {
+    const std::uint32_t n = number(state.key);
+    if (n >= arriving) FAIL("source " << n << " was never tracked");
+    ++sent[n];
+    if (++calls % 256 == 0 && sweeps) {
+      lim.sweep(std::numeric_limits<std::size_t>::max());
+      smallest_table = std::min(smallest_table, lim.stats().table_bytes);
+    }
+    if (n >= kFirst) return;
+    if (n % keep_one_in != 0) {
+      SourceState gone;
+      gone.key = state.key;
+      if (!lim.import(gone)) FAIL("source " << n << " could not be forgotten");
+      ++forgotten;
+    }
+    for (std::uint32_t i = 0; i < arrivals; ++i) lim.check(v4(arriving++));
+  });
+  const LimiterStats after = lim.stats();
+  CHECK(total == calls);
+  CHECK(forgotten == kFirst - kFirst / keep_one_in);
+  std::size_t staying_missed = 0;
+  for (std::uint32_t i = 0; i < kFirst; i += keep_one_in) staying_missed += sent[i] != 1;
+  CHECK(staying_missed == 0);
+  CHECK(std::all_of(sent.begin(), sent.end(), [](std::uint8_t times) { return times <= 1; }));
+
+  // No mark left behind: a quiet export sends every source tracked now, once each.
+  std::fill(sent.begin(), sent.end(), 0);
+  const std::size_t all = lim.export_all([&](const SourceState& state) { ++sent[number(state.key)]; });
+  CHECK(all == lim.tracked_sources());
+  CHECK(all == kFirst / keep_one_in + (arriving - kFirst));
+  CHECK(std::all_of(sent.begin(), sent.end(), [](std::uint8_t times) { return times <= 1; }));
+  return {after.growths_off_loop + after.growths_by_inserter - before.growths_off_loop - before.growths_by_inserter,
+          smallest_table < before.table_bytes / 2};
+}
+
+}  // namespace
+
+TEST_CASE("export_all sends every source once, a chunk at a time, while sources come and tables grow") {
+  const auto [growths, shrunk] = export_while_changing(2, 16, false);
+  CHECK(growths >= 2 * Limiter::kShards);
+}
+
+TEST_CASE("export_all sends every source once, a chunk at a time, while sources go and tables shrink") {
+  const auto [growths, shrunk] = export_while_changing(8, 0, true);
+  CHECK(shrunk);
 }
 
 TEST_CASE("heavy records return inline once they hold little") {
