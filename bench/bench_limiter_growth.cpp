@@ -1,8 +1,9 @@
 // Limiter figures for bench/README.md: what a deciding thread (an event loop) pays
 // while the limiter grows to millions of sources, and once it is at max_sources.
-//   bench_limiter_growth           2,000,000 new sources at 100,000 a second, twice; the bound
-//   bench_limiter_growth --quick   200,000 of them; the bound with 100,000
+//   bench_limiter_growth           2,000,000 new sources at 100,000 a second, twice; the bound; the rewrite
+//   bench_limiter_growth --quick   200,000 of them; the bound with 100,000; the rewrite
 //   bench_limiter_growth --shrink  part 2 alone
+//   bench_limiter_growth --rewrite part 4 alone
 //
 // 1. Growth. New sources, one decision each, at a fixed rate on this thread (as the
 //    loops see a flood of distinct sources), with a second thread doing what the
@@ -21,6 +22,10 @@
 // 3. The bound. Decisions a second, closed loop, once max_sources is reached and
 //    every new source replaces a tracked one (the state writer's exports between, timed
 //    apart); and the limiter's bytes there.
+// 4. The full rewrite. After a write round that failed, the state writer rewrites
+//    every source (export_all, a chunk of a table at a time), here eight times 50 ms
+//    apart, while this thread decides for 4,096 sources among 2,000,000. Printed:
+//    decisions over 1 ms and the worst five, and the longest export_all.
 // Timings are wall time on a shared machine: run it alone (no build, no benchmark).
 #include <algorithm>
 #include <atomic>
@@ -168,12 +173,76 @@ ShrinkRun shrink(std::size_t sources, std::size_t budget, std::chrono::microseco
   return r;
 }
 
+struct RewriteRun {
+  std::size_t decisions = 0, over_1ms = 0, exports = 0;
+  std::vector<float> worst;  // µs, the five longest decisions
+  float export_worst = 0;    // µs
+};
+
+RewriteRun rewrite(std::size_t sources) {
+  ManualClock clock;
+  LimiterConfig config;
+  config.max_sources = 2 * sources;  // none replaced: every source is there for every export
+  Limiter limiter(config, clock);
+  for (std::size_t i = 0; i < sources; ++i) limiter.check(nth_source(i));
+  limiter.export_dirty([](const SourceState&) {});
+  constexpr std::size_t kDeciding = 4096;
+  RewriteRun r;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 8; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const auto t0 = Steady::now();
+      std::size_t sent = 0;
+      limiter.export_all([&](const SourceState&) { ++sent; });
+      r.export_worst = std::max(r.export_worst, std::chrono::duration<float, std::micro>(Steady::now() - t0).count());
+      if (sent < sources) std::printf("  WRONG: export_all sent %zu of %zu sources\n", sent, sources);
+      ++r.exports;
+    }
+    done.store(true);
+  });
+  std::vector<float> took;
+  for (std::size_t n = 0; !done.load(); ++n) {
+    const auto t0 = Steady::now();
+    limiter.check(nth_source((n * 487) % kDeciding * (sources / kDeciding)));  // spread over the shards
+    took.push_back(std::chrono::duration<float, std::micro>(Steady::now() - t0).count());
+    const auto pause = Steady::now() + std::chrono::microseconds(10);
+    while (Steady::now() < pause) {
+    }
+  }
+  writer.join();
+  r.decisions = took.size();
+  r.over_1ms = static_cast<std::size_t>(std::count_if(took.begin(), took.end(), [](float us) { return us > 1000; }));
+  const std::size_t shown = std::min<std::size_t>(5, took.size());
+  std::partial_sort(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown), took.end(), std::greater<>());
+  r.worst.assign(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown));
+  r.worst.resize(5, 0);
+  return r;
+}
+
+void print_rewrites(std::size_t sources) {
+  std::printf("limiter full rewrite: export_all of %zu sources, eight times, while a thread decides for 4,096 of them\n",
+              sources);
+  for (int round = 0; round < 3; ++round) {
+    const RewriteRun r = rewrite(sources);
+    std::printf("  %zu decisions: %zu over 1 ms; worst %.2f %.2f %.2f %.2f %.2f ms; %zu exports, the longest %.0f ms\n",
+                r.decisions, r.over_1ms, r.worst[0] / 1e3, r.worst[1] / 1e3, r.worst[2] / 1e3, r.worst[3] / 1e3,
+                r.worst[4] / 1e3, r.exports, r.export_worst / 1e3);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const bool shrink_only = argc > 1 && std::strcmp(argv[1], "--shrink") == 0;
+  const bool rewrite_only = argc > 1 && std::strcmp(argv[1], "--rewrite") == 0;
   const std::size_t sources = quick ? 200'000 : 2'000'000;
+
+  if (rewrite_only) {
+    print_rewrites(sources);
+    return 0;
+  }
   const double rate = 100'000;
 
   if (!shrink_only) std::printf("limiter growth: new sources at %.0f a second, one decision each\n", rate);
@@ -226,5 +295,6 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(st.evicted_sources), double(st.total_bytes) / double(st.tracked_sources));
   const bool right = st.tracked_sources <= bound && st.evicted_sources + st.tracked_sources == bound + more;
   if (!right) std::printf("  WRONG: the bound did not hold, or a source was neither tracked nor replaced\n");
+  print_rewrites(sources);
   return right ? 0 : 1;
 }
