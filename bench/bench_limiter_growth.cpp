@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <ctime>
 #include <thread>
 #include <vector>
@@ -54,9 +55,34 @@ double thread_cpu_us() {
 
 IpAddress nth_source(std::size_t i) { return IpAddress::v4(0x0A000000u + static_cast<std::uint32_t>(i)); }
 
+// What the parts print of the decisions' times (µs): how many, how many over 1 ms, and
+// the five longest (zeros if fewer). Reorders `took`.
+struct DecisionTimes {
+  std::size_t decisions = 0, over_1ms = 0;
+  std::vector<float> worst;
+};
+
+DecisionTimes summarize(std::vector<float>& took) {
+  DecisionTimes t;
+  t.decisions = took.size();
+  t.over_1ms = static_cast<std::size_t>(std::count_if(took.begin(), took.end(), [](float us) { return us > 1000; }));
+  const std::size_t shown = std::min<std::size_t>(5, took.size());
+  std::partial_sort(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown), took.end(), std::greater<>());
+  t.worst.assign(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown));
+  t.worst.resize(5, 0);
+  return t;
+}
+
+// "N over 1 ms; worst a b c d e ms", as every part prints it.
+std::string over_1ms_and_worst(const DecisionTimes& t) {
+  char text[160];
+  std::snprintf(text, sizeof text, "%zu over 1 ms; worst %.2f %.2f %.2f %.2f %.2f ms", t.over_1ms,
+                t.worst[0] / 1e3, t.worst[1] / 1e3, t.worst[2] / 1e3, t.worst[3] / 1e3, t.worst[4] / 1e3);
+  return text;
+}
+
 struct GrowthRun {
-  std::size_t over_1ms = 0;
-  std::vector<float> worst;  // µs, the five longest decisions
+  DecisionTimes times;
   std::size_t cpu_over_1ms = 0;   // decisions that took over 1 ms of the deciding thread's own CPU
   float cpu_worst = 0;            // µs
   std::size_t table_bytes = 0;
@@ -89,11 +115,9 @@ GrowthRun grow(std::size_t sources, double rate, bool writer_exports) {
   done.store(true);
   writer.join();
   GrowthRun r;
-  r.over_1ms = static_cast<std::size_t>(std::count_if(took.begin(), took.end(), [](float us) { return us > 1000; }));
+  r.times = summarize(took);
   r.cpu_over_1ms = static_cast<std::size_t>(std::count_if(cpu.begin(), cpu.end(), [](float us) { return us > 1000; }));
   r.cpu_worst = *std::max_element(cpu.begin(), cpu.end());
-  std::partial_sort(took.begin(), took.begin() + 5, took.end(), std::greater<>());
-  r.worst.assign(took.begin(), took.begin() + 5);
   const LimiterStats st = limiter.stats();
   r.table_bytes = st.table_bytes;
   r.growths_off_loop = st.growths_off_loop;
@@ -102,17 +126,15 @@ GrowthRun grow(std::size_t sources, double rate, bool writer_exports) {
 }
 
 void print(const char* how, std::size_t sources, const GrowthRun& r) {
-  std::printf("  %-28s %zu sources: %zu decisions over 1 ms; worst %.2f %.2f %.2f %.2f %.2f ms; "
-              "of its own CPU: %zu over 1 ms, worst %.2f ms; tables %.1f MB, grown %llu times off the "
-              "deciding thread and %llu on it\n",
-              how, sources, r.over_1ms, r.worst[0] / 1e3, r.worst[1] / 1e3, r.worst[2] / 1e3, r.worst[3] / 1e3,
-              r.worst[4] / 1e3, r.cpu_over_1ms, r.cpu_worst / 1e3, double(r.table_bytes) / 1e6,
+  std::printf("  %-28s %zu sources: decisions %s; of its own CPU: %zu over 1 ms, worst %.2f ms; tables %.1f MB, grown "
+              "%llu times off the deciding thread and %llu on it\n",
+              how, sources, over_1ms_and_worst(r.times).c_str(), r.cpu_over_1ms, r.cpu_worst / 1e3,
+              double(r.table_bytes) / 1e6,
               static_cast<unsigned long long>(r.growths_off_loop), static_cast<unsigned long long>(r.growths_by_inserter));
 }
 
 struct ShrinkRun {
-  std::size_t decisions = 0, over_1ms = 0;
-  std::vector<float> worst;  // µs, the five longest decisions
+  DecisionTimes times;
   std::size_t bytes_before = 0, bytes_after = 0;
   std::size_t sweeps = 0;
   float sweep_worst = 0, export_worst = 0;  // µs, the longest sweep() and export_dirty() calls
@@ -144,8 +166,11 @@ ShrinkRun shrink(std::size_t sources, std::size_t budget, std::chrono::microseco
     }
   });
   std::thread sweeper([&] {
-    // Until every table is back to its smallest (a pass of all 16 shards more).
-    while (limiter.stats().table_bytes > r.bytes_before / 64 || limiter.tracked_sources() > kStaying) {
+    // Until every table is back to about its smallest (a pass of all 16 shards more):
+    // a 64th of the flood's, or, after a small one (--quick), 128 bytes a staying source
+    // (their tables end at twice their sources, 64 bytes a source).
+    const std::size_t small = std::max(r.bytes_before / 64, kStaying * 128);
+    while (limiter.stats().table_bytes > small || limiter.tracked_sources() > kStaying) {
       timed(r.sweep_worst, [&] { limiter.sweep(budget); });
       ++r.sweeps;
       std::this_thread::sleep_for(period / 1000);
@@ -163,19 +188,14 @@ ShrinkRun shrink(std::size_t sources, std::size_t budget, std::chrono::microseco
   }
   sweeper.join();
   writer.join();
-  r.decisions = took.size();
-  r.over_1ms = static_cast<std::size_t>(std::count_if(took.begin(), took.end(), [](float us) { return us > 1000; }));
-  const std::size_t shown = std::min<std::size_t>(5, took.size());
-  std::partial_sort(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown), took.end(), std::greater<>());
-  r.worst.assign(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown));
-  r.worst.resize(5, 0);
+  r.times = summarize(took);
   r.bytes_after = limiter.stats().table_bytes;
   return r;
 }
 
 struct RewriteRun {
-  std::size_t decisions = 0, over_1ms = 0, exports = 0;
-  std::vector<float> worst;  // µs, the five longest decisions
+  DecisionTimes times;
+  std::size_t exports = 0;
   float export_worst = 0;    // µs
 };
 
@@ -211,12 +231,7 @@ RewriteRun rewrite(std::size_t sources) {
     }
   }
   writer.join();
-  r.decisions = took.size();
-  r.over_1ms = static_cast<std::size_t>(std::count_if(took.begin(), took.end(), [](float us) { return us > 1000; }));
-  const std::size_t shown = std::min<std::size_t>(5, took.size());
-  std::partial_sort(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown), took.end(), std::greater<>());
-  r.worst.assign(took.begin(), took.begin() + static_cast<std::ptrdiff_t>(shown));
-  r.worst.resize(5, 0);
+  r.times = summarize(took);
   return r;
 }
 
@@ -225,9 +240,8 @@ void print_rewrites(std::size_t sources) {
               sources);
   for (int round = 0; round < 3; ++round) {
     const RewriteRun r = rewrite(sources);
-    std::printf("  %zu decisions: %zu over 1 ms; worst %.2f %.2f %.2f %.2f %.2f ms; %zu exports, the longest %.0f ms\n",
-                r.decisions, r.over_1ms, r.worst[0] / 1e3, r.worst[1] / 1e3, r.worst[2] / 1e3, r.worst[3] / 1e3,
-                r.worst[4] / 1e3, r.exports, r.export_worst / 1e3);
+    std::printf("  %zu decisions: %s; %zu exports, the longest %.0f ms\n", r.times.decisions,
+                over_1ms_and_worst(r.times).c_str(), r.exports, r.export_worst / 1e3);
   }
 }
 
@@ -258,11 +272,11 @@ int main(int argc, char** argv) {
     for (const auto& [budget, period] : {std::pair{std::size_t{20'000}, std::chrono::microseconds(1'000'000)},
                                          std::pair{Limiter::kSweepSlots, std::chrono::microseconds(Limiter::kSweepPeriod)}}) {
       const ShrinkRun r = shrink(sources, budget, period);
-      std::printf("  sweep(%zu) every %lld ms: %zu decisions: %zu over 1 ms; worst %.2f %.2f %.2f %.2f %.2f ms; "
-                  "tables %.1f MB, then %.2f MB; %zu sweep calls, the longest %.2f ms; the longest export %.2f ms\n",
-                  budget, static_cast<long long>(period.count() / 1000), r.decisions, r.over_1ms, r.worst[0] / 1e3,
-                  r.worst[1] / 1e3, r.worst[2] / 1e3, r.worst[3] / 1e3, r.worst[4] / 1e3, double(r.bytes_before) / 1e6,
-                  double(r.bytes_after) / 1e6, r.sweeps, r.sweep_worst / 1e3, r.export_worst / 1e3);
+      std::printf("  sweep(%zu) every %lld ms: %zu decisions: %s; tables %.1f MB, then %.2f MB; %zu sweep calls, "
+                  "the longest %.2f ms; the longest export %.2f ms\n",
+                  budget, static_cast<long long>(period.count() / 1000), r.times.decisions,
+                  over_1ms_and_worst(r.times).c_str(), double(r.bytes_before) / 1e6, double(r.bytes_after) / 1e6,
+                  r.sweeps, r.sweep_worst / 1e3, r.export_worst / 1e3);
     }
   }
   if (shrink_only) return 0;
