@@ -355,8 +355,8 @@ def free_port(host="127.0.0.1", low=None, high=None):
     one below the kernel's ephemeral range. Not port 0's pick: that is the range every
     outgoing connection takes its local port from, and the tests run in parallel make
     thousands, so a port picked there and closed could be some connection's before the
-    server bound it (EADDRINUSE, seen under ctest -j4). None when none is free; never
-    one this process was given before."""
+    server binds it (the likely cause of a failure seen once under ctest -j4). None when
+    none is free; never one this process was given before."""
     if low is None:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             ephemeral_low = int(f.read().split()[0])
