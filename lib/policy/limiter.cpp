@@ -62,8 +62,9 @@ constexpr std::uint8_t kMaxPending = 0xFF;
 constexpr int kInlineQueries = 5;
 constexpr std::uint32_t kMaxEpisodes = 100000;  // keeps n x suspension far from overflowing
 constexpr std::size_t kMinCapacity = 16;
-// export_dirty fills at most this many states a lock hold (the sweep's own step is
-// Limiter::kSweepSlots), however many a shard has queued.
+// export_dirty fills at most this many states a lock hold, however many a shard has
+// queued; export_all's walk takes about this many slots a lock hold (walk_in_chunks).
+// The sweep's own step is Limiter::kSweepSlots.
 constexpr std::size_t kExportChunk = 2048;
 // export_all's pause between two chunks of a walk, for a loop waiting for the shard's
 // lock to take it (see walk_in_chunks). With the timer's slack it is some 80 µs: an

@@ -6,9 +6,9 @@
 #include <array>
 #include <limits>
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
-#include <set>
 
 #include "policy/limiter.h"
 #include "support/test_address.h"
